@@ -1,0 +1,36 @@
+"""Jobs that record a campaign's life in the ``campaigns`` collection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobflow import job
+
+from alloyscreen.db.client import get_database
+from alloyscreen.db.documents import insert_document
+from alloyscreen.hashing import content_hash
+from alloyscreen.schemas.campaign import CampaignDocument, CampaignStatus
+from alloyscreen.schemas.provenance import current_job_provenance
+
+
+@job
+def register_campaign(name: str, spec: dict[str, Any]) -> str:
+    """Store the campaign document (once: its id is the spec hash); return the campaign id."""
+    spec_hash = content_hash(spec)
+    document = CampaignDocument(
+        _id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status="running",
+        provenance=current_job_provenance(campaign_id=spec_hash, input_hash=spec_hash),
+    )
+    insert_document(get_database()["campaigns"], document)
+    return spec_hash
+
+
+@job
+def set_campaign_status(campaign_id: str, status: CampaignStatus, message: str | None = None) -> str:
+    """Set the status of campaign ``campaign_id``; return the status."""
+    result = get_database()["campaigns"].update_one(
+        {"_id": campaign_id}, {"$set": {"status": status, "message": message}}
+    )
+    if result.matched_count != 1:
+        raise KeyError(f"no campaign with id {campaign_id!r}")
+    return status

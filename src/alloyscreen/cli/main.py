@@ -1,0 +1,30 @@
+"""The ``alloyscreen`` command: one line on stderr and a non-zero exit for bad input."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from alloyscreen.cli.db import db
+from alloyscreen.errors import AlloyscreenError
+
+
+class _Group(click.Group):
+    """A click group that turns project errors into one clear line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AlloyscreenError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="alloyscreen")
+def cli() -> None:
+    """High-throughput screening of alloys and high-entropy alloys."""
+
+
+cli.add_command(db)

@@ -1,0 +1,144 @@
+"""Run work once per input hash, ever, across processes and machines.
+
+A worker claims a key by inserting a lock document whose ``_id`` is unique;
+the result document is written in one insert when the work ends, so a result
+collection never holds half-written work. A second worker asking for the same
+key waits for the first's result and reuses it. A lock whose holder died
+(same host and dead pid, or no heartbeat for ``stale_seconds``) is taken over.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from alloyscreen.db.documents import insert_document
+from alloyscreen.errors import DatabaseError
+
+LOCKS = "locks"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Heartbeat:
+    """Refresh a lock's heartbeat from a daemon thread while the work runs."""
+
+    def __init__(self, locks: Collection, lock_id: str, owner: dict[str, Any], every_s: float):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(locks, lock_id, owner, every_s), daemon=True)
+
+    def _beat(self, locks: Collection, lock_id: str, owner: dict[str, Any], every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            locks.update_one({"_id": lock_id, "token": owner["token"]}, {"$set": {"heartbeat": _now()}})
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class WorkCache:
+    """Compute-once cache over a result collection whose ``_id`` is the input hash."""
+
+    def __init__(self, collection: Collection, poll_seconds: float = 0.5, stale_seconds: float = 120.0):
+        self.collection = collection
+        self.locks = collection.database[LOCKS]
+        self.poll_seconds = poll_seconds
+        self.stale_seconds = stale_seconds
+
+    def _lock_id(self, key: str) -> str:
+        return f"{self.collection.name}:{key}"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """Return the finished document for ``key``, or None."""
+        return self.collection.find_one({"_id": key})
+
+    def running(self) -> list[dict[str, Any]]:
+        """Return the locks of work in progress on this collection."""
+        return list(self.locks.find({"collection": self.collection.name}))
+
+    def _owner(self) -> dict[str, Any]:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
+
+    def _is_stale(self, lock: dict[str, Any]) -> bool:
+        if lock.get("host") == socket.gethostname() and not _pid_alive(int(lock.get("pid", -1))):
+            return True
+        heartbeat = lock["heartbeat"]
+        if heartbeat.tzinfo is None:
+            heartbeat = heartbeat.replace(tzinfo=UTC)
+        return _now() - heartbeat > timedelta(seconds=self.stale_seconds)
+
+    def _claim(self, key: str, owner: dict[str, Any]) -> bool:
+        lock_id = self._lock_id(key)
+        lock = {"_id": lock_id, "collection": self.collection.name, "key": key, "heartbeat": _now(), **owner}
+        try:
+            self.locks.insert_one(lock)
+            return True
+        except DuplicateKeyError:
+            held = self.locks.find_one({"_id": lock_id})
+            if held is None or not self._is_stale(held):
+                return False
+            taken = self.locks.find_one_and_replace({"_id": lock_id, "token": held["token"]}, lock)
+            return taken is not None
+
+    def run_once(
+        self,
+        key: str,
+        compute: Callable[[], dict[str, Any]],
+        claim: dict[str, Any] | None = None,
+        wait_timeout_s: float | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Return ``(document, reused)``: the stored result for ``key``, computing it at most once.
+
+        ``compute()`` returns the result fields; the stored document is
+        ``{"_id": key, **claim, **result}``. When ``compute`` raises, nothing
+        is stored, the lock is released and the exception propagates.
+        """
+        owner = self._owner()
+        started = time.monotonic()
+        while True:
+            done = self.get(key)
+            if done is not None:
+                return done, True
+            if self._claim(key, owner):
+                break
+            if wait_timeout_s is not None and time.monotonic() - started > wait_timeout_s:
+                raise DatabaseError(
+                    f"gave up after {wait_timeout_s} s waiting for {self._lock_id(key)} held by another worker"
+                )
+            time.sleep(self.poll_seconds)
+        lock_id = self._lock_id(key)
+        try:
+            done = self.get(key)  # finished between our look and our claim
+            if done is not None:
+                return done, True
+            with _Heartbeat(self.locks, lock_id, owner, every_s=self.stale_seconds / 4):
+                result = compute()
+            document = {**(claim or {}), **result, "_id": key}
+            insert_document(self.collection, document)
+            return self.get(key) or document, False
+        finally:
+            self.locks.delete_one({"_id": lock_id, "token": owner["token"]})

@@ -1,0 +1,52 @@
+"""Which document model lives in which collection, with the indexes its queries need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from alloyscreen.schemas.campaign import CampaignDocument
+from alloyscreen.schemas.lock import WorkLock
+
+
+@dataclass(frozen=True)
+class Index:
+    """One MongoDB index: ``keys`` as (field, direction) pairs."""
+
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+
+    @property
+    def name(self) -> str:
+        """The index name MongoDB would give it."""
+        return "_".join(f"{key}_{direction}" for key, direction in self.keys)
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """A collection: its name, its document model and its indexes."""
+
+    name: str
+    model: type[BaseModel]
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+
+
+def _asc(*names: str, unique: bool = False) -> Index:
+    return Index(tuple((name, 1) for name in names), unique=unique)
+
+
+CAMPAIGN_ROUND = ("provenance.campaign_id", "round")
+
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec("campaigns", CampaignDocument, (_asc("name"), _asc("status"))),
+    CollectionSpec("locks", WorkLock, (_asc("collection"),)),
+)
+
+
+def collection_spec(name: str) -> CollectionSpec:
+    """Return the spec of collection ``name``."""
+    for spec in COLLECTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

@@ -1,0 +1,76 @@
+"""jobflow's JobStore and FireWorks' LaunchPad, built from the project settings.
+
+The stores resolve the URI and database from the settings when they connect,
+not when they are made: a flow serialised into FireWorks carries no URI, and
+each worker connects to the database its own settings name (the embedded
+server is started on demand there too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from fireworks import LaunchPad
+from jobflow import JobStore
+from maggma.stores import GridFSStore, MongoStore
+
+from alloyscreen.db.client import connect, resolve_uri
+from alloyscreen.settings import Settings, get_settings
+
+OUTPUTS = "jobflow_outputs"
+DATA = "jobflow_data"
+
+
+class _SettingsConnection:
+    """Mixin: take URI and database from the settings at connect time."""
+
+    def connect(self, force_reset: bool = False) -> None:
+        settings = get_settings()
+        self.uri = resolve_uri(settings)
+        self.database = settings.db_name
+        self.mongoclient_kwargs = {"serverSelectionTimeoutMS": settings.server_timeout_ms, "tz_aware": True}
+        super().connect(force_reset=force_reset)  # type: ignore[misc]
+
+
+class SettingsMongoStore(_SettingsConnection, MongoStore):
+    """maggma MongoStore on the alloyscreen database."""
+
+    def __init__(self, collection_name: str, **kwargs):
+        super().__init__(database="alloyscreen", collection_name=collection_name, **kwargs)
+
+
+class SettingsGridFSStore(_SettingsConnection, GridFSStore):
+    """maggma GridFSStore on the alloyscreen database."""
+
+    def __init__(self, collection_name: str, **kwargs):
+        super().__init__(database="alloyscreen", collection_name=collection_name, **kwargs)
+
+
+def get_job_store() -> JobStore:
+    """Return the jobflow JobStore: documents in MongoDB, large data (``data=``) in GridFS."""
+    return JobStore(SettingsMongoStore(OUTPUTS), additional_stores={"data": SettingsGridFSStore(DATA)})
+
+
+def get_launchpad(settings: Settings | None = None) -> LaunchPad:
+    """Return a FireWorks LaunchPad on the project database."""
+    settings = settings or get_settings()
+    uri = resolve_uri(settings)
+    connect(uri, settings.server_timeout_ms).close()  # one clear line if unreachable
+    return LaunchPad(host=uri, uri_mode=True, name=settings.db_name, strm_lvl="WARNING",
+                     mongoclient_kwargs={"serverSelectionTimeoutMS": settings.server_timeout_ms})
+
+
+def write_launchpad_file(path: Path, settings: Settings | None = None) -> Path:
+    """Write ``my_launchpad.yaml`` for the database in use, for ``lpad``, ``rlaunch`` and ``qlaunch``."""
+    settings = settings or get_settings()
+    config = {
+        "host": resolve_uri(settings),
+        "uri_mode": True,
+        "name": settings.db_name,
+        "logdir": None,
+        "strm_lvl": "INFO",
+        "mongoclient_kwargs": {"serverSelectionTimeoutMS": settings.server_timeout_ms},
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -1,0 +1,75 @@
+"""Project settings: environment (prefix ``ALLOYSCREEN_``) or the yaml file named by ``ALLOYSCREEN_CONFIG``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from alloyscreen.errors import AlloyscreenError
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".alloyscreen"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values from the yaml file named by ``ALLOYSCREEN_CONFIG`` (lowest priority after defaults)."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("ALLOYSCREEN_CONFIG")
+        if not path:
+            return {}
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise AlloyscreenError(f"ALLOYSCREEN_CONFIG file {path!r} does not exist") from None
+        if not isinstance(data, dict):
+            raise AlloyscreenError(f"ALLOYSCREEN_CONFIG file {path!r} must hold a mapping of settings")
+        unknown = set(data) - set(self.settings_cls.model_fields)
+        if unknown:
+            allowed = ", ".join(sorted(self.settings_cls.model_fields))
+            raise AlloyscreenError(f"unknown setting(s) {sorted(unknown)} in {path}; allowed: {allowed}")
+        return data
+
+
+class Settings(BaseSettings):
+    """Everything that changes between a laptop and a cluster."""
+
+    model_config = SettingsConfigDict(env_prefix="ALLOYSCREEN_", extra="ignore")
+
+    mongo_uri: str | None = Field(
+        None, description="MongoDB URI (auth and TLS options included); unset: the embedded server"
+    )
+    db_name: str = Field("alloyscreen", description="database holding every collection")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="embedded database, run dirs, caches")
+    server_timeout_ms: int = Field(5000, description="how long to wait for the database to answer (ms)")
+    embedded_start_timeout_s: float = Field(30.0, description="how long the embedded server may take to start (s)")
+    embedded_cache_size: str = Field("512M", description="WiredTiger cache of the embedded server")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, **_other_sources):
+        """Order of precedence: arguments, environment, yaml file, defaults."""
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+    @property
+    def embedded_dir(self) -> Path:
+        """Directory of the embedded server: storage, pid/port file and log."""
+        return self.data_dir / "db"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Directory where calculations run."""
+        return self.data_dir / "runs"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Read the settings now (never cached: environment changes take effect)."""
+    return Settings(**overrides)

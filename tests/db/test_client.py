@@ -1,0 +1,64 @@
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from alloyscreen.db.client import connect, redact
+from alloyscreen.db.server import _free_port
+from alloyscreen.errors import DatabaseError
+
+
+def test_unreachable_uri_fails_fast_naming_the_uri():
+    started = time.monotonic()
+    with pytest.raises(DatabaseError) as error:
+        connect("mongodb://127.0.0.1:9/", timeout_ms=1500)
+    assert time.monotonic() - started < 5
+    message = str(error.value)
+    assert "mongodb://127.0.0.1:9/" in message and "\n" not in message
+
+
+def test_invalid_uri_is_one_line():
+    with pytest.raises(DatabaseError, match="invalid MongoDB URI 'mongo://nowhere'"):
+        connect("mongo://nowhere", timeout_ms=500)
+
+
+def test_redact_hides_password():
+    assert redact("mongodb://ann:secret@db.example:27017/x") == "mongodb://ann:***@db.example:27017/x"
+
+
+def _spawn(storage: Path, port: int, *extra: str) -> subprocess.Popen:
+    executable = Path(sys.executable).parent / "secantusd-py"
+    process = subprocess.Popen([str(executable), "--port", str(port), "--storage-path", str(storage), *extra],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    for _ in range(100):
+        try:
+            with MongoClient(uri, serverSelectionTimeoutMS=200) as client:
+                client.admin.command("ping")
+            return process
+        except Exception:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def test_wrong_credentials_are_reported(tmp_path):
+    port = _free_port()
+    process = _spawn(tmp_path, port)
+    with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
+        client.admin.command("createUser", "ann", pwd="right", roles=["root"])
+    process.terminate()
+    process.wait()
+    process = _spawn(tmp_path, port, "--auth")
+    try:
+        good = connect(f"mongodb://ann:right@127.0.0.1:{port}/?directConnection=true", timeout_ms=3000)
+        good.close()
+        with pytest.raises(DatabaseError, match="authentication failed for user 'ann'") as error:
+            connect(f"mongodb://ann:wrong@127.0.0.1:{port}/?directConnection=true", timeout_ms=3000)
+        assert "wrong" not in str(error.value)
+    finally:
+        process.terminate()
+        process.wait()
