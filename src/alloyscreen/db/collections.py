@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from alloyscreen.schemas.campaign import CampaignDocument
 from alloyscreen.schemas.lock import WorkLock
+from alloyscreen.schemas.structure import StructureDocument
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ CAMPAIGN_ROUND = ("provenance.campaign_id", "round")
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("campaigns", CampaignDocument, (_asc("name"), _asc("status"))),
     CollectionSpec("locks", WorkLock, (_asc("collection"),)),
+    CollectionSpec("structures", StructureDocument, (_asc("candidate_id"), _asc("kind"))),
 )
 
 

@@ -1,0 +1,174 @@
+"""Adsorption sites on alloy slabs, their local composition, and adsorbate placement.
+
+Sites (on the top layer, periodic in the surface plane):
+
+- ``top``: above one surface atom;
+- ``bridge``: midpoint of two nearest-neighbour surface atoms;
+- 3-fold hollows at the centroid of three mutually neighbouring surface atoms:
+  on an equilateral triangle, ``hcp`` when a second-layer atom lies below it,
+  else ``fcc`` (fcc(111), hcp(0001)); on the isosceles triangles of bcc(110)
+  (two nearest-neighbour edges and one of length ``a``), ``hollow``.
+
+Local composition (the zones of HEA catalysis models, e.g. Batchelor et al.,
+Joule 3, 834 (2019)): element counts among the 1/2/3 atoms forming the site,
+and among the nearest neighbours of those atoms (site atoms excluded), split
+into the top layer and the second layer.
+
+Adsorbates H, O and OH bind through H or O at a height above the mean plane
+of the site atoms such that the bond to the site atoms is the sum of covalent
+radii (ASE ``covalent_radii``, Cordero et al. 2008), but not below
+``MIN_HEIGHT``; OH points its H straight up at ``OH_BOND``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+from ase.data import atomic_numbers, covalent_radii
+from pymatgen.core import Structure
+
+from alloyscreen.schemas.structure import AdsorptionSite, SlabGenerator
+from alloyscreen.structures.composition import StructureInputError
+from alloyscreen.structures.result import GeneratedStructure
+
+LAYER_GAP = 0.5
+NEIGHBOR_FACTOR = 1.05
+HOLLOW_FACTOR = 1.2
+BELOW_TOLERANCE = 0.3
+MIN_HEIGHT = 0.5
+OH_BOND = 0.97
+ADSORBATES = {"H": ["H"], "O": ["O"], "OH": ["O", "H"]}
+SITE_ORDER = ("top", "bridge", "fcc", "hcp", "hollow")
+
+
+def layer_index(structure: Structure) -> np.ndarray:
+    """Return each atom's layer counted from the top (0 = top), splitting at gaps > 0.5 Å."""
+    z = structure.cart_coords[:, 2]
+    order = np.argsort(-z)
+    layers = np.empty(len(z), dtype=int)
+    layers[order] = np.concatenate([[0], np.cumsum(np.diff(-z[order]) > LAYER_GAP)])
+    return layers
+
+
+def _images(points: np.ndarray, lattice: np.ndarray, reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return in-plane periodic images of ``points`` (shifts -reach..reach) and each image's origin index."""
+    steps = range(-reach, reach + 1)
+    shifts = np.array([i * lattice[0] + j * lattice[1] for i in steps for j in steps])
+    images = (points[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    return images, np.tile(np.arange(len(points)), len(shifts))
+
+
+def _counts(symbols: np.ndarray) -> dict[str, int]:
+    return dict(sorted(Counter(symbols.tolist()).items()))
+
+
+def _hollow_kind(edges: list[float], centroid: np.ndarray, below: np.ndarray, nn: float) -> str:
+    if max(edges) > NEIGHBOR_FACTOR * nn:
+        return "hollow"
+    if len(below) and np.linalg.norm(below[:, :2] - centroid[:2], axis=1).min() < BELOW_TOLERANCE * nn:
+        return "hcp"
+    return "fcc"
+
+
+def _candidate_sites(cart: np.ndarray, layers: np.ndarray, lattice: np.ndarray):
+    """Yield ``(kind, member image positions)`` for every site around each top-layer atom."""
+    surface = cart[layers == 0]
+    images, _ = _images(surface, lattice)
+    lateral = np.linalg.norm(surface[:, None, :2] - images[None, :, :2], axis=-1)
+    nn = lateral[lateral > 1e-6].min()
+    below, _ = _images(cart[layers == 1], lattice)
+    for i, atom in enumerate(surface):
+        yield "top", atom[None, :]
+        close = np.flatnonzero((lateral[i] > 1e-6) & (lateral[i] < HOLLOW_FACTOR * nn))
+        for m in close[lateral[i, close] < NEIGHBOR_FACTOR * nn]:
+            yield "bridge", np.array([atom, images[m]])
+        for k, m1 in enumerate(close):
+            for m2 in close[k + 1:]:
+                edge = np.linalg.norm(images[m1, :2] - images[m2, :2])
+                if edge < HOLLOW_FACTOR * nn:
+                    members = np.array([atom, images[m1], images[m2]])
+                    edges = [lateral[i, m1], lateral[i, m2], edge]
+                    kind = _hollow_kind(edges, members.mean(axis=0), below, nn)
+                    yield kind, members
+
+
+def find_sites(structure: Structure) -> list[AdsorptionSite]:
+    """Return every top, bridge and 3-fold hollow site of the top surface, with local composition.
+
+    Neighbours are counted over periodic images, so each physical neighbour
+    counts once even in cells as small as 2 x 2.
+
+    Parameters
+    ----------
+    structure
+        An unrelaxed slab with the surface normal along z and in-plane lattice
+        vectors a and b (as made by :func:`alloyscreen.structures.slabs.make_slab`).
+    """
+    lattice = structure.lattice.matrix
+    layers = layer_index(structure)
+    cart = structure.cart_coords
+    symbols = np.array([site.specie.symbol for site in structure])
+    everything, origin = _images(cart, lattice, reach=2)
+    nn = float(np.min(structure.distance_matrix + np.eye(len(structure)) * 1e9))
+    sites, seen = [], set()
+    for kind, members in _candidate_sites(cart, layers, lattice):
+        position = members.mean(axis=0)
+        frac = np.linalg.solve(lattice.T, position)
+        key = (kind, *np.round(np.round(frac[:2], 4) % 1.0, 4))
+        if key in seen:
+            continue
+        seen.add(key)
+        distance = np.linalg.norm(everything[:, None, :] - members[None, :, :], axis=-1)
+        is_member = (distance < 1e-6).any(axis=1)
+        shell = (distance < NEIGHBOR_FACTOR * nn).any(axis=1) & ~is_member
+        sites.append(AdsorptionSite(
+            kind=kind,
+            position=[float(x) for x in position],
+            atom_indices=sorted(int(i) for i in origin[is_member]),
+            site_counts=_counts(symbols[origin[is_member]]),
+            surface_neighbor_counts=_counts(symbols[origin[shell & (layers[origin] == 0)]]),
+            subsurface_neighbor_counts=_counts(symbols[origin[shell & (layers[origin] == 1)]]),
+        ))
+    return sorted(sites, key=lambda s: (SITE_ORDER.index(s.kind), s.atom_indices, s.position))
+
+
+def adsorbate_height(structure: Structure, site: AdsorptionSite, adsorbate: str) -> float:
+    """Return the height (Å) of the binding atom above the mean plane of the site atoms."""
+    binding = covalent_radii[atomic_numbers[ADSORBATES[adsorbate][0]]]
+    bond = binding + np.mean([covalent_radii[structure[i].specie.Z] for i in site.atom_indices])
+    lateral = [
+        np.linalg.norm(structure.lattice.get_cartesian_coords(
+            _wrap(structure.lattice.get_fractional_coords(site.position) - structure[i].frac_coords))[:2])
+        for i in site.atom_indices
+    ]
+    return float(np.sqrt(max(bond**2 - np.mean(lateral) ** 2, MIN_HEIGHT**2)))
+
+
+def _wrap(frac: np.ndarray) -> np.ndarray:
+    frac = np.array(frac, dtype=float)
+    frac[:2] -= np.round(frac[:2])
+    return frac
+
+
+def place_adsorbate(slab: GeneratedStructure, site: AdsorptionSite, adsorbate: str) -> GeneratedStructure:
+    """Return ``slab`` with ``adsorbate`` (H, O or OH) on ``site``; the adsorbate is free to move."""
+    if adsorbate not in ADSORBATES:
+        raise StructureInputError(f"unknown adsorbate {adsorbate!r}; allowed: {', '.join(ADSORBATES)}")
+    if slab.kind != "slab" or not isinstance(slab.generator, SlabGenerator):
+        raise StructureInputError(f"structure kind {slab.kind!r}; allowed: an adsorbate-free 'slab'")
+    structure = slab.structure.copy()
+    height = adsorbate_height(structure, site, adsorbate)
+    plane = float(np.mean(structure.cart_coords[site.atom_indices, 2]))
+    top = float(np.max(structure.cart_coords[:, 2]))
+    if plane + height + OH_BOND > top + slab.generator.vacuum - 2.0:
+        raise StructureInputError(
+            f"vacuum {slab.generator.vacuum} Å leaves no room for {adsorbate}; allowed: a larger vacuum"
+        )
+    for offset, species in zip((0.0, OH_BOND), ADSORBATES[adsorbate], strict=False):
+        position = [site.position[0], site.position[1], plane + height + offset]
+        structure.append(species, position, coords_are_cartesian=True,
+                         properties={"selective_dynamics": [True] * 3, "layer": 0})
+    placed = site.model_copy(update={"adsorbate": adsorbate, "height": height})
+    return replace(slab, structure=structure, kind="slab-adsorbate", site=placed)
