@@ -6,7 +6,9 @@ import sys
 
 import click
 
+from alloyscreen.cli.campaign import run, status, submit_command, top
 from alloyscreen.cli.db import db
+from alloyscreen.cli.featurize import featurize
 from alloyscreen.errors import AlloyscreenError
 
 
@@ -27,4 +29,5 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-cli.add_command(db)
+for command in (db, run, submit_command, status, top, featurize):
+    cli.add_command(command)

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from alloyscreen.schemas.campaign import CampaignDocument
+from alloyscreen.schemas.calculation import CalculationDocument
+from alloyscreen.schemas.candidate import CandidateDocument
+from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.lock import WorkLock
+from alloyscreen.schemas.model import ModelDocument
+from alloyscreen.schemas.prediction import PredictionDocument
+from alloyscreen.schemas.selection import SelectionDocument
 from alloyscreen.schemas.structure import StructureDocument
 
 
@@ -37,12 +43,20 @@ def _asc(*names: str, unique: bool = False) -> Index:
     return Index(tuple((name, 1) for name in names), unique=unique)
 
 
-CAMPAIGN_ROUND = ("provenance.campaign_id", "round")
+CAMPAIGN_ROUND = ("campaign_id", "round")
 
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("campaigns", CampaignDocument, (_asc("name"), _asc("status"))),
     CollectionSpec("locks", WorkLock, (_asc("collection"),)),
+    CollectionSpec("candidates", CandidateDocument, (_asc("formula"), _asc("campaign_id"))),
     CollectionSpec("structures", StructureDocument, (_asc("candidate_id"), _asc("kind"))),
+    CollectionSpec("calculations", CalculationDocument, (
+        _asc("status"), _asc("calculator", "formula"), _asc("provenance.campaign_id"), _asc("provenance.created_at"))),
+    CollectionSpec("labels", LabelDocument, (_asc("candidate_id", "property", "calculator"),)),
+    CollectionSpec("models", ModelDocument, (_asc("provenance.campaign_id"),)),
+    CollectionSpec("predictions", PredictionDocument, (_asc(*CAMPAIGN_ROUND, "rank"), _asc("candidate_id"))),
+    CollectionSpec("selections", SelectionDocument, (
+        _asc(*CAMPAIGN_ROUND, "candidate_id", unique=True), _asc("candidate_id"))),
 )
 
 

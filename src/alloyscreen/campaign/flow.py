@@ -1,0 +1,140 @@
+"""The campaign as a jobflow flow: rounds that replace themselves with label jobs and the next round.
+
+round r: train -> score -> select (one job) -> label jobs (one per candidate,
+routed by the stage's FireWorks category) -> round r+1 ... until a budget or
+the stopping rule ends the loop; then the best candidates climb the fidelity
+ladder (one confirmation stage per later rung) and the campaign is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Job, Maker, Response, job
+
+from alloyscreen.campaign import progress
+from alloyscreen.campaign.labelling import Candidate, LabelOutcome, label_candidate
+from alloyscreen.campaign.records import register_campaign
+from alloyscreen.campaign.rounds import choose_batch, objective_of
+from alloyscreen.campaign.spec import CampaignSpec, StageSpec
+from alloyscreen.db.client import get_database
+
+logger = logging.getLogger(__name__)
+DRIVER_CATEGORY = "cheap"
+
+
+def _routed(job_: Job, category: str) -> Job:
+    job_.update_config({"manager_config": {"_category": category}})
+    return job_
+
+
+def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
+    """The ``count`` best labelled outcomes by the campaign objective."""
+    labelled = [outcome for outcome in outcomes if outcome.value is not None]
+    utility = objective_of(spec).utility([outcome.value for outcome in labelled])
+    return [labelled[i] for i in np.argsort(-utility, kind="stable")[:count]]
+
+
+def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]) -> str | None:
+    """Why the active-learning loop stops before round ``round_index``, or None to go on."""
+    stage = spec.stages[0]
+    if len(history) >= stage.max_validations:
+        return f"validation budget of stage {stage.name!r} spent ({len(history)}/{stage.max_validations})"
+    spent = sum(outcome.core_hours for outcome in history)
+    if stage.max_core_hours is not None and spent >= stage.max_core_hours:
+        return f"core-hour budget of stage {stage.name!r} spent ({spent:.3g}/{stage.max_core_hours})"
+    if round_index >= spec.stopping.max_rounds:
+        return f"{spec.stopping.max_rounds} rounds done"
+    patience, k = spec.stopping.patience, spec.stopping.top_k
+    if round_index > patience:
+        tops = [{o.candidate.id for o in best_outcomes(spec, [h for h in history if h.round < r], k)}
+                for r in range(round_index - patience, round_index + 1)]
+        if len(tops[-1]) == k and all(top == tops[-1] for top in tops):
+            return f"top-{k} unchanged for {patience} rounds"
+    return None
+
+
+def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelOutcome], **fields: Any) -> None:
+    """Store a stage's spent budget (validations, core-hours) and other campaign fields."""
+    spent = {f"budgets_spent.{stage.name}_validations": float(len(outcomes)),
+             f"budgets_spent.{stage.name}_core_hours": float(sum(outcome.core_hours for outcome in outcomes))}
+    get_database()["campaigns"].update_one({"_id": spec.campaign_id}, {"$set": {**spent, **fields}})
+
+
+@job
+def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int) -> LabelOutcome:
+    """Validate one candidate at one stage and store its label."""
+    outcome = label_candidate(candidate, stage, campaign_id, round_index, seed)
+    progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
+    return outcome
+
+
+def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate], round_index: int) -> list[Job]:
+    return [_routed(label_job(c, stage, spec.campaign_id, round_index, spec.seed), stage.category)
+            for c in candidates]
+
+
+@job
+def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int, history: list[LabelOutcome],
+                          new: list[LabelOutcome]) -> Response:
+    """Run round ``round_index``: choose a batch and replace this job by its label jobs and the next round."""
+    history = [*history, *new]
+    stage = spec.stages[0]
+    _record_progress(spec, stage, history, iteration=round_index)
+    reason = stop_reason(spec, round_index, history)
+    size = spec.initial_random if round_index == 0 else spec.acquisition.batch_size
+    size = min(size, stage.max_validations - len(history))
+    batch = choose_batch(spec, round_index, history, size) if reason is None else []
+    if reason is None and not batch:
+        reason = "every candidate of the space is labelled"
+    if reason is not None:
+        logger.info("campaign %s: active learning stops: %s", spec.name, reason)
+        return Response(replace=_routed(confirm_stage(spec, 1, {stage.name: history}, reason), DRIVER_CATEGORY))
+    logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
+                stage.calculator)
+    labels = _label_jobs(spec, stage, batch, round_index)
+    following = _routed(active_learning_round(spec, campaign_id, round_index + 1, history,
+                                              [j.output for j in labels]), DRIVER_CATEGORY)
+    return Response(replace=Flow([*labels, following], output=following.output, name=f"round {round_index}"))
+
+
+@job
+def confirm_stage(spec: CampaignSpec, stage_index: int, outcomes: dict[str, list[LabelOutcome]],
+                  reason: str) -> Response | dict[str, Any]:
+    """Validate the best candidates of the previous stage with stage ``stage_index``; close at the end."""
+    if stage_index >= len(spec.stages):
+        return finish_campaign(spec, outcomes, reason)
+    previous, stage = spec.stages[stage_index - 1], spec.stages[stage_index]
+    count = min(spec.confirm_top, stage.max_validations)
+    best = [outcome.candidate for outcome in best_outcomes(spec, outcomes[previous.name], count)]
+    logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
+    labels = _label_jobs(spec, stage, best, -stage_index)
+    following = _routed(confirm_stage(spec, stage_index + 1, {**outcomes, stage.name: [j.output for j in labels]},
+                                      reason), DRIVER_CATEGORY)
+    return Response(replace=Flow([*labels, following], output=following.output, name=f"stage {stage.name}"))
+
+
+def finish_campaign(spec: CampaignSpec, outcomes: dict[str, list[LabelOutcome]], reason: str) -> dict[str, Any]:
+    """Record the final budgets and status; return a summary (best candidates per stage)."""
+    for stage in spec.stages:
+        _record_progress(spec, stage, outcomes.get(stage.name, []), status="completed", message=reason)
+    return {"campaign_id": spec.campaign_id, "reason": reason, "best": {
+        name: [{"candidate_id": o.candidate.id, "composition": o.candidate.composition, "value": o.value}
+               for o in best_outcomes(spec, stage_outcomes, spec.stopping.top_k)]
+        for name, stage_outcomes in outcomes.items()}}
+
+
+@dataclass
+class CampaignMaker(Maker):
+    """Build the whole campaign flow from a spec."""
+
+    name: str = "campaign"
+
+    def make(self, spec: CampaignSpec) -> Flow:
+        """Return the flow: register the campaign, then the first active-learning round."""
+        register = _routed(register_campaign(spec.name, spec.model_dump(mode="json")), DRIVER_CATEGORY)
+        first = _routed(active_learning_round(spec, register.output, 0, [], []), DRIVER_CATEGORY)
+        return Flow([register, first], output=first.output, name=f"{self.name} {spec.name}")

@@ -1,0 +1,155 @@
+"""One active-learning round: train on the labels so far, score the space, choose a batch.
+
+A round's choice is stored (``selections``) before anything is validated, so a
+killed campaign resumes with the same batch; models, predictions and
+selections have content ids, so nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import gridfs
+import numpy as np
+
+from alloyscreen.campaign import progress
+from alloyscreen.campaign.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.scoring import ScoredSlice, score_space
+from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.candidates import CandidateSpace, formula
+from alloyscreen.db.client import get_database
+from alloyscreen.db.documents import insert_document, insert_many
+from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
+from alloyscreen.schemas.candidate import CandidateDocument
+from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
+from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
+from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
+from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents
+from alloyscreen.surrogates.registry import model_document
+from alloyscreen.surrogates.selection import Batch, select_batch
+
+TARGET = "mixing_energy_per_atom"
+CV_FOLDS = 5
+
+
+def objective_of(spec: CampaignSpec) -> Objective:
+    """The campaign's (first) objective as the surrogates package sees it."""
+    first = spec.objectives[0]
+    return Objective(TARGET, first.direction, first.target)
+
+
+def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] | None) -> np.ndarray:
+    """Descriptors of explicit compositions (element -> fraction maps)."""
+    elements = sorted({element for composition in compositions for element in composition})
+    dense = np.array([[composition.get(e, 0.0) for e in elements] for composition in compositions])
+    return featurize(Compositions.from_dense(elements, dense), columns).values
+
+
+def stored_batch(campaign_id: str, round_index: int) -> list[Candidate] | None:
+    """The batch already chosen for this round (a resumed campaign), or None."""
+    database = get_database()
+    chosen = list(database["selections"].find({"campaign_id": campaign_id, "round": round_index},
+                                               sort=[("batch_position", 1)]))
+    if not chosen:
+        return None
+    ids = [selection["candidate_id"] for selection in chosen]
+    found = {doc["_id"]: doc for doc in database["candidates"].find({"_id": {"$in": ids}})}
+    return [Candidate(id=i, composition=found[i]["composition"], prototype=found[i]["prototype"]) for i in ids]
+
+
+def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -> tuple[EnsembleRegressor, str]:
+    """Fit the ensemble (calibrated when labels allow), store it; return it and its model id."""
+    X = descriptor_matrix([outcome.candidate.composition for outcome in labelled], spec.descriptors)
+    y = np.array([outcome.value for outcome in labelled])
+    model = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
+                              learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
+    metrics = None
+    if spec.surrogate.calibrate and len(y) >= min_labels_for_cv(CV_FOLDS):
+        metrics = fit_calibrated(model, X, y, n_splits=CV_FOLDS, seed=spec.seed)
+    else:
+        model.fit(X, y)
+    blob = model.to_bytes()
+    database = get_database()
+    document = model_document(model, blob, TARGET, [o.label_id for o in labelled if o.label_id],
+                              feature_set=FEATURE_SET, cv=metrics,
+                              provenance=current_job_provenance(campaign_id=spec.campaign_id))
+    if database["models"].count_documents({"_id": document.id}, limit=1) == 0:
+        bucket = gridfs.GridFS(database, "model_files")
+        document = document.model_copy(update={"gridfs_id": str(bucket.put(blob, filename=document.id))})
+        insert_document(database["models"], document)
+    return model, document.id
+
+
+def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int):
+    objective = objective_of(spec)
+    y_labelled = np.array([outcome.value for outcome in labelled])
+    strategy = spec.acquisition.strategy
+    options = {"kappa": spec.acquisition.kappa} if strategy == "ucb" else {}
+
+    def scorer(X: np.ndarray, positions: np.ndarray):
+        mean, std = model.predict(X, return_std=True)
+        members = model.predict_members(X) if strategy == "thompson" else None
+        rng = np.random.default_rng([spec.seed, round_index])  # the same draw for every chunk
+        return mean, std, acquisition_scores(strategy, objective, mean, std, members=members,
+                                             y_labelled=y_labelled, rng=rng, **options)
+
+    return scorer
+
+
+def _random_scorer(seed: int, round_index: int):
+    def scorer(X: np.ndarray, positions: np.ndarray):
+        rng = np.random.default_rng([seed, round_index, int(positions[0])])
+        nan = np.full(len(positions), np.nan)
+        return nan, nan, rng.random(len(positions))
+
+    return scorer
+
+
+def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batch: Batch, acquisition: str,
+                 model_id: str | None) -> None:
+    """Store candidates, the top-slice predictions, the full ranking and the selections of a round."""
+    database = get_database()
+    campaign_id = spec.campaign_id
+    provenance = current_job_provenance(campaign_id=campaign_id, parents=[model_id] if model_id else [])
+    keep = min(len(scored.ids), spec.acquisition.keep_top) if model_id else 0
+    rows = sorted(set(range(keep)) | {int(i) for i in batch.indices})
+    insert_many(database["candidates"], (CandidateDocument(
+        _id=scored.ids[r], composition=scored.compositions[r], formula=formula(scored.compositions[r]),
+        prototype=scored.prototypes[r], elements=sorted(scored.compositions[r]),
+        n_components=len(scored.compositions[r]), campaign_id=campaign_id, provenance=provenance) for r in rows))
+    if model_id:
+        bucket = gridfs.GridFS(database, "rankings")
+        name = f"{campaign_id}-round-{round_index}"
+        if not bucket.exists(filename=name):
+            bucket.put(scored.ranking_blob(), filename=name, metadata={"campaign_id": campaign_id})
+        top = Scored(np.asarray(scored.ids), scored.mean, scored.std, scored.scores)
+        predictions = prediction_documents(top, campaign_id, round_index, model_id, TARGET, acquisition, top=keep)
+        insert_many(database["predictions"], (p.model_copy(update={"provenance": provenance}) for p in predictions))
+    selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id)
+    insert_many(database["selections"], (s.model_copy(update={"provenance": provenance}) for s in selections))
+
+
+def choose_batch(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], size: int) -> list[Candidate]:
+    """Return this round's batch: the stored one if the round was chosen before, else a new choice."""
+    stored = stored_batch(spec.campaign_id, round_index)
+    if stored is not None:
+        return stored
+    labelled = [outcome for outcome in history if outcome.value is not None]
+    exclude = {outcome.candidate.id for outcome in history}
+    if len(labelled) < max(spec.initial_random, MIN_LABELS):
+        scorer, acquisition, model_id, diversity = _random_scorer(spec.seed, round_index), "random", None, "none"
+    else:
+        model, model_id = _train(spec, labelled, round_index)
+        scorer, acquisition = _model_scorer(spec, model, labelled, round_index), spec.acquisition.strategy
+        diversity = spec.acquisition.diversity
+    pool = int(np.ceil(spec.acquisition.pool_factor * size))
+    keep = max(spec.acquisition.keep_top, pool) + len(exclude)
+    space = CandidateSpace(spec.candidates)
+    bar, total = f"round {round_index} scoring", space.size if space.size_is_exact else None
+    scored = score_space(space, spec.descriptors, scorer, keep,
+                         progress=lambda n: progress.report(bar, n, total=total, unit="candidate"))
+    progress.finish(bar)
+    batch = select_batch(scored.scores, scored.X, scored.ids, size, exclude_ids=exclude, diversity=diversity,
+                         pool_factor=spec.acquisition.pool_factor, seed=spec.seed + round_index)
+    _store_round(spec, round_index, scored, batch, acquisition, model_id)
+    return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
+            for r in batch.indices]

@@ -1,0 +1,155 @@
+"""Campaign specs (``flows/*.yaml``), validated by pydantic: unknown keys name the closest valid one."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alloyscreen.candidates.spec import CandidateSpaceSpec
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.hashing import content_hash
+
+PROPERTIES = {"mixing_energy": "eV/atom"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SurrogateSpec(_Strict):
+    """The tree ensemble that ranks candidates between validations."""
+
+    learner: Literal["xgboost", "catboost"] = Field("xgboost", description="base learner of the ensemble")
+    n_members: int = Field(5, ge=2, description="ensemble members (bootstrap + seed)")
+    params: dict[str, Any] = Field(default_factory=dict, description="hyperparameters of each member")
+    calibrate: bool = Field(True, description="scale the ensemble spread on held-out folds (max. likelihood)")
+
+
+class AcquisitionSpec(_Strict):
+    """How each round's batch is chosen."""
+
+    strategy: str = Field("ucb", description="greedy, ucb, ei, thompson or random")
+    batch_size: int = Field(4, ge=1, description="candidates validated per round")
+    kappa: float = Field(2.0, description="exploration weight of ucb")
+    diversity: Literal["maxmin", "kmeans", "none"] = Field("maxmin", description="diversity in descriptor space")
+    pool_factor: float = Field(5.0, ge=1, description="top slice for diversity, as a multiple of batch_size")
+    keep_top: int = Field(200, ge=1, description="prediction documents stored per round (the top slice)")
+
+
+class ObjectiveSpec(_Strict):
+    """A property to optimise."""
+
+    property: Literal["mixing_energy"] = Field("mixing_energy", description="label property (eV/atom)")
+    direction: Literal["minimize", "maximize", "target"] = Field("minimize", description="what is better")
+    target: float | None = Field(None, description="target value when direction is 'target'")
+
+
+class StructureSpec(_Strict):
+    """How a candidate becomes a structure for validation (see ``alloyscreen.structures.bulk``)."""
+
+    method: Literal["sqs", "random"] = Field("sqs", description="special quasirandom or random solid solution")
+    supercell: tuple[int, int, int] | None = Field(None, description="repeats of the conventional cell; None: auto")
+    max_error: float = Field(0.02, gt=0, description="largest |count/N - fraction| accepted")
+    iterations: int = Field(20000, ge=1, description="Monte Carlo iterations of the SQS search")
+
+
+class StageSpec(_Strict):
+    """One rung of the fidelity ladder: a calculator, what it validates and its budget."""
+
+    name: str = Field(description="stage name, e.g. 'emt', 'chgnet', 'dft'")
+    calculator: Literal["emt", "chgnet", "qe", "vasp"] = Field(description="validation calculator")
+    mode: Literal["static", "relax", "vc-relax"] = Field("vc-relax", description="calculation type")
+    settings: dict[str, Any] = Field(default_factory=dict, description="calculator settings")
+    structure: StructureSpec = Field(default_factory=StructureSpec, description="structure generation")
+    max_validations: int = Field(ge=1, description="budget: validations in this stage")
+    max_core_hours: float | None = Field(None, gt=0, description="budget: core-hours in this stage")
+    category: str = Field("cheap", description="FireWorks _category of this stage's jobs")
+
+
+class StoppingSpec(_Strict):
+    """When the active-learning loop ends (besides the first stage's budget)."""
+
+    max_rounds: int = Field(10, ge=1, description="rounds at most")
+    patience: int = Field(3, ge=1, description="stop when the top-k is unchanged for this many rounds")
+    top_k: int = Field(5, ge=1, description="size of the top-k watched for convergence")
+
+
+class CampaignSpec(_Strict):
+    """A whole screening campaign."""
+
+    name: str = Field(description="campaign name")
+    description: str | None = Field(None, description="free text")
+    seed: int = Field(0, description="seed of every random choice")
+    candidates: CandidateSpaceSpec = Field(description="the candidate space")
+    descriptors: list[str] | None = Field(None, description="descriptor columns (default: the full feature set)")
+    surrogate: SurrogateSpec = Field(default_factory=SurrogateSpec, description="tree-ensemble surrogate")
+    acquisition: AcquisitionSpec = Field(default_factory=AcquisitionSpec, description="batch selection")
+    objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()], description="objectives")
+    initial_random: int = Field(8, ge=1, description="random candidates validated before the first model")
+    stages: list[StageSpec] = Field(description="fidelity ladder: first = active-learning oracle, then top-k checks")
+    confirm_top: int = Field(2, ge=0, description="best candidates of each stage passed to the next stage")
+    stopping: StoppingSpec = Field(default_factory=StoppingSpec, description="stopping rule")
+
+    @model_validator(mode="after")
+    def _check(self) -> CampaignSpec:
+        names = [stage.name for stage in self.stages]
+        if not names:
+            raise ValueError("at least one stage is needed")
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        return self
+
+    @property
+    def campaign_id(self) -> str:
+        """The campaign id: content hash of the spec."""
+        return content_hash(self.model_dump(mode="json"))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Every pydantic model named by a type annotation (through lists, unions, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in getattr(annotation, "__args__", ()) for model in _models_in(arg)]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One line for a validation error; an unknown key names the closest valid one."""
+    location = [str(part) for part in error["loc"]]
+    where = ".".join(location)
+    if error["type"] != "extra_forbidden":
+        return f"{where or 'spec'}: {error['msg']} (got {error.get('input')!r})"
+    models: list[type[BaseModel]] = [CampaignSpec]
+    for part in location[:-1]:
+        inner = [m for model in models if part in model.model_fields
+                 for m in _models_in(model.model_fields[part].annotation)]
+        tagged = [model for model in models if getattr(model.model_fields.get("kind"), "default", None) == part]
+        models = inner or tagged or models
+    allowed = sorted({name for model in models for name in model.model_fields})
+    guess = difflib.get_close_matches(location[-1], allowed, n=1)
+    hint = f"did you mean {guess[0]!r}?" if guess else f"allowed: {', '.join(allowed)}"
+    return f"unknown key {where!r}: {hint}"
+
+
+def load_spec(source: str | Path | dict[str, Any]) -> CampaignSpec:
+    """Read and validate a campaign spec from a yaml file or a mapping; one clear line on error."""
+    if isinstance(source, dict):
+        data = source
+    else:
+        path = Path(source)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise AlloyscreenError(f"campaign spec {str(path)!r} does not exist") from None
+        except yaml.YAMLError as error:
+            raise AlloyscreenError(f"campaign spec {str(path)!r} is not valid yaml: {error}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise AlloyscreenError("a campaign spec must be a mapping of keys (name, candidates, stages, ...)")
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as error:
+        errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise AlloyscreenError(f"invalid campaign spec: {_describe(errors[0])}") from None

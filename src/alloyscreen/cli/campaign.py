@@ -1,0 +1,85 @@
+"""``alloyscreen run|submit|status|top``: campaigns from the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from alloyscreen.campaign.execution import run_here, submit
+from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.progress import show_progress
+from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.spec import load_spec
+from alloyscreen.db.client import get_database
+from alloyscreen.db.init import init_database
+
+SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.command()
+@SPEC
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(spec_path: Path, quiet: bool) -> None:
+    """Run a campaign to completion here; re-running resumes without repeating work."""
+    spec = load_spec(spec_path)
+    init_database(get_database())
+    logging.getLogger("jobflow").setLevel(logging.WARNING)
+    click.echo(f"campaign {spec.name}: id {spec.campaign_id}", err=True)
+    flow = CampaignMaker().make(spec)
+    if quiet:
+        run_here(flow)
+    else:
+        with show_progress():
+            run_here(flow)
+    click.echo(spec.campaign_id)
+
+
+@click.command("submit")
+@SPEC
+def submit_command(spec_path: Path) -> None:
+    """Put a campaign on the FireWorks LaunchPad (run it with `rlaunch rapidfire` or `qlaunch`)."""
+    spec = load_spec(spec_path)
+    init_database(get_database())
+    ids = submit(CampaignMaker().make(spec))
+    click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
+    click.echo(spec.campaign_id)
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def status(campaign: str, as_json: bool) -> None:
+    """Progress of a campaign: stages, budgets spent, failures with reasons."""
+    report = campaign_status(get_database(), campaign)
+    if as_json:
+        click.echo(json.dumps(report, default=str))
+        return
+    click.echo(f"{report['name']} ({report['campaign_id']}): {report['status']}, round {report['round']}"
+               + (f" - {report['message']}" if report["message"] else ""))
+    click.echo(f"selections: {report['selections']}, models: {report['models']}")
+    for stage in report["stages"]:
+        hours = f"{stage['core_hours']:.4g}" + (f"/{stage['max_core_hours']}" if stage["max_core_hours"] else "")
+        click.echo(f"  {stage['stage']:<12} {stage['calculator']:<7} validations "
+                   f"{stage['validations']}/{stage['max_validations']}  core-hours {hours}")
+    for failure in report["failures"]:
+        click.echo(f"  failed: {failure['formula']} ({failure['calculation_id']}): {failure['error']}")
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("-n", "count", default=10, show_default=True, help="How many candidates.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def top(campaign: str, count: int, as_json: bool) -> None:
+    """The best validated candidates of a campaign, with each calculator's label (eV/atom)."""
+    rows = top_candidates(get_database(), campaign, count)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    calculators = sorted({key for row in rows for key in row} - {"candidate_id", "formula", "prototype"})
+    click.echo(f"{'rank':<5}{'formula':<34}{'proto':<6}" + "".join(f"{c:>12}" for c in calculators))
+    for rank, row in enumerate(rows):
+        values = "".join(f"{row[c]:>12.4f}" if c in row else f"{'-':>12}" for c in calculators)
+        click.echo(f"{rank:<5}{row['formula']:<34}{row['prototype']:<6}{values}")

@@ -1,0 +1,162 @@
+"""The versioned descriptor set of alloyscreen and its file front end.
+
+The feature set ``alloyscreen-hea-v1`` is the HEA parameters of
+:mod:`alloyscreen.descriptors.hea` followed by the 132 magpie statistics of
+:mod:`alloyscreen.descriptors.magpie`, in the order of ``COLUMNS``. Any change to
+a column's name, order, definition or element data bumps the version; every
+table and file written carries the name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alloyscreen.descriptors import hea, magpie
+from alloyscreen.descriptors.compositions import Compositions, parse_formula
+from alloyscreen.descriptors.elementdata import matminer_version
+from alloyscreen.errors import AlloyscreenError
+
+FEATURE_SET = "alloyscreen-hea-v1"
+COLUMNS: tuple[str, ...] = hea.COLUMNS + magpie.COLUMNS
+_BLOCK_ROWS = 2048  # rows per vectorised block: keeps temporaries in cache (fastest measured)
+_MAGPIE_PREFIX = "MagpieData "
+
+
+@dataclass(frozen=True)
+class DescriptorTable:
+    """Descriptors of ``n`` compositions.
+
+    Attributes
+    ----------
+    columns : tuple of str
+        Column names, a subset of ``COLUMNS`` in its order.
+    values : np.ndarray
+        (n, len(columns)) float64.
+    feature_set : str
+        Name and version of the feature set, e.g. ``"alloyscreen-hea-v1"``.
+    """
+
+    columns: tuple[str, ...]
+    values: np.ndarray
+    feature_set: str = FEATURE_SET
+
+    def column(self, name: str) -> np.ndarray:
+        """Return one column by name."""
+        return self.values[:, self.columns.index(name)]
+
+    def row(self, index: int) -> dict[str, float]:
+        """Return one row as ``{column: value}``."""
+        return dict(zip(self.columns, self.values[index].tolist(), strict=True))
+
+
+def check_columns(columns: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Return ``columns`` in feature-set order; an unknown name raises AlloyscreenError."""
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        raise AlloyscreenError(
+            f"unknown descriptor {unknown[0]!r}; allowed: {', '.join(hea.COLUMNS)} or 'MagpieData <stat> <property>'"
+        )
+    wanted = set(columns)
+    return tuple(c for c in COLUMNS if c in wanted)
+
+
+def featurize(comps: Compositions, columns: list[str] | tuple[str, ...] | None = None) -> DescriptorTable:
+    """Compute descriptors of ``comps``.
+
+    Parameters
+    ----------
+    comps : Compositions
+        Compositions to describe.
+    columns : list of str, optional
+        Only these columns (computing only what they need); default: all of ``COLUMNS``.
+
+    Returns
+    -------
+    DescriptorTable
+    """
+    selected = COLUMNS if columns is None else check_columns(columns)
+    hea_wanted = [c for c in selected if c in hea.COLUMNS]
+    magpie_wanted = [c for c in selected if c.startswith(_MAGPIE_PREFIX)]
+    properties = tuple(p for p in magpie.PROPERTIES if any(c.endswith(f" {p}") for c in magpie_wanted))
+    magpie_columns = [f"{_MAGPIE_PREFIX}{s} {p}" for p in properties for s in magpie.STATISTICS]
+    hea_index = [hea.COLUMNS.index(c) for c in hea_wanted]
+    magpie_index = [magpie_columns.index(c) for c in magpie_wanted]
+
+    out = np.empty((len(comps), len(selected)))
+    for start in range(0, len(comps), _BLOCK_ROWS):
+        block = Compositions(z=comps.z[start:start + _BLOCK_ROWS], c=comps.c[start:start + _BLOCK_ROWS])
+        rows = slice(start, start + len(block))
+        if hea_index:
+            out[rows, : len(hea_index)] = hea.hea_parameters(block)[:, hea_index]
+        if magpie_index:
+            out[rows, len(hea_index):] = magpie.magpie_statistics(block, properties)[:, magpie_index]
+    return DescriptorTable(columns=tuple(hea_wanted + magpie_wanted), values=out)
+
+
+def read_formulas(path: str | os.PathLike) -> list[str]:
+    """Return the formulas of a text file, one per line; blank lines and ``#`` comments are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise AlloyscreenError(f"formula file {str(path)!r} does not exist; allowed: a text file, one formula a line")
+    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    formulas = [line for line in lines if line]
+    if not formulas:
+        raise AlloyscreenError(f"formula file {str(path)!r} holds no formula; allowed: one formula a line")
+    return formulas
+
+
+def featurize_file(path_in: str | os.PathLike, path_out: str | os.PathLike) -> Path:
+    """Write descriptors of the formulas in ``path_in`` (one a line) to ``path_out``.
+
+    The format follows the extension of ``path_out``: ``.csv`` or ``.parquet``. Columns:
+    ``formula`` (as given), ``feature_set``, then ``COLUMNS``. Parquet files also carry
+    ``feature_set`` and the matminer version in their schema metadata. All input is
+    checked before anything is written, and the file appears atomically.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    import pyarrow as pa
+
+    path_out = Path(path_out)
+    suffix = path_out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise AlloyscreenError(f"output format {path_out.suffix or path_out.name!r}; allowed: .csv, .parquet")
+    formulas = read_formulas(path_in)
+    compositions = []
+    for number, formula in enumerate(formulas, start=1):
+        try:
+            compositions.append(parse_formula(formula))
+        except AlloyscreenError as error:
+            raise AlloyscreenError(f"{path_in}, formula {number} ({formula!r}): {error}") from None
+    table = featurize(Compositions.from_dicts(compositions))
+    arrays = [pa.array(formulas), pa.array([table.feature_set] * len(formulas))]
+    arrays += [pa.array(table.values[:, i]) for i in range(len(table.columns))]
+    metadata = {"feature_set": table.feature_set, "matminer_version": matminer_version()}
+    data = pa.Table.from_arrays(arrays, names=["formula", "feature_set", *table.columns]).replace_schema_metadata(
+        metadata
+    )
+    path_out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path_out.parent, suffix=suffix)
+    os.close(handle)
+    try:
+        if suffix == ".csv":
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(data, temporary)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(data, temporary)
+        os.replace(temporary, path_out)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path_out

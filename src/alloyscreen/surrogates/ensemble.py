@@ -1,0 +1,231 @@
+"""Bootstrap + seed ensembles of gradient-boosted trees with a mean and a standard deviation.
+
+``EnsembleRegressor(learner="xgboost")`` and ``EnsembleRegressor(learner="catboost")``
+are the same class: the base learner comes from :mod:`alloyscreen.surrogates.learners`.
+
+Serialised form (:meth:`EnsembleRegressor.to_bytes`): a zip archive with fixed
+timestamps holding ``ensemble.json`` (parameters and fitted metadata) and one native
+model file per member. :func:`model_id` is the sha256 of those bytes (hashlib directly:
+bytes need no canonical JSON), truncated like :func:`alloyscreen.hashing.content_hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.surrogates.learners import get_learner
+
+MIN_LABELS = 5
+"""Fewest labelled points an ensemble is trained on."""
+
+_ARCHIVE_DATE = (2000, 1, 1, 0, 0, 0)
+_FORMAT_VERSION = 1
+
+
+class TooFewLabelsError(AlloyscreenError):
+    """Not enough labelled points to train or cross-validate a surrogate."""
+
+
+def model_id(blob: bytes, length: int = 24) -> str:
+    """Return the id of a serialised model: sha256 hex of ``blob``, ``length`` digits."""
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def check_labels(X: Any, y: Any, needed: int = MIN_LABELS, purpose: str = "training") -> tuple[np.ndarray, np.ndarray]:
+    """Return ``X`` (2-D float) and ``y`` (1-D float) after checking shapes and label count.
+
+    Raises
+    ------
+    TooFewLabelsError
+        If fewer than ``needed`` labels are given.
+    AlloyscreenError
+        If shapes disagree or labels are not finite.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise AlloyscreenError(f"descriptor matrix of shape {X.shape} does not match {y.shape[0]} labels")
+    if y.shape[0] < needed:
+        raise TooFewLabelsError(f"{purpose} needs at least {needed} labels, got {y.shape[0]}")
+    if not np.all(np.isfinite(y)):
+        raise AlloyscreenError("labels contain NaN or infinite values; drop them before training")
+    return X, y
+
+
+class EnsembleRegressor(RegressorMixin, BaseEstimator):
+    """Ensemble of tree regressors giving a mean and a standard deviation per candidate.
+
+    Parameters
+    ----------
+    learner
+        Base learner name: ``"xgboost"`` or ``"catboost"``.
+    n_members
+        Number of trained members; member ``i`` uses seed ``random_state + i``.
+    bootstrap
+        Train each member on a bootstrap resample of the labels.
+    learner_params
+        Hyperparameters of the base learner, overriding its defaults.
+    virtual_ensembles
+        CatBoost only: number of virtual members per trained member (CatBoost's
+        posterior-sampling virtual ensembles); 0 disables them.
+    std_scale
+        Factor applied to the ensemble spread, fitted by
+        :func:`alloyscreen.surrogates.calibration.calibrate` (1.0: uncalibrated).
+    random_state
+        Base seed of members and bootstrap resampling.
+    n_jobs
+        Threads per member for fitting and prediction.
+    """
+
+    def __init__(
+        self,
+        learner: str = "xgboost",
+        n_members: int = 5,
+        bootstrap: bool = True,
+        learner_params: dict[str, Any] | None = None,
+        virtual_ensembles: int = 0,
+        std_scale: float = 1.0,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ):
+        self.learner = learner
+        self.n_members = n_members
+        self.bootstrap = bootstrap
+        self.learner_params = learner_params
+        self.virtual_ensembles = virtual_ensembles
+        self.std_scale = std_scale
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _member_params(self) -> dict[str, Any]:
+        spec = get_learner(self.learner)
+        params = {**spec.defaults, **(self.learner_params or {})}
+        if self.virtual_ensembles:
+            if spec.virtual_members is None:
+                raise AlloyscreenError(
+                    f"virtual_ensembles={self.virtual_ensembles} needs learner 'catboost', got {self.learner!r}"
+                )
+            params["posterior_sampling"] = True
+        return params
+
+    def _resample(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Bootstrap indices whose labels are not all equal (CatBoost refuses constant targets)."""
+        n = y.shape[0]
+        if not self.bootstrap:
+            return np.arange(n)
+        for _ in range(100):
+            idx = np.asarray(rng.integers(0, n, size=n))
+            if np.ptp(y[idx]) > 0:
+                return idx
+        return np.arange(n)
+
+    def fit(self, X: Any, y: Any) -> EnsembleRegressor:
+        """Train ``n_members`` members on (bootstrap resamples of) ``X``, ``y``; return ``self``."""
+        X, y = check_labels(X, y)
+        if np.ptp(y) == 0:
+            raise AlloyscreenError(f"all {y.shape[0]} labels equal {y[0]!r}; a surrogate needs varying labels")
+        if self.n_members < 1:
+            raise AlloyscreenError(f"n_members must be >= 1, got {self.n_members}")
+        spec = get_learner(self.learner)
+        params = self._member_params()
+        rng = np.random.default_rng(self.random_state)
+        self.members_ = []
+        for i in range(self.n_members):
+            idx = self._resample(y, rng)
+            member = spec.build(params, self.random_state + i, self.n_jobs)
+            member.fit(X[idx], y[idx])
+            self.members_.append(member)
+        self.n_features_in_ = X.shape[1]
+        self.n_train_ = y.shape[0]
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "members_"):
+            raise AlloyscreenError("this EnsembleRegressor is not fitted; call fit(X, y) first")
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = np.asarray(X)
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(float)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise AlloyscreenError(
+                f"descriptor matrix has shape {X.shape}; the model was trained on {self.n_features_in_} columns"
+            )
+        return X
+
+    def predict_members(self, X: Any, calibrated: bool = True) -> np.ndarray:
+        """Return per-member predictions, shape ``(n_members_total, n)``.
+
+        With ``calibrated=True`` the members' deviations from the ensemble mean are
+        multiplied by ``std_scale``, so their spread equals the calibrated ``std``
+        (what Thompson sampling should draw from).
+        """
+        X = self._check_X(X)
+        spec = get_learner(self.learner)
+        if self.virtual_ensembles and spec.virtual_members is not None:
+            virtual = spec.virtual_members
+            rows = [virtual(m, X, self.virtual_ensembles, self.n_jobs) for m in self.members_]
+            members = np.concatenate(rows, axis=0)
+        else:
+            members = np.stack([spec.predict(m, X, self.n_jobs) for m in self.members_]).astype(float)
+        if calibrated and self.std_scale != 1.0:
+            mean = members.mean(axis=0)
+            members = mean + self.std_scale * (members - mean)
+        return members
+
+    def predict(self, X: Any, return_std: bool = False):
+        """Return the ensemble mean, and the calibrated standard deviation if ``return_std``."""
+        members = self.predict_members(X, calibrated=False)
+        mean = members.mean(axis=0)
+        if not return_std:
+            return mean
+        std = members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros_like(mean)
+        return mean, self.std_scale * std
+
+    def to_bytes(self) -> bytes:
+        """Serialise the fitted ensemble: parameters as JSON plus native member files in a zip."""
+        self._check_fitted()
+        spec = get_learner(self.learner)
+        header = {
+            "format_version": _FORMAT_VERSION,
+            "params": self.get_params(),
+            "n_features_in": self.n_features_in_,
+            "n_train": self.n_train_,
+        }
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(zipfile.ZipInfo("ensemble.json", _ARCHIVE_DATE), json.dumps(header, sort_keys=True))
+            for i, member in enumerate(self.members_):
+                info = zipfile.ZipInfo(f"member_{i:03d}.{spec.file_suffix}", _ARCHIVE_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, spec.dump(member))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> EnsembleRegressor:
+        """Rebuild an ensemble written by :meth:`to_bytes`; predictions are reproduced exactly."""
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(blob))
+            header = json.loads(archive.read("ensemble.json"))
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise AlloyscreenError(f"bytes are not a serialised EnsembleRegressor ({exc})") from None
+        if header.get("format_version") != _FORMAT_VERSION:
+            raise AlloyscreenError(
+                f"ensemble format version {header.get('format_version')!r} is not supported; expected {_FORMAT_VERSION}"
+            )
+        model = cls(**header["params"])
+        spec = get_learner(model.learner)
+        names = sorted(n for n in archive.namelist() if n.startswith("member_"))
+        model.members_ = [spec.load(archive.read(name)) for name in names]
+        model.n_features_in_ = header["n_features_in"]
+        model.n_train_ = header["n_train"]
+        return model

@@ -1,0 +1,155 @@
+"""Base learners of the tree ensembles: how to build, predict with and (de)serialise each library.
+
+One small registry entry per library replaces one ensemble class per library. The
+libraries are imported when a learner is used, not when this module is imported.
+Models are stored in each library's native format (XGBoost UBJSON, CatBoost ``cbm``),
+so loading reproduces predictions bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alloyscreen.errors import AlloyscreenError
+
+
+@dataclass(frozen=True)
+class BaseLearner:
+    """How an ensemble drives one regression library.
+
+    Attributes
+    ----------
+    name
+        Registry name (``"xgboost"``, ``"catboost"``).
+    defaults
+        Hyperparameters used unless the ensemble's ``learner_params`` override them;
+        chosen for small label sets (tens of points) and fast scoring.
+    build
+        ``build(params, seed, n_jobs) -> estimator`` (unfitted).
+    predict
+        ``predict(estimator, X, n_jobs) -> (n,)`` array.
+    dump, load
+        Native serialisation to and from bytes.
+    file_suffix
+        Suffix of a member's file inside the ensemble archive.
+    """
+
+    name: str
+    defaults: dict[str, Any]
+    build: Callable[[dict[str, Any], int, int], Any]
+    predict: Callable[[Any, np.ndarray, int], np.ndarray]
+    dump: Callable[[Any], bytes]
+    load: Callable[[bytes], Any]
+    file_suffix: str
+    virtual_members: Callable[[Any, np.ndarray, int, int], np.ndarray] | None = None
+
+
+def _xgb_build(params: dict[str, Any], seed: int, n_jobs: int):
+    import xgboost
+
+    return xgboost.XGBRegressor(**params, random_state=seed, n_jobs=n_jobs)
+
+
+def _xgb_predict(model, X: np.ndarray, n_jobs: int) -> np.ndarray:
+    model.set_params(n_jobs=n_jobs)
+    return model.predict(X)
+
+
+def _xgb_dump(model) -> bytes:
+    return bytes(model.get_booster().save_raw(raw_format="ubj"))
+
+
+def _xgb_load(blob: bytes):
+    import xgboost
+
+    model = xgboost.XGBRegressor()
+    model.load_model(bytearray(blob))
+    return model
+
+
+def _cat_build(params: dict[str, Any], seed: int, n_jobs: int):
+    import catboost
+
+    return catboost.CatBoostRegressor(
+        **params, random_seed=seed, thread_count=n_jobs, verbose=0, allow_writing_files=False
+    )
+
+
+def _cat_predict(model, X: np.ndarray, n_jobs: int) -> np.ndarray:
+    return model.predict(X, thread_count=n_jobs)
+
+
+def _cat_virtual_members(model, X: np.ndarray, count: int, n_jobs: int) -> np.ndarray:
+    """Return CatBoost's virtual-ensemble predictions, shape ``(count, n)``."""
+    raw = model.virtual_ensembles_predict(
+        X, prediction_type="VirtEnsembles", virtual_ensembles_count=count, thread_count=n_jobs
+    )
+    return np.asarray(raw)[:, :, 0].T
+
+
+def _cat_dump(model) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "member.cbm")
+        model.save_model(path, format="cbm")
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def _cat_load(blob: bytes):
+    import catboost
+
+    model = catboost.CatBoostRegressor()
+    model.load_model(blob=blob)
+    return model
+
+
+LEARNERS: dict[str, BaseLearner] = {
+    "xgboost": BaseLearner(
+        name="xgboost",
+        defaults={
+            "n_estimators": 300,
+            "max_depth": 4,
+            "learning_rate": 0.05,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "min_child_weight": 1.0,
+            "reg_lambda": 1.0,
+            "tree_method": "hist",
+        },
+        build=_xgb_build,
+        predict=_xgb_predict,
+        dump=_xgb_dump,
+        load=_xgb_load,
+        file_suffix="ubj",
+    ),
+    "catboost": BaseLearner(
+        name="catboost",
+        defaults={"iterations": 300, "depth": 4, "learning_rate": 0.05, "l2_leaf_reg": 3.0},
+        build=_cat_build,
+        predict=_cat_predict,
+        dump=_cat_dump,
+        load=_cat_load,
+        file_suffix="cbm",
+        virtual_members=_cat_virtual_members,
+    ),
+}
+
+
+def get_learner(name: str) -> BaseLearner:
+    """Return the registered base learner ``name``.
+
+    Raises
+    ------
+    AlloyscreenError
+        If ``name`` is not registered; the message lists the allowed names.
+    """
+    try:
+        return LEARNERS[name]
+    except KeyError:
+        raise AlloyscreenError(f"unknown surrogate learner {name!r}; allowed: {', '.join(sorted(LEARNERS))}") from None

@@ -1,0 +1,118 @@
+"""Batch selection: the best-scored candidates, spread out in descriptor space.
+
+Candidates already labelled or in flight (submitted, not yet labelled) are never
+selected. The diversity step works on the *top slice* (``pool_factor`` x batch
+size best scores): ``maxmin`` starts from the best score and greedily adds the
+candidate farthest (standardised Euclidean distance) from those already chosen;
+``kmeans`` clusters the slice into ``batch_size`` clusters and takes the best
+score of each; ``none`` takes the top scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from alloyscreen.errors import AlloyscreenError
+
+DIVERSITY_METHODS = ("kmeans", "maxmin", "none")
+
+
+@dataclass
+class Batch:
+    """Chosen candidates in the order they entered the batch."""
+
+    indices: np.ndarray
+    candidate_ids: np.ndarray
+    scores: np.ndarray
+    reasons: list[str]
+
+
+def _standardised(X: np.ndarray) -> np.ndarray:
+    scale = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+def _maxmin(Z: np.ndarray, k: int) -> tuple[list[int], list[str]]:
+    chosen, reasons = [0], ["best score in the slice"]
+    nearest = np.linalg.norm(Z - Z[0], axis=1)
+    for _ in range(k - 1):
+        nearest[chosen] = -np.inf
+        j = int(np.argmax(nearest))
+        chosen.append(j)
+        reasons.append(f"farthest from the batch (distance {nearest[j]:.3g}) in the slice")
+        nearest = np.minimum(nearest, np.linalg.norm(Z - Z[j], axis=1))
+    return chosen, reasons
+
+
+def _kmeans(Z: np.ndarray, k: int, seed: int) -> tuple[list[int], list[str]]:
+    from sklearn.cluster import KMeans
+
+    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(Z)
+    # the slice is sorted by score, so the first index of each cluster is its best
+    clusters, first = np.unique(labels, return_index=True)
+    order = np.argsort(first)
+    return first[order].tolist(), [f"best score of k-means cluster {c}" for c in clusters[order]]
+
+
+def select_batch(
+    scores,
+    X,
+    candidate_ids,
+    batch_size: int,
+    exclude_ids: Iterable = (),
+    diversity: str = "maxmin",
+    pool_factor: float = 5.0,
+    seed: int = 0,
+) -> Batch:
+    """Select ``batch_size`` candidates by score with diversity in descriptor space.
+
+    Parameters
+    ----------
+    scores
+        Acquisition scores, higher is better, shape ``(n,)``; NaN is never selected.
+    X
+        Descriptor matrix ``(n, d)`` of the same candidates.
+    candidate_ids
+        Candidate ids ``(n,)``.
+    batch_size
+        Number to select (fewer if fewer are available).
+    exclude_ids
+        Ids of labelled and in-flight candidates, skipped.
+    diversity
+        ``"maxmin"``, ``"kmeans"`` or ``"none"``.
+    pool_factor
+        Size of the top slice diversity works on, as a multiple of ``batch_size``.
+    seed
+        Seed of k-means.
+    """
+    if diversity not in DIVERSITY_METHODS:
+        raise AlloyscreenError(f"unknown diversity method {diversity!r}; allowed: {', '.join(DIVERSITY_METHODS)}")
+    if batch_size < 1 or pool_factor < 1:
+        raise AlloyscreenError(f"batch_size and pool_factor must be >= 1, got {batch_size} and {pool_factor}")
+    scores = np.asarray(scores, dtype=float)
+    ids = np.asarray(candidate_ids)
+    X = np.asarray(X, dtype=float)
+    if not scores.shape[0] == ids.shape[0] == X.shape[0]:
+        raise AlloyscreenError(f"{scores.shape[0]} scores, {ids.shape[0]} ids and {X.shape[0]} descriptor rows differ")
+    excluded = np.asarray(list(exclude_ids))
+    skip = np.isin(ids, excluded) if excluded.size else np.zeros(ids.shape[0], dtype=bool)
+    available = np.flatnonzero(~np.isnan(scores) & ~skip)
+    pool_size = min(available.size, math.ceil(pool_factor * batch_size) if diversity != "none" else batch_size)
+    if pool_size == 0:
+        return Batch(np.empty(0, dtype=int), ids[:0], scores[:0], [])
+    top = available[np.argpartition(-scores[available], pool_size - 1)[:pool_size]]
+    pool = top[np.argsort(-scores[top], kind="stable")]
+    k = min(batch_size, pool.size)
+    if diversity == "none" or k == pool.size:
+        picked, reasons = list(range(k)), [f"rank {r} by score" for r in range(k)]
+    elif diversity == "maxmin":
+        picked, reasons = _maxmin(_standardised(X[pool]), k)
+    else:
+        picked, reasons = _kmeans(_standardised(X[pool]), k, seed)
+    chosen = pool[np.asarray(picked, dtype=int)]
+    slice_note = f" (top-{pool.size} slice)"
+    return Batch(chosen, ids[chosen], scores[chosen], [r + slice_note for r in reasons])

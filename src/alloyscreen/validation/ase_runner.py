@@ -1,0 +1,52 @@
+"""Run an atomate2 ASE relax maker (EMT, force fields) in-process and turn its result into document fields.
+
+atomate2's ``AseRelaxMaker.run_ase`` is the non-job entry point of its EMT and
+force-field makers: it is used here so that the calculation runs inside the
+cached validation job (a nested jobflow job could not be skipped on a cache hit).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from alloyscreen.validation.base import accounting, result_fields
+
+
+def maker_options(mode: str, physics: dict[str, Any]) -> dict[str, Any]:
+    """Return AseRelaxMaker fields for ``mode`` (static, relax, vc-relax) and the physics settings."""
+    return {
+        "relax_cell": mode == "vc-relax",
+        "steps": 1 if mode == "static" else int(physics["steps"]),
+        "optimizer_kwargs": {"optimizer": physics["optimizer"]},
+        "relax_kwargs": {"fmax": float(physics["fmax"]), "final_atoms_object_file": None},
+    }
+
+
+def run_ase_maker(maker, structure: Structure, n_cores: int) -> dict[str, Any]:
+    """Run ``maker`` (an atomate2 AseRelaxMaker) on ``structure``; return calculation-document fields."""
+    run = getattr(maker, "_run_ase_safe", maker.run_ase)
+    start = time.perf_counter()
+    bare = Structure(structure.lattice, structure.species_and_occu, structure.frac_coords)  # no site properties
+    result = run(bare)
+    wall = time.perf_counter() - start
+    frames = result.trajectory.frame_properties
+    final = frames[-1]
+    converged = bool(result.converged) and bool(result.is_force_converged or maker.steps <= 1)
+    fields = result_fields(
+        result.final_mol_or_struct,
+        final["energy"],
+        forces=final.get("forces"),
+        stress_ev_a3=final.get("stress"),
+        magmoms=np.asarray(final["magmoms"]) if final.get("magmoms") is not None else None,
+    )
+    return {
+        **fields,
+        "status": "completed",
+        "converged": converged,
+        "n_ionic_steps": len(frames),
+        **accounting(wall, n_cores),
+    }

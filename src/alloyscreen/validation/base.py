@@ -1,0 +1,121 @@
+"""What every calculator shares: settings checks, structure checks, result fields, accounting.
+
+A calculator is a small class with ``name``, ``category`` (FireWorks
+``_category`` of its jobs), ``defaults`` (settings that change the result and
+enter the calculation id) and ``run_defaults`` (how to run: command, cores;
+not in the id), and the methods ``resolve``, ``code_version`` and ``run``. The
+registry (:mod:`alloyscreen.validation.registry`) maps names to calculators.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from monty.json import jsanitize
+from pymatgen.core import Structure
+
+from alloyscreen.errors import AlloyscreenError
+
+Mode = Literal["static", "relax", "vc-relax"]
+MODES = ("static", "relax", "vc-relax")
+EV_PER_A3_TO_GPA = 160.21766208
+MIN_DISTANCE = 0.5
+
+
+class StructureError(AlloyscreenError):
+    """The structure cannot be calculated (overlapping atoms, unsupported elements)."""
+
+
+class SettingsError(AlloyscreenError):
+    """A calculator setting is unknown or has a bad value."""
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is one of static, relax, vc-relax."""
+    if mode not in MODES:
+        raise SettingsError(f"mode {mode!r} is not allowed; allowed: {', '.join(MODES)}")
+    return mode
+
+
+def split_settings(
+    calculator: str, defaults: dict[str, Any], run_defaults: dict[str, Any], settings: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Merge ``settings`` over the defaults; return (physics settings, run settings).
+
+    Raises
+    ------
+    SettingsError
+        A key is neither a physics nor a run setting of ``calculator``.
+    """
+    unknown = sorted(set(settings) - set(defaults) - set(run_defaults))
+    if unknown:
+        allowed = ", ".join(sorted({**defaults, **run_defaults}))
+        raise SettingsError(f"unknown {calculator} setting(s) {unknown}; allowed: {allowed}")
+    physics = {key: settings.get(key, value) for key, value in defaults.items()}
+    run = {key: settings.get(key, value) for key, value in run_defaults.items()}
+    return physics, run
+
+
+def check_structure(structure: Structure, allowed: tuple[str, ...] | None = None, calculator: str = "") -> None:
+    """Refuse overlapping atoms and, if ``allowed`` is given, elements outside it."""
+    if allowed is not None:
+        bad = sorted({el.symbol for el in structure.composition} - set(allowed))
+        if bad:
+            raise StructureError(f"{calculator} cannot treat element(s) {bad}; allowed: {', '.join(allowed)}")
+    if len(structure) < 2:
+        return
+    distances = structure.distance_matrix + np.eye(len(structure)) * 1e9
+    i, j = np.unravel_index(np.argmin(distances), distances.shape)
+    if distances[i, j] < MIN_DISTANCE:
+        raise StructureError(
+            f"atoms {i} ({structure[i].specie}) and {j} ({structure[j].specie}) are {distances[i, j]:.3f} A apart;"
+            f" overlapping atoms are refused (minimum {MIN_DISTANCE} A)"
+        )
+
+
+def structure_dict(structure: Structure) -> dict[str, Any]:
+    """Return the pymatgen dict of ``structure`` with plain JSON/BSON types (no numpy scalars)."""
+    return jsanitize(structure.as_dict(), strict=False)
+
+
+def voigt_to_matrix(voigt: np.ndarray | list[float]) -> np.ndarray:
+    """Return the 3x3 matrix of a Voigt 6-vector (xx, yy, zz, yz, xz, xy)."""
+    xx, yy, zz, yz, xz, xy = np.asarray(voigt, dtype=float)
+    return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+
+
+def result_fields(
+    structure: Structure,
+    energy: float,
+    forces: np.ndarray | None = None,
+    stress_ev_a3: np.ndarray | None = None,
+    magmoms: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Return calculation-document fields for a final ``structure`` and its energy (eV) and derivatives.
+
+    ``stress_ev_a3`` is the ASE stress (eV/A^3, Voigt or 3x3; positive =
+    tensile); it is stored as a 3x3 matrix in GPa.
+    """
+    fields: dict[str, Any] = {
+        "energy": float(energy),
+        "energy_per_atom": float(energy) / len(structure),
+        "final_structure": structure_dict(structure),
+        "forces": None if forces is None else np.asarray(forces, dtype=float).tolist(),
+        "stress": None,
+        "magmoms": None,
+        "total_magnetization": None,
+    }
+    if stress_ev_a3 is not None:
+        stress = np.asarray(stress_ev_a3, dtype=float)
+        stress = voigt_to_matrix(stress) if stress.shape == (6,) else stress.reshape(3, 3)
+        fields["stress"] = (stress * EV_PER_A3_TO_GPA).tolist()
+    if magmoms is not None and np.any(magmoms):
+        fields["magmoms"] = np.asarray(magmoms, dtype=float).tolist()
+        fields["total_magnetization"] = float(np.sum(magmoms))
+    return fields
+
+
+def accounting(wall_time_s: float, n_cores: int) -> dict[str, Any]:
+    """Return the wall time (s), cores and core-hours of a calculation."""
+    return {"wall_time_s": float(wall_time_s), "n_cores": int(n_cores), "core_hours": wall_time_s * n_cores / 3600.0}

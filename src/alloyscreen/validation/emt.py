@@ -1,0 +1,45 @@
+"""ASE EMT through atomate2's ``EmtRelaxMaker``: the fast oracle for tests and discovery benchmarks."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import ase
+from pymatgen.core import Structure
+
+from alloyscreen.validation.ase_runner import maker_options, run_ase_maker
+from alloyscreen.validation.base import check_structure, split_settings
+
+EMT_ELEMENTS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O")
+
+
+@lru_cache(maxsize=32)
+def _maker(mode: str, steps: int, fmax: float, optimizer: str):
+    from atomate2.ase.jobs import EmtRelaxMaker
+
+    return EmtRelaxMaker(**maker_options(mode, {"steps": steps, "fmax": fmax, "optimizer": optimizer}))
+
+
+class EMTCalculator:
+    """Effective-medium theory (ASE) for Al, Cu, Ag, Au, Ni, Pd, Pt and H, C, N, O adsorbates."""
+
+    name = "emt"
+    category = "cheap"
+    defaults: dict[str, Any] = {"fmax": 0.02, "steps": 500, "optimizer": "FIRE"}
+    run_defaults: dict[str, Any] = {}
+
+    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
+        """Check ``structure`` and return (physics settings with mode, run settings)."""
+        check_structure(structure, EMT_ELEMENTS, self.name)
+        physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
+        return {**physics, "mode": mode}, run
+
+    def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
+        """Return the version of ASE (EMT's parameters live in ASE)."""
+        return f"ase-{ase.__version__}"
+
+    def run(self, structure: Structure, physics: dict[str, Any], run: dict[str, Any], directory) -> dict[str, Any]:
+        """Relax (or evaluate) ``structure``; return calculation-document fields."""
+        maker = _maker(physics["mode"], int(physics["steps"]), float(physics["fmax"]), physics["optimizer"])
+        return run_ase_maker(maker, structure, n_cores=1)

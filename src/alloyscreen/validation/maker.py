@@ -1,0 +1,233 @@
+"""One validation Maker for every calculator, and the cached calculation behind it.
+
+The calculation id is the content hash of (structure, calculator, resolved
+physics settings, code version): the same work is computed once, ever, through
+:class:`alloyscreen.db.cache.WorkCache`, and reused afterwards (``reused``).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Job, Maker, Response, job
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from alloyscreen.hashing import content_hash
+from alloyscreen.schemas.calculation import CalculationDocument
+from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.validation.base import SettingsError, check_mode, structure_dict
+from alloyscreen.validation.registry import get_calculator
+
+
+class ValidationOutput(BaseModel):
+    """Output of a validation job: the calculation document and whether it came from the cache."""
+
+    calculation: CalculationDocument = Field(description="the stored calculation")
+    reused: bool = Field(description="True when the calculation was found in the cache and not run")
+    candidate_id: str | None = Field(None, description="candidate the structure belongs to, if any")
+
+
+def structure_identity(structure: Structure) -> dict[str, Any]:
+    """Return what identifies a structure for hashing: lattice, species and wrapped fractional coordinates."""
+    frac = np.round(np.mod(structure.frac_coords, 1.0), 8) % 1.0
+    return {
+        "lattice": structure.lattice.matrix,
+        "pbc": list(structure.lattice.pbc),
+        "species": [site.species.formula for site in structure],
+        "frac_coords": frac,
+    }
+
+
+def calculation_id(structure: Structure, calculator: str, physics: dict[str, Any], code_version: str) -> str:
+    """Return the content-hash ``_id`` of a calculation."""
+    return content_hash({
+        "structure": structure_identity(structure), "calculator": calculator,
+        "settings": physics, "code_version": code_version,
+    })
+
+
+def _calculations(database):
+    if database is None:
+        from alloyscreen.db.client import get_database
+
+        database = get_database()
+    return database[CalculationDocument.collection]
+
+
+def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str):
+    """Check everything that can be checked before running; return (calculator, physics, run, key, claim)."""
+    check_mode(mode)
+    calc = get_calculator(calculator)
+    physics, run = calc.resolve(structure, dict(settings or {}), mode)
+    version = calc.code_version(physics, run)
+    key = calculation_id(structure, calc.name, physics, version)
+    claim = {
+        "calculator": calc.name, "settings": physics, "code_version": version,
+        "formula": structure.composition.reduced_formula, "n_atoms": len(structure),
+        "input_structure": structure_dict(structure),
+    }
+    return calc, physics, run, key, claim
+
+
+def validate(
+    structure: Structure,
+    calculator: str = "emt",
+    settings: dict[str, Any] | None = None,
+    mode: str = "vc-relax",
+    database=None,
+    parents: list[str] | tuple[str, ...] = (),
+    campaign_id: str | None = None,
+    retry_failed: bool = False,
+) -> tuple[CalculationDocument, bool]:
+    """Compute (or reuse) one calculation; return (document, reused).
+
+    Parameters
+    ----------
+    structure
+        The structure to calculate.
+    calculator
+        Registry name: emt, chgnet or qe (vasp runs through :class:`ValidationMaker` only).
+    settings
+        Calculator settings; unknown keys are refused.
+    mode
+        ``static``, ``relax`` (positions) or ``vc-relax`` (positions and cell).
+    database
+        pymongo Database; default: the configured one, at call time.
+    parents, campaign_id
+        Provenance: ids of the documents the structure came from, the campaign.
+    retry_failed
+        Run again when the cache holds a failed calculation for the same id.
+    """
+    from alloyscreen.db.cache import WorkCache
+    from alloyscreen.settings import get_settings
+
+    calc, physics, run, key, claim = prepare(structure, calculator, settings, mode)
+    if getattr(calc, "remote", False):
+        raise SettingsError(
+            f"calculator {calculator!r} runs only as a workflow: use ValidationMaker(calculator={calculator!r})"
+        )
+    collection = _calculations(database)
+    if retry_failed:
+        collection.delete_one({"_id": key, "status": "failed"})
+    provenance = current_job_provenance(input_hash=key, parents=list(parents), campaign_id=campaign_id)
+    claim = {**claim, "provenance": provenance.model_dump()}
+
+    def compute() -> dict[str, Any]:
+        directory = get_settings().runs_dir / calc.name / key
+        fields = calc.run(structure, physics, run, directory)
+        where = f"{socket.gethostname()}:{directory}" if directory.exists() else None
+        document = CalculationDocument(_id=key, **claim, **fields, directory=where).to_mongo()
+        document.pop("_id")
+        return document
+
+    raw, reused = WorkCache(collection).run_once(key, compute, claim)
+    return CalculationDocument.from_mongo(raw), reused
+
+
+def routing(category: str | None, fworker: str | None) -> dict[str, str]:
+    """Return the FireWorks spec entries that route a job (``_category``, ``_fworker``)."""
+    return {key: value for key, value in (("_category", category), ("_fworker", fworker)) if value}
+
+
+@job
+def record_task(
+    task, key: str, claim: dict[str, Any], candidate_id: str | None, parents: list[str]
+) -> ValidationOutput:
+    """Store an atomate2 VASP task document as the calculation ``key``."""
+    from alloyscreen.db.cache import WorkCache
+
+    calc = get_calculator(claim["calculator"])
+    provenance = current_job_provenance(input_hash=key, parents=list(parents))
+    full = {**claim, "provenance": provenance.model_dump()}
+
+    def compute() -> dict[str, Any]:
+        document = CalculationDocument(_id=key, **full, **calc.fields_from_task(task)).to_mongo()
+        document.pop("_id")
+        return document
+
+    raw, reused = WorkCache(_calculations(None)).run_once(key, compute, full)
+    return ValidationOutput(calculation=CalculationDocument.from_mongo(raw), reused=reused, candidate_id=candidate_id)
+
+
+def vasp_flow(structure: Structure, physics: dict[str, Any], key: str, claim: dict[str, Any],
+              route: dict[str, str], candidate_id: str | None = None, parents: list[str] | None = None) -> Flow:
+    """Return the atomate2 VASP job(s) followed by the job recording their result, routed by ``route``."""
+    calc = get_calculator("vasp")
+    vasp = calc.maker(physics).make(structure)
+    record = record_task(vasp.output, key, claim, candidate_id, list(parents or []))
+    flow = Flow([vasp, record], output=record.output, name=f"vasp {claim['formula']}")
+    flow.update_config({"manager_config": route})
+    return flow
+
+
+@job
+def validation_job(
+    structure: Structure, calculator: str, settings: dict[str, Any], mode: str,
+    candidate_id: str | None = None, parents: list[str] | None = None, route: dict[str, str] | None = None,
+    retry_failed: bool = False,
+):
+    """Run (or reuse) one calculation; VASP replaces this job with atomate2's jobs on a cache miss."""
+    calc, physics, _, key, claim = prepare(structure, calculator, settings, mode)
+    if getattr(calc, "remote", False):
+        from alloyscreen.db.cache import WorkCache
+
+        found = WorkCache(_calculations(None)).get(key)
+        if found is not None and not (retry_failed and found["status"] == "failed"):
+            calculation = CalculationDocument.from_mongo(found)
+            return ValidationOutput(calculation=calculation, reused=True, candidate_id=candidate_id)
+        return Response(replace=vasp_flow(structure, physics, key, claim, route or {}, candidate_id, parents))
+    document, reused = validate(structure, calculator, settings, mode, parents=parents or (), retry_failed=retry_failed)
+    return ValidationOutput(calculation=document, reused=reused, candidate_id=candidate_id)
+
+
+@dataclass
+class ValidationMaker(Maker):
+    """Validate a structure with one calculator of the registry (emt, chgnet, qe, vasp).
+
+    Parameters
+    ----------
+    name
+        Job name prefix.
+    calculator
+        Registry name of the calculator.
+    settings
+        Calculator settings (see each calculator's ``defaults`` and ``run_defaults``).
+    relax, relax_cell
+        Relax positions; relax the cell too (vc-relax). Neither: a static calculation.
+    category, fworker
+        FireWorks routing (``_category``, ``_fworker``); category default: the
+        calculator's (``cheap`` for emt/chgnet, ``dft`` for qe/vasp).
+    retry_failed
+        Run again when the cache holds a failed calculation.
+    """
+
+    name: str = "validate"
+    calculator: str = "emt"
+    settings: dict[str, Any] = field(default_factory=dict)
+    relax: bool = True
+    relax_cell: bool = True
+    category: str | None = None
+    fworker: str | None = None
+    retry_failed: bool = False
+
+    @property
+    def mode(self) -> str:
+        """static, relax or vc-relax."""
+        return "static" if not self.relax else "vc-relax" if self.relax_cell else "relax"
+
+    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None) -> Job:
+        """Return the validation job of ``structure``; bad settings or structures fail here, in one line."""
+        calc = get_calculator(self.calculator)
+        calc.resolve(structure, dict(self.settings), self.mode)
+        route = routing(self.category or calc.category, self.fworker)
+        task = validation_job(
+            structure, self.calculator, dict(self.settings), self.mode, candidate_id, list(parents or []), route,
+            self.retry_failed,
+        )
+        task.name = f"{self.name} {self.calculator} {structure.composition.reduced_formula}"
+        task.update_config({"manager_config": route})
+        return task

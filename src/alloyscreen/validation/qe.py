@@ -1,0 +1,218 @@
+"""Quantum ESPRESSO ``pw.x``: scf, relax and vc-relax with automatic, recorded corrections.
+
+Physics settings (in the calculation id): pseudopotential directory, functional
+and explicit files, cutoffs (Ry; default: the largest suggested by the
+pseudopotential headers), k-point spacing (1/A, 2 pi included) or an explicit
+grid, smearing, spin polarisation (default: on when Fe, Co, Ni, Cr or Mn is
+present, starting moments in Bohr magneton per atom), convergence thresholds.
+Run settings (not in the id): the command template (``{n_mpi}`` is replaced,
+e.g. ``"mpirun -np {n_mpi} pw.x"``), MPI ranks, OpenMP threads, a time limit.
+
+An SCF that does not converge is retried with a smaller ``mixing_beta`` and more
+steps, then another smearing; an ionic relaxation that runs out of steps is
+restarted from its last geometry with more steps. Every correction is returned
+in ``corrections``. A crashed or killed pw.x gives ``status = "failed"`` with
+the parsed reason instead of an exception, so a campaign goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.validation.base import SettingsError, accounting, check_structure, result_fields, split_settings
+from alloyscreen.validation.pseudo import DEFAULT_PSEUDO_DIR, select_pseudopotentials, suggested_cutoffs
+from alloyscreen.validation.qe_io import MANAGED_NAMELISTS, classify_output, final_fields, kpoint_grid, write_input
+
+MAGNETIC_MOMENTS = {"Fe": 3.0, "Co": 2.0, "Ni": 1.0, "Cr": 2.0, "Mn": 3.0}
+_CALCULATION = {"static": "scf", "relax": "relax", "vc-relax": "vc-relax"}
+_NEXT_SMEARING = {"mv": "gaussian", "gaussian": "mp", "mp": "mv", "fd": "gaussian"}
+
+
+class QENotInstalledError(AlloyscreenError):
+    """pw.x (or the MPI launcher) is not on PATH."""
+
+
+def _correction(kind: str, current: dict[str, Any], step: int) -> dict[str, Any]:
+    """Return the settings to change after an attempt that ended with ``kind`` (scf or ionic)."""
+    if kind == "ionic":
+        return {"nstep": 2 * int(current["nstep"]), "restart_from": "last geometry"}
+    if step <= 2:
+        return {
+            "mixing_beta": round(float(current["mixing_beta"]) / 2, 4),
+            "electron_maxstep": max(2 * int(current["electron_maxstep"]), 200),
+        }
+    return {"smearing": _NEXT_SMEARING.get(current["smearing"], "gaussian")}
+
+
+@lru_cache(maxsize=8)
+def pw_version(executable: str) -> str:
+    """Return the version pw.x prints in its header (e.g. ``v.6.7MaX``)."""
+    result = subprocess.run([executable], input="", capture_output=True, text=True, timeout=60, check=False)
+    version = classify_output(result.stdout, 0, "scf").version
+    return f"pw.x-{version or 'unknown'}"
+
+
+class QECalculator:
+    """Quantum ESPRESSO pw.x, one species per element, one functional for all."""
+
+    name = "qe"
+    category = "dft"
+    defaults: dict[str, Any] = {
+        "pseudo_dir": DEFAULT_PSEUDO_DIR, "functional": "PBE", "pseudopotentials": {},
+        "ecutwfc": None, "ecutrho": None, "kspacing": 0.25, "kpts": None,
+        "smearing": "mv", "degauss": 0.02, "spin": None, "magmoms": {},
+        "conv_thr": 1e-8, "mixing_beta": 0.7, "electron_maxstep": 100,
+        "nstep": 50, "forc_conv_thr": 1e-3, "etot_conv_thr": 1e-4, "press_conv_thr": 0.5,
+        "max_corrections": 3, "input_data": {},
+    }
+    run_defaults: dict[str, Any] = {"command": "pw.x", "n_mpi": 1, "n_threads": 1, "timeout_s": None}
+
+    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
+        """Check the structure, settings and pseudopotentials; return (physics settings, run settings).
+
+        pw.x itself is looked for at run time (``code_version``, ``run``), so a
+        job can be built on a host without Quantum ESPRESSO and run on another.
+        """
+        check_structure(structure)
+        physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
+        unknown = sorted(set(physics["input_data"]) - set(MANAGED_NAMELISTS))
+        if unknown:
+            raise SettingsError(f"unknown pw.x namelist(s) {unknown} in input_data; allowed: {MANAGED_NAMELISTS}")
+        elements = [el.symbol for el in structure.composition]
+        pseudos = select_pseudopotentials(
+            elements, physics["pseudo_dir"], physics["functional"], physics["pseudopotentials"]
+        )
+        wfc, rho = suggested_cutoffs(pseudos)
+        spin = physics["spin"] if physics["spin"] is not None else bool(set(elements) & set(MAGNETIC_MOMENTS))
+        physics.update({
+            "mode": mode,
+            "pseudo_dir": str(physics["pseudo_dir"]),
+            "pseudopotentials": {el: p.path.name for el, p in pseudos.items()},
+            "ecutwfc": float(physics["ecutwfc"] or wfc),
+            "ecutrho": float(physics["ecutrho"] or max(rho, 4 * (physics["ecutwfc"] or wfc))),
+            "kpts": list(physics["kpts"] or kpoint_grid(structure, float(physics["kspacing"]))),
+            "spin": spin,
+            "magmoms": {el: float(physics["magmoms"].get(el, MAGNETIC_MOMENTS.get(el, 0.0))) for el in elements}
+            if spin else {},
+        })
+        physics["z_valence"] = {el: p.z_valence for el, p in pseudos.items()}
+        return physics, run
+
+    def command(self, run: dict[str, Any]) -> list[str]:
+        """Return the pw.x command line; raise QENotInstalledError when a program of it is missing."""
+        words = shlex.split(str(run["command"]).format(n_mpi=int(run["n_mpi"])))
+        programs = {words[0]} | {word for word in words if word.endswith("pw.x")}
+        missing = sorted(program for program in programs if shutil.which(program) is None)
+        if missing:
+            raise QENotInstalledError(
+                f"{' and '.join(missing)} not found on PATH: install Quantum ESPRESSO (apt-get install "
+                f"quantum-espresso) or set the qe 'command' setting (now {run['command']!r})"
+            )
+        return words
+
+    def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
+        """Return the pw.x version of the configured executable."""
+        words = self.command(run or self.run_defaults)
+        executable = next((word for word in words if word.endswith("pw.x")), words[-1])
+        return pw_version(shutil.which(executable) or executable)
+
+    def namelists(self, physics: dict[str, Any], current: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Return the pw.x namelists for the physics settings and the (corrected) ``current`` values."""
+        calculation = _CALCULATION[physics["mode"]]
+        blocks: dict[str, dict[str, Any]] = {
+            "control": {
+                "calculation": calculation, "prefix": "pw", "outdir": "./tmp", "pseudo_dir": physics["pseudo_dir"],
+                "tprnfor": True, "tstress": True, "nstep": int(current["nstep"]),
+                "forc_conv_thr": float(physics["forc_conv_thr"]), "etot_conv_thr": float(physics["etot_conv_thr"]),
+            },
+            "system": {
+                "ecutwfc": physics["ecutwfc"], "ecutrho": physics["ecutrho"], "occupations": "smearing",
+                "smearing": current["smearing"], "degauss": float(physics["degauss"]),
+            },
+            "electrons": {
+                "conv_thr": float(physics["conv_thr"]), "mixing_beta": float(current["mixing_beta"]),
+                "electron_maxstep": int(current["electron_maxstep"]),
+            },
+        }
+        if calculation != "scf":
+            blocks["ions"] = {}
+        if calculation == "vc-relax":
+            blocks["cell"] = {"press_conv_thr": float(physics["press_conv_thr"])}
+        for name, values in physics["input_data"].items():
+            blocks.setdefault(name, {}).update(values)
+        return blocks
+
+    def starting_magnetization(self, physics: dict[str, Any]) -> dict[str, float] | None:
+        """Return element -> starting magnetisation as a fraction of the valence charge, or None (no spin)."""
+        if not physics["spin"]:
+            return None
+        return {
+            el: float(np.clip(moment / physics["z_valence"][el], -1.0, 1.0))
+            for el, moment in physics["magmoms"].items()
+        }
+
+    def run(self, structure: Structure, physics: dict[str, Any], run: dict[str, Any], directory: Path) -> dict:
+        """Run pw.x in ``directory`` with corrections; return calculation-document fields."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        command = self.command(run)
+        cores = int(run["n_mpi"]) * int(run["n_threads"])
+        env = {**os.environ, "OMP_NUM_THREADS": str(run["n_threads"])}
+        current = {key: physics[key] for key in ("mixing_beta", "electron_maxstep", "smearing", "nstep")}
+        corrections: list[dict[str, Any]] = []
+        total_wall = 0.0
+        geometry = structure
+        for attempt in range(int(physics["max_corrections"]) + 1):
+            stem = directory / f"pw-{attempt}"
+            text = write_input(
+                geometry, self.namelists(physics, current), physics["pseudopotentials"], physics["kpts"],
+                self.starting_magnetization(physics),
+            )
+            stem.with_suffix(".in").write_text(text)
+            start = time.perf_counter()
+            returncode = _execute(command + ["-in", stem.name + ".in"], stem.with_suffix(".out"), directory, env,
+                                  run["timeout_s"])
+            total_wall += time.perf_counter() - start
+            output = stem.with_suffix(".out").read_text(errors="replace")
+            outcome = classify_output(output, returncode, _CALCULATION[physics["mode"]])
+            if outcome.kind == "ok":
+                final, energy, forces, stress, magmoms = final_fields(stem.with_suffix(".out"))
+                fields = result_fields(final, energy, forces, stress, magmoms)
+                if outcome.total_magnetization is not None and physics["spin"]:
+                    fields["total_magnetization"] = outcome.total_magnetization
+                return {**fields, "status": "completed", "converged": True, "corrections": corrections,
+                        "error": None, **accounting(total_wall, cores)}
+            if outcome.kind in ("error", "killed") or attempt == int(physics["max_corrections"]):
+                break
+            changes = _correction(outcome.kind, current, len(corrections) + 1)
+            corrections.append({"step": len(corrections) + 1, "reason": outcome.reason, "changes": changes})
+            current.update({key: value for key, value in changes.items() if key in current})
+            if changes.get("restart_from"):
+                geometry = final_fields(stem.with_suffix(".out"))[0]
+        reason = outcome.reason if outcome.kind in ("error", "killed") else (
+            f"{outcome.reason}; gave up after {len(corrections)} correction(s)")
+        return {"status": "failed", "converged": False, "corrections": corrections, "error": reason,
+                **accounting(total_wall, cores)}
+
+
+def _execute(command: list[str], output: Path, directory: Path, env: dict[str, str], timeout_s) -> int | None:
+    """Run ``command`` in ``directory`` with stdout to ``output``; return its exit code, None on time-out."""
+    with output.open("w") as stdout:
+        process = subprocess.Popen(command, cwd=directory, stdout=stdout, stderr=subprocess.STDOUT, env=env)
+        try:
+            return process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return None

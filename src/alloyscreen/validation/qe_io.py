@@ -1,0 +1,151 @@
+"""pw.x input files from pymatgen structures, and what a pw.x output file says."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Element, Structure
+
+MANAGED_NAMELISTS = ("control", "system", "electrons", "ions", "cell")
+_ERROR = re.compile(r"%{10,}\s*\n\s*Error in routine\s+(\S+)\s*\(\s*(-?\d+)\s*\):\s*\n\s*(.+?)\s*\n", re.S)
+_WALL = re.compile(r"PWSCF\s*:.*?CPU\s+(.+?)\s*WALL")
+_TOTAL_MAG = re.compile(r"total magnetization\s*=\s*(-?[\d.]+)")
+_VERSION = re.compile(r"Program PWSCF (v\.\S+)")
+
+
+def kpoint_grid(structure: Structure, spacing: float) -> list[int]:
+    """Return the Monkhorst-Pack grid with reciprocal spacing below ``spacing`` (1/A, 2 pi included)."""
+    lengths = structure.lattice.reciprocal_lattice.abc
+    return [max(1, math.ceil(length / spacing - 1e-6)) for length in lengths]
+
+
+def _fortran(value: Any) -> str:
+    if isinstance(value, bool):
+        return ".true." if value else ".false."
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, float):
+        return repr(value).replace("e", "d")
+    return str(value)
+
+
+def write_input(
+    structure: Structure,
+    namelists: dict[str, dict[str, Any]],
+    pseudopotentials: dict[str, str],
+    kpts: list[int],
+    starting_magnetization: dict[str, float] | None = None,
+) -> str:
+    """Return the text of a pw.x input file.
+
+    Parameters
+    ----------
+    structure
+        Cell and atoms (written in Angstrom and crystal coordinates).
+    namelists
+        ``{"control": {...}, "system": {...}, ...}``; ibrav, nat, ntyp and
+        starting_magnetization are added here.
+    pseudopotentials
+        Element -> UPF file name in ``control.pseudo_dir``.
+    kpts
+        Monkhorst-Pack grid.
+    starting_magnetization
+        Element -> starting magnetisation (fraction of valence charge, -1..1);
+        turns on ``nspin = 2`` when given.
+    """
+    species = [el.symbol for el in sorted(structure.composition.elements, key=lambda el: el.Z)]
+    blocks = {name: dict(values) for name, values in namelists.items()}
+    system = blocks.setdefault("system", {})
+    system.update({"ibrav": 0, "nat": len(structure), "ntyp": len(species)})
+    if starting_magnetization is not None:
+        system["nspin"] = 2
+        for index, element in enumerate(species, start=1):
+            system[f"starting_magnetization({index})"] = float(starting_magnetization.get(element, 0.0))
+    lines = []
+    for name in MANAGED_NAMELISTS:
+        if name in blocks:
+            lines.append(f"&{name.upper()}")
+            lines.extend(f"  {key} = {_fortran(value)}" for key, value in blocks[name].items())
+            lines.append("/")
+    lines.append("ATOMIC_SPECIES")
+    for element in species:
+        mass = float(Element(element).atomic_mass)
+        lines.append(f"  {element} {mass:.4f} {pseudopotentials[element]}")
+    lines.append("CELL_PARAMETERS angstrom")
+    lines.extend("  " + " ".join(f"{x:.10f}" for x in row) for row in structure.lattice.matrix)
+    lines.append("ATOMIC_POSITIONS crystal")
+    for site in structure:
+        lines.append(f"  {site.specie.symbol} " + " ".join(f"{x:.10f}" for x in site.frac_coords))
+    lines.append("K_POINTS automatic")
+    lines.append("  " + " ".join(str(int(k)) for k in kpts) + " 0 0 0")
+    return "\n".join(lines) + "\n"
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for a pw.x duration such as ``1h 2m``, ``3m45.10s`` or ``12.34s``."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"([\d.]+)\s*([hms])", text))
+
+
+@dataclass
+class PwOutcome:
+    """What a pw.x run ended with.
+
+    ``kind`` is ``ok``, ``scf`` (electrons not converged), ``ionic`` (relaxation
+    steps exhausted), ``error`` (pw.x stopped with an error message) or
+    ``killed`` (no clean end: signal, crash, time limit).
+    """
+
+    kind: str
+    reason: str | None = None
+    wall_time_s: float | None = None
+    version: str | None = None
+    total_magnetization: float | None = None
+
+
+def classify_output(text: str, returncode: int | None, calculation: str) -> PwOutcome:
+    """Classify the pw.x output ``text`` of a run that exited with ``returncode`` (None: timed out)."""
+    wall = _WALL.findall(text)
+    mag = _TOTAL_MAG.findall(text)
+    version = _VERSION.search(text)
+    common = {
+        "wall_time_s": parse_duration(wall[-1]) if wall else None,
+        "version": version.group(1) if version else None,
+        "total_magnetization": float(mag[-1]) if mag else None,
+    }
+    error = _ERROR.search(text)
+    if error:
+        routine, code, message = error.groups()
+        return PwOutcome("error", f"pw.x error in routine {routine} ({code.strip()}): {message.strip()}", **common)
+    if "convergence NOT achieved" in text:
+        steps = re.findall(r"convergence NOT achieved after\s+(\d+)", text)
+        return PwOutcome("scf", f"SCF not converged after {steps[-1] if steps else '?'} iterations", **common)
+    if returncode is None:
+        return PwOutcome("killed", "pw.x exceeded its time limit and was stopped", **common)
+    if returncode != 0 or "JOB DONE" not in text:
+        signal = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else None
+        how = f"killed by signal {signal}" if signal else f"exited with code {returncode}"
+        return PwOutcome("killed", f"pw.x {how} before finishing (no JOB DONE in output)", **common)
+    if calculation != "scf" and ("maximum number of steps has been reached" in text or "bfgs converged" not in text):
+        return PwOutcome("ionic", "ionic relaxation not converged within nstep steps", **common)
+    return PwOutcome("ok", None, **common)
+
+
+def read_final(path: Path):
+    """Return the last image of the pw.x output ``path`` as ASE Atoms with its results."""
+    from ase.io import read
+
+    return read(path, format="espresso-out", index=-1)
+
+
+def final_fields(path: Path) -> tuple[Structure, float, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Return (final structure, energy eV, forces eV/A, ASE stress eV/A^3, site magmoms) of ``path``."""
+    atoms = read_final(path)
+    results = atoms.calc.results
+    structure = Structure.from_ase_atoms(atoms)
+    return structure, results["energy"], results.get("forces"), results.get("stress"), results.get("magmoms")

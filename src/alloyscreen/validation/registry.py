@@ -1,0 +1,19 @@
+"""Calculator registry: name -> calculator."""
+
+from __future__ import annotations
+
+from alloyscreen.validation.base import SettingsError
+from alloyscreen.validation.chgnet import CHGNetCalculator
+from alloyscreen.validation.emt import EMTCalculator
+from alloyscreen.validation.qe import QECalculator
+from alloyscreen.validation.vasp import VaspCalculator
+
+CALCULATORS = {calc.name: calc for calc in (EMTCalculator, CHGNetCalculator, QECalculator, VaspCalculator)}
+
+
+def get_calculator(name: str):
+    """Return a calculator instance for ``name`` (emt, chgnet, qe, vasp)."""
+    try:
+        return CALCULATORS[name]()
+    except KeyError:
+        raise SettingsError(f"unknown calculator {name!r}; allowed: {', '.join(CALCULATORS)}") from None

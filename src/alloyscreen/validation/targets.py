@@ -1,0 +1,204 @@
+"""Derived targets: mixing energy against elemental references, hydrogen adsorption free energy.
+
+References are ordinary calculations with the same calculator and settings, so
+the calculation cache computes each of them once and every label reuses them.
+
+- mixing energy per atom: ``E/N - sum_i x_i mu_i``, ``mu_i`` the energy per atom
+  of element ``i`` in its vc-relaxed reference crystal (ASE's reference state);
+- hydrogen adsorption: ``dE_H = E(slab+H) - E(slab) - E(H2)/2`` and
+  ``dG_H = dE_H + 0.24 eV`` (Norskov et al., J. Electrochem. Soc. 152, J23 (2005)),
+  for every symmetry-distinct site; the label value is ``dG_H`` of the most
+  stable site, and the full site distribution is kept in ``details``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Maker, job
+from pymatgen.core import Structure
+
+from alloyscreen.hashing import content_hash
+from alloyscreen.schemas.calculation import CalculationDocument
+from alloyscreen.schemas.label import LabelDocument
+from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.validation.base import SettingsError, StructureError
+from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, validate
+from alloyscreen.validation.registry import get_calculator
+
+ZERO_POINT_AND_ENTROPY_EV = 0.24
+H2_BOX_A = 10.0
+H2_BOND_A = 0.75
+
+
+def reference_structure(element: str) -> Structure:
+    """Return the primitive reference crystal of ``element`` (ASE reference state, experimental lattice)."""
+    from ase.build import bulk
+
+    try:
+        return Structure.from_ase_atoms(bulk(element))
+    except (ValueError, KeyError, RuntimeError):
+        raise StructureError(
+            f"no built-in reference crystal for {element}; pass reference_structures={{'{element}': ...}}"
+        ) from None
+
+
+def _molecule_settings(calculator: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Return settings for a molecule in a box: Gamma point only where the calculator has k-points."""
+    if "kpts" in get_calculator(calculator).defaults:
+        return {**settings, "kpts": [1, 1, 1], "spin": False}
+    return dict(settings)
+
+
+def elemental_references(
+    elements: list[str], calculator: str, settings: dict[str, Any], database=None,
+    reference_structures: dict[str, Structure] | None = None,
+) -> dict[str, CalculationDocument]:
+    """Return element -> vc-relaxed reference calculation (cached: computed once per calculator+settings)."""
+    references = {}
+    for element in sorted(set(elements)):
+        structure = (reference_structures or {}).get(element) or reference_structure(element)
+        document, _ = validate(structure, calculator, settings, "vc-relax", database=database)
+        if document.status != "completed":
+            raise SettingsError(f"reference calculation of {element} failed: {document.error}")
+        references[element] = document
+    return references
+
+
+def mixing_energy_per_atom(calculation: CalculationDocument, references: dict[str, CalculationDocument]) -> float:
+    """Return ``E/N - sum_i x_i mu_i`` (eV/atom) of ``calculation`` against elemental ``references``."""
+    structure = Structure.from_dict(calculation.final_structure or calculation.input_structure)
+    fractions = structure.composition.fractional_composition
+    reference = sum(float(x) * references[el.symbol].energy_per_atom for el, x in fractions.items())
+    return float(calculation.energy_per_atom - reference)
+
+
+def _store_label(label: LabelDocument, database=None) -> LabelDocument:
+    from alloyscreen.db.documents import insert_document
+
+    if database is None:
+        from alloyscreen.db.client import get_database
+
+        database = get_database()
+    insert_document(database[LabelDocument.collection], label)
+    return label
+
+
+def _label(candidate_id, prop, value, unit, calculator, calc_ids, ref_ids, details=None) -> LabelDocument:
+    key = content_hash({"candidate": candidate_id, "property": prop, "calculations": calc_ids, "references": ref_ids})
+    return LabelDocument(
+        _id=key, candidate_id=candidate_id, property=prop, value=value, unit=unit, calculator=calculator,
+        calculation_ids=calc_ids, reference_calculation_ids=ref_ids, details=details,
+        provenance=current_job_provenance(input_hash=key, parents=calc_ids + ref_ids),
+    )
+
+
+@job
+def mixing_energy_label(validated: ValidationOutput, settings: dict[str, Any]) -> LabelDocument | None:
+    """Store the mixing energy label of a validated structure; None when the calculation failed."""
+    calculation = validated.calculation
+    if calculation.status != "completed":
+        return None
+    structure = Structure.from_dict(calculation.input_structure)
+    elements = [el.symbol for el in structure.composition]
+    references = elemental_references(elements, calculation.calculator, settings)
+    value = mixing_energy_per_atom(calculation, references)
+    label = _label(validated.candidate_id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
+                   [calculation.id], [references[el].id for el in sorted(references)])
+    return _store_label(label)
+
+
+@dataclass
+class MixingEnergyMaker(Maker):
+    """Validate a structure and label its mixing energy per atom against cached elemental references."""
+
+    name: str = "mixing energy"
+    validation: ValidationMaker = field(default_factory=ValidationMaker)
+
+    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None) -> Flow:
+        """Return the flow [validation, label]."""
+        if getattr(get_calculator(self.validation.calculator), "remote", False):
+            raise SettingsError(
+                f"mixing energy labels need an in-process calculator, not {self.validation.calculator!r}"
+            )
+        validated = self.validation.make(structure, candidate_id=candidate_id, parents=parents)
+        label = mixing_energy_label(validated.output, dict(self.validation.settings))
+        label.update_config({"manager_config": validated.config.manager_config})
+        return Flow([validated, label], output=label.output, name=f"{self.name} {structure.formula}")
+
+
+def adsorption_sites(slab: Structure, distance: float = 1.2) -> list[tuple[str, np.ndarray]]:
+    """Return (kind, cartesian position) of the symmetry-distinct ontop, bridge and hollow sites of ``slab``."""
+    from pymatgen.analysis.adsorption import AdsorbateSiteFinder
+
+    found = AdsorbateSiteFinder(slab).find_adsorption_sites(distance=distance, positions=("ontop", "bridge", "hollow"))
+    return [(kind, np.asarray(position)) for kind in ("ontop", "bridge", "hollow") for position in found[kind]]
+
+
+def hydrogen_molecule() -> Structure:
+    """Return H2 in a cubic periodic box."""
+    from pymatgen.core import Lattice
+
+    centre = H2_BOX_A / 2
+    coords = [[centre, centre, centre - H2_BOND_A / 2], [centre, centre, centre + H2_BOND_A / 2]]
+    return Structure(Lattice.cubic(H2_BOX_A), ["H", "H"], coords, coords_are_cartesian=True)
+
+
+def hydrogen_adsorption(
+    slab: Structure, calculator: str, settings: dict[str, Any], candidate_id: str | None = None,
+    sites: list[tuple[str, np.ndarray]] | None = None, database=None,
+) -> LabelDocument:
+    """Compute dE_H and dG_H over the adsorption sites of ``slab``; store and return the label."""
+    clean, _ = validate(slab, calculator, settings, "relax", database=database)
+    h2, _ = validate(hydrogen_molecule(), calculator, _molecule_settings(calculator, settings), "relax",
+                     database=database)
+    for reference in (clean, h2):
+        if reference.status != "completed":
+            raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
+    rows = []
+    for kind, position in sites if sites is not None else adsorption_sites(slab):
+        with_h = slab.copy()
+        with_h.append("H", position, coords_are_cartesian=True)
+        calc, _ = validate(with_h, calculator, settings, "relax", database=database)
+        if calc.status != "completed":
+            rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
+                         "delta_e_h": None, "delta_g_h": None})
+            continue
+        delta_e = calc.energy - clean.energy - 0.5 * h2.energy
+        rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
+                     "delta_e_h": delta_e, "delta_g_h": delta_e + ZERO_POINT_AND_ENTROPY_EV})
+    values = np.array([row["delta_g_h"] for row in rows if row["delta_g_h"] is not None], dtype=float)
+    best = float(values.min()) if values.size else None
+    details = {"sites": rows, "mean_delta_g_h": float(values.mean()) if values.size else None,
+               "std_delta_g_h": float(values.std()) if values.size else None,
+               "zero_point_and_entropy_ev": ZERO_POINT_AND_ENTROPY_EV}
+    label = _label(candidate_id, "delta_g_h", best, "eV", calculator, [row["calculation_id"] for row in rows],
+                   [clean.id, h2.id], details)
+    return _store_label(label, database)
+
+
+@job
+def hydrogen_adsorption_job(slab: Structure, calculator: str, settings: dict[str, Any],
+                            candidate_id: str | None = None) -> LabelDocument:
+    """Job form of :func:`hydrogen_adsorption`."""
+    return hydrogen_adsorption(slab, calculator, settings, candidate_id)
+
+
+@dataclass
+class HydrogenAdsorptionMaker(Maker):
+    """Label a slab with dG_H (hydrogen evolution) over its adsorption sites, all calculations cached."""
+
+    name: str = "hydrogen adsorption"
+    calculator: str = "emt"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def make(self, slab: Structure, candidate_id: str | None = None):
+        """Return the job computing the label of ``slab``."""
+        calc = get_calculator(self.calculator)
+        calc.resolve(slab, dict(self.settings), "relax")
+        task = hydrogen_adsorption_job(slab, self.calculator, dict(self.settings), candidate_id)
+        task.name = f"{self.name} {slab.composition.reduced_formula}"
+        task.update_config({"manager_config": {"_category": calc.category}})
+        return task

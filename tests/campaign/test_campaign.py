@@ -1,0 +1,97 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alloyscreen.campaign.execution import run_here
+from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.spec import load_spec
+from alloyscreen.errors import AlloyscreenError
+
+BIN = Path(sys.executable).parent
+COLLECTIONS = ("candidates", "structures", "calculations", "labels", "models", "predictions", "selections")
+
+
+def _spec(name: str, validations: int = 9, seed: int = 0) -> dict:
+    return {
+        "name": name, "seed": seed,
+        "candidates": {"elements": ["Cu", "Ni", "Pd", "Au"], "n_components": [2, 3],
+                       "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
+        "initial_random": 5, "acquisition": {"batch_size": 2, "strategy": "ucb"},
+        "stages": [
+            {"name": "emt", "calculator": "emt", "max_validations": validations,
+             "structure": {"method": "random", "supercell": [1, 1, 1]}},
+            {"name": "emt-sqs", "calculator": "emt", "max_validations": 1,
+             "structure": {"method": "sqs", "supercell": [2, 2, 2], "iterations": 2000}},
+        ],
+    }
+
+
+def _counts(database) -> dict[str, int]:
+    return {name: database[name].count_documents({}) for name in COLLECTIONS}
+
+
+def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
+    spec = load_spec(_spec("loop"))
+    run_here(CampaignMaker().make(spec))
+    status = campaign_status(database, spec.campaign_id)
+    assert status["status"] == "completed"
+    assert [s["validations"] for s in status["stages"]] == [9, 1]
+    assert database["selections"].count_documents({"campaign_id": spec.campaign_id}) == 9
+    assert database["models"].count_documents({"provenance.campaign_id": spec.campaign_id}) == 2  # rounds 1, 2
+    rounds = sorted(database["selections"].distinct("round", {"campaign_id": spec.campaign_id}))
+    assert rounds == [0, 1, 2]
+    best = top_candidates(database, "loop", count=3)
+    assert len(best) == 3 and best[0]["emt"] <= best[1]["emt"] <= best[2]["emt"]
+    assert "emt-sqs" not in best[0]  # labels are keyed by calculator: the sqs stage also used emt
+    before = _counts(database)
+    started = database["calculations"].find_one(sort=[("provenance.created_at", -1)])["provenance"]["created_at"]
+    run_here(CampaignMaker().make(spec))
+    assert _counts(database) == before
+    latest = database["calculations"].find_one(sort=[("provenance.created_at", -1)])["provenance"]["created_at"]
+    assert latest == started
+
+
+def test_malformed_spec_names_the_closest_key(tmp_path):
+    bad = _spec("bad")
+    bad["acquisition"]["batchsize"] = 3
+    with pytest.raises(AlloyscreenError, match="unknown key 'acquisition.batchsize': did you mean 'batch_size'"):
+        load_spec(bad)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = subprocess.run([str(BIN / "alloyscreen"), "run", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid campaign spec: unknown key 'acquisition.batchsize': did you mean 'batch_size'?"]
+
+
+def test_killed_run_resumes_without_duplicates(database, tmp_path):
+    spec_data = _spec("killed", validations=8, seed=5)
+    path = tmp_path / "killed.yaml"
+    path.write_text(yaml.safe_dump(spec_data))
+    spec = load_spec(spec_data)
+    command = [str(BIN / "alloyscreen"), "run", "--quiet", str(path)]
+    process = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while database["labels"].count_documents({"candidate_id": {"$in": database["selections"].distinct(
+            "candidate_id", {"campaign_id": spec.campaign_id})}}) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, "campaign ended before it could be killed"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert database["campaigns"].find_one({"_id": spec.campaign_id})["status"] == "running"
+    done = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == spec.campaign_id
+    status = campaign_status(database, spec.campaign_id)
+    assert status["status"] == "completed" and status["stages"][0]["validations"] == 8
+    selected = database["selections"].distinct("candidate_id", {"campaign_id": spec.campaign_id})
+    assert database["selections"].count_documents({"campaign_id": spec.campaign_id}) == len(selected) == 8
+    calculations = list(database["calculations"].find({"provenance.campaign_id": spec.campaign_id}, {"formula": 1}))
+    assert len({c["_id"] for c in calculations}) == len(calculations)

@@ -1,0 +1,76 @@
+import hashlib
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.surrogates.ensemble import EnsembleRegressor, TooFewLabelsError, model_id
+
+
+@pytest.mark.parametrize(("learner", "virtual", "n_rows"), [("xgboost", 0, 4), ("catboost", 0, 4), ("catboost", 3, 12)])
+def test_fit_predict_members_and_roundtrip(smooth_data, learner, virtual, n_rows):
+    X, y = smooth_data
+    model = EnsembleRegressor(learner=learner, n_members=4, virtual_ensembles=virtual, std_scale=1.7)
+    assert model.fit(X, y) is model
+    mean, std = model.predict(X[:7], return_std=True)
+    members = model.predict_members(X[:7])
+    raw = model.predict_members(X[:7], calibrated=False)
+    assert members.shape == raw.shape == (n_rows, 7)
+    np.testing.assert_allclose(mean, raw.mean(axis=0))
+    np.testing.assert_allclose(std, 1.7 * raw.std(axis=0, ddof=1))
+    np.testing.assert_allclose(members.std(axis=0, ddof=1), std)
+    assert np.all(std > 0)
+    assert np.corrcoef(model.predict(X), y)[0, 1] > 0.9
+
+    blob = model.to_bytes()
+    loaded = EnsembleRegressor.from_bytes(blob)
+    mean2, std2 = loaded.predict(X[:7], return_std=True)
+    assert np.array_equal(mean, mean2) and np.array_equal(std, std2)
+    assert np.array_equal(members, loaded.predict_members(X[:7]))
+    assert loaded.get_params() == model.get_params()
+    assert model_id(blob) == hashlib.sha256(blob).hexdigest()[:24]
+
+
+def test_same_seed_same_bytes_for_xgboost(smooth_data):
+    X, y = smooth_data
+    first = EnsembleRegressor(n_members=2).fit(X, y).to_bytes()
+    second = EnsembleRegressor(n_members=2).fit(X, y).to_bytes()
+    third = EnsembleRegressor(n_members=2, random_state=1).fit(X, y).to_bytes()
+    assert model_id(first) == model_id(second) != model_id(third)
+
+
+def test_members_differ_and_clone_keeps_params(smooth_data):
+    X, y = smooth_data
+    model = EnsembleRegressor(n_members=3, learner_params={"max_depth": 2})
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "members_")
+    members = model.fit(X, y).predict_members(X)
+    assert not np.allclose(members[0], members[1])
+
+
+def test_small_label_sets_work_and_too_few_fail():
+    rng = np.random.default_rng(1)
+    X, y = rng.random((10, 3)), rng.random(10)
+    for learner in ("xgboost", "catboost"):
+        mean, std = EnsembleRegressor(learner=learner).fit(X, y).predict(X, return_std=True)
+        assert mean.shape == std.shape == (10,)
+    with pytest.raises(TooFewLabelsError, match="at least 5 labels, got 4"):
+        EnsembleRegressor().fit(X[:4], y[:4])
+
+
+def test_bad_input_errors(smooth_data):
+    X, y = smooth_data
+    with pytest.raises(AlloyscreenError, match="learner 'lightgbm'; allowed: catboost, xgboost"):
+        EnsembleRegressor(learner="lightgbm").fit(X, y)
+    with pytest.raises(AlloyscreenError, match="labels equal"):
+        EnsembleRegressor().fit(X, np.ones_like(y))
+    with pytest.raises(AlloyscreenError, match="needs learner 'catboost'"):
+        EnsembleRegressor(virtual_ensembles=2).fit(X, y)
+    with pytest.raises(AlloyscreenError, match="not fitted"):
+        EnsembleRegressor().predict(X)
+    model = EnsembleRegressor(n_members=2).fit(X, y)
+    with pytest.raises(AlloyscreenError, match="trained on 6 columns"):
+        model.predict(X[:, :5])
+    with pytest.raises(AlloyscreenError, match="not a serialised EnsembleRegressor"):
+        EnsembleRegressor.from_bytes(b"not a zip")

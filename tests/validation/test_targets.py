@@ -1,0 +1,49 @@
+"""Derived targets with EMT: mixing energy against cached elemental references, hydrogen adsorption."""
+
+from __future__ import annotations
+
+import pytest
+from jobflow import JobStore
+from jobflow.managers.local import run_locally
+from maggma.stores import MemoryStore
+
+from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.targets import (
+    ZERO_POINT_AND_ENTROPY_EV,
+    HydrogenAdsorptionMaker,
+    MixingEnergyMaker,
+)
+
+
+def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
+    maker = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"))
+    flow = maker.make(cu3au, candidate_id="Cu3Au-L12")
+    run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
+    label = database["labels"].find_one({"candidate_id": "Cu3Au-L12", "property": "mixing_energy_per_atom"})
+    assert label["unit"] == "eV/atom" and len(label["reference_calculation_ids"]) == 2
+    assert -0.2 < label["value"] < 0.0  # EMT orders Cu3Au: negative mixing energy
+    count = database["calculations"].count_documents({})
+    other = cu3au.copy()
+    other.scale_lattice(cu3au.volume * 1.02)
+    run_locally(maker.make(other, candidate_id="Cu3Au-b"), store=JobStore(MemoryStore()), ensure_success=True)
+    second = database["labels"].find_one({"candidate_id": "Cu3Au-b"})
+    assert database["calculations"].count_documents({}) == count + 1  # only the new structure ran
+    assert second["reference_calculation_ids"] == label["reference_calculation_ids"]
+    assert second["value"] == pytest.approx(label["value"], abs=1e-3)  # same relaxed minimum
+
+
+def test_hydrogen_adsorption_keeps_the_site_distribution(database):
+    from ase.build import fcc111
+    from pymatgen.core import Structure
+
+    slab = Structure.from_ase_atoms(fcc111("Pt", size=(2, 2, 3), vacuum=6.0, a=3.92))
+    job = HydrogenAdsorptionMaker(calculator="emt").make(slab, candidate_id="Pt111")
+    run_locally(job, store=JobStore(MemoryStore()), ensure_success=True)
+    label = database["labels"].find_one({"candidate_id": "Pt111", "property": "delta_g_h"})
+    sites = label["details"]["sites"]
+    assert sorted(site["kind"] for site in sites) == ["bridge", "hollow", "hollow", "ontop"]
+    for site in sites:
+        assert site["delta_g_h"] == pytest.approx(site["delta_e_h"] + ZERO_POINT_AND_ENTROPY_EV)
+    assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites))
+    assert len(label["calculation_ids"]) == 4 and len(label["reference_calculation_ids"]) == 2
+    assert -1.5 < label["value"] < 1.5  # eV
