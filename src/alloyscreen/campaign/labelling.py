@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 from alloyscreen.campaign.spec import StageSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
+from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.structures.bulk import random_solid_solution, special_quasirandom_structure
 from alloyscreen.validation.maker import validate
@@ -33,7 +34,7 @@ class LabelOutcome(BaseModel):
     value: float | None = Field(None, description="mixing energy (eV/atom); None when the calculation failed")
     status: str = Field(description="completed or failed")
     error: str | None = Field(None, description="why the calculation failed, if it did")
-    calculation_id: str = Field(description="id of the calculation")
+    calculation_id: str | None = Field(None, description="id of the calculation (None: no structure could be made)")
     label_id: str | None = Field(None, description="id of the label document")
     core_hours: float = Field(0.0, description="core-hours the calculation took (when it first ran)")
     reused: bool = Field(description="True when the calculation came from the cache")
@@ -56,8 +57,16 @@ def candidate_structure(candidate: Candidate, stage: StageSpec, seed: int) -> tu
 
 def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
                     seed: int) -> LabelOutcome:
-    """Validate ``candidate`` with ``stage``'s calculator and store its mixing-energy label."""
-    structure, structure_id = candidate_structure(candidate, stage, seed)
+    """Validate ``candidate`` with ``stage``'s calculator and store its mixing-energy label.
+
+    A candidate whose structure cannot be made (e.g. a fixed supercell too small
+    for its fractions) comes back failed with the reason; the campaign goes on.
+    """
+    try:
+        structure, structure_id = candidate_structure(candidate, stage, seed)
+    except AlloyscreenError as error:
+        return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed",
+                            error=str(error), reused=False)
     calculation, reused = validate(structure, stage.calculator, stage.settings, stage.mode,
                                    parents=[structure_id, candidate.id], campaign_id=campaign_id)
     outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": calculation.id,

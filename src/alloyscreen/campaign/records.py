@@ -13,16 +13,23 @@ from alloyscreen.schemas.campaign import CampaignDocument, CampaignStatus
 from alloyscreen.schemas.provenance import current_job_provenance
 
 
-@job
-def register_campaign(name: str, spec: dict[str, Any]) -> str:
-    """Store the campaign document (once: its id is the spec hash); return the campaign id."""
+def save_campaign(name: str, spec: dict[str, Any], status: CampaignStatus) -> str:
+    """Store the campaign document once (its id is the spec hash) and set its status; return the id."""
     spec_hash = content_hash(spec)
     document = CampaignDocument(
-        _id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status="running",
+        _id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status=status,
         provenance=current_job_provenance(campaign_id=spec_hash, input_hash=spec_hash),
     )
-    insert_document(get_database()["campaigns"], document)
+    campaigns = get_database()["campaigns"]
+    if not insert_document(campaigns, document):
+        campaigns.update_one({"_id": spec_hash}, {"$set": {"status": status}})
     return spec_hash
+
+
+@job
+def register_campaign(name: str, spec: dict[str, Any]) -> str:
+    """Mark the campaign running (storing it first if needed); return the campaign id."""
+    return save_campaign(name, spec, "running")
 
 
 @job

@@ -69,3 +69,59 @@ def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[s
     utility = Objective(objective.property, objective.direction, objective.target).utility
     ranked = sorted((row for row in rows.values() if first in row), key=lambda row: -float(utility(row[first])))
     return ranked[:count]
+
+
+def _stage_of(spec: CampaignSpec, calculator: str | None, generator: dict[str, Any]) -> str | None:
+    """The first stage whose calculator and structure recipe match a calculation; None if none does."""
+    for stage in spec.stages:
+        recipe = stage.structure
+        if (stage.calculator == calculator and generator.get("method") == recipe.method
+                and (recipe.supercell is None or list(recipe.supercell) == generator.get("supercell"))):
+            return stage.name
+    return None
+
+
+def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
+    """Every label of a campaign's selected candidates, with the stage it belongs to.
+
+    Labels are shared between campaigns (keyed by candidate, calculations and
+    references), so a label belongs to a stage when its calculator and the
+    recipe of its structure (label -> calculation -> structure) match the stage's;
+    labels matching no stage of this campaign are left out.
+    """
+    campaign = find_campaign(database, key)
+    spec = CampaignSpec.model_validate(campaign["spec"])
+    ids = database["selections"].distinct("candidate_id", {"campaign_id": campaign["_id"]})
+    labels = list(database["labels"].find(
+        {"candidate_id": {"$in": ids}, "value": {"$ne": None}},
+        {"candidate_id": 1, "property": 1, "value": 1, "calculator": 1, "calculation_ids": 1}))
+    calculation_ids = [label["calculation_ids"][0] for label in labels if label["calculation_ids"]]
+    calculations = {doc["_id"]: doc for doc in database["calculations"].find(
+        {"_id": {"$in": calculation_ids}}, {"provenance.parents": 1, "core_hours": 1})}
+    structure_of = {cid: doc["provenance"]["parents"][0] for cid, doc in calculations.items()
+                    if doc["provenance"].get("parents")}
+    generators = {doc["_id"]: doc["generator"] for doc in database["structures"].find(
+        {"_id": {"$in": sorted(set(structure_of.values()))}}, {"generator.method": 1, "generator.supercell": 1})}
+    rows = []
+    for label in labels:
+        calculation_id = label["calculation_ids"][0] if label["calculation_ids"] else None
+        structure_id = structure_of.get(calculation_id)
+        stage = _stage_of(spec, label.get("calculator"), generators.get(structure_id, {}))
+        if stage is not None:
+            rows.append({"label_id": label["_id"], "candidate_id": label["candidate_id"], "stage": stage,
+                         "property": label["property"], "value": label["value"], "calculator": label["calculator"],
+                         "calculation_id": calculation_id, "structure_id": structure_id,
+                         "core_hours": calculations[calculation_id].get("core_hours")})
+    return rows
+
+
+def campaign_rounds(database: Database, key: str) -> dict[str, list[dict[str, Any]]]:
+    """A campaign's selections, predictions (top slice per round) and the models they came from."""
+    campaign_id = find_campaign(database, key)["_id"]
+    selections = list(database["selections"].find(
+        {"campaign_id": campaign_id}, {"provenance": 0}, sort=[("round", 1), ("batch_position", 1)]))
+    predictions = list(database["predictions"].find(
+        {"campaign_id": campaign_id}, {"provenance": 0}, sort=[("round", 1), ("rank", 1)]))
+    model_ids = sorted({doc["model_id"] for doc in selections + predictions if doc.get("model_id")})
+    models = list(database["models"].find({"_id": {"$in": model_ids}}, {"hyperparameters": 0}))
+    return {"selections": selections, "predictions": predictions, "models": models}

@@ -11,6 +11,7 @@ import click
 from alloyscreen.campaign.execution import run_here, submit
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.progress import show_progress
+from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.results import campaign_status, top_candidates
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.client import get_database
@@ -43,6 +44,7 @@ def submit_command(spec_path: Path) -> None:
     """Put a campaign on the FireWorks LaunchPad (run it with `rlaunch rapidfire` or `qlaunch`)."""
     spec = load_spec(spec_path)
     init_database(get_database())
+    save_campaign(spec.name, spec.model_dump(mode="json"), "created")
     ids = submit(CampaignMaker().make(spec))
     click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
     click.echo(spec.campaign_id)

@@ -1,0 +1,421 @@
+"""``alloyscreen report``: one self-contained HTML file with a campaign's results and plots.
+
+Every plot is a PNG drawn with matplotlib (``Figure`` objects, Agg canvas, no
+pyplot state) and embedded as base64, so the file can be mailed or archived on
+its own. Each section says in words what its plot shows and where the numbers
+come from. The queries live in :mod:`alloyscreen.campaign.results`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+from pymongo.database import Database
+from scipy.special import gammaln
+
+from alloyscreen.campaign.results import campaign_labels, campaign_rounds, campaign_status, find_campaign
+from alloyscreen.campaign.rounds import TARGET
+from alloyscreen.campaign.spec import PROPERTIES, CampaignSpec
+from alloyscreen.surrogates.acquisition import Objective
+
+LABEL_PROPERTY = {"mixing_energy": TARGET}
+TOP_ROWS = 15
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+th{background:#eee}td.l{text-align:left}p.what{color:#444;max-width:900px}img{max-width:100%}"""
+
+
+@dataclass
+class ReportData:
+    """What the report shows, as pandas tables (one query per collection)."""
+
+    spec: CampaignSpec
+    status: dict[str, Any]
+    labels: pd.DataFrame
+    selections: pd.DataFrame
+    predictions: pd.DataFrame
+    models: pd.DataFrame
+    candidates: pd.DataFrame
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """The campaign objectives, on label properties."""
+        return [Objective(LABEL_PROPERTY[o.property], o.direction, o.target) for o in self.spec.objectives]
+
+    def first_stage(self, prop: str = TARGET, column: str = "value") -> pd.Series:
+        """Labels of the active-learning stage: candidate id -> ``column`` (value or label_id)."""
+        rows = self.labels[(self.labels.stage == self.spec.stages[0].name) & (self.labels.property == prop)]
+        return rows.drop_duplicates("candidate_id").set_index("candidate_id")[column]
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+def load_report_data(database: Database, key: str) -> ReportData:
+    """Read everything the report needs for campaign ``key`` (id, id prefix or name)."""
+    campaign = find_campaign(database, key)
+    rounds = campaign_rounds(database, campaign["_id"])
+    labels = _frame(campaign_labels(database, campaign["_id"]),
+                    ["label_id", "candidate_id", "stage", "property", "value", "calculator", "calculation_id"])
+    selections = _frame(rounds["selections"], ["round", "batch_position", "candidate_id", "acquisition", "model_id"])
+    predictions = _frame(rounds["predictions"], ["round", "candidate_id", "model_id", "mean", "std", "score", "rank"])
+    model_round = predictions.groupby("model_id")["round"].min().to_dict()
+    models = _frame([{
+        "model_id": m["_id"], "round": model_round.get(m["_id"]), "n_labels": len(m["training_label_ids"]),
+        "training": set(m["training_label_ids"]), "cv": m.get("cv")} for m in rounds["models"]],
+        ["model_id", "round", "n_labels", "training", "cv"]).sort_values("round")
+    ids = sorted(set(labels.candidate_id) | set(predictions.candidate_id) | set(selections.candidate_id))
+    candidates = _frame(list(database["candidates"].find(
+        {"_id": {"$in": ids}}, {"formula": 1, "prototype": 1, "composition": 1})),
+        ["_id", "formula", "prototype", "composition"]).set_index("_id")
+    return ReportData(CampaignSpec.model_validate(campaign["spec"]), campaign_status(database, campaign["_id"]),
+                      labels, selections, predictions, models, candidates)
+
+
+def _image(figure: Figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(
+        f'<td class="l">{html.escape(v)}</td>' if isinstance(v, str) else f"<td>{_number(v)}</td>" for v in row)
+        + "</tr>" for row in frame.itertuples(index=False))
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _section(anchor: str, title: str, what: str, *body: str) -> str:
+    return f'<h2 id="{anchor}">{html.escape(title)}</h2><p class="what">{what}</p>' + "".join(body)
+
+
+def _unit(prop: str) -> str:
+    return {LABEL_PROPERTY[name]: unit for name, unit in PROPERTIES.items()}.get(prop, "")
+
+
+def _summary(data: ReportData) -> str:
+    status = data.status
+    stages = pd.DataFrame(status["stages"])
+    failures = f"<p>{len(status['failures'])} failed calculation(s):</p>" + _table(
+        pd.DataFrame(status["failures"])) if status["failures"] else "<p>No failed calculations.</p>"
+    spec = html.escape(yaml.safe_dump(data.spec.model_dump(mode="json"), sort_keys=False))
+    what = (f"Campaign <b>{html.escape(status['name'])}</b> (id <code>{status['campaign_id']}</code>): "
+            f"status <b>{html.escape(status['status'])}</b>, round {status['round']}"
+            + (f" ({html.escape(status['message'])})" if status["message"] else "")
+            + f"; {status['selections']} selections, {status['models']} surrogate models. "
+            "Budgets: validations and core-hours spent per stage of the fidelity ladder.")
+    return _section("summary", "Summary", what, _table(stages), failures,
+                    f"<details><summary>campaign spec</summary><pre>{spec}</pre></details>")
+
+
+def _last_round(data: ReportData) -> pd.DataFrame:
+    if data.predictions.empty:
+        return data.predictions
+    return data.predictions[data.predictions["round"] == data.predictions["round"].max()].set_index("candidate_id")
+
+
+def _ranking(data: ReportData) -> str:
+    objective, first = data.objectives[0], data.first_stage()
+    last = _last_round(data)
+    if first.empty:
+        return _section("ranking", "Ranked candidates", "No validated labels yet.")
+    order = first.index[np.argsort(-objective.utility(first.values), kind="stable")][:TOP_ROWS]
+    last_training = data.models.set_index("model_id").training.get(last.model_id.iloc[0], set()) if len(last) else set()
+    label_ids = data.first_stage(column="label_id")
+    table = pd.DataFrame({"formula": data.candidates.formula.reindex(order).values,
+                          "prototype": data.candidates.prototype.reindex(order).values,
+                          "selected in round": data.selections.drop_duplicates("candidate_id")
+                          .set_index("candidate_id")["round"].reindex(order).values})
+    for stage in data.spec.stages:
+        values = data.labels[(data.labels.stage == stage.name) & (data.labels.property == TARGET)]
+        table[f"{stage.name} ({stage.calculator})"] = values.drop_duplicates("candidate_id").set_index(
+            "candidate_id")["value"].reindex(order).values
+    table["predicted mean"] = last["mean"].reindex(order).values if len(last) else np.nan
+    table["predicted std"] = last["std"].reindex(order).values if len(last) else np.nan
+    table["in training set"] = ["yes" if label_ids.get(c) in last_training else "no" for c in order]
+    table.insert(0, "rank", np.arange(1, len(order) + 1))
+    unit = _unit(TARGET)
+    what = (f"The {len(order)} best candidates by their validated {TARGET} ({unit}) at the active-learning stage "
+            f"<b>{data.spec.stages[0].name}</b> ({objective.direction}), with each stage's label and the "
+            "prediction (mean and calibrated std) of the last round's surrogate. 'in training set': the last "
+            "surrogate was fitted on that label, so its prediction there is not a test.")
+    body = [_table(table)]
+    if len(last):
+        body.append(_ranking_figure(data, last, objective, unit))
+    return _section("ranking", "Ranked candidates", what, *body)
+
+
+def _ranking_figure(data: ReportData, last: pd.DataFrame, objective: Objective, unit: str) -> str:
+    top = last.iloc[np.argsort(-objective.utility(last["mean"].values), kind="stable")[:20]]
+    labels = data.first_stage().reindex(top.index)
+    figure = Figure(layout="constrained", figsize=(7, 0.28 * len(top) + 1.2))
+    axes = figure.subplots()
+    y = np.arange(len(top))[::-1]
+    axes.errorbar(top["mean"], y, xerr=top["std"], fmt="o", color="C0", capsize=2, label="predicted mean ± 1 std")
+    axes.plot(labels.values, y, "x", color="C3", markersize=8, label="validated label")
+    axes.set_yticks(y, data.candidates.formula.reindex(top.index).values, fontsize=8)
+    axes.set_xlabel(f"{TARGET} ({unit})")
+    axes.legend(fontsize=8)
+    round_index = int(last["round"].iloc[0])
+    return (f"<p class=\"what\">The last round's ({round_index}) {len(top)} best candidates by predicted mean "
+            "(calibrated ±1 std error bars) next to their validated labels where they have one.</p>"
+            + _image(figure, "last round ranking"))
+
+
+def _held_out(data: ReportData) -> pd.DataFrame:
+    """Predictions of each round on candidates whose label the predicting model was not trained on."""
+    values, label_ids = data.first_stage(), data.first_stage(column="label_id")
+    training = data.models.set_index("model_id").training
+    rows = data.predictions[data.predictions.candidate_id.isin(values.index)].copy()
+    rows["label"] = values.reindex(rows.candidate_id).values
+    rows["held_out"] = [label_ids[c] not in training.get(m, set()) for c, m in zip(rows.candidate_id, rows.model_id,
+                                                                                  strict=True)]
+    return rows[rows.held_out]
+
+
+def _parity(data: ReportData) -> str:
+    rows = _held_out(data)
+    unit = _unit(TARGET)
+    confirm = _fidelity_pairs(data)
+    if rows.empty and confirm.empty:
+        return _section("parity", "Surrogate against validation",
+                        "No prediction has a label obtained later yet (needs at least one round after a model).")
+    figure = Figure(layout="constrained", figsize=(11 if len(confirm) else 5.5, 5))
+    axes = figure.subplots(1, 2 if len(confirm) else 1, squeeze=False)[0]
+    error = np.abs(rows["mean"] - rows["label"]).values
+    std = rows["std"].values
+    for round_index, group in rows.groupby("round"):
+        axes[0].errorbar(group["label"], group["mean"], yerr=group["std"], fmt="o", capsize=2, alpha=0.8,
+                         label=f"round {round_index}")
+    _diagonal(axes[0], rows[["label", "mean"]].values)
+    axes[0].set(xlabel=f"validated label ({unit})", ylabel=f"predicted mean ({unit})",
+                title="surrogate (held out) vs validation")
+    if len(rows):
+        axes[0].legend(fontsize=8)
+    what = (f"Left: every round's surrogate prediction (mean ± calibrated 1 std) against the label the "
+            f"{data.spec.stages[0].name} stage gave later for the same candidate; only candidates the model was "
+            f"not trained on ({len(rows)} points; a candidate predicted in several rounds appears once per round). "
+            + (f"MAE {np.mean(error):.3g} {unit}; {np.mean(error <= std):.0%} of labels inside ±1 std "
+               f"(68% expected), {np.mean(error <= 2 * std):.0%} inside ±2 std (95% expected). " if len(rows) else ""))
+    if len(confirm):
+        axes[1].plot(confirm["first"], confirm["value"], "o")
+        for row in confirm.itertuples():
+            axes[1].annotate(data.candidates.formula.get(row.candidate_id, ""), (row.first, row.value), fontsize=7)
+        _diagonal(axes[1], confirm[["first", "value"]].values)
+        axes[1].set(xlabel=f"{data.spec.stages[0].name} label ({unit})", ylabel=f"confirmation label ({unit})",
+                    title="fidelity ladder")
+        what += (f"Right: the {len(confirm)} candidates confirmed at later stages "
+                 f"({', '.join(sorted(confirm.stage.unique()))}) against their first-stage label.")
+    return _section("parity", "Surrogate against validation", what, _image(figure, "parity"))
+
+
+def _fidelity_pairs(data: ReportData) -> pd.DataFrame:
+    first = data.first_stage()
+    later = data.labels[(data.labels.stage != data.spec.stages[0].name) & (data.labels.property == TARGET)
+                        & data.labels.candidate_id.isin(first.index)].copy()
+    later["first"] = first.reindex(later.candidate_id).values
+    return later
+
+
+def _diagonal(axes, points: np.ndarray) -> None:
+    if points.size:
+        low, high = np.nanmin(points), np.nanmax(points)
+        axes.plot([low, high], [low, high], "k--", lw=1)
+
+
+def _learning(data: ReportData) -> str:
+    if data.models.empty:
+        return _section("learning", "Learning curve", "No surrogate has been trained yet.")
+    rows = _held_out(data)
+    selected = data.selections.drop_duplicates("candidate_id").set_index("candidate_id")["round"]
+    in_round = rows[selected.reindex(rows.candidate_id).values == rows["round"].values]
+    out_of_round = (in_round.assign(error=np.abs(in_round["mean"] - in_round["label"]))
+                    .groupby("round")["error"].mean())
+    table = pd.DataFrame({
+        "round": data.models["round"].values, "training labels": data.models.n_labels.values,
+        "CV MAE": [cv["mae"] if cv else np.nan for cv in data.models.cv],
+        "CV RMSE": [cv["rmse"] if cv else np.nan for cv in data.models.cv],
+        "CV Spearman": [cv["spearman"] if cv else np.nan for cv in data.models.cv],
+        "coverage 68%": [cv["calibration"]["coverage_after"]["p68"] if cv and cv.get("calibration") else np.nan
+                         for cv in data.models.cv],
+        "coverage 95%": [cv["calibration"]["coverage_after"]["p95"] if cv and cv.get("calibration") else np.nan
+                         for cv in data.models.cv],
+        "next-batch MAE": out_of_round.reindex(data.models["round"].values).values,
+    })
+    figure = Figure(layout="constrained", figsize=(6, 4))
+    axes = figure.subplots()
+    axes.plot(table["training labels"], table["CV MAE"], "o-", label="5-fold CV MAE")
+    axes.plot(table["training labels"], table["next-batch MAE"], "s--", label="MAE on the batch it chose")
+    axes.set(xlabel="labels the surrogate was trained on", ylabel=f"MAE ({_unit(TARGET)})")
+    axes.legend(fontsize=8)
+    what = ("Surrogate error against training-set size, one point per round's model: the cross-validated MAE "
+            "stored with the model (absent when too few labels for CV) and the MAE of its predictions on the "
+            "batch it selected, whose labels came afterwards (an honest out-of-round test, biased towards "
+            "the candidates the acquisition liked). Coverage: fraction of held-out CV labels inside the "
+            "calibrated 68% / 95% intervals.")
+    return _section("learning", "Learning curve", what, _image(figure, "learning curve"), _table(table))
+
+
+def expected_best_of_random(utility: np.ndarray) -> np.ndarray:
+    """Expected best utility of ``n`` draws without replacement from ``utility``, for n = 1 .. len(utility).
+
+    With utilities sorted best first, ``P(best of n is worse than the i-th) = C(N-i, n) / C(N, n)``.
+    """
+    ordered = np.sort(np.asarray(utility, dtype=float))[::-1]
+    total = len(ordered)
+    i = np.arange(total + 1)
+    expected = np.empty(total)
+    for n in range(1, total + 1):
+        worse = np.where(total - i >= n, np.exp(gammaln(total - i + 1) - gammaln(np.maximum(total - i - n, 0) + 1)
+                                                - gammaln(total + 1) + gammaln(total - n + 1)), 0.0)
+        expected[n - 1] = np.sum(ordered * (worse[:-1] - worse[1:]))
+    return expected
+
+
+def _discovery(data: ReportData) -> str:
+    objective, first = data.objectives[0], data.first_stage()
+    if first.empty:
+        return _section("discovery", "Discovery curve", "No validated labels yet.")
+    order = data.selections.drop_duplicates("candidate_id")
+    utility = objective.utility(first.reindex(order.candidate_id).values)
+    best = np.fmax.accumulate(np.where(np.isnan(utility), -np.inf, utility))
+    best[np.isinf(best)] = np.nan
+    sign, name = (1, "best") if objective.direction == "maximize" else (-1, "lowest")
+    if objective.direction == "target":
+        name = f"smallest |value - {objective.target}|"
+    baseline = expected_best_of_random(utility[~np.isnan(utility)])
+    figure = Figure(layout="constrained", figsize=(6, 4))
+    axes = figure.subplots()
+    steps = np.arange(1, len(best) + 1)
+    axes.step(steps, sign * best, where="post", label=f"campaign ({data.spec.acquisition.strategy})")
+    axes.plot(np.arange(1, len(baseline) + 1), sign * baseline, "--", color="grey",
+              label="random baseline (expected, from the validated set)")
+    initial = int((order["round"] == 0).sum())
+    axes.axvline(initial + 0.5, color="k", lw=0.8, ls=":", label="end of the random initial round")
+    axes.set(xlabel=f"validations at stage {data.spec.stages[0].name}",
+             ylabel=f"{name} {TARGET} found ({_unit(TARGET)})")
+    axes.legend(fontsize=8)
+    what = (f"The {name} label found so far against the number of {data.spec.stages[0].name} validations, in "
+            "the order the campaign selected them (failed validations count as spent). Random baseline: the "
+            "expected best of n draws without replacement from the validated labels themselves (exact "
+            "order statistics). The validated set was enriched by the acquisition, so this baseline is harder "
+            "to beat than random screening of the whole space, and it meets the campaign's curve at the end "
+            "by construction: look at how early the campaign's curve drops.")
+    return _section("discovery", "Discovery curve", what, _image(figure, "discovery curve"))
+
+
+def pareto_mask(utility: np.ndarray) -> np.ndarray:
+    """True for the rows of ``utility`` (n points x k objectives, higher is better) that no other row dominates."""
+    utility = np.asarray(utility, dtype=float)
+    at_least = (utility[None, :, :] >= utility[:, None, :]).all(axis=-1)
+    better = (utility[None, :, :] > utility[:, None, :]).any(axis=-1)
+    return ~np.any(at_least & better, axis=1)
+
+
+def _pareto(data: ReportData) -> str:
+    objectives = data.objectives
+    if len(objectives) < 2:
+        only = objectives[0]
+        return _section("pareto", "Pareto front",
+                        f"Single-objective campaign ({only.name}, {only.direction}): there is no Pareto front; "
+                        "the ranking and the discovery curve above show the optimum.")
+    values = pd.concat([data.first_stage(o.name).rename(f"{i}") for i, o in enumerate(objectives[:2])], axis=1)
+    values = values.dropna()
+    if values.empty:
+        return _section("pareto", "Pareto front", "No candidate has labels for the first two objectives yet.")
+    utility = np.column_stack([o.utility(values[f"{i}"].values) for i, o in enumerate(objectives[:2])])
+    front = pareto_mask(utility)
+    figure = Figure(layout="constrained", figsize=(6, 4.5))
+    axes = figure.subplots()
+    axes.plot(values["0"][~front], values["1"][~front], "o", color="grey", label="dominated")
+    axes.plot(values["0"][front], values["1"][front], "o", color="C3", label="Pareto front")
+    axes.legend(fontsize=8)
+    names = [f"{o.name} ({o.direction}{'' if o.target is None else f' {o.target}'})" for o in objectives[:2]]
+    axes.set(xlabel=names[0], ylabel=names[1])
+    on_front = values[front].iloc[np.argsort(-utility[front, 0], kind="stable")]
+    table = pd.DataFrame({"formula": data.candidates.formula.reindex(on_front.index).values,
+                          names[0]: on_front["0"].values, names[1]: on_front["1"].values})
+    what = (f"Validated candidates on the first two objectives; the {int(front.sum())} non-dominated ones "
+            "(no other candidate is at least as good on both and better on one) in red.")
+    return _section("pareto", "Pareto front", what, _image(figure, "pareto front"), _table(table))
+
+
+def _composition(data: ReportData) -> str:
+    last, first = _last_round(data), data.first_stage()
+    ids = sorted(set(last.index) | set(first.index))
+    if not ids:
+        return _section("composition", "Composition maps", "No candidate has been predicted or validated yet.")
+    compositions = data.candidates.composition.reindex(ids)
+    elements = sorted({e for c in compositions for e in c})
+    X = np.array([[c.get(e, 0.0) for e in elements] for c in compositions])
+    centre = X.mean(axis=0)
+    _, singular, axes_pc = np.linalg.svd(X - centre, full_matrices=False)
+    components = np.zeros((2, len(elements)))
+    components[:min(2, len(axes_pc))] = axes_pc[:2]
+    points = pd.DataFrame((X - centre) @ components.T, index=ids, columns=["pc1", "pc2"])
+    corners = (np.eye(len(elements)) - centre) @ components.T
+    explained = singular[:2] ** 2 / np.sum(singular ** 2) if np.sum(singular ** 2) else np.zeros(2)
+    figure = Figure(layout="constrained", figsize=(11, 4.5))
+    panels = figure.subplots(1, 2)
+    shown = [(panels[0], last["mean"] if len(last) else pd.Series(dtype=float), "last round's predicted mean"),
+             (panels[1], first, f"validated label ({data.spec.stages[0].name})")]
+    for axes, values, title in shown:
+        xy = points.reindex(values.index)
+        scatter = axes.scatter(xy.pc1, xy.pc2, c=values.values, cmap="viridis", s=40, edgecolors="k", linewidths=0.3)
+        for element, (x, y) in zip(elements, corners, strict=True):
+            axes.annotate(element, (x, y), xytext=(0, 5), textcoords="offset points", color="grey", ha="center")
+        axes.plot(*corners.T, "+", color="grey")
+        axes.set(title=title, xlabel=f"PC1 ({explained[0]:.0%})", ylabel=f"PC2 ({explained[1]:.0%})")
+        if len(values):
+            figure.colorbar(scatter, ax=axes, label=f"{TARGET} ({_unit(TARGET)})")
+    if len(first):
+        best = first.index[np.argmax(data.objectives[0].utility(first.values))]
+        panels[1].plot(points.pc1[best], points.pc2[best], "*", color="C3", markersize=16, label="best")
+        panels[1].legend(fontsize=8)
+    what = ("Compositions (atomic fractions over " + ", ".join(elements) + ") projected on their first two "
+            "principal components; grey crosses mark the pure elements, so the plot is a projection of the "
+            "composition simplex. Left: every candidate the last round predicted (colour: predicted mean); "
+            "right: the validated candidates (colour: label), the best starred.")
+    return _section("composition", "Composition maps", what, _image(figure, "composition maps"))
+
+
+SECTIONS = (("summary", _summary), ("ranking", _ranking), ("parity", _parity), ("learning", _learning),
+            ("discovery", _discovery), ("pareto", _pareto), ("composition", _composition))
+
+
+def render_report(data: ReportData) -> str:
+    """The report of ``data`` as one HTML document."""
+    title = f"alloyscreen report: {data.status['name']}"
+    nav = " | ".join(f'<a href="#{anchor}">{anchor}</a>' for anchor, _ in SECTIONS)
+    body = "".join(section(data) for _, section in SECTIONS)
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p>{nav}</p>{body}</body></html>")
+
+
+def write_report(database: Database, campaign_key: str, path: str | Path) -> Path:
+    """Write the HTML report of campaign ``campaign_key`` to ``path`` (atomically); return the path."""
+    document = render_report(load_report_data(database, campaign_key))
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(document, encoding="utf-8")
+    os.replace(temporary, path)
+    return path
