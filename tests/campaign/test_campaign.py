@@ -43,13 +43,16 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
     status = campaign_status(database, spec.campaign_id)
     assert status["status"] == "completed"
     assert [s["validations"] for s in status["stages"]] == [9, 1]
-    assert database["selections"].count_documents({"campaign_id": spec.campaign_id}) == 9
+    assert database["selections"].count_documents({"campaign_id": spec.campaign_id, "stage": "emt"}) == 9
+    confirmation = database["selections"].find_one({"campaign_id": spec.campaign_id, "stage": "emt-sqs"})
+    assert confirmation["acquisition"] == "confirm" and confirmation["outcome"]["status"] == "completed"
     assert database["models"].count_documents({"provenance.campaign_id": spec.campaign_id}) == 2  # rounds 1, 2
-    rounds = sorted(database["selections"].distinct("round", {"campaign_id": spec.campaign_id}))
+    rounds = sorted(database["selections"].distinct("round", {"campaign_id": spec.campaign_id, "stage": "emt"}))
     assert rounds == [0, 1, 2]
     best = top_candidates(database, "loop", count=3)
     assert len(best) == 3 and best[0]["emt"] <= best[1]["emt"] <= best[2]["emt"]
-    assert "emt-sqs" not in best[0]  # labels are keyed by calculator: the sqs stage also used emt
+    confirmed = [row for row in top_candidates(database, "loop", count=9) if "emt-sqs" in row]
+    assert len(confirmed) == 1 and confirmed[0]["candidate_id"] == best[0]["candidate_id"]
     before = _counts(database)
     started = database["calculations"].find_one(sort=[("provenance.created_at", -1)])["provenance"]["created_at"]
     run_here(CampaignMaker().make(spec))
@@ -91,7 +94,9 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
     assert done.stdout.strip() == spec.campaign_id
     status = campaign_status(database, spec.campaign_id)
     assert status["status"] == "completed" and status["stages"][0]["validations"] == 8
-    selected = database["selections"].distinct("candidate_id", {"campaign_id": spec.campaign_id})
-    assert database["selections"].count_documents({"campaign_id": spec.campaign_id}) == len(selected) == 8
+    first_stage = {"campaign_id": spec.campaign_id, "stage": "emt"}
+    selected = database["selections"].distinct("candidate_id", first_stage)
+    assert database["selections"].count_documents(first_stage) == len(selected) == 8
+    assert database["selections"].count_documents({**first_stage, "outcome.status": "completed"}) == 8
     calculations = list(database["calculations"].find({"provenance.campaign_id": spec.campaign_id}, {"formula": 1}))
     assert len({c["_id"] for c in calculations}) == len(calculations)

@@ -23,7 +23,7 @@ def _keys(value):
 def test_bulk_document_round_trip_and_id():
     generated = special_quasirandom_structure({"Ni": 0.5, "Cr": 0.5}, "fcc", seed=2, iterations=5000)
     document = generated.to_document(candidate_id="cand1")
-    assert isinstance(document, Document) and StructureDocument.collection == "structures"
+    assert isinstance(document, Document)
     raw = document.to_mongo()
     key = {"structure": raw["structure"], "generator": raw["generator"], "site": None}
     assert raw["_id"] == content_hash(key)

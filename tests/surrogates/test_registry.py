@@ -49,6 +49,7 @@ def test_documents_reject_dotted_keys_and_bad_values():
     selection = SelectionDocument(
         _id="s",
         campaign_id="c",
+        stage="emt",
         round=2,
         candidate_id="x",
         acquisition="ucb",
@@ -57,4 +58,4 @@ def test_documents_reject_dotted_keys_and_bad_values():
         reason="best score in the slice",
         model_id="m",
     )
-    assert selection.to_mongo()["_id"] == "s" and SelectionDocument.collection == "selections"
+    assert selection.to_mongo()["_id"] == "s"

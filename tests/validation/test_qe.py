@@ -106,7 +106,7 @@ def test_corrections_stop_at_the_limit_and_the_failure_is_stored(database):
 @needs_pw
 @needs_pseudo
 def test_killed_pw_is_a_failed_calculation_not_an_exception(database):
-    settings = {**FAST, "kpts": [12, 12, 12], "command": "timeout -s KILL 1 pw.x"}
+    settings = {**FAST, "kpts": [16, 16, 16], "ecutwfc": 40.0, "command": "timeout -s KILL 1 pw.x"}
     doc, _ = validate(fcc_primitive("Cu", 3.58), "qe", settings, "static", database=database)
     assert doc.status == "failed"
     assert doc.error == "pw.x killed by signal 9 before finishing (no JOB DONE in output)"

@@ -12,13 +12,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from jobflow import Flow, Job, Maker, Response, job
 
 from alloyscreen.campaign import progress
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, label_candidate
 from alloyscreen.campaign.records import register_campaign
-from alloyscreen.campaign.rounds import choose_batch, objective_of
+from alloyscreen.campaign.rounds import best_outcomes, choose_batch, confirmation_batch, record_outcome
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.db.client import get_database
 
@@ -29,13 +28,6 @@ DRIVER_CATEGORY = "cheap"
 def _routed(job_: Job, category: str) -> Job:
     job_.update_config({"manager_config": {"_category": category}})
     return job_
-
-
-def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
-    """The ``count`` best labelled outcomes by the campaign objective."""
-    labelled = [outcome for outcome in outcomes if outcome.value is not None]
-    utility = objective_of(spec).utility([outcome.value for outcome in labelled])
-    return [labelled[i] for i in np.argsort(-utility, kind="stable")[:count]]
 
 
 def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]) -> str | None:
@@ -68,6 +60,7 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int) -> LabelOutcome:
     """Validate one candidate at one stage and store its label."""
     outcome = label_candidate(candidate, stage, campaign_id, round_index, seed)
+    record_outcome(campaign_id, outcome)
     progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
     return outcome
 
@@ -92,7 +85,8 @@ def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
-        return Response(replace=_routed(confirm_stage(spec, 1, {stage.name: history}, reason), DRIVER_CATEGORY))
+        confirm = confirm_stage(spec, 1, round_index, {stage.name: history}, reason)
+        return Response(replace=_routed(confirm, DRIVER_CATEGORY))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(spec, stage, batch, round_index)
@@ -102,18 +96,17 @@ def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int
 
 
 @job
-def confirm_stage(spec: CampaignSpec, stage_index: int, outcomes: dict[str, list[LabelOutcome]],
+def confirm_stage(spec: CampaignSpec, stage_index: int, round_index: int, outcomes: dict[str, list[LabelOutcome]],
                   reason: str) -> Response | dict[str, Any]:
     """Validate the best candidates of the previous stage with stage ``stage_index``; close at the end."""
     if stage_index >= len(spec.stages):
         return finish_campaign(spec, outcomes, reason)
     previous, stage = spec.stages[stage_index - 1], spec.stages[stage_index]
-    count = min(spec.confirm_top, stage.max_validations)
-    best = [outcome.candidate for outcome in best_outcomes(spec, outcomes[previous.name], count)]
+    best = confirmation_batch(spec, stage_index, round_index, outcomes[previous.name])
     logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
-    labels = _label_jobs(spec, stage, best, -stage_index)
-    following = _routed(confirm_stage(spec, stage_index + 1, {**outcomes, stage.name: [j.output for j in labels]},
-                                      reason), DRIVER_CATEGORY)
+    labels = _label_jobs(spec, stage, best, round_index)
+    following = _routed(confirm_stage(spec, stage_index + 1, round_index,
+                                      {**outcomes, stage.name: [j.output for j in labels]}, reason), DRIVER_CATEGORY)
     return Response(replace=Flow([*labels, following], output=following.output, name=f"stage {stage.name}"))
 
 

@@ -14,7 +14,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.structures.bulk import random_solid_solution, special_quasirandom_structure
 from alloyscreen.validation.maker import validate
-from alloyscreen.validation.targets import _label, _store_label, elemental_references, mixing_energy_per_atom
+from alloyscreen.validation.targets import build_label, elemental_references, mixing_energy_per_atom, store_label
 
 
 class Candidate(BaseModel):
@@ -35,6 +35,7 @@ class LabelOutcome(BaseModel):
     status: str = Field(description="completed or failed")
     error: str | None = Field(None, description="why the calculation failed, if it did")
     calculation_id: str | None = Field(None, description="id of the calculation (None: no structure could be made)")
+    structure_id: str | None = Field(None, description="id of the structure validated")
     label_id: str | None = Field(None, description="id of the label document")
     core_hours: float = Field(0.0, description="core-hours the calculation took (when it first ran)")
     reused: bool = Field(description="True when the calculation came from the cache")
@@ -70,13 +71,14 @@ def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str, ro
     calculation, reused = validate(structure, stage.calculator, stage.settings, stage.mode,
                                    parents=[structure_id, candidate.id], campaign_id=campaign_id)
     outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": calculation.id,
+               "structure_id": structure_id,
                "status": calculation.status, "reused": reused,
                "core_hours": float(calculation.core_hours or 0.0)}
     if calculation.status != "completed":
         return LabelOutcome(**outcome, error=calculation.error)
     references = elemental_references(list(candidate.composition), stage.calculator, stage.settings)
     value = mixing_energy_per_atom(calculation, references)
-    label = _label(candidate.id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
+    label = build_label(candidate.id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
                    [calculation.id], [references[element].id for element in sorted(references)])
-    _store_label(label)
+    store_label(label)
     return LabelOutcome(**outcome, value=value, label_id=label.id)

@@ -263,7 +263,7 @@ def _learning(data: ReportData) -> str:
     })
     figure = Figure(layout="constrained", figsize=(6, 4))
     axes = figure.subplots()
-    axes.plot(table["training labels"], table["CV MAE"], "o-", label="5-fold CV MAE")
+    axes.plot(table["training labels"], table["CV MAE"], "o-", label="cross-validated MAE")
     axes.plot(table["training labels"], table["next-batch MAE"], "s--", label="MAE on the batch it chose")
     axes.set(xlabel="labels the surrogate was trained on", ylabel=f"MAE ({_unit(TARGET)})")
     axes.legend(fontsize=8)
@@ -393,7 +393,8 @@ def _composition(data: ReportData) -> str:
         panels[1].legend(fontsize=8)
     what = ("Compositions (atomic fractions over " + ", ".join(elements) + ") projected on their first two "
             "principal components; grey crosses mark the pure elements, so the plot is a projection of the "
-            "composition simplex. Left: every candidate the last round predicted (colour: predicted mean); "
+            "composition simplex. Left: the candidates of the last round's stored top slice (acquisition.keep_top; "
+            "colour: predicted mean); "
             "right: the validated candidates (colour: label), the best starred.")
     return _section("composition", "Composition maps", what, _image(figure, "composition maps"))
 

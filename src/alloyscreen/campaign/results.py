@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from alloyscreen.campaign.rounds import TARGET
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.acquisition import Objective
@@ -25,12 +26,15 @@ def find_campaign(database: Database, key: str) -> dict[str, Any]:
     return found
 
 
+def load_campaign_spec(database: Database, key: str) -> CampaignSpec:
+    """The spec of campaign ``key`` (id, id prefix or name)."""
+    return CampaignSpec.model_validate(find_campaign(database, key)["spec"])
+
+
 def campaign_status(database: Database, key: str) -> dict[str, Any]:
     """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons."""
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
-    calculations = database["calculations"]
-    in_campaign = {"provenance.campaign_id": campaign["_id"]}
     stages = []
     for stage in spec.stages:
         spent = campaign.get("budgets_spent", {})
@@ -39,8 +43,10 @@ def campaign_status(database: Database, key: str) -> dict[str, Any]:
             "validations": int(spent.get(f"{stage.name}_validations", 0)), "max_validations": stage.max_validations,
             "core_hours": round(spent.get(f"{stage.name}_core_hours", 0.0), 6), "max_core_hours": stage.max_core_hours,
         })
-    failures = [{"calculation_id": doc["_id"], "formula": doc.get("formula"), "error": doc.get("error")}
-                for doc in calculations.find({**in_campaign, "status": "failed"}, {"formula": 1, "error": 1})]
+    failed = database["selections"].find({"campaign_id": campaign["_id"], "outcome.status": "failed"})
+    failures = [{"stage": doc["stage"], "candidate_id": doc["candidate_id"],
+                 "calculation_id": doc["outcome"]["calculation_id"], "error": doc["outcome"]["error"]}
+                for doc in failed]
     return {
         "campaign_id": campaign["_id"], "name": campaign["name"], "status": campaign["status"],
         "message": campaign.get("message"), "round": campaign.get("iteration", 0),
@@ -54,65 +60,33 @@ def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[s
     """The best validated candidates of a campaign, with every stage's label, best first."""
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
-    ids = database["selections"].distinct("candidate_id", {"campaign_id": campaign["_id"]})
-    calculators = {stage.calculator for stage in spec.stages}
     rows: dict[str, dict[str, Any]] = {}
-    for candidate in database["candidates"].find({"_id": {"$in": ids}}, {"formula": 1, "prototype": 1}):
-        rows[candidate["_id"]] = {"candidate_id": candidate["_id"], "formula": candidate["formula"],
-                                  "prototype": candidate["prototype"]}
-    labels = database["labels"].find({"candidate_id": {"$in": ids}, "calculator": {"$in": sorted(calculators)},
-                                      "value": {"$ne": None}})
-    for label in labels:
-        rows[label["candidate_id"]][label["calculator"]] = label["value"]
-    first = spec.stages[0].calculator
+    for label in campaign_labels(database, campaign["_id"]):
+        rows.setdefault(label["candidate_id"], {"candidate_id": label["candidate_id"]})[label["stage"]] = label["value"]
+    for candidate in database["candidates"].find({"_id": {"$in": list(rows)}}, {"formula": 1, "prototype": 1}):
+        rows[candidate["_id"]].update(formula=candidate["formula"], prototype=candidate["prototype"])
+    first = spec.stages[0].name
     objective = spec.objectives[0]
-    utility = Objective(objective.property, objective.direction, objective.target).utility
+    utility = Objective(TARGET, objective.direction, objective.target).utility
     ranked = sorted((row for row in rows.values() if first in row), key=lambda row: -float(utility(row[first])))
     return ranked[:count]
 
-
-def _stage_of(spec: CampaignSpec, calculator: str | None, generator: dict[str, Any]) -> str | None:
-    """The first stage whose calculator and structure recipe match a calculation; None if none does."""
-    for stage in spec.stages:
-        recipe = stage.structure
-        if (stage.calculator == calculator and generator.get("method") == recipe.method
-                and (recipe.supercell is None or list(recipe.supercell) == generator.get("supercell"))):
-            return stage.name
-    return None
-
-
 def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
-    """Every label of a campaign's selected candidates, with the stage it belongs to.
+    """Every label a campaign obtained, with its stage: the outcomes recorded on its selections.
 
-    Labels are shared between campaigns (keyed by candidate, calculations and
-    references), so a label belongs to a stage when its calculator and the
-    recipe of its structure (label -> calculation -> structure) match the stage's;
-    labels matching no stage of this campaign are left out.
+    Labels and calculations are shared between campaigns (content ids), so the
+    campaign's own link to them is the outcome stored on each of its selections.
     """
     campaign = find_campaign(database, key)
-    spec = CampaignSpec.model_validate(campaign["spec"])
-    ids = database["selections"].distinct("candidate_id", {"campaign_id": campaign["_id"]})
-    labels = list(database["labels"].find(
-        {"candidate_id": {"$in": ids}, "value": {"$ne": None}},
-        {"candidate_id": 1, "property": 1, "value": 1, "calculator": 1, "calculation_ids": 1}))
-    calculation_ids = [label["calculation_ids"][0] for label in labels if label["calculation_ids"]]
-    calculations = {doc["_id"]: doc for doc in database["calculations"].find(
-        {"_id": {"$in": calculation_ids}}, {"provenance.parents": 1, "core_hours": 1})}
-    structure_of = {cid: doc["provenance"]["parents"][0] for cid, doc in calculations.items()
-                    if doc["provenance"].get("parents")}
-    generators = {doc["_id"]: doc["generator"] for doc in database["structures"].find(
-        {"_id": {"$in": sorted(set(structure_of.values()))}}, {"generator.method": 1, "generator.supercell": 1})}
-    rows = []
-    for label in labels:
-        calculation_id = label["calculation_ids"][0] if label["calculation_ids"] else None
-        structure_id = structure_of.get(calculation_id)
-        stage = _stage_of(spec, label.get("calculator"), generators.get(structure_id, {}))
-        if stage is not None:
-            rows.append({"label_id": label["_id"], "candidate_id": label["candidate_id"], "stage": stage,
-                         "property": label["property"], "value": label["value"], "calculator": label["calculator"],
-                         "calculation_id": calculation_id, "structure_id": structure_id,
-                         "core_hours": calculations[calculation_id].get("core_hours")})
-    return rows
+    calculators = {stage.name: stage.calculator for stage in CampaignSpec.model_validate(campaign["spec"]).stages}
+    selections = database["selections"].find(
+        {"campaign_id": campaign["_id"], "outcome.value": {"$ne": None}},
+        sort=[("round", 1), ("batch_position", 1)])
+    return [{"label_id": s["outcome"]["label_id"], "candidate_id": s["candidate_id"], "stage": s["stage"],
+             "round": s["round"], "property": TARGET, "value": s["outcome"]["value"],
+             "calculator": calculators.get(s["stage"]), "calculation_id": s["outcome"]["calculation_id"],
+             "structure_id": s["outcome"]["structure_id"], "core_hours": s["outcome"]["core_hours"]}
+            for s in selections]
 
 
 def campaign_rounds(database: Database, key: str) -> dict[str, list[dict[str, Any]]]:

@@ -20,10 +20,11 @@ from alloyscreen.db.documents import insert_document, insert_many
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
 from alloyscreen.schemas.candidate import CandidateDocument
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.schemas.selection import SelectionDocument, SelectionOutcome
 from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
 from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
-from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents
+from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
 from alloyscreen.surrogates.registry import model_document
 from alloyscreen.surrogates.selection import Batch, select_batch
 
@@ -37,6 +38,13 @@ def objective_of(spec: CampaignSpec) -> Objective:
     return Objective(TARGET, first.direction, first.target)
 
 
+def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
+    """The ``count`` best labelled outcomes by the campaign objective, best first."""
+    labelled = [outcome for outcome in outcomes if outcome.value is not None]
+    utility = objective_of(spec).utility([outcome.value for outcome in labelled])
+    return [labelled[i] for i in np.argsort(-utility, kind="stable")[:count]]
+
+
 def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] | None) -> np.ndarray:
     """Descriptors of explicit compositions (element -> fraction maps)."""
     elements = sorted({element for composition in compositions for element in composition})
@@ -44,10 +52,10 @@ def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] |
     return featurize(Compositions.from_dense(elements, dense), columns).values
 
 
-def stored_batch(campaign_id: str, round_index: int) -> list[Candidate] | None:
-    """The batch already chosen for this round (a resumed campaign), or None."""
+def stored_batch(campaign_id: str, stage: str, round_index: int) -> list[Candidate] | None:
+    """The batch already chosen for ``stage`` in this round (a resumed campaign), or None."""
     database = get_database()
-    chosen = list(database["selections"].find({"campaign_id": campaign_id, "round": round_index},
+    chosen = list(database["selections"].find({"campaign_id": campaign_id, "stage": stage, "round": round_index},
                                                sort=[("batch_position", 1)]))
     if not chosen:
         return None
@@ -124,13 +132,14 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
         top = Scored(np.asarray(scored.ids), scored.mean, scored.std, scored.scores)
         predictions = prediction_documents(top, campaign_id, round_index, model_id, TARGET, acquisition, top=keep)
         insert_many(database["predictions"], (p.model_copy(update={"provenance": provenance}) for p in predictions))
-    selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id)
+    selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id,
+                                     stage=spec.stages[0].name)
     insert_many(database["selections"], (s.model_copy(update={"provenance": provenance}) for s in selections))
 
 
 def choose_batch(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], size: int) -> list[Candidate]:
     """Return this round's batch: the stored one if the round was chosen before, else a new choice."""
-    stored = stored_batch(spec.campaign_id, round_index)
+    stored = stored_batch(spec.campaign_id, spec.stages[0].name, round_index)
     if stored is not None:
         return stored
     labelled = [outcome for outcome in history if outcome.value is not None]
@@ -153,3 +162,33 @@ def choose_batch(spec: CampaignSpec, round_index: int, history: list[LabelOutcom
     _store_round(spec, round_index, scored, batch, acquisition, model_id)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
+
+
+def record_outcome(campaign_id: str, outcome: LabelOutcome) -> None:
+    """Store on its selection what validating a candidate gave (the campaign's own link to its label)."""
+    stored = SelectionOutcome(status="completed" if outcome.value is not None else "failed", value=outcome.value,
+                              label_id=outcome.label_id, calculation_id=outcome.calculation_id,
+                              structure_id=outcome.structure_id, core_hours=outcome.core_hours,
+                              error=outcome.error)
+    key = selection_id(campaign_id, outcome.stage, outcome.round, outcome.candidate.id)
+    get_database()["selections"].update_one({"_id": key}, {"$set": {"outcome": stored.model_dump()}})
+
+
+def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
+                       previous: list[LabelOutcome]) -> list[Candidate]:
+    """Choose (or find, when resumed) the best candidates of the previous stage for stage ``stage_index``."""
+    stage, before = spec.stages[stage_index], spec.stages[stage_index - 1]
+    stored = stored_batch(spec.campaign_id, stage.name, round_index)
+    if stored is not None:
+        return stored
+    best = best_outcomes(spec, previous, min(spec.confirm_top, stage.max_validations))
+    utility = objective_of(spec).utility([outcome.value for outcome in best])
+    provenance = current_job_provenance(campaign_id=spec.campaign_id,
+                                        parents=[outcome.label_id for outcome in best if outcome.label_id])
+    insert_many(get_database()["selections"], (SelectionDocument(
+        _id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
+        campaign_id=spec.campaign_id, stage=stage.name, round=round_index, candidate_id=outcome.candidate.id,
+        acquisition="confirm", score=float(score), batch_position=position,
+        reason=f"rank {position} of stage {before.name!r} by {spec.objectives[0].direction} {TARGET}",
+        provenance=provenance) for position, (outcome, score) in enumerate(zip(best, utility, strict=True))))
+    return [outcome.candidate for outcome in best]

@@ -12,7 +12,7 @@ from alloyscreen.campaign.execution import run_here, submit
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.progress import show_progress
 from alloyscreen.campaign.records import save_campaign
-from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.results import campaign_status, load_campaign_spec, top_candidates
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
@@ -67,7 +67,7 @@ def status(campaign: str, as_json: bool) -> None:
         click.echo(f"  {stage['stage']:<12} {stage['calculator']:<7} validations "
                    f"{stage['validations']}/{stage['max_validations']}  core-hours {hours}")
     for failure in report["failures"]:
-        click.echo(f"  failed: {failure['formula']} ({failure['calculation_id']}): {failure['error']}")
+        click.echo(f"  failed at {failure['stage']}: candidate {failure['candidate_id']}: {failure['error']}")
 
 
 @click.command()
@@ -75,13 +75,13 @@ def status(campaign: str, as_json: bool) -> None:
 @click.option("-n", "count", default=10, show_default=True, help="How many candidates.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def top(campaign: str, count: int, as_json: bool) -> None:
-    """The best validated candidates of a campaign, with each calculator's label (eV/atom)."""
+    """The best validated candidates of a campaign, with each stage's label (eV/atom)."""
     rows = top_candidates(get_database(), campaign, count)
     if as_json:
         click.echo(json.dumps(rows))
         return
-    calculators = sorted({key for row in rows for key in row} - {"candidate_id", "formula", "prototype"})
-    click.echo(f"{'rank':<5}{'formula':<34}{'proto':<6}" + "".join(f"{c:>12}" for c in calculators))
+    stages = [stage.name for stage in load_campaign_spec(get_database(), campaign).stages]
+    click.echo(f"{'rank':<5}{'formula':<34}{'proto':<6}" + "".join(f"{s:>12}" for s in stages))
     for rank, row in enumerate(rows):
-        values = "".join(f"{row[c]:>12.4f}" if c in row else f"{'-':>12}" for c in calculators)
+        values = "".join(f"{row[s]:>12.4f}" if s in row else f"{'-':>12}" for s in stages)
         click.echo(f"{rank:<5}{row['formula']:<34}{row['prototype']:<6}{values}")

@@ -9,6 +9,7 @@ import click
 from alloyscreen.cli.campaign import run, status, submit_command, top
 from alloyscreen.cli.db import db
 from alloyscreen.cli.featurize import featurize
+from alloyscreen.cli.report import report
 from alloyscreen.errors import AlloyscreenError
 
 
@@ -29,5 +30,5 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-for command in (db, run, submit_command, status, top, featurize):
+for command in (db, run, submit_command, status, top, report, featurize):
     cli.add_command(command)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from alloyscreen.schemas.campaign import CampaignDocument
 from alloyscreen.schemas.calculation import CalculationDocument
+from alloyscreen.schemas.campaign import CampaignDocument
 from alloyscreen.schemas.candidate import CandidateDocument
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.lock import WorkLock
@@ -56,7 +56,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("models", ModelDocument, (_asc("provenance.campaign_id"),)),
     CollectionSpec("predictions", PredictionDocument, (_asc(*CAMPAIGN_ROUND, "rank"), _asc("candidate_id"))),
     CollectionSpec("selections", SelectionDocument, (
-        _asc(*CAMPAIGN_ROUND, "candidate_id", unique=True), _asc("candidate_id"))),
+        _asc(*CAMPAIGN_ROUND, "stage", "candidate_id", unique=True), _asc("candidate_id"))),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,8 +21,6 @@ class Correction(BaseModel):
 
 class CalculationDocument(Document):
     """A calculation: a claim while ``running``, then its results or its failure reason."""
-
-    collection: ClassVar[str] = "calculations"
 
     status: Literal["running", "completed", "failed"] = Field(description="state of the calculation")
     calculator: str = Field(description="registry name of the calculator: emt, chgnet, qe, vasp")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
@@ -11,8 +11,6 @@ from alloyscreen.schemas.base import Document
 
 class LabelDocument(Document):
     """A derived target (mixing energy, hydrogen adsorption free energy ...) of one candidate."""
-
-    collection: ClassVar[str] = "labels"
 
     candidate_id: str | None = Field(None, description="id of the candidate the label belongs to")
     property: str = Field(description="name of the target, e.g. mixing_energy_per_atom, delta_g_h")

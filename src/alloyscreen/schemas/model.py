@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -56,8 +56,6 @@ class CVMetrics(BaseModel):
 
 class ModelDocument(Document):
     """A trained surrogate: what it is, what it was trained on, how well it does; bytes in GridFS."""
-
-    collection: ClassVar[str] = "models"
 
     kind: str = Field(description="model kind, e.g. 'ensemble-xgboost', 'ensemble-catboost', 'matgl-megnet'")
     target: str = Field(description="predicted property, e.g. 'mixing_energy_per_atom' (eV/atom)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
 from alloyscreen.schemas.base import Document
@@ -11,8 +9,6 @@ from alloyscreen.schemas.base import Document
 
 class PredictionDocument(Document):
     """Surrogate prediction and acquisition score of a candidate (the top slice of a round)."""
-
-    collection: ClassVar[str] = "predictions"
 
     campaign_id: str = Field(description="id of the campaign")
     round: int = Field(ge=0, description="active-learning round (0 = initial model)")

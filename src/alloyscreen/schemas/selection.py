@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alloyscreen.schemas.base import Document
 
 
-class SelectionDocument(Document):
-    """One candidate picked in a round's batch, with the acquisition and the reason."""
+class SelectionOutcome(BaseModel):
+    """What validating a selected candidate gave, for this campaign (labels are shared between campaigns)."""
 
-    collection: ClassVar[str] = "selections"
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["completed", "failed"] = Field(description="completed, or failed with a reason")
+    value: float | None = Field(None, description="label value (property units, e.g. eV/atom); None if failed")
+    label_id: str | None = Field(None, description="id of the `labels` document")
+    calculation_id: str | None = Field(None, description="id of the main `calculations` document")
+    structure_id: str | None = Field(None, description="id of the `structures` document validated")
+    core_hours: float | None = Field(None, ge=0, description="core-hours of the calculation(s) when first run")
+    error: str | None = Field(None, description="why it failed, if it did")
+
+
+class SelectionDocument(Document):
+    """One candidate picked for a stage in a round, with the acquisition, the reason and the outcome."""
 
     campaign_id: str = Field(description="id of the campaign")
+    stage: str = Field(description="fidelity stage the candidate was selected for (the spec's stage name)")
     round: int = Field(ge=0, description="active-learning round the candidate was selected in")
     candidate_id: str = Field(description="id of the `candidates` document")
     acquisition: str = Field(description="acquisition function, e.g. 'ucb', or 'random' for the baseline")
@@ -23,3 +36,4 @@ class SelectionDocument(Document):
     reason: str = Field(description="why it was chosen, e.g. 'best score' or 'max-min distance 1.3 in slice'")
     model_id: str | None = Field(None, description="id of the `models` document used (None for random)")
     pareto_rank: int | None = Field(None, ge=0, description="non-dominated front (0 = Pareto front), multi-objective")
+    outcome: SelectionOutcome | None = Field(None, description="validation outcome; None while in flight")

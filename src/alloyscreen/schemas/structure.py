@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,8 +81,6 @@ class AdsorptionSite(BaseModel):
 
 class StructureDocument(Document):
     """A generated structure; ``_id`` is the content hash of structure and generator settings."""
-
-    collection: ClassVar[str] = "structures"
 
     candidate_id: str | None = Field(None, description="id of the candidate the structure represents")
     kind: StructureKind = Field(description="bulk-sqs, bulk-random, slab or slab-adsorbate")

@@ -119,6 +119,11 @@ def prediction_documents(
     ]
 
 
+def selection_id(campaign_id: str, stage: str, round_: int, candidate_id: str) -> str:
+    """Return the content id of the selection of ``candidate_id`` for ``stage`` in a round."""
+    return content_hash({"campaign_id": campaign_id, "stage": stage, "round": round_, "candidate_id": candidate_id})
+
+
 def selection_documents(
     batch: Batch,
     campaign_id: str,
@@ -126,13 +131,15 @@ def selection_documents(
     acquisition: str,
     model_id: str | None,
     pareto_ranks=None,
+    stage: str = "surrogate",
 ) -> list[SelectionDocument]:
-    """Return ``selections`` documents for a batch, in the order it was chosen."""
+    """Return ``selections`` documents for a batch chosen for ``stage``, in the order it was chosen."""
     ranks = [None] * len(batch.indices) if pareto_ranks is None else [int(r) for r in pareto_ranks]
     return [
         SelectionDocument(
-            id=content_hash({"campaign_id": campaign_id, "round": round_, "candidate_id": str(cid)}),
+            id=selection_id(campaign_id, stage, round_, str(cid)),
             campaign_id=campaign_id,
+            stage=stage,
             round=round_,
             candidate_id=str(cid),
             acquisition=acquisition,

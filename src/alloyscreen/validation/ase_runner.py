@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
+from threadpoolctl import threadpool_limits
 
 from alloyscreen.validation.base import accounting, result_fields
 
@@ -31,7 +32,8 @@ def run_ase_maker(maker, structure: Structure, n_cores: int) -> dict[str, Any]:
     run = getattr(maker, "_run_ase_safe", maker.run_ase)
     start = time.perf_counter()
     bare = Structure(structure.lattice, structure.species_and_occu, structure.frac_coords)  # no site properties
-    result = run(bare)
+    with threadpool_limits(1, user_api="blas"):  # 3x3 solves in ASE filters: threads only contend
+        result = run(bare)
     wall = time.perf_counter() - start
     frames = result.trajectory.frame_properties
     final = frames[-1]

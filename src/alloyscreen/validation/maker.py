@@ -55,7 +55,7 @@ def _calculations(database):
         from alloyscreen.db.client import get_database
 
         database = get_database()
-    return database[CalculationDocument.collection]
+    return database["calculations"]
 
 
 def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str):

@@ -21,6 +21,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +59,9 @@ def _correction(kind: str, current: dict[str, Any], step: int) -> dict[str, Any]
 @lru_cache(maxsize=8)
 def pw_version(executable: str) -> str:
     """Return the version pw.x prints in its header (e.g. ``v.6.7MaX``)."""
-    result = subprocess.run([executable], input="", capture_output=True, text=True, timeout=60, check=False)
+    with tempfile.TemporaryDirectory() as scratch:  # pw.x leaves CRASH and input_tmp.in in its cwd
+        result = subprocess.run([executable], input="", capture_output=True, text=True, timeout=60, check=False,
+                                cwd=scratch)
     version = classify_output(result.stdout, 0, "scf").version
     return f"pw.x-{version or 'unknown'}"
 

@@ -75,18 +75,20 @@ def mixing_energy_per_atom(calculation: CalculationDocument, references: dict[st
     return float(calculation.energy_per_atom - reference)
 
 
-def _store_label(label: LabelDocument, database=None) -> LabelDocument:
+def store_label(label: LabelDocument, database=None) -> LabelDocument:
+    """Insert ``label`` into ``labels`` (once: its id is a content hash); return it."""
     from alloyscreen.db.documents import insert_document
 
     if database is None:
         from alloyscreen.db.client import get_database
 
         database = get_database()
-    insert_document(database[LabelDocument.collection], label)
+    insert_document(database["labels"], label)
     return label
 
 
-def _label(candidate_id, prop, value, unit, calculator, calc_ids, ref_ids, details=None) -> LabelDocument:
+def build_label(candidate_id, prop, value, unit, calculator, calc_ids, ref_ids, details=None) -> LabelDocument:
+    """Return a label document whose id hashes its candidate, property and calculations."""
     key = content_hash({"candidate": candidate_id, "property": prop, "calculations": calc_ids, "references": ref_ids})
     return LabelDocument(
         _id=key, candidate_id=candidate_id, property=prop, value=value, unit=unit, calculator=calculator,
@@ -105,9 +107,9 @@ def mixing_energy_label(validated: ValidationOutput, settings: dict[str, Any]) -
     elements = [el.symbol for el in structure.composition]
     references = elemental_references(elements, calculation.calculator, settings)
     value = mixing_energy_per_atom(calculation, references)
-    label = _label(validated.candidate_id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
+    label = build_label(validated.candidate_id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
                    [calculation.id], [references[el].id for el in sorted(references)])
-    return _store_label(label)
+    return store_label(label)
 
 
 @dataclass
@@ -174,9 +176,9 @@ def hydrogen_adsorption(
     details = {"sites": rows, "mean_delta_g_h": float(values.mean()) if values.size else None,
                "std_delta_g_h": float(values.std()) if values.size else None,
                "zero_point_and_entropy_ev": ZERO_POINT_AND_ENTROPY_EV}
-    label = _label(candidate_id, "delta_g_h", best, "eV", calculator, [row["calculation_id"] for row in rows],
+    label = build_label(candidate_id, "delta_g_h", best, "eV", calculator, [row["calculation_id"] for row in rows],
                    [clean.id, h2.id], details)
-    return _store_label(label, database)
+    return store_label(label, database)
 
 
 @job
