@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fireworks import LaunchPad
 from jobflow import Flow, Job, run_locally
 from jobflow.managers.fireworks import flow_to_workflow
 
+from alloyscreen.campaign.spec import CampaignSpec, load_spec
+from alloyscreen.db.client import get_database
+from alloyscreen.db.init import init_database
 from alloyscreen.db.stores import get_job_store, get_launchpad
 
 
@@ -20,3 +24,16 @@ def submit(flow: Flow | Job, launchpad: LaunchPad | None = None) -> dict[int, in
     """Add ``flow`` to the FireWorks LaunchPad; return FireWorks' id mapping."""
     workflow = flow_to_workflow(flow, store=get_job_store())
     return (launchpad or get_launchpad()).add_wf(workflow)
+
+
+def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:
+    """Run a campaign (a spec, a mapping or a yaml path) to completion here; return its id.
+
+    Running it again resumes: finished calculations and stored rounds are reused.
+    """
+    from alloyscreen.campaign.flow import CampaignMaker
+
+    spec = spec if isinstance(spec, CampaignSpec) else load_spec(spec)
+    init_database(get_database())
+    run_here(CampaignMaker().make(spec))
+    return spec.campaign_id

@@ -57,16 +57,17 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 
 
 @job
-def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int) -> LabelOutcome:
-    """Validate one candidate at one stage and store its label."""
-    outcome = label_candidate(candidate, stage, campaign_id, round_index, seed)
+def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int,
+              target: str) -> LabelOutcome:
+    """Validate one candidate at one stage and store its label of ``target`` (the campaign's label property)."""
+    outcome = label_candidate(candidate, stage, campaign_id, round_index, seed, target)
     record_outcome(campaign_id, outcome)
     progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
     return outcome
 
 
 def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate], round_index: int) -> list[Job]:
-    return [_routed(label_job(c, stage, spec.campaign_id, round_index, spec.seed), stage.category)
+    return [_routed(label_job(c, stage, spec.campaign_id, round_index, spec.seed, spec.target), stage.category)
             for c in candidates]
 
 

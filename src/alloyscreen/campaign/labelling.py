@@ -1,20 +1,36 @@
-"""Turn a selected candidate into a label: structure -> validation -> mixing energy."""
+"""Turn a selected candidate into a label of the campaign target.
+
+- ``mixing_energy``: bulk structure (SQS or random) -> validation -> mixing energy;
+- ``delta_g_h``: slab of the close-packed facet -> adsorption sites -> dG_H of H
+  on each (:func:`alloyscreen.validation.targets.hydrogen_adsorption`).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from alloyscreen.campaign.spec import StageSpec
+from alloyscreen.campaign.spec import SlabSpec, StageSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.schemas.structure import AdsorptionSite
+from alloyscreen.structures import GeneratedStructure, find_sites, make_slab, place_adsorbate
 from alloyscreen.structures.bulk import random_solid_solution, special_quasirandom_structure
+from alloyscreen.structures.composition import StructureInputError
 from alloyscreen.validation.maker import validate
-from alloyscreen.validation.targets import build_label, elemental_references, mixing_energy_per_atom, store_label
+from alloyscreen.validation.targets import (
+    build_label,
+    elemental_references,
+    hydrogen_adsorption,
+    mixing_energy_per_atom,
+    store_label,
+)
 
 
 class Candidate(BaseModel):
@@ -31,13 +47,13 @@ class LabelOutcome(BaseModel):
     candidate: Candidate = Field(description="the candidate")
     stage: str = Field(description="stage name")
     round: int = Field(description="round the candidate was selected in")
-    value: float | None = Field(None, description="mixing energy (eV/atom); None when the calculation failed")
+    value: float | None = Field(None, description="label value (the campaign target's unit); None when it failed")
     status: str = Field(description="completed or failed")
     error: str | None = Field(None, description="why the calculation failed, if it did")
     calculation_id: str | None = Field(None, description="id of the calculation (None: no structure could be made)")
     structure_id: str | None = Field(None, description="id of the structure validated")
     label_id: str | None = Field(None, description="id of the label document")
-    core_hours: float = Field(0.0, description="core-hours the calculation took (when it first ran)")
+    core_hours: float = Field(0.0, description="core-hours the label's calculations took (when they first ran)")
     reused: bool = Field(description="True when the calculation came from the cache")
 
 
@@ -56,9 +72,64 @@ def candidate_structure(candidate: Candidate, stage: StageSpec, seed: int) -> tu
     return generated.structure, document.id
 
 
-def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
-                    seed: int) -> LabelOutcome:
-    """Validate ``candidate`` with ``stage``'s calculator and store its mixing-energy label.
+def choose_sites(sites: list[AdsorptionSite], slab: SlabSpec, seed: int) -> list[AdsorptionSite]:
+    """Up to ``slab.max_sites`` sites: shuffled (seeded) within each kind, round-robin over ``slab.site_kinds``."""
+    rng = np.random.default_rng(seed)
+    pools = [[sites[i] for i in rng.permutation(len(sites)) if sites[i].kind == kind] for kind in slab.site_kinds]
+    interleaved = [pool[depth] for depth in range(max(map(len, pools))) for pool in pools if depth < len(pool)]
+    if not interleaved:
+        raise StructureInputError(f"site_kinds {slab.site_kinds}; allowed on this slab: "
+                                  f"{', '.join(sorted({site.kind for site in sites}))}")
+    return interleaved[:slab.max_sites]
+
+
+def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[GeneratedStructure, str]:
+    """Generate and store the close-packed slab of ``candidate``; return it and its document id."""
+    generated = make_slab(candidate.composition, candidate.prototype, size=tuple(slab.size), layers=slab.layers,
+                          fixed_layers=slab.fixed_layers, vacuum=slab.vacuum, seed=seed, max_error=slab.max_error)
+    document = generated.to_document(candidate_id=candidate.id,
+                                     provenance=current_job_provenance(parents=[candidate.id]))
+    insert_document(get_database()["structures"], document)
+    return generated, document.id
+
+
+def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, seed: int) -> LabelOutcome:
+    """Label ``candidate`` with dG_H (eV) of H on up to ``max_sites`` sites of its slab.
+
+    The value is dG_H of the most stable site; the label keeps every site's.
+    Core-hours: the clean slab and the H calculations (H2 is shared by every
+    label, so it is not charged to any).
+    """
+    failed = {"candidate": candidate, "stage": stage.name, "round": round_index, "status": "failed", "reused": False}
+    try:
+        slab, structure_id = candidate_slab(candidate, stage.slab, seed)
+        chosen = choose_sites(find_sites(slab.structure), stage.slab, seed)
+        sites = [(site.kind, place_adsorbate(slab, site, "H").structure[-1].coords) for site in chosen]
+    except AlloyscreenError as error:
+        return LabelOutcome(**failed, error=str(error))
+    started = datetime.now(UTC)
+    try:
+        label = hydrogen_adsorption(slab.structure, stage.calculator, stage.settings, candidate.id, sites=sites)
+    except AlloyscreenError as error:
+        return LabelOutcome(**failed, structure_id=structure_id, error=str(error))
+    clean_slab = label.reference_calculation_ids[0]  # [clean slab, H2]
+    charged = {"_id": {"$in": [clean_slab, *label.calculation_ids]}}
+    calculations = get_database()["calculations"]
+    hours = sum(float(doc.get("core_hours") or 0.0) for doc in calculations.find(charged, {"core_hours": 1}))
+    reused = calculations.count_documents({**charged, "provenance.created_at": {"$gte": started}}) == 0
+    outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": clean_slab,
+               "structure_id": structure_id, "label_id": label.id, "core_hours": hours, "reused": reused}
+    if label.value is None:
+        errors = sorted({doc.get("error") or "?" for doc in calculations.find(
+            {"_id": {"$in": label.calculation_ids}}, {"error": 1})})
+        return LabelOutcome(**outcome, status="failed",
+                            error=f"all {len(sites)} H calculations failed: {'; '.join(errors)}")
+    return LabelOutcome(**outcome, status="completed", value=label.value)
+
+
+def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
+                        seed: int) -> LabelOutcome:
+    """Validate ``candidate``'s bulk structure and label its mixing energy (eV/atom).
 
     A candidate whose structure cannot be made (e.g. a fixed supercell too small
     for its fractions) comes back failed with the reason; the campaign goes on.
@@ -82,3 +153,16 @@ def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str, ro
                    [calculation.id], [references[element].id for element in sorted(references)])
     store_label(label)
     return LabelOutcome(**outcome, value=value, label_id=label.id)
+
+
+def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int,
+                    target: str = "mixing_energy_per_atom") -> LabelOutcome:
+    """Validate ``candidate`` with ``stage``'s calculator and store its label of ``target``.
+
+    ``target`` is the label property (:attr:`CampaignSpec.target`):
+    ``mixing_energy_per_atom`` or ``delta_g_h``. Failures come back as failed
+    outcomes with the reason.
+    """
+    if target == "delta_g_h":
+        return hydrogen_label(candidate, stage, round_index, seed)
+    return mixing_energy_label(candidate, stage, campaign_id, round_index, seed)

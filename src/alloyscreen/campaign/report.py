@@ -24,11 +24,9 @@ from pymongo.database import Database
 from scipy.special import gammaln
 
 from alloyscreen.campaign.results import campaign_labels, campaign_rounds, campaign_status, find_campaign
-from alloyscreen.campaign.rounds import TARGET
 from alloyscreen.campaign.spec import PROPERTIES, CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
-LABEL_PROPERTY = {"mixing_energy": TARGET}
 TOP_ROWS = 15
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
@@ -50,10 +48,14 @@ class ReportData:
     @property
     def objectives(self) -> list[Objective]:
         """The campaign objectives, on label properties."""
-        return [Objective(LABEL_PROPERTY[o.property], o.direction, o.target) for o in self.spec.objectives]
+        return [Objective(PROPERTIES[o.property][0], o.direction, o.target) for o in self.spec.objectives]
 
-    def first_stage(self, prop: str = TARGET, column: str = "value") -> pd.Series:
-        """Labels of the active-learning stage: candidate id -> ``column`` (value or label_id)."""
+    def first_stage(self, prop: str | None = None, column: str = "value") -> pd.Series:
+        """Labels of the active-learning stage: candidate id -> ``column`` (value or label_id) of ``prop``.
+
+        ``prop`` defaults to the campaign target.
+        """
+        prop = prop or self.spec.target
         rows = self.labels[(self.labels.stage == self.spec.stages[0].name) & (self.labels.property == prop)]
         return rows.drop_duplicates("candidate_id").set_index("candidate_id")[column]
 
@@ -108,10 +110,6 @@ def _section(anchor: str, title: str, what: str, *body: str) -> str:
     return f'<h2 id="{anchor}">{html.escape(title)}</h2><p class="what">{what}</p>' + "".join(body)
 
 
-def _unit(prop: str) -> str:
-    return {LABEL_PROPERTY[name]: unit for name, unit in PROPERTIES.items()}.get(prop, "")
-
-
 def _summary(data: ReportData) -> str:
     status = data.status
     stages = pd.DataFrame(status["stages"])
@@ -146,16 +144,16 @@ def _ranking(data: ReportData) -> str:
                           "selected in round": data.selections.drop_duplicates("candidate_id")
                           .set_index("candidate_id")["round"].reindex(order).values})
     for stage in data.spec.stages:
-        values = data.labels[(data.labels.stage == stage.name) & (data.labels.property == TARGET)]
+        values = data.labels[(data.labels.stage == stage.name) & (data.labels.property == data.spec.target)]
         table[f"{stage.name} ({stage.calculator})"] = values.drop_duplicates("candidate_id").set_index(
             "candidate_id")["value"].reindex(order).values
     table["predicted mean"] = last["mean"].reindex(order).values if len(last) else np.nan
     table["predicted std"] = last["std"].reindex(order).values if len(last) else np.nan
     table["in training set"] = ["yes" if label_ids.get(c) in last_training else "no" for c in order]
     table.insert(0, "rank", np.arange(1, len(order) + 1))
-    unit = _unit(TARGET)
-    what = (f"The {len(order)} best candidates by their validated {TARGET} ({unit}) at the active-learning stage "
-            f"<b>{data.spec.stages[0].name}</b> ({objective.direction}), with each stage's label and the "
+    unit = data.spec.target_unit
+    what = (f"The {len(order)} best candidates by their validated {data.spec.target} ({unit}) at the active-learning "
+            f"stage <b>{data.spec.stages[0].name}</b> ({objective.direction}), with each stage's label and the "
             "prediction (mean and calibrated std) of the last round's surrogate. 'in training set': the last "
             "surrogate was fitted on that label, so its prediction there is not a test.")
     body = [_table(table)]
@@ -173,7 +171,7 @@ def _ranking_figure(data: ReportData, last: pd.DataFrame, objective: Objective, 
     axes.errorbar(top["mean"], y, xerr=top["std"], fmt="o", color="C0", capsize=2, label="predicted mean ± 1 std")
     axes.plot(labels.values, y, "x", color="C3", markersize=8, label="validated label")
     axes.set_yticks(y, data.candidates.formula.reindex(top.index).values, fontsize=8)
-    axes.set_xlabel(f"{TARGET} ({unit})")
+    axes.set_xlabel(f"{data.spec.target} ({unit})")
     axes.legend(fontsize=8)
     round_index = int(last["round"].iloc[0])
     return (f"<p class=\"what\">The last round's ({round_index}) {len(top)} best candidates by predicted mean "
@@ -194,7 +192,7 @@ def _held_out(data: ReportData) -> pd.DataFrame:
 
 def _parity(data: ReportData) -> str:
     rows = _held_out(data)
-    unit = _unit(TARGET)
+    unit = data.spec.target_unit
     confirm = _fidelity_pairs(data)
     if rows.empty and confirm.empty:
         return _section("parity", "Surrogate against validation",
@@ -230,7 +228,7 @@ def _parity(data: ReportData) -> str:
 
 def _fidelity_pairs(data: ReportData) -> pd.DataFrame:
     first = data.first_stage()
-    later = data.labels[(data.labels.stage != data.spec.stages[0].name) & (data.labels.property == TARGET)
+    later = data.labels[(data.labels.stage != data.spec.stages[0].name) & (data.labels.property == data.spec.target)
                         & data.labels.candidate_id.isin(first.index)].copy()
     later["first"] = first.reindex(later.candidate_id).values
     return later
@@ -265,7 +263,7 @@ def _learning(data: ReportData) -> str:
     axes = figure.subplots()
     axes.plot(table["training labels"], table["CV MAE"], "o-", label="cross-validated MAE")
     axes.plot(table["training labels"], table["next-batch MAE"], "s--", label="MAE on the batch it chose")
-    axes.set(xlabel="labels the surrogate was trained on", ylabel=f"MAE ({_unit(TARGET)})")
+    axes.set(xlabel="labels the surrogate was trained on", ylabel=f"MAE ({data.spec.target_unit})")
     axes.legend(fontsize=8)
     what = ("Surrogate error against training-set size, one point per round's model: the cross-validated MAE "
             "stored with the model (absent when too few labels for CV) and the MAE of its predictions on the "
@@ -312,7 +310,7 @@ def _discovery(data: ReportData) -> str:
     initial = int((order["round"] == 0).sum())
     axes.axvline(initial + 0.5, color="k", lw=0.8, ls=":", label="end of the random initial round")
     axes.set(xlabel=f"validations at stage {data.spec.stages[0].name}",
-             ylabel=f"{name} {TARGET} found ({_unit(TARGET)})")
+             ylabel=f"{name} {data.spec.target} found ({data.spec.target_unit})")
     axes.legend(fontsize=8)
     what = (f"The {name} label found so far against the number of {data.spec.stages[0].name} validations, in "
             "the order the campaign selected them (failed validations count as spent). Random baseline: the "
@@ -386,7 +384,7 @@ def _composition(data: ReportData) -> str:
         axes.plot(*corners.T, "+", color="grey")
         axes.set(title=title, xlabel=f"PC1 ({explained[0]:.0%})", ylabel=f"PC2 ({explained[1]:.0%})")
         if len(values):
-            figure.colorbar(scatter, ax=axes, label=f"{TARGET} ({_unit(TARGET)})")
+            figure.colorbar(scatter, ax=axes, label=f"{data.spec.target} ({data.spec.target_unit})")
     if len(first):
         best = first.index[np.argmax(data.objectives[0].utility(first.values))]
         panels[1].plot(points.pc1[best], points.pc2[best], "*", color="C3", markersize=16, label="best")

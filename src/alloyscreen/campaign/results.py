@@ -6,10 +6,9 @@ from typing import Any
 
 from pymongo.database import Database
 
-from alloyscreen.campaign.rounds import TARGET
+from alloyscreen.campaign.rounds import objective_of
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.surrogates.acquisition import Objective
 
 
 def find_campaign(database: Database, key: str) -> dict[str, Any]:
@@ -66,8 +65,7 @@ def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[s
     for candidate in database["candidates"].find({"_id": {"$in": list(rows)}}, {"formula": 1, "prototype": 1}):
         rows[candidate["_id"]].update(formula=candidate["formula"], prototype=candidate["prototype"])
     first = spec.stages[0].name
-    objective = spec.objectives[0]
-    utility = Objective(TARGET, objective.direction, objective.target).utility
+    utility = objective_of(spec).utility
     ranked = sorted((row for row in rows.values() if first in row), key=lambda row: -float(utility(row[first])))
     return ranked[:count]
 
@@ -78,12 +76,13 @@ def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
     campaign's own link to them is the outcome stored on each of its selections.
     """
     campaign = find_campaign(database, key)
-    calculators = {stage.name: stage.calculator for stage in CampaignSpec.model_validate(campaign["spec"]).stages}
+    spec = CampaignSpec.model_validate(campaign["spec"])
+    calculators = {stage.name: stage.calculator for stage in spec.stages}
     selections = database["selections"].find(
         {"campaign_id": campaign["_id"], "outcome.value": {"$ne": None}},
         sort=[("round", 1), ("batch_position", 1)])
     return [{"label_id": s["outcome"]["label_id"], "candidate_id": s["candidate_id"], "stage": s["stage"],
-             "round": s["round"], "property": TARGET, "value": s["outcome"]["value"],
+             "round": s["round"], "property": spec.target, "value": s["outcome"]["value"],
              "calculator": calculators.get(s["stage"]), "calculation_id": s["outcome"]["calculation_id"],
              "structure_id": s["outcome"]["structure_id"], "core_hours": s["outcome"]["core_hours"]}
             for s in selections]

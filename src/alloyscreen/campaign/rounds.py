@@ -28,14 +28,13 @@ from alloyscreen.surrogates.records import Scored, prediction_documents, selecti
 from alloyscreen.surrogates.registry import model_document
 from alloyscreen.surrogates.selection import Batch, select_batch
 
-TARGET = "mixing_energy_per_atom"
 CV_FOLDS = 5
 
 
 def objective_of(spec: CampaignSpec) -> Objective:
     """The campaign's (first) objective as the surrogates package sees it."""
     first = spec.objectives[0]
-    return Objective(TARGET, first.direction, first.target)
+    return Objective(spec.target, first.direction, first.target)
 
 
 def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
@@ -77,7 +76,7 @@ def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -
         model.fit(X, y)
     blob = model.to_bytes()
     database = get_database()
-    document = model_document(model, blob, TARGET, [o.label_id for o in labelled if o.label_id],
+    document = model_document(model, blob, spec.target, [o.label_id for o in labelled if o.label_id],
                               feature_set=FEATURE_SET, cv=metrics,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     if database["models"].count_documents({"_id": document.id}, limit=1) == 0:
@@ -130,7 +129,7 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
         if not bucket.exists(filename=name):
             bucket.put(scored.ranking_blob(), filename=name, metadata={"campaign_id": campaign_id})
         top = Scored(np.asarray(scored.ids), scored.mean, scored.std, scored.scores)
-        predictions = prediction_documents(top, campaign_id, round_index, model_id, TARGET, acquisition, top=keep)
+        predictions = prediction_documents(top, campaign_id, round_index, model_id, spec.target, acquisition, top=keep)
         insert_many(database["predictions"], (p.model_copy(update={"provenance": provenance}) for p in predictions))
     selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id,
                                      stage=spec.stages[0].name)
@@ -189,6 +188,6 @@ def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
         _id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
         campaign_id=spec.campaign_id, stage=stage.name, round=round_index, candidate_id=outcome.candidate.id,
         acquisition="confirm", score=float(score), batch_position=position,
-        reason=f"rank {position} of stage {before.name!r} by {spec.objectives[0].direction} {TARGET}",
+        reason=f"rank {position} of stage {before.name!r} by {spec.objectives[0].direction} {spec.target}",
         provenance=provenance) for position, (outcome, score) in enumerate(zip(best, utility, strict=True))))
     return [outcome.candidate for outcome in best]

@@ -13,7 +13,11 @@ from alloyscreen.candidates.spec import CandidateSpaceSpec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 
-PROPERTIES = {"mixing_energy": "eV/atom"}
+# objective property -> (label property, unit)
+PROPERTIES: dict[str, tuple[str, str]] = {
+    "mixing_energy": ("mixing_energy_per_atom", "eV/atom"),
+    "delta_g_h": ("delta_g_h", "eV"),
+}
 
 
 class _Strict(BaseModel):
@@ -43,9 +47,19 @@ class AcquisitionSpec(_Strict):
 class ObjectiveSpec(_Strict):
     """A property to optimise."""
 
-    property: Literal["mixing_energy"] = Field("mixing_energy", description="label property (eV/atom)")
+    property: Literal["mixing_energy", "delta_g_h"] = Field(
+        "mixing_energy", description="mixing_energy (eV/atom, bulk) or delta_g_h (eV, H on the close-packed surface)"
+    )
     direction: Literal["minimize", "maximize", "target"] = Field("minimize", description="what is better")
-    target: float | None = Field(None, description="target value when direction is 'target'")
+    target: float | None = Field(None, description="target value when direction is 'target' (hydrogen evolution: "
+                                                    "delta_g_h with direction 'target' and target 0.0)")
+
+    @model_validator(mode="after")
+    def _check(self) -> ObjectiveSpec:
+        if (self.direction == "target") != (self.target is not None):
+            raise ValueError(f"direction {self.direction!r} with target {self.target!r}: a target value is "
+                             "required with direction 'target' and only then")
+        return self
 
 
 class StructureSpec(_Strict):
@@ -57,6 +71,32 @@ class StructureSpec(_Strict):
     iterations: int = Field(20000, ge=1, description="Monte Carlo iterations of the SQS search")
 
 
+class SlabSpec(_Strict):
+    """The surface of a ``delta_g_h`` label (see ``alloyscreen.structures.slabs`` and ``.adsorption``).
+
+    Sites are drawn at random (seeded) within each kind and taken round-robin
+    over ``site_kinds`` in the order given, so a small ``max_sites`` still
+    covers the first kinds listed.
+    """
+
+    size: tuple[int, int] = Field((3, 3), description="surface repeats along the two in-plane cell vectors")
+    layers: int = Field(4, ge=2, description="atomic layers")
+    fixed_layers: int = Field(2, ge=0, description="bottom layers marked fixed (selective dynamics)")
+    vacuum: float = Field(12.0, gt=0, description="vacuum gap between periodic images (Å)")
+    max_error: float = Field(0.05, gt=0, description="largest |count/N - fraction| accepted")
+    max_sites: int = Field(6, ge=1, description="adsorption sites computed per candidate")
+    site_kinds: list[Literal["top", "bridge", "fcc", "hcp", "hollow"]] = Field(
+        default_factory=lambda: ["fcc", "hcp", "top", "bridge"],
+        description="site kinds drawn from (hollow: the 3-fold sites of bcc(110))", min_length=1,
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SlabSpec:
+        if self.fixed_layers >= self.layers:
+            raise ValueError(f"fixed_layers {self.fixed_layers} must be below layers {self.layers}")
+        return self
+
+
 class StageSpec(_Strict):
     """One rung of the fidelity ladder: a calculator, what it validates and its budget."""
 
@@ -64,7 +104,9 @@ class StageSpec(_Strict):
     calculator: Literal["emt", "chgnet", "qe", "vasp"] = Field(description="validation calculator")
     mode: Literal["static", "relax", "vc-relax"] = Field("vc-relax", description="calculation type")
     settings: dict[str, Any] = Field(default_factory=dict, description="calculator settings")
-    structure: StructureSpec = Field(default_factory=StructureSpec, description="structure generation")
+    structure: StructureSpec = Field(default_factory=StructureSpec, description="bulk structure generation")
+    slab: SlabSpec = Field(default_factory=SlabSpec, description="slab and sites of a delta_g_h objective "
+                                                                 "(relaxed in mode 'relax' whatever 'mode' says)")
     max_validations: int = Field(ge=1, description="budget: validations in this stage")
     max_core_hours: float | None = Field(None, gt=0, description="budget: core-hours in this stage")
     category: str = Field("cheap", description="FireWorks _category of this stage's jobs")
@@ -102,6 +144,16 @@ class CampaignSpec(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
         return self
+
+    @property
+    def target(self) -> str:
+        """The label property the campaign optimises (its first objective's), e.g. ``delta_g_h``."""
+        return PROPERTIES[self.objectives[0].property][0]
+
+    @property
+    def target_unit(self) -> str:
+        """The unit of :attr:`target`, e.g. ``eV``."""
+        return PROPERTIES[self.objectives[0].property][1]
 
     @property
     def campaign_id(self) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import click
 
-from alloyscreen.campaign.execution import run_here, submit
+from alloyscreen.campaign.execution import run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.progress import show_progress
 from alloyscreen.campaign.records import save_campaign
@@ -26,15 +28,14 @@ SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Pat
 def run(spec_path: Path, quiet: bool) -> None:
     """Run a campaign to completion here; re-running resumes without repeating work."""
     spec = load_spec(spec_path)
-    init_database(get_database())
     logging.getLogger("jobflow").setLevel(logging.WARNING)
     click.echo(f"campaign {spec.name}: id {spec.campaign_id}", err=True)
-    flow = CampaignMaker().make(spec)
-    if quiet:
-        run_here(flow)
-    else:
-        with show_progress():
-            run_here(flow)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the id (calculators print)
+        if quiet:
+            run_campaign(spec)
+        else:
+            with show_progress():
+                run_campaign(spec)
     click.echo(spec.campaign_id)
 
 
@@ -75,7 +76,7 @@ def status(campaign: str, as_json: bool) -> None:
 @click.option("-n", "count", default=10, show_default=True, help="How many candidates.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def top(campaign: str, count: int, as_json: bool) -> None:
-    """The best validated candidates of a campaign, with each stage's label (eV/atom)."""
+    """The best validated candidates of a campaign, with each stage's label (the campaign's target unit)."""
     rows = top_candidates(get_database(), campaign, count)
     if as_json:
         click.echo(json.dumps(rows))

@@ -1,0 +1,103 @@
+"""A real, tiny hydrogen-evolution campaign with EMT: dG_H on (111) slabs, target 0."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from alloyscreen.campaign.execution import run_here
+from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.labelling import Candidate, choose_sites, hydrogen_label
+from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.structures import find_sites, make_slab
+
+FLOWS = Path(__file__).resolve().parents[2] / "flows"
+COLLECTIONS = ("structures", "calculations", "labels", "models", "selections")
+SLAB = {"size": [2, 2], "layers": 3, "fixed_layers": 1, "vacuum": 10.0, "max_sites": 2}
+
+
+def _her_spec(name: str) -> dict:
+    return {
+        "name": name, "seed": 1,
+        "candidates": {"elements": ["Pt", "Pd", "Cu", "Au"], "n_components": 2,
+                       "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
+        "objectives": [{"property": "delta_g_h", "direction": "target", "target": 0.0}],
+        "initial_random": 3, "acquisition": {"batch_size": 2, "strategy": "ucb"},
+        "stages": [
+            {"name": "emt", "calculator": "emt", "max_validations": 7, "slab": SLAB},
+            {"name": "emt-3-sites", "calculator": "emt", "max_validations": 1, "slab": {**SLAB, "max_sites": 3}},
+        ],
+        "confirm_top": 1,
+    }
+
+
+def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_free(database):
+    spec = load_spec(_her_spec("her"))
+    assert (spec.target, spec.target_unit) == ("delta_g_h", "eV")
+    with threadpool_limits(1, user_api="blas"):
+        run_here(CampaignMaker().make(spec))
+    status = campaign_status(database, spec.campaign_id)
+    assert status["status"] == "completed" and not status["failures"]
+    assert [s["validations"] for s in status["stages"]] == [7, 1]
+    assert database["models"].find_one({"provenance.campaign_id": spec.campaign_id})["target"] == "delta_g_h"
+    labels = campaign_labels(database, spec.campaign_id)
+    assert len(labels) == 8 and {row["property"] for row in labels} == {"delta_g_h"}
+    for row in labels:
+        label = database["labels"].find_one({"_id": row["label_id"]})
+        sites = label["details"]["sites"]
+        assert label["property"] == "delta_g_h" and label["unit"] == "eV"
+        assert len(sites) == (2 if row["stage"] == "emt" else 3)
+        assert all(math.isfinite(site["delta_g_h"]) for site in sites)
+        assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites)) == row["value"]
+        assert database["structures"].find_one({"_id": row["structure_id"]})["kind"] == "slab"
+        assert row["calculation_id"] == label["reference_calculation_ids"][0]  # the clean slab
+    selections = database["selections"].find({"campaign_id": spec.campaign_id})
+    assert all(s["outcome"]["status"] == "completed" and s["outcome"]["label_id"] for s in selections)
+    ranked = top_candidates(database, spec.campaign_id, count=7)
+    distances = [abs(row["emt"]) for row in ranked]
+    assert len(ranked) == 7 and distances == sorted(distances)
+    assert "emt-3-sites" in ranked[0]  # the confirmation went to the candidate closest to 0
+    before = {name: database[name].count_documents({}) for name in COLLECTIONS}
+    with threadpool_limits(1, user_api="blas"):
+        run_here(CampaignMaker().make(spec))
+    assert {name: database[name].count_documents({}) for name in COLLECTIONS} == before
+
+
+def test_sites_are_drawn_round_robin_over_kinds_and_seeded():
+    slab = make_slab({"Pt": 0.5, "Cu": 0.5}, "fcc", size=(3, 3), layers=3, fixed_layers=1, vacuum=10.0, seed=0)
+    sites = find_sites(slab.structure)
+    shape = SlabSpec(max_sites=6)
+    chosen = choose_sites(sites, shape, seed=4)
+    assert [site.kind for site in chosen] == ["fcc", "hcp", "top", "bridge", "fcc", "hcp"]
+    assert chosen == choose_sites(sites, shape, seed=4) != choose_sites(sites, shape, seed=5)
+    with pytest.raises(AlloyscreenError, match="site_kinds"):
+        choose_sites(sites, SlabSpec(site_kinds=["hollow"]), seed=0)
+
+
+def test_hydrogen_label_is_cached_and_failures_come_back_with_the_reason(database):
+    stage = StageSpec(name="emt", calculator="emt", max_validations=1, slab=SLAB)
+    candidate = Candidate(id="her-PtNi", composition={"Pt": 0.5, "Ni": 0.5}, prototype="fcc")
+    first, again = hydrogen_label(candidate, stage, 0, seed=2), hydrogen_label(candidate, stage, 0, seed=2)
+    assert first.status == "completed" and (first.reused, again.reused) == (False, True)
+    assert (again.value, again.label_id, again.core_hours) == (first.value, first.label_id, first.core_hours)
+    assert first.core_hours > 0
+    no_emt = hydrogen_label(Candidate(id="her-PtZr", composition={"Pt": 0.5, "Zr": 0.5}, prototype="fcc"), stage, 0, 0)
+    assert no_emt.status == "failed" and "Zr" in no_emt.error and no_emt.structure_id and no_emt.value is None
+    tight = stage.model_copy(update={"slab": SlabSpec(**{**SLAB, "max_error": 0.01})})
+    no_slab = hydrogen_label(Candidate(id="her-PtCu", composition={"Pt": 0.3, "Cu": 0.7}, prototype="fcc"), tight, 0, 0)
+    assert no_slab.status == "failed" and "rounding error" in no_slab.error and no_slab.structure_id is None
+
+
+def test_ptpd_her_flow_loads_and_targets_zero():
+    spec = load_spec(FLOWS / "ptpd_hea_her.yaml")
+    objective = spec.objectives[0]
+    assert (spec.target, objective.direction, objective.target) == ("delta_g_h", "target", 0.0)
+    assert spec.candidates.required == ["Pt", "Pd"] and spec.candidates.n_components == 5
+    assert [(s.calculator, s.category) for s in spec.stages] == [("chgnet", "cheap"), ("qe", "dft")]
+    with pytest.raises(AlloyscreenError, match="target value is required"):
+        load_spec({**_her_spec("bad"), "objectives": [{"property": "delta_g_h", "direction": "target"}]})
