@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
 
 from alloyscreen.db import server
 from alloyscreen.db.client import close_clients, get_database
@@ -39,3 +44,30 @@ def database(database_env):
     db = get_database()
     init_database(db)
     return db
+
+
+@pytest.fixture
+def spawn_server():
+    """Start stand-alone secantusd servers (storage, port, extra flags); all are stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def spawn(storage: Path, port: int, *extra: str) -> subprocess.Popen:
+        executable = Path(sys.executable).parent / "secantusd-py"
+        process = subprocess.Popen([str(executable), "--port", str(port), "--storage-path", str(storage), *extra],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(process)
+        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        for _ in range(150):
+            try:
+                with MongoClient(uri, serverSelectionTimeoutMS=200) as client:
+                    client.admin.command("ping")
+                return process
+            except Exception:
+                time.sleep(0.2)
+        raise RuntimeError(f"secantusd did not start on port {port}")
+
+    yield spawn
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()

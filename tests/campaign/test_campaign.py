@@ -100,3 +100,23 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
     assert database["selections"].count_documents({**first_stage, "outcome.status": "completed"}) == 8
     calculations = list(database["calculations"].find({"provenance.campaign_id": spec.campaign_id}, {"formula": 1}))
     assert len({c["_id"] for c in calculations}) == len(calculations)
+
+
+def test_stored_model_reloads_by_id_and_reproduces_its_predictions(database):
+    from alloyscreen.campaign.models import load_stored_model
+    from alloyscreen.campaign.rounds import descriptor_matrix
+
+    spec = load_spec(_spec("loop"))
+    run_here(CampaignMaker().make(spec))  # reuses everything when the loop test ran first
+    model_id = database["selections"].find_one({"campaign_id": spec.campaign_id, "round": 2})["model_id"]
+    stored = list(database["predictions"].find({"campaign_id": spec.campaign_id, "model_id": model_id}))
+    candidates = {c["_id"]: c["composition"] for c in database["candidates"].find(
+        {"_id": {"$in": [p["candidate_id"] for p in stored]}})}
+    X = descriptor_matrix([candidates[p["candidate_id"]] for p in stored], spec.descriptors)
+    model = load_stored_model(database, model_id)
+    mean, std = model.predict(X, return_std=True)
+    assert mean == pytest.approx([p["mean"] for p in stored], rel=1e-9, abs=1e-12)
+    assert std == pytest.approx([p["std"] for p in stored], rel=1e-9, abs=1e-12)
+    assert (load_stored_model(database, model_id).predict(X) == mean).all()
+    with pytest.raises(AlloyscreenError, match="no model with id 'missing'"):
+        load_stored_model(database, "missing")

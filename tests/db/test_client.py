@@ -1,7 +1,4 @@
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
@@ -29,30 +26,14 @@ def test_redact_hides_password():
     assert redact("mongodb://ann:secret@db.example:27017/x") == "mongodb://ann:***@db.example:27017/x"
 
 
-def _spawn(storage: Path, port: int, *extra: str) -> subprocess.Popen:
-    executable = Path(sys.executable).parent / "secantusd-py"
-    process = subprocess.Popen([str(executable), "--port", str(port), "--storage-path", str(storage), *extra],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    for _ in range(100):
-        try:
-            with MongoClient(uri, serverSelectionTimeoutMS=200) as client:
-                client.admin.command("ping")
-            return process
-        except Exception:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start")
-
-
-def test_wrong_credentials_are_reported(tmp_path):
+def test_wrong_credentials_are_reported(tmp_path, spawn_server):
     port = _free_port()
-    process = _spawn(tmp_path, port)
+    process = spawn_server(tmp_path, port)
     with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
         client.admin.command("createUser", "ann", pwd="right", roles=["root"])
     process.terminate()
     process.wait()
-    process = _spawn(tmp_path, port, "--auth")
+    process = spawn_server(tmp_path, port, "--auth")
     try:
         good = connect(f"mongodb://ann:right@127.0.0.1:{port}/?directConnection=true", timeout_ms=3000)
         good.close()

@@ -12,11 +12,12 @@ import numpy as np
 
 from alloyscreen.campaign import progress
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.models import store_model
 from alloyscreen.campaign.scoring import ScoredSlice, score_space
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.candidates import CandidateSpace, formula
 from alloyscreen.db.client import get_database
-from alloyscreen.db.documents import insert_document, insert_many
+from alloyscreen.db.documents import insert_many
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
 from alloyscreen.schemas.candidate import CandidateDocument
 from alloyscreen.schemas.provenance import current_job_provenance
@@ -75,15 +76,10 @@ def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -
     else:
         model.fit(X, y)
     blob = model.to_bytes()
-    database = get_database()
     document = model_document(model, blob, spec.target, [o.label_id for o in labelled if o.label_id],
                               feature_set=FEATURE_SET, cv=metrics,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
-    if database["models"].count_documents({"_id": document.id}, limit=1) == 0:
-        bucket = gridfs.GridFS(database, "model_files")
-        document = document.model_copy(update={"gridfs_id": str(bucket.put(blob, filename=document.id))})
-        insert_document(database["models"], document)
-    return model, document.id
+    return model, store_model(get_database(), document, blob).id
 
 
 def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from pymongo.errors import PyMongoError
 
 from alloyscreen.campaign.execution import run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
@@ -16,8 +17,10 @@ from alloyscreen.campaign.progress import show_progress
 from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.results import campaign_status, load_campaign_spec, top_candidates
 from alloyscreen.campaign.spec import load_spec
-from alloyscreen.db.client import get_database
+from alloyscreen.db.client import connect, get_database, resolve_uri
 from alloyscreen.db.init import init_database
+from alloyscreen.errors import AlloyscreenError, DatabaseError
+from alloyscreen.settings import get_settings
 
 SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
 
@@ -30,13 +33,28 @@ def run(spec_path: Path, quiet: bool) -> None:
     spec = load_spec(spec_path)
     logging.getLogger("jobflow").setLevel(logging.WARNING)
     click.echo(f"campaign {spec.name}: id {spec.campaign_id}", err=True)
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the id (calculators print)
-        if quiet:
-            run_campaign(spec)
-        else:
-            with show_progress():
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the id (calculators print)
+            if quiet:
                 run_campaign(spec)
+            else:
+                with show_progress():
+                    run_campaign(spec)
+    except (PyMongoError, RuntimeError) as error:
+        raise _explain_stop(spec.name, spec_path, error) from None
     click.echo(spec.campaign_id)
+
+
+def _explain_stop(name: str, spec_path: Path, error: Exception) -> AlloyscreenError:
+    """One line for a campaign that stopped: the database went away, or a job failed."""
+    settings = get_settings()
+    try:
+        connect(resolve_uri(settings, start=False), settings.server_timeout_ms).close()
+    except AlloyscreenError as unreachable:
+        return DatabaseError(f"campaign {name} stopped, the database went away ({unreachable}); "
+                             f"re-run `alloyscreen run {spec_path}` when it is back to resume")
+    return AlloyscreenError(f"campaign {name} stopped: {str(error).splitlines()[0]} (see the log above); "
+                            f"re-running resumes without repeating finished work")
 
 
 @click.command("submit")

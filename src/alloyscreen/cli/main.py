@@ -10,6 +10,7 @@ from alloyscreen.cli.campaign import run, status, submit_command, top
 from alloyscreen.cli.db import db
 from alloyscreen.cli.featurize import featurize
 from alloyscreen.cli.report import report
+from alloyscreen.cli.validate import validate
 from alloyscreen.errors import AlloyscreenError
 
 
@@ -30,5 +31,5 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-for command in (db, run, submit_command, status, top, report, featurize):
+for command in (db, run, submit_command, status, top, report, featurize, validate):
     cli.add_command(command)
