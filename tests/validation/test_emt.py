@@ -82,3 +82,20 @@ def test_bad_input_is_one_clear_line(calculator, settings, structure, message, c
 def test_bad_mode_is_refused(cu3au):
     with pytest.raises(AlloyscreenError, match="mode 'md' is not allowed; allowed: static, relax, vc-relax"):
         validate(cu3au, "emt", {}, "md")
+
+
+def test_fixed_bottom_layers_stay_put_and_enter_the_calculation_id(database):
+    import numpy as np
+    from pymatgen.core import Structure
+
+    from alloyscreen.structures.slabs import make_slab
+    from alloyscreen.validation.maker import validate
+
+    slab = make_slab({"Pt": 0.5, "Cu": 0.5}, "fcc", size=(2, 2), layers=3, fixed_layers=1, seed=0).structure
+    document, _ = validate(slab, "emt", {}, "relax")
+    moved = np.linalg.norm(Structure.from_dict(document.final_structure).cart_coords - slab.cart_coords, axis=1)
+    fixed = [i for i, flags in enumerate(slab.site_properties["selective_dynamics"]) if not any(flags)]
+    assert len(fixed) == 4 and moved[fixed].max() < 1e-8 and moved.max() > 0.01
+    free = Structure(slab.lattice, slab.species, slab.frac_coords)
+    unconstrained, _ = validate(free, "emt", {}, "relax")
+    assert unconstrained.id != document.id and unconstrained.energy < document.energy

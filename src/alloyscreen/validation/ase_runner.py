@@ -27,11 +27,20 @@ def maker_options(mode: str, physics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def fixed_atoms(structure: Structure) -> dict[str, list] | None:
+    """Return the ``selective_dynamics`` site property (sites without one move freely), or None if unused."""
+    flags = structure.site_properties.get("selective_dynamics")
+    if flags is None or all(flag is None or all(flag) for flag in flags):
+        return None
+    return {"selective_dynamics": [list(flag) if flag is not None else [True] * 3 for flag in flags]}
+
+
 def run_ase_maker(maker, structure: Structure, n_cores: int) -> dict[str, Any]:
     """Run ``maker`` (an atomate2 AseRelaxMaker) on ``structure``; return calculation-document fields."""
     run = getattr(maker, "_run_ase_safe", maker.run_ase)
     start = time.perf_counter()
-    bare = Structure(structure.lattice, structure.species_and_occu, structure.frac_coords)  # no site properties
+    bare = Structure(structure.lattice, structure.species_and_occu, structure.frac_coords,
+                     site_properties=fixed_atoms(structure))  # only the constraints travel to ASE
     with threadpool_limits(1, user_api="blas"):  # 3x3 solves in ASE filters: threads only contend
         result = run(bare)
     wall = time.perf_counter() - start

@@ -19,6 +19,7 @@ from pymatgen.core import Structure
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.validation.ase_runner import fixed_atoms
 from alloyscreen.validation.base import SettingsError, check_mode, structure_dict
 from alloyscreen.validation.registry import get_calculator
 
@@ -32,14 +33,22 @@ class ValidationOutput(BaseModel):
 
 
 def structure_identity(structure: Structure) -> dict[str, Any]:
-    """Return what identifies a structure for hashing: lattice, species and wrapped fractional coordinates."""
+    """Return what identifies a structure for hashing.
+
+    Lattice, species, wrapped fractional coordinates and, when some atoms are
+    held fixed, which ones.
+    """
     frac = np.round(np.mod(structure.frac_coords, 1.0), 8) % 1.0
-    return {
+    identity = {
         "lattice": structure.lattice.matrix,
         "pbc": list(structure.lattice.pbc),
         "species": [site.species.formula for site in structure],
         "frac_coords": frac,
     }
+    constraints = fixed_atoms(structure)
+    if constraints is not None:
+        identity.update(constraints)
+    return identity
 
 
 def calculation_id(structure: Structure, calculator: str, physics: dict[str, Any], code_version: str) -> str:

@@ -17,9 +17,11 @@ the parsed reason instead of an exception, so a campaign goes on.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -42,6 +44,9 @@ _NEXT_SMEARING = {"mv": "gaussian", "gaussian": "mp", "mp": "mv", "fd": "gaussia
 
 class QENotInstalledError(AlloyscreenError):
     """pw.x (or the MPI launcher) is not on PATH."""
+
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def _correction(kind: str, current: dict[str, Any], step: int) -> dict[str, Any]:
@@ -209,10 +214,19 @@ class QECalculator:
                 **accounting(total_wall, cores)}
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the Python parent dies (even by ``kill -9``)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: an orphaned pw.x runs to its end
+        pass
+
+
 def _execute(command: list[str], output: Path, directory: Path, env: dict[str, str], timeout_s) -> int | None:
     """Run ``command`` in ``directory`` with stdout to ``output``; return its exit code, None on time-out."""
     with output.open("w") as stdout:
-        process = subprocess.Popen(command, cwd=directory, stdout=stdout, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, cwd=directory, stdout=stdout, stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=_die_with_parent)
         try:
             return process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
