@@ -15,11 +15,11 @@ from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import store_model
 from alloyscreen.campaign.scoring import ScoredSlice, score_space
 from alloyscreen.campaign.spec import CampaignSpec
-from alloyscreen.candidates import CandidateSpace, formula
+from alloyscreen.candidates import CandidateSpace
+from alloyscreen.candidates.chunk import candidate_document
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
-from alloyscreen.schemas.candidate import CandidateDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionDocument, SelectionOutcome
 from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
@@ -115,10 +115,8 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
     provenance = current_job_provenance(campaign_id=campaign_id, parents=[model_id] if model_id else [])
     keep = min(len(scored.ids), spec.acquisition.keep_top) if model_id else 0
     rows = sorted(set(range(keep)) | {int(i) for i in batch.indices})
-    insert_many(database["candidates"], (CandidateDocument(
-        _id=scored.ids[r], composition=scored.compositions[r], formula=formula(scored.compositions[r]),
-        prototype=scored.prototypes[r], elements=sorted(scored.compositions[r]),
-        n_components=len(scored.compositions[r]), campaign_id=campaign_id, provenance=provenance) for r in rows))
+    insert_many(database["candidates"], (
+        candidate_document(scored.compositions[r], scored.prototypes[r], campaign_id, provenance) for r in rows))
     if model_id:
         bucket = gridfs.GridFS(database, "rankings")
         name = f"{campaign_id}-round-{round_index}"

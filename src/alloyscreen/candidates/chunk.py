@@ -66,20 +66,18 @@ class CandidateChunk:
         """
         selected = range(len(self)) if rows is None else rows
         provenance = provenance or Provenance(campaign_id=campaign_id)
-        documents = []
-        for row in selected:
-            composition = self.composition(row)
-            prototype = str(self.prototypes[row])
-            documents.append(CandidateDocument(
-                id=candidate_id(composition, prototype),
-                composition=composition,
-                formula=formula(composition),
-                prototype=prototype,
-                elements=list(composition),
-                n_components=len(composition),
-                campaign_id=campaign_id,
-                descriptors=None if descriptors is None else descriptors.row(row),
-                feature_set=None if descriptors is None else descriptors.feature_set,
-                provenance=provenance,
-            ))
-        return documents
+        return [candidate_document(self.composition(row), str(self.prototypes[row]), campaign_id, provenance,
+                                   descriptors=None if descriptors is None else descriptors.row(row),
+                                   feature_set=None if descriptors is None else descriptors.feature_set)
+                for row in selected]
+
+
+def candidate_document(composition: dict[str, float], prototype: str, campaign_id: str | None,
+                       provenance: Provenance, descriptors: dict[str, float] | None = None,
+                       feature_set: str | None = None) -> CandidateDocument:
+    """Return the ``candidates`` document of a canonical composition and prototype."""
+    return CandidateDocument(
+        id=candidate_id(composition, prototype), composition=composition, formula=formula(composition),
+        prototype=prototype, elements=list(composition), n_components=len(composition), campaign_id=campaign_id,
+        descriptors=descriptors, feature_set=feature_set, provenance=provenance,
+    )

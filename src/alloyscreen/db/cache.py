@@ -21,6 +21,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from alloyscreen.db.documents import insert_document
+from alloyscreen.db.server import pid_alive
 from alloyscreen.errors import DatabaseError
 
 LOCKS = "locks"
@@ -28,16 +29,6 @@ LOCKS = "locks"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Heartbeat:
@@ -84,7 +75,7 @@ class WorkCache:
         return {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
 
     def _is_stale(self, lock: dict[str, Any]) -> bool:
-        if lock.get("host") == socket.gethostname() and not _pid_alive(int(lock.get("pid", -1))):
+        if lock.get("host") == socket.gethostname() and not pid_alive(int(lock.get("pid", -1))):
             return True
         heartbeat = lock["heartbeat"]
         if heartbeat.tzinfo is None:

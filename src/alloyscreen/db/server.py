@@ -58,7 +58,8 @@ def _executable() -> str:
     return found
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Tell whether process ``pid`` runs on this host (a zombie counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -74,7 +75,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _is_server(state: ServerState) -> bool:
     """Tell whether ``state.pid`` is a live secantusd process on the recorded storage."""
-    if not _pid_alive(state.pid):
+    if not pid_alive(state.pid):
         return False
     try:
         command = Path(f"/proc/{state.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -203,7 +204,7 @@ def _terminate(pid: int, timeout_s: float = 15.0) -> None:
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.1)
     try:
