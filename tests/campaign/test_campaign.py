@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+import gridfs
 import pytest
 import yaml
 
@@ -120,3 +121,18 @@ def test_stored_model_reloads_by_id_and_reproduces_its_predictions(database):
     assert (load_stored_model(database, model_id).predict(X) == mean).all()
     with pytest.raises(AlloyscreenError, match="no model with id 'missing'"):
         load_stored_model(database, "missing")
+
+
+def test_sharded_scoring_chooses_what_one_job_chooses(database):
+    def chosen(spec_data: dict) -> list[tuple[int, str]]:
+        spec = load_spec(spec_data)
+        run_here(CampaignMaker().make(spec))
+        return sorted((s["round"], s["candidate_id"]) for s in database["selections"].find(
+            {"campaign_id": spec.campaign_id, "stage": "emt"}))
+
+    one = _spec("one-scorer", validations=9, seed=8)
+    one["acquisition"]["chunk_size"] = 7
+    sharded = _spec("three-scorers", validations=9, seed=8)
+    sharded["acquisition"].update(chunk_size=7, shards=3)
+    assert chosen(sharded) == chosen(one)
+    assert len(list(gridfs.GridFS(database, "score_shards").find({"filename": {"$regex": "-shard-2-of-3$"}}))) == 3

@@ -12,17 +12,30 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 
 from alloyscreen.campaign import progress
+from alloyscreen.campaign.gnn import train_gnn_job
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, label_candidate
 from alloyscreen.campaign.records import register_campaign
-from alloyscreen.campaign.rounds import best_outcomes, choose_batch, confirmation_batch, record_outcome
+from alloyscreen.campaign.rounds import (
+    RoundPlan,
+    best_outcomes,
+    confirmation_batch,
+    plan_round,
+    record_outcome,
+    score_round,
+    select_round,
+    stored_batch,
+)
+from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.db.client import get_database
 
 logger = logging.getLogger(__name__)
 DRIVER_CATEGORY = "cheap"
+SHARD_BUCKET = "score_shards"
 
 
 def _routed(job_: Job, category: str) -> Job:
@@ -74,14 +87,59 @@ def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate
 @job
 def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int, history: list[LabelOutcome],
                           new: list[LabelOutcome]) -> Response:
-    """Run round ``round_index``: choose a batch and replace this job by its label jobs and the next round."""
+    """Run round ``round_index``: choose a batch and replace this job by its label jobs and the next round.
+
+    With ``acquisition.shards > 1`` the scoring fans out into that many jobs and a
+    selection job, so that FireWorks spreads a large space over its workers.
+    """
     history = [*history, *new]
     stage = spec.stages[0]
     _record_progress(spec, stage, history, iteration=round_index)
     reason = stop_reason(spec, round_index, history)
+    if reason is not None:
+        return _continue(spec, campaign_id, round_index, history, [], reason)
     size = spec.initial_random if round_index == 0 else spec.acquisition.batch_size
     size = min(size, stage.max_validations - len(history))
-    batch = choose_batch(spec, round_index, history, size) if reason is None else []
+    batch = stored_batch(spec.campaign_id, stage.name, round_index)
+    if batch is None:
+        plan = plan_round(spec, round_index, history, size)
+        if spec.acquisition.shards > 1:
+            shards = [_routed(score_shard(spec, plan, history, index), DRIVER_CATEGORY)
+                      for index in range(spec.acquisition.shards)]
+            select = _routed(select_from_shards(spec, campaign_id, plan, history, [j.output for j in shards]),
+                             DRIVER_CATEGORY)
+            return Response(replace=Flow([*shards, select], output=select.output, name=f"round {round_index} scoring"))
+        batch = select_round(spec, plan, history, score_round(spec, plan, history))
+    return _continue(spec, campaign_id, round_index, history, batch, None)
+
+
+@job
+def score_shard(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome], index: int) -> str:
+    """Score shard ``index`` of the space; store its top slice in GridFS; return the file name."""
+    name = f"{spec.campaign_id}-round-{plan.round}-shard-{index}-of-{spec.acquisition.shards}"
+    bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
+    if not bucket.exists(filename=name):  # a resumed round keeps the slices it scored
+        scored = score_round(spec, plan, history, shard=(index, spec.acquisition.shards))
+        bucket.put(scored.to_bytes(), filename=name, metadata={"campaign_id": spec.campaign_id})
+    return name
+
+
+@job
+def select_from_shards(spec: CampaignSpec, campaign_id: str, plan: RoundPlan, history: list[LabelOutcome],
+                       names: list[str]) -> Response:
+    """Merge the shards' slices, choose the round's batch and go on as an unsharded round would."""
+    bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
+    slices = [ScoredSlice.from_bytes(bucket.get_last_version(filename=name).read()) for name in names]
+    batch = stored_batch(spec.campaign_id, spec.stages[0].name, plan.round)
+    if batch is None:
+        batch = select_round(spec, plan, history, ScoredSlice.merge(slices, plan.keep))
+    return _continue(spec, campaign_id, plan.round, history, batch, None)
+
+
+def _continue(spec: CampaignSpec, campaign_id: str, round_index: int, history: list[LabelOutcome],
+              batch: list[Candidate], reason: str | None) -> Response:
+    """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages."""
+    stage = spec.stages[0]
     if reason is None and not batch:
         reason = "every candidate of the space is labelled"
     if reason is not None:
@@ -131,4 +189,7 @@ class CampaignMaker(Maker):
         """Return the flow: register the campaign, then the first active-learning round."""
         register = _routed(register_campaign(spec.name, spec.model_dump(mode="json")), DRIVER_CATEGORY)
         first = _routed(active_learning_round(spec, register.output, 0, [], []), DRIVER_CATEGORY)
-        return Flow([register, first], output=first.output, name=f"{self.name} {spec.name}")
+        jobs = [register, first]
+        if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
+            jobs.append(_routed(train_gnn_job(spec, first.output), DRIVER_CATEGORY))
+        return Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")

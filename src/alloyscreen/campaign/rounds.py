@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gridfs
 import numpy as np
+from pydantic import BaseModel, Field
 
 from alloyscreen.campaign import progress
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
-from alloyscreen.campaign.models import store_model
+from alloyscreen.campaign.models import load_stored_model, store_model
 from alloyscreen.campaign.scoring import ScoredSlice, score_space
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.candidates import CandidateSpace
@@ -64,8 +65,8 @@ def stored_batch(campaign_id: str, stage: str, round_index: int) -> list[Candida
     return [Candidate(id=i, composition=found[i]["composition"], prototype=found[i]["prototype"]) for i in ids]
 
 
-def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -> tuple[EnsembleRegressor, str]:
-    """Fit the ensemble (calibrated when labels allow), store it; return it and its model id."""
+def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -> str:
+    """Fit the ensemble (calibrated when labels allow), store it in the registry; return its model id."""
     X = descriptor_matrix([outcome.candidate.composition for outcome in labelled], spec.descriptors)
     y = np.array([outcome.value for outcome in labelled])
     model = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
@@ -79,7 +80,7 @@ def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -
     document = model_document(model, blob, spec.target, [o.label_id for o in labelled if o.label_id],
                               feature_set=FEATURE_SET, cv=metrics,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
-    return model, store_model(get_database(), document, blob).id
+    return store_model(get_database(), document, blob).id
 
 
 def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int):
@@ -130,29 +131,51 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
     insert_many(database["selections"], (s.model_copy(update={"provenance": provenance}) for s in selections))
 
 
-def choose_batch(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], size: int) -> list[Candidate]:
-    """Return this round's batch: the stored one if the round was chosen before, else a new choice."""
-    stored = stored_batch(spec.campaign_id, spec.stages[0].name, round_index)
-    if stored is not None:
-        return stored
+class RoundPlan(BaseModel):
+    """How a round scores the space: the model (None: random picks), acquisition, diversity, sizes."""
+
+    round: int = Field(description="active-learning round")
+    model_id: str | None = Field(None, description="surrogate in the model registry; None for the random round")
+    acquisition: str = Field(description="acquisition function, or 'random'")
+    diversity: str = Field(description="diversity method of the batch")
+    size: int = Field(description="candidates to choose")
+    keep: int = Field(description="top slice kept by each scoring job")
+
+
+def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], size: int) -> RoundPlan:
+    """Train (and store) the round's surrogate when there are enough labels; say how to score."""
     labelled = [outcome for outcome in history if outcome.value is not None]
-    exclude = {outcome.candidate.id for outcome in history}
+    keep = max(spec.acquisition.keep_top, int(np.ceil(spec.acquisition.pool_factor * size))) + len(history)
     if len(labelled) < max(spec.initial_random, MIN_LABELS):
-        scorer, acquisition, model_id, diversity = _random_scorer(spec.seed, round_index), "random", None, "none"
+        return RoundPlan(round=round_index, acquisition="random", diversity="none", size=size, keep=keep)
+    return RoundPlan(round=round_index, model_id=_train(spec, labelled, round_index), size=size, keep=keep,
+                     acquisition=spec.acquisition.strategy, diversity=spec.acquisition.diversity)
+
+
+def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome],
+                shard: tuple[int, int] = (0, 1)) -> ScoredSlice:
+    """Score the space (or one shard of it) as ``plan`` says, showing progress when a bar is shown."""
+    if plan.model_id is None:
+        scorer = _random_scorer(spec.seed, plan.round)
     else:
-        model, model_id = _train(spec, labelled, round_index)
-        scorer, acquisition = _model_scorer(spec, model, labelled, round_index), spec.acquisition.strategy
-        diversity = spec.acquisition.diversity
-    pool = int(np.ceil(spec.acquisition.pool_factor * size))
-    keep = max(spec.acquisition.keep_top, pool) + len(exclude)
+        model = load_stored_model(get_database(), plan.model_id)
+        scorer = _model_scorer(spec, model, [o for o in history if o.value is not None], plan.round)
     space = CandidateSpace(spec.candidates)
-    bar, total = f"round {round_index} scoring", space.size if space.size_is_exact else None
-    scored = score_space(space, spec.descriptors, scorer, keep,
+    bar, total = f"round {plan.round} scoring", space.size if space.size_is_exact else None
+    scored = score_space(space, spec.descriptors, scorer, plan.keep, chunk_size=spec.acquisition.chunk_size,
+                         shard=shard,
                          progress=lambda n: progress.report(bar, n, total=total, unit="candidate"))
     progress.finish(bar)
-    batch = select_batch(scored.scores, scored.X, scored.ids, size, exclude_ids=exclude, diversity=diversity,
-                         pool_factor=spec.acquisition.pool_factor, seed=spec.seed + round_index)
-    _store_round(spec, round_index, scored, batch, acquisition, model_id)
+    return scored
+
+
+def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome],
+                 scored: ScoredSlice) -> list[Candidate]:
+    """Choose the batch from the scored slice (skipping labelled candidates) and store the round."""
+    batch = select_batch(scored.scores, scored.X, scored.ids, plan.size,
+                         exclude_ids={outcome.candidate.id for outcome in history}, diversity=plan.diversity,
+                         pool_factor=spec.acquisition.pool_factor, seed=spec.seed + plan.round)
+    _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
 

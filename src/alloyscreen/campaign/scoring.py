@@ -2,14 +2,17 @@
 
 Descriptors are computed chunk by chunk and dropped; only the scores of every
 candidate (for the full ranking blob) and the descriptor rows of the best
-``keep`` candidates stay in memory.
+``keep`` candidates stay in memory. A space can be split into shards (every
+``count``-th chunk) so that several jobs score it at once; their slices merge
+into the slice one job would have kept.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -22,7 +25,7 @@ Scorer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.nda
 
 @dataclass
 class ScoredSlice:
-    """The best-scored candidates of a space, best first, and the scores of all."""
+    """The best-scored candidates of a space (or shard), best first, and the scores of all."""
 
     ids: list[str]
     compositions: list[dict[str, float]]
@@ -31,29 +34,73 @@ class ScoredSlice:
     mean: np.ndarray
     std: np.ndarray
     scores: np.ndarray
+    all_positions: np.ndarray
     all_scores: np.ndarray
     all_mean: np.ndarray
 
     def ranking_blob(self) -> bytes:
-        """Return every candidate's score and mean, in stream order, as a compressed ``.npz``."""
+        """Return every candidate's stream position, score and mean as a compressed ``.npz``."""
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, score=self.all_scores, mean=self.all_mean)
+        np.savez_compressed(buffer, position=self.all_positions, score=self.all_scores, mean=self.all_mean)
         return buffer.getvalue()
+
+    def to_bytes(self) -> bytes:
+        """Serialise the slice (``.npz``; compositions as JSON) for another job to merge."""
+        buffer = io.BytesIO()
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "compositions"}
+        np.savez_compressed(buffer, compositions=np.array(json.dumps(self.compositions)), **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ScoredSlice:
+        """Read a slice written by :meth:`to_bytes`."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            values = {name: data[name] for name in data.files}
+        return cls(**{**values, "ids": values["ids"].tolist(), "prototypes": values["prototypes"].tolist(),
+                      "compositions": json.loads(str(values["compositions"]))})
+
+    @classmethod
+    def merge(cls, slices: list[ScoredSlice], keep: int) -> ScoredSlice:
+        """Merge shard slices into the ``keep`` best overall (ties broken by stream order of the shards)."""
+        scores = np.concatenate([s.scores for s in slices])
+        order = np.argsort(-scores, kind="stable")[:keep]
+        flat = {name: [item for s in slices for item in getattr(s, name)] for name in ("ids", "compositions",
+                                                                                          "prototypes")}
+        width = next((s.X.shape[1] for s in slices if s.X.size), 0)
+        X = np.concatenate([s.X.reshape(len(s.ids), width) for s in slices])
+        positions = np.concatenate([s.all_positions for s in slices])
+        stream = np.argsort(positions, kind="stable")
+        return cls(
+            ids=[flat["ids"][i] for i in order], compositions=[flat["compositions"][i] for i in order],
+            prototypes=[flat["prototypes"][i] for i in order], X=X[order],
+            mean=np.concatenate([s.mean for s in slices])[order], std=np.concatenate([s.std for s in slices])[order],
+            scores=scores[order], all_positions=positions[stream],
+            all_scores=np.concatenate([s.all_scores for s in slices])[stream],
+            all_mean=np.concatenate([s.all_mean for s in slices])[stream],
+        )
 
 
 def score_space(
     space: CandidateSpace, columns: list[str] | None, scorer: Scorer, keep: int, chunk_size: int = 65536,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, shard: tuple[int, int] = (0, 1),
 ) -> ScoredSlice:
-    """Featurize and score every candidate of ``space``; keep the ``keep`` best (NaN scores never kept)."""
+    """Featurize and score the candidates of ``space`` (shard ``index`` of ``count``: every count-th chunk).
+
+    Keep the ``keep`` best; NaN scores are never kept.
+    """
+    index, count = shard
     kept_scores = np.empty(0)
     kept: dict[str, list] = {"X": [], "mean": [], "std": [], "composition": [], "prototype": []}
+    all_positions: list[np.ndarray] = []
     all_scores: list[np.ndarray] = []
     all_mean: list[np.ndarray] = []
-    for chunk in space.iter_chunks(chunk_size):
+    for number, chunk in enumerate(space.iter_chunks(chunk_size)):
+        if number % count != index:
+            continue
         X = featurize(chunk.compositions(), columns).values
         positions = chunk.start + np.arange(len(chunk))
         mean, std, scores = scorer(X, positions)
+        all_positions.append(positions)
         all_scores.append(scores.astype(np.float32))
         all_mean.append(mean.astype(np.float32))
         finite = np.flatnonzero(~np.isnan(scores))
@@ -69,14 +116,19 @@ def score_space(
         kept = {name: [values[i] for i in order] for name, values in kept.items()}
         if progress is not None:
             progress(len(chunk))
+
+    def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.empty(0, dtype)
+
     return ScoredSlice(
         ids=[candidate_id(c, p) for c, p in zip(kept["composition"], kept["prototype"], strict=True)],
         compositions=kept["composition"],
         prototypes=kept["prototype"],
-        X=np.asarray(kept["X"]).reshape(len(kept_scores), -1),
+        X=np.asarray(kept["X"]) if kept["X"] else np.empty((0, 0)),
         mean=np.asarray(kept["mean"], dtype=float),
         std=np.asarray(kept["std"], dtype=float),
         scores=kept_scores,
-        all_scores=np.concatenate(all_scores) if all_scores else np.empty(0, np.float32),
-        all_mean=np.concatenate(all_mean) if all_mean else np.empty(0, np.float32),
+        all_positions=joined(all_positions, np.int64),
+        all_scores=joined(all_scores, np.float32),
+        all_mean=joined(all_mean, np.float32),
     )

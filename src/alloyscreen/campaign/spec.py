@@ -42,6 +42,8 @@ class AcquisitionSpec(_Strict):
     diversity: Literal["maxmin", "kmeans", "none"] = Field("maxmin", description="diversity in descriptor space")
     pool_factor: float = Field(5.0, ge=1, description="top slice for diversity, as a multiple of batch_size")
     keep_top: int = Field(200, ge=1, description="prediction documents stored per round (the top slice)")
+    shards: int = Field(1, ge=1, description="scoring jobs per round: > 1 fans scoring out over FireWorks workers")
+    chunk_size: int = Field(65536, ge=1, description="candidates featurized and scored at a time (memory bound)")
 
 
 class ObjectiveSpec(_Strict):
@@ -120,6 +122,33 @@ class StoppingSpec(_Strict):
     top_k: int = Field(5, ge=1, description="size of the top-k watched for convergence")
 
 
+class GnnSpec(_Strict):
+    """A matgl graph network trained on the campaign's relaxed structures after its last stage.
+
+    With ``delta_from`` the network learns ``value(stage) - value(delta_from)`` for
+    the candidates labelled at both stages (Δ-learning, e.g. DFT minus CHGNet).
+    """
+
+    architecture: Literal["megnet", "m3gnet", "tensornet"] = Field("megnet", description="matgl architecture")
+    epochs: int = Field(50, ge=1, description="training epochs")
+    batch_size: int = Field(8, ge=1, description="structures per batch")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    stage: str | None = Field(None, description="stage whose labels are learned (default: the first stage)")
+    delta_from: str | None = Field(None, description="stage whose label is the baseline (Δ-learning); None: none")
+    min_labels: int = Field(8, ge=5, description="fewest labels to train on (fewer: no model, a logged reason)")
+    cv_folds: int = Field(3, ge=0, description="folds of the cross-validation error (0: none; each fold trains "
+                                               "one more network)")
+    accelerator: Literal["cpu", "gpu", "auto"] = Field("cpu", description="lightning accelerator of the training")
+
+    @model_validator(mode="after")
+    def _check(self) -> GnnSpec:
+        if self.cv_folds == 1:
+            raise ValueError("cv_folds 1 is not a cross-validation; use 0 (none) or 2 and more")
+        if self.delta_from is not None and self.delta_from == self.stage:
+            raise ValueError(f"delta_from {self.delta_from!r} must differ from stage {self.stage!r}")
+        return self
+
+
 class CampaignSpec(_Strict):
     """A whole screening campaign."""
 
@@ -135,6 +164,7 @@ class CampaignSpec(_Strict):
     stages: list[StageSpec] = Field(description="fidelity ladder: first = active-learning oracle, then top-k checks")
     confirm_top: int = Field(2, ge=0, description="best candidates of each stage passed to the next stage")
     stopping: StoppingSpec = Field(default_factory=StoppingSpec, description="stopping rule")
+    gnn: GnnSpec | None = Field(None, description="graph network trained on the labels after the last stage")
 
     @model_validator(mode="after")
     def _check(self) -> CampaignSpec:
@@ -143,6 +173,10 @@ class CampaignSpec(_Strict):
             raise ValueError("at least one stage is needed")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
+        if self.gnn is not None:
+            unknown = sorted({self.gnn.stage, self.gnn.delta_from} - set(names) - {None})
+            if unknown:
+                raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
         return self
 
     @property
