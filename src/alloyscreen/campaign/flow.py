@@ -189,7 +189,7 @@ class CampaignMaker(Maker):
         """Return the flow: register the campaign, then the first active-learning round."""
         register = _routed(register_campaign(spec.name, spec.model_dump(mode="json")), DRIVER_CATEGORY)
         first = _routed(active_learning_round(spec, register.output, 0, [], []), DRIVER_CATEGORY)
-        jobs = [register, first]
+        jobs: list[Job | Flow] = [register, first]
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
             jobs.append(_routed(train_gnn_job(spec, first.output), DRIVER_CATEGORY))
         return Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")

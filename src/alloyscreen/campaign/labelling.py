@@ -85,7 +85,7 @@ def choose_sites(sites: list[AdsorptionSite], slab: SlabSpec, seed: int) -> list
 
 def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[GeneratedStructure, str]:
     """Generate and store the close-packed slab of ``candidate``; return it and its document id."""
-    generated = make_slab(candidate.composition, candidate.prototype, size=tuple(slab.size), layers=slab.layers,
+    generated = make_slab(candidate.composition, candidate.prototype, size=slab.size, layers=slab.layers,
                           fixed_layers=slab.fixed_layers, vacuum=slab.vacuum, seed=seed, max_error=slab.max_error)
     document = generated.to_document(candidate_id=candidate.id,
                                      provenance=current_job_provenance(parents=[candidate.id]))
@@ -127,7 +127,7 @@ def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, see
     return LabelOutcome(**outcome, status="completed", value=label.value)
 
 
-def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
+def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int,
                         seed: int) -> LabelOutcome:
     """Validate ``candidate``'s bulk structure and label its mixing energy (eV/atom).
 
@@ -155,7 +155,7 @@ def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str
     return LabelOutcome(**outcome, value=value, label_id=label.id)
 
 
-def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int,
+def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int, seed: int,
                     target: str = "mixing_energy_per_atom") -> LabelOutcome:
     """Validate ``candidate`` with ``stage``'s calculator and store its label of ``target``.
 

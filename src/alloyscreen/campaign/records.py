@@ -17,7 +17,7 @@ def save_campaign(name: str, spec: dict[str, Any], status: CampaignStatus) -> st
     """Store the campaign document once (its id is the spec hash) and set its status; return the id."""
     spec_hash = content_hash(spec)
     document = CampaignDocument(
-        _id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status=status,
+        id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status=status,
         provenance=current_job_provenance(campaign_id=spec_hash, input_hash=spec_hash),
     )
     campaigns = get_database()["campaigns"]

@@ -202,7 +202,7 @@ def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
     provenance = current_job_provenance(campaign_id=spec.campaign_id,
                                         parents=[outcome.label_id for outcome in best if outcome.label_id])
     insert_many(get_database()["selections"], (SelectionDocument(
-        _id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
+        id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
         campaign_id=spec.campaign_id, stage=stage.name, round=round_index, candidate_id=outcome.candidate.id,
         acquisition="confirm", score=float(score), batch_position=position,
         reason=f"rank {position} of stage {before.name!r} by {spec.objectives[0].direction} {spec.target}",

@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,10 @@ class ScoredSlice:
     def to_bytes(self) -> bytes:
         """Serialise the slice (``.npz``; compositions as JSON) for another job to merge."""
         buffer = io.BytesIO()
-        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "compositions"}
+        # Any: numpy's stub types savez_compressed's **kwds beside allow_pickle: bool
+        arrays: dict[str, Any] = {
+            f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "compositions"
+        }
         np.savez_compressed(buffer, compositions=np.array(json.dumps(self.compositions)), **arrays)
         return buffer.getvalue()
 

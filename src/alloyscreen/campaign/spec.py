@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from alloyscreen.candidates.spec import CandidateSpaceSpec
 from alloyscreen.errors import AlloyscreenError
@@ -73,6 +74,13 @@ class StructureSpec(_Strict):
     iterations: int = Field(20000, ge=1, description="Monte Carlo iterations of the SQS search")
 
 
+SiteKind = Literal["top", "bridge", "fcc", "hcp", "hollow"]
+
+
+def _default_site_kinds() -> list[SiteKind]:
+    return ["fcc", "hcp", "top", "bridge"]
+
+
 class SlabSpec(_Strict):
     """The surface of a ``delta_g_h`` label (see ``alloyscreen.structures.slabs`` and ``.adsorption``).
 
@@ -87,8 +95,8 @@ class SlabSpec(_Strict):
     vacuum: float = Field(12.0, gt=0, description="vacuum gap between periodic images (Å)")
     max_error: float = Field(0.05, gt=0, description="largest |count/N - fraction| accepted")
     max_sites: int = Field(6, ge=1, description="adsorption sites computed per candidate")
-    site_kinds: list[Literal["top", "bridge", "fcc", "hcp", "hollow"]] = Field(
-        default_factory=lambda: ["fcc", "hcp", "top", "bridge"],
+    site_kinds: list[SiteKind] = Field(
+        default_factory=_default_site_kinds,
         description="site kinds drawn from (hollow: the 3-fold sites of bcc(110))", min_length=1,
     )
 
@@ -174,7 +182,8 @@ class CampaignSpec(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
         if self.gnn is not None:
-            unknown = sorted({self.gnn.stage, self.gnn.delta_from} - set(names) - {None})
+            named = {stage for stage in (self.gnn.stage, self.gnn.delta_from) if stage is not None}
+            unknown = sorted(named - set(names))
             if unknown:
                 raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
         return self
@@ -202,7 +211,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [model for arg in getattr(annotation, "__args__", ()) for model in _models_in(arg)]
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     """One line for a validation error; an unknown key names the closest valid one."""
     location = [str(part) for part in error["loc"]]
     where = ".".join(location)

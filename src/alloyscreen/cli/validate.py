@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 from pymatgen.core import Structure
 
 from alloyscreen.campaign.labelling import Candidate, label_candidate
@@ -37,7 +38,7 @@ def _prototype(composition: dict[str, float], prototype: str) -> str:
     if prototype != "auto":
         return prototype
     elements = sorted(composition)
-    comps = Compositions.from_dense(elements, [[composition[e] for e in elements]])
+    comps = Compositions.from_dense(elements, np.array([[composition[e] for e in elements]]))
     return str(prototype_from_vec(featurize(comps, ["vec"]).values[:, 0])[0])
 
 

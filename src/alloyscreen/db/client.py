@@ -40,7 +40,9 @@ def resolve_uri(settings: Settings | None = None, start: bool = True) -> str:
 def connect(uri: str, timeout_ms: int) -> MongoClient:
     """Return a client for ``uri`` that answered a ping, or raise one clear DatabaseError."""
     try:
-        client = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, tz_aware=True)
+        client: MongoClient = MongoClient(
+            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, tz_aware=True
+        )
     except ConfigurationError as error:
         raise DatabaseError(f"invalid MongoDB URI {redact(uri)!r}: {error}") from None
     try:

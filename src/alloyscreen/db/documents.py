@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo.collection import Collection
@@ -38,7 +38,7 @@ def _violations(details: Any, path: str = "") -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def validation_message(collection: str, error_details: dict[str, Any]) -> str:
+def validation_message(collection: str, error_details: Mapping[str, Any]) -> str:
     """One line naming the fields of a document the collection's validator rejected."""
     info = error_details.get("errInfo", {})
     fields = _violations(info.get("details", {})) or [error_details.get("errmsg", "failed validation")]

@@ -85,7 +85,7 @@ def _is_server(state: ServerState) -> bool:
 
 
 def _answers(uri: str, timeout_ms: int = 1000) -> bool:
-    client = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
     try:
         client.admin.command("ping")
         return True

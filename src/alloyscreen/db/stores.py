@@ -25,6 +25,8 @@ DATA = "jobflow_data"
 class _SettingsConnection:
     """Mixin: take URI and database from the settings at connect time."""
 
+    uri: str | None
+
     def connect(self, force_reset: bool = False) -> None:
         settings = get_settings()
         self.uri = resolve_uri(settings)

@@ -100,6 +100,6 @@ class StructureDocument(Document):
         site = fields.get("site")
         key = {"structure": structure, "generator": generator, "site": site}
         return cls(
-            _id=content_hash(key), structure=structure, generator=generator,
+            id=content_hash(key), structure=structure, generator=generator,
             provenance=provenance or Provenance(), **fields,
         )

@@ -129,7 +129,7 @@ def validate(
         directory = get_settings().runs_dir / calc.name / key
         fields = calc.run(structure, physics, run, directory)
         where = f"{socket.gethostname()}:{directory}" if directory.exists() else None
-        document = CalculationDocument(_id=key, **claim, **fields, directory=where).to_mongo()
+        document = CalculationDocument(id=key, **claim, **fields, directory=where).to_mongo()
         document.pop("_id")
         return document
 
@@ -154,7 +154,7 @@ def record_task(
     full = {**claim, "provenance": provenance.model_dump()}
 
     def compute() -> dict[str, Any]:
-        document = CalculationDocument(_id=key, **full, **calc.fields_from_task(task)).to_mongo()
+        document = CalculationDocument(id=key, **full, **calc.fields_from_task(task)).to_mongo()
         document.pop("_id")
         return document
 

@@ -89,9 +89,12 @@ def read_header(path: Path) -> Pseudopotential:
     text = path.read_text(errors="replace")
     v1 = _V1_HEADER.search(text)
     v2 = None if v1 else _V2_HEADER.search(text)
-    if v1 is None and v2 is None:
+    if v1 is not None:
+        fields = _header_v1(v1.group(1))
+    elif v2 is not None:
+        fields = dict(_ATTRIBUTE.findall(v2.group(1)))
+    else:
         raise PseudopotentialError(f"{path} has no PP_HEADER: not a UPF pseudopotential")
-    fields = _header_v1(v1.group(1)) if v1 else dict(_ATTRIBUTE.findall(v2.group(1)))
     info = dict(_SUGGESTED.findall(text.split("</PP_INFO>")[0]))
     relativistic = fields.get("relativistic") or ("full" if "Fully-Relativistic" in text[:20000] else "scalar")
     try:

@@ -113,7 +113,7 @@ def classify_output(text: str, returncode: int | None, calculation: str) -> PwOu
     wall = _WALL.findall(text)
     mag = _TOTAL_MAG.findall(text)
     version = _VERSION.search(text)
-    common = {
+    common: dict[str, Any] = {
         "wall_time_s": parse_duration(wall[-1]) if wall else None,
         "version": version.group(1) if version else None,
         "total_magnetization": float(mag[-1]) if mag else None,

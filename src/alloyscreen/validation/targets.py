@@ -13,8 +13,9 @@ the calculation cache computes each of them once and every label reuses them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from jobflow import Flow, Maker, job
@@ -69,10 +70,11 @@ def elemental_references(
 
 def mixing_energy_per_atom(calculation: CalculationDocument, references: dict[str, CalculationDocument]) -> float:
     """Return ``E/N - sum_i x_i mu_i`` (eV/atom) of ``calculation`` against elemental ``references``."""
-    structure = Structure.from_dict(calculation.final_structure or calculation.input_structure)
+    # completed calculations (the only ones labelled) carry both structures and energies
+    structure = Structure.from_dict(cast(dict[str, Any], calculation.final_structure or calculation.input_structure))
     fractions = structure.composition.fractional_composition
-    reference = sum(float(x) * references[el.symbol].energy_per_atom for el, x in fractions.items())
-    return float(calculation.energy_per_atom - reference)
+    reference = sum(float(x) * cast(float, references[el.symbol].energy_per_atom) for el, x in fractions.items())
+    return float(cast(float, calculation.energy_per_atom) - reference)
 
 
 def store_label(label: LabelDocument, database=None) -> LabelDocument:
@@ -91,7 +93,7 @@ def build_label(candidate_id, prop, value, unit, calculator, calc_ids, ref_ids, 
     """Return a label document whose id hashes its candidate, property and calculations."""
     key = content_hash({"candidate": candidate_id, "property": prop, "calculations": calc_ids, "references": ref_ids})
     return LabelDocument(
-        _id=key, candidate_id=candidate_id, property=prop, value=value, unit=unit, calculator=calculator,
+        id=key, candidate_id=candidate_id, property=prop, value=value, unit=unit, calculator=calculator,
         calculation_ids=calc_ids, reference_calculation_ids=ref_ids, details=details,
         provenance=current_job_provenance(input_hash=key, parents=calc_ids + ref_ids),
     )
@@ -103,7 +105,7 @@ def mixing_energy_label(validated: ValidationOutput, settings: dict[str, Any]) -
     calculation = validated.calculation
     if calculation.status != "completed":
         return None
-    structure = Structure.from_dict(calculation.input_structure)
+    structure = Structure.from_dict(cast(dict[str, Any], calculation.input_structure))
     elements = [el.symbol for el in structure.composition]
     references = elemental_references(elements, calculation.calculator, settings)
     value = mixing_energy_per_atom(calculation, references)
@@ -150,7 +152,7 @@ def hydrogen_molecule() -> Structure:
 
 def hydrogen_adsorption(
     slab: Structure, calculator: str, settings: dict[str, Any], candidate_id: str | None = None,
-    sites: list[tuple[str, np.ndarray]] | None = None, database=None,
+    sites: Sequence[tuple[str, np.ndarray]] | None = None, database=None,
 ) -> LabelDocument:
     """Compute dE_H and dG_H over the adsorption sites of ``slab``; store and return the label."""
     clean, _ = validate(slab, calculator, settings, "relax", database=database)
@@ -159,7 +161,7 @@ def hydrogen_adsorption(
     for reference in (clean, h2):
         if reference.status != "completed":
             raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kind, position in sites if sites is not None else adsorption_sites(slab):
         with_h = slab.copy()
         with_h.append("H", position, coords_are_cartesian=True)
@@ -168,7 +170,7 @@ def hydrogen_adsorption(
             rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
                          "delta_e_h": None, "delta_g_h": None})
             continue
-        delta_e = calc.energy - clean.energy - 0.5 * h2.energy
+        delta_e = cast(float, calc.energy) - cast(float, clean.energy) - 0.5 * cast(float, h2.energy)
         rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
                      "delta_e_h": delta_e, "delta_g_h": delta_e + ZERO_POINT_AND_ENTROPY_EV})
     values = np.array([row["delta_g_h"] for row in rows if row["delta_g_h"] is not None], dtype=float)

@@ -42,7 +42,9 @@ class VaspCalculator:
         from atomate2.vasp.flows.mp import MPGGADoubleRelaxMaker
         from atomate2.vasp.jobs.mp import MPGGARelaxMaker, MPGGAStaticMaker
         from atomate2.vasp.powerups import update_user_incar_settings, update_user_kpoints_settings
+        from jobflow import Maker
 
+        maker: Maker
         if physics["mode"] == "static":
             maker = MPGGAStaticMaker()
         elif physics["double_relax"]:
