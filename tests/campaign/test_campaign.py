@@ -62,6 +62,13 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
     assert latest == started
 
 
+def test_more_than_one_objective_is_refused_until_supported():
+    two = _spec("two-objectives")
+    two["objectives"] = [{"property": "mixing_energy"}, {"property": "delta_g_h", "direction": "target", "target": 0}]
+    with pytest.raises(AlloyscreenError, match="one objective per campaign, got 2"):
+        load_spec(two)
+
+
 def test_malformed_spec_names_the_closest_key(tmp_path):
     bad = _spec("bad")
     bad["acquisition"]["batchsize"] = 3

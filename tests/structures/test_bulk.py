@@ -125,3 +125,13 @@ def test_bad_input_one_line(kwargs, words):
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_sqs_in_a_cell_too_small_for_its_shells_is_one_clear_error():
+    import pytest
+
+    from alloyscreen.errors import AlloyscreenError
+    from alloyscreen.structures.bulk import special_quasirandom_structure
+
+    with pytest.raises(AlloyscreenError, match=r"no SQS in a 4-site cell \(1, 1, 1\).*method 'random'"):
+        special_quasirandom_structure({"Cu": 0.5, "Au": 0.5}, "fcc", supercell=(1, 1, 1), seed=0)

@@ -179,6 +179,9 @@ class CampaignSpec(_Strict):
         names = [stage.name for stage in self.stages]
         if not names:
             raise ValueError("at least one stage is needed")
+        if len(self.objectives) != 1:
+            raise ValueError(f"one objective per campaign, got {len(self.objectives)}; multi-objective (Pareto) "
+                             "campaigns are not supported yet")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
         if self.gnn is not None:

@@ -184,7 +184,13 @@ def special_quasirandom_structure(
         "seed": [int(seed)],
         "thread_config": [1],
     }
-    parsed = sqsgenerator.parse_config(config)
+    try:
+        parsed = sqsgenerator.parse_config(config)
+    except ValueError as error:  # e.g. a cell too small to hold the requested coordination shells
+        raise StructureInputError(
+            f"no SQS in a {len(structure)}-site cell {tuple(supercell)} with shells {sorted(weights)} ({error}); "
+            "allowed: a larger supercell, fewer shells, or method 'random'"
+        ) from None
     if not hasattr(parsed, "structure"):
         raise StructureInputError(f"sqsgenerator rejected the settings: {parsed.msg}")
     pack = sqsgenerator.optimize(parsed)  # keep a reference: results live inside the pack
