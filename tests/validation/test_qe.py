@@ -153,3 +153,22 @@ def test_input_file_has_spin_cutoffs_and_kpoints():
     assert "nspin = 2" in text and "starting_magnetization(1) = 0.1875" in text  # 3 muB / 16 valence electrons
     assert "ecutwfc = 63.9" in text and "ecutrho = 781.7" in text
     assert "K_POINTS automatic\n  3 3 3 0 0 0" in text
+
+
+@needs_pw
+@needs_pseudo
+def test_fully_relativistic_platinum_runs_with_spin_orbit(database):
+    from alloyscreen.validation.qe_io import write_input
+
+    calc = QECalculator()
+    pt = fcc_primitive("Pt", 3.97)
+    physics, _ = calc.resolve(pt, {"kspacing": 0.6}, "static")
+    text = write_input(pt, calc.namelists(physics, physics), physics["pseudopotentials"], physics["kpts"],
+                       calc.starting_magnetization(physics))
+    assert physics["pseudopotentials"] == {"Pt": "Pt.rel-pbe-n-rrkjus.UPF"}
+    assert "noncolin = .true." in text and "lspinorb = .true." in text and "nspin" not in text
+    document, _ = validate(pt, "qe", {"kspacing": 0.6}, "static")
+    assert document.status == "completed" and document.converged, document.error
+    assert document.energy_per_atom < -1000  # eV: the whole valence of a Pt atom
+    cu = fcc_primitive("Cu", 3.61)
+    assert not calc.resolve(cu, {"kspacing": 0.6}, "static")[0]["spin_orbit"]

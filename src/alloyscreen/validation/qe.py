@@ -111,6 +111,7 @@ class QECalculator:
             "ecutrho": float(physics["ecutrho"] or max(rho, 4 * (physics["ecutwfc"] or wfc))),
             "kpts": list(physics["kpts"] or kpoint_grid(structure, float(physics["kspacing"]))),
             "spin": spin,
+            "spin_orbit": any(p.relativistic == "full" for p in pseudos.values()),
             "magmoms": {el: float(physics["magmoms"].get(el, MAGNETIC_MOMENTS.get(el, 0.0))) for el in elements}
             if spin else {},
         })
@@ -153,6 +154,8 @@ class QECalculator:
                 "electron_maxstep": int(current["electron_maxstep"]),
             },
         }
+        if physics["spin_orbit"]:  # fully relativistic pseudopotentials (Debian's Pt) need spin-orbit coupling
+            blocks["system"].update({"noncolin": True, "lspinorb": True})
         if calculation != "scf":
             blocks["ions"] = {}
         if calculation == "vc-relax":

@@ -63,7 +63,8 @@ def write_input(
     system = blocks.setdefault("system", {})
     system.update({"ibrav": 0, "nat": len(structure), "ntyp": len(species)})
     if starting_magnetization is not None:
-        system["nspin"] = 2
+        if not system.get("noncolin"):  # non-collinear runs are spin-polarised without nspin
+            system["nspin"] = 2
         for index, element in enumerate(species, start=1):
             system[f"starting_magnetization({index})"] = float(starting_magnetization.get(element, 0.0))
     lines = []
