@@ -186,9 +186,9 @@ def special_quasirandom_structure(
     }
     try:
         parsed = sqsgenerator.parse_config(config)
-    except ValueError as error:  # e.g. a cell too small to hold the requested coordination shells
+    except ValueError as failure:  # e.g. a cell too small to hold the requested coordination shells
         raise StructureInputError(
-            f"no SQS in a {len(structure)}-site cell {tuple(supercell)} with shells {sorted(weights)} ({error}); "
+            f"no SQS in a {len(structure)}-site cell {tuple(supercell)} with shells {sorted(weights)} ({failure}); "
             "allowed: a larger supercell, fewer shells, or method 'random'"
         ) from None
     if not hasattr(parsed, "structure"):
