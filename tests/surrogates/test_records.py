@@ -1,53 +1,39 @@
 import numpy as np
 import pytest
 
-from alloyscreen.surrogates.acquisition import Objective
+from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
-from alloyscreen.surrogates.records import (
-    prediction_documents,
-    ranking_from_bytes,
-    ranking_to_bytes,
-    score_chunks,
-    selection_documents,
-)
+from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents
 from alloyscreen.surrogates.selection import select_batch
 
 OBJ = Objective("mixing_energy_per_atom", "minimize")
 
 
 @pytest.fixture(scope="module")
-def fitted():
+def scored():
     rng = np.random.default_rng(0)
     X = rng.random((30, 4))
     model = EnsembleRegressor(n_members=4).fit(X, X[:, 0] - X[:, 1] ** 2)
     space = rng.random((250, 4))
     ids = np.array([f"c{i:04d}" for i in range(250)])
-    return model, space, ids
+    mean, std = model.predict(space, return_std=True)
+    score = acquisition_scores("ei", OBJ, mean, std, y_labelled=[0.1, -0.2])
+    return Scored(ids, mean, std, score), space
 
 
-@pytest.mark.parametrize("acquisition", ["thompson", "ucb"])
-def test_chunked_scoring_equals_one_pass(fitted, acquisition):
-    model, space, ids = fitted
-    whole = score_chunks(model, [(ids, space)], acquisition, OBJ, seed=3)
-    chunks = ((ids[i : i + 64], space[i : i + 64]) for i in range(0, 250, 64))
-    streamed = score_chunks(model, chunks, acquisition, OBJ, seed=3)
-    assert np.array_equal(whole.candidate_ids, streamed.candidate_ids)
-    np.testing.assert_allclose(streamed.score, whole.score)
-
-
-def test_ranking_blob_and_documents(fitted):
-    model, space, ids = fitted
-    scored = score_chunks(model, [(ids, space)], "ei", OBJ, y_labelled=[0.1, -0.2])
-    ranking = ranking_from_bytes(ranking_to_bytes(scored))
-    assert np.all(np.diff(ranking.score) <= 0) and set(ranking.candidate_ids) == set(ids)
-    docs = prediction_documents(scored, "camp", 1, "model123", OBJ.name, "ei", top=5)
+def test_prediction_and_selection_documents(scored):
+    top, space = scored
+    docs = prediction_documents(top, "camp", 1, "model123", OBJ.name, "ei", top=5)
+    order = top.order()
     assert [d.rank for d in docs] == list(range(5))
-    assert [d.candidate_id for d in docs] == list(ranking.candidate_ids[:5])
-    assert docs[0].score == pytest.approx(ranking.score[0]) and docs[0].std > 0
+    assert [d.candidate_id for d in docs] == list(top.candidate_ids[order[:5]])
+    assert docs[0].score == pytest.approx(top.score[order[0]]) and docs[0].std > 0
+    assert all(a.score >= b.score for a, b in zip(docs, docs[1:], strict=False))
     assert len({d.id for d in docs}) == 5
 
-    batch = select_batch(scored.score, space, ids, 3, exclude_ids=[docs[0].candidate_id])
-    selections = selection_documents(batch, "camp", 1, "ei", "model123")
+    batch = select_batch(top.score, space, top.candidate_ids, 3, exclude_ids=[docs[0].candidate_id])
+    selections = selection_documents(batch, "camp", 1, "ei", "model123", stage="emt")
     assert [s.batch_position for s in selections] == [0, 1, 2]
+    assert {s.stage for s in selections} == {"emt"}
     assert docs[0].candidate_id not in {s.candidate_id for s in selections}
     assert selections[0].candidate_id == docs[1].candidate_id
