@@ -1,3 +1,4 @@
+import subprocess
 import time
 
 import pytest
@@ -26,13 +27,22 @@ def test_redact_hides_password():
     assert redact("mongodb://ann:secret@db.example:27017/x") == "mongodb://ann:***@db.example:27017/x"
 
 
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop a server: SIGTERM, and SIGKILL if it has not gone in 15 s (its shutdown can hang)."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def test_wrong_credentials_are_reported(tmp_path, spawn_server):
     port = _free_port()
     process = spawn_server(tmp_path, port)
-    with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
-        client.admin.command("createUser", "ann", pwd="right", roles=["root"])
-    process.terminate()
-    process.wait()
+    with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true&journal=true") as client:
+        client.admin.command("createUser", "ann", pwd="right", roles=["root"], writeConcern={"w": 1, "j": True})
+    stop_server(process)
     process = spawn_server(tmp_path, port, "--auth")
     try:
         good = connect(f"mongodb://ann:right@127.0.0.1:{port}/?directConnection=true", timeout_ms=3000)
@@ -41,5 +51,4 @@ def test_wrong_credentials_are_reported(tmp_path, spawn_server):
             connect(f"mongodb://ann:wrong@127.0.0.1:{port}/?directConnection=true", timeout_ms=3000)
         assert "wrong" not in str(error.value)
     finally:
-        process.terminate()
-        process.wait()
+        stop_server(process)
