@@ -43,3 +43,14 @@ def test_db_status_reports_the_uri_in_use(database):
     report = json.loads(result.stdout)
     assert report["answering"] and report["embedded"] and report["database"] == database.name
     assert report["uri"].startswith("mongodb://127.0.0.1:")
+
+
+def test_submit_to_a_new_database_initialises_the_launchpad(database, tmp_path):
+    spec = Path(__file__).resolve().parents[2] / "flows" / "ptpd_hea_her.yaml"
+    env = {**os.environ, "ALLOYSCREEN_DB_NAME": f"{database.name}_fresh"}
+    submitted = subprocess.run([str(BIN / "alloyscreen"), "submit", str(spec)], env=env, capture_output=True,
+                               text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stderr
+    fresh = database.client[f"{database.name}_fresh"]
+    assert fresh["campaigns"].find_one({"_id": submitted.stdout.strip()})["status"] == "created"
+    assert fresh["workflows"].count_documents({}) == 1 and fresh["fireworks"].count_documents({"state": "READY"}) == 1

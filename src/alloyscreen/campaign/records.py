@@ -14,14 +14,17 @@ from alloyscreen.schemas.provenance import current_job_provenance
 
 
 def save_campaign(name: str, spec: dict[str, Any], status: CampaignStatus) -> str:
-    """Store the campaign document once (its id is the spec hash) and set its status; return the id."""
+    """Store the campaign document once (its id is the spec hash) and set its status; return the id.
+
+    Status ``created`` never overwrites a stored status (a worker may already run the campaign).
+    """
     spec_hash = content_hash(spec)
     document = CampaignDocument(
         id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status=status,
         provenance=current_job_provenance(campaign_id=spec_hash, input_hash=spec_hash),
     )
     campaigns = get_database()["campaigns"]
-    if not insert_document(campaigns, document):
+    if not insert_document(campaigns, document) and status != "created":
         campaigns.update_one({"_id": spec_hash}, {"$set": {"status": status}})
     return spec_hash
 

@@ -63,8 +63,8 @@ def submit_command(spec_path: Path) -> None:
     """Put a campaign on the FireWorks LaunchPad (run it with `rlaunch rapidfire` or `qlaunch`)."""
     spec = load_spec(spec_path)
     init_database(get_database())
-    save_campaign(spec.name, spec.model_dump(mode="json"), "created")
     ids = submit(CampaignMaker().make(spec))
+    save_campaign(spec.name, spec.model_dump(mode="json"), "created")
     click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
     click.echo(spec.campaign_id)
 

@@ -59,8 +59,12 @@ def get_launchpad(settings: Settings | None = None) -> LaunchPad:
     settings = settings or get_settings()
     uri = resolve_uri(settings)
     connect(uri, settings.server_timeout_ms).close()  # one clear line if unreachable
-    return LaunchPad(host=uri, uri_mode=True, name=settings.db_name, strm_lvl="WARNING",
-                     mongoclient_kwargs={"serverSelectionTimeoutMS": settings.server_timeout_ms})
+    launchpad = LaunchPad(host=uri, uri_mode=True, name=settings.db_name, strm_lvl="WARNING",
+                          mongoclient_kwargs={"serverSelectionTimeoutMS": settings.server_timeout_ms})
+    if launchpad.fw_id_assigner.count_documents({}) == 0:  # a new database: initialise, as `lpad reset` would
+        launchpad.fw_id_assigner.insert_one({"next_fw_id": 1, "next_launch_id": 1})
+        launchpad.tuneup()  # as reset() does: same index options, so a later reset does not conflict
+    return launchpad
 
 
 def write_launchpad_file(path: Path, settings: Settings | None = None) -> Path:
