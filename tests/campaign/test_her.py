@@ -56,6 +56,9 @@ def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_
         assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites)) == row["value"]
         assert database["structures"].find_one({"_id": row["structure_id"]})["kind"] == "slab"
         assert row["calculation_id"] == label["reference_calculation_ids"][0]  # the clean slab
+        clean = database["calculations"].find_one({"_id": row["calculation_id"]})
+        assert row["structure_id"] in clean["provenance"]["parents"]
+        assert clean["provenance"]["parents"][-1] == row["candidate_id"]
     selections = database["selections"].find({"campaign_id": spec.campaign_id})
     assert all(s["outcome"]["status"] == "completed" and s["outcome"]["label_id"] for s in selections)
     ranked = top_candidates(database, spec.campaign_id, count=7)

@@ -93,7 +93,8 @@ def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[Gen
     return generated, document.id
 
 
-def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, seed: int) -> LabelOutcome:
+def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, seed: int,
+                   campaign_id: str | None = None) -> LabelOutcome:
     """Label ``candidate`` with dG_H (eV) of H on up to ``max_sites`` sites of its slab.
 
     The value is dG_H of the most stable site; the label keeps every site's.
@@ -109,7 +110,8 @@ def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, see
         return LabelOutcome(**failed, error=str(error))
     started = datetime.now(UTC)
     try:
-        label = hydrogen_adsorption(slab.structure, stage.calculator, stage.settings, candidate.id, sites=sites)
+        label = hydrogen_adsorption(slab.structure, stage.calculator, stage.settings, candidate.id, sites=sites,
+                                    parents=(structure_id, candidate.id), campaign_id=campaign_id)
     except AlloyscreenError as error:
         return LabelOutcome(**failed, structure_id=structure_id, error=str(error))
     clean_slab = label.reference_calculation_ids[0]  # [clean slab, H2]
@@ -164,5 +166,5 @@ def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | N
     outcomes with the reason.
     """
     if target == "delta_g_h":
-        return hydrogen_label(candidate, stage, round_index, seed)
+        return hydrogen_label(candidate, stage, round_index, seed, campaign_id)
     return mixing_energy_label(candidate, stage, campaign_id, round_index, seed)

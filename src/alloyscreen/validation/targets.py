@@ -153,9 +153,15 @@ def hydrogen_molecule() -> Structure:
 def hydrogen_adsorption(
     slab: Structure, calculator: str, settings: dict[str, Any], candidate_id: str | None = None,
     sites: Sequence[tuple[str, np.ndarray]] | None = None, database=None,
+    parents: Sequence[str] = (), campaign_id: str | None = None,
 ) -> LabelDocument:
-    """Compute dE_H and dG_H over the adsorption sites of ``slab``; store and return the label."""
-    clean, _ = validate(slab, calculator, settings, "relax", database=database)
+    """Compute dE_H and dG_H over the adsorption sites of ``slab``; store and return the label.
+
+    ``parents`` (e.g. the slab's structure and candidate ids) and ``campaign_id`` go
+    into the provenance of the slab calculations.
+    """
+    clean, _ = validate(slab, calculator, settings, "relax", database=database, parents=tuple(parents),
+                        campaign_id=campaign_id)
     h2, _ = validate(hydrogen_molecule(), calculator, _molecule_settings(calculator, settings), "relax",
                      database=database)
     for reference in (clean, h2):
@@ -165,7 +171,8 @@ def hydrogen_adsorption(
     for kind, position in sites if sites is not None else adsorption_sites(slab):
         with_h = slab.copy()
         with_h.append("H", position, coords_are_cartesian=True)
-        calc, _ = validate(with_h, calculator, settings, "relax", database=database)
+        calc, _ = validate(with_h, calculator, settings, "relax", database=database, parents=tuple(parents),
+                           campaign_id=campaign_id)
         if calc.status != "completed":
             rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
                          "delta_e_h": None, "delta_g_h": None})
