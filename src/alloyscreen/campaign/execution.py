@@ -9,6 +9,7 @@ from fireworks import LaunchPad
 from jobflow import Flow, Job, run_locally
 from jobflow.managers.fireworks import flow_to_workflow
 
+from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
@@ -31,8 +32,6 @@ def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:
 
     Running it again resumes: finished calculations and stored rounds are reused.
     """
-    from alloyscreen.campaign.flow import CampaignMaker
-
     spec = spec if isinstance(spec, CampaignSpec) else load_spec(spec)
     init_database(get_database())
     run_here(CampaignMaker().make(spec))

@@ -84,6 +84,12 @@ def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate
             for c in candidates]
 
 
+def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
+    """Replace the current job by ``labels`` and the driver job ``following`` that takes their outputs."""
+    following = _routed(following, DRIVER_CATEGORY)
+    return Response(replace=Flow([*labels, following], output=following.output, name=name))
+
+
 @job
 def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int, history: list[LabelOutcome],
                           new: list[LabelOutcome]) -> Response:
@@ -149,9 +155,8 @@ def _continue(spec: CampaignSpec, campaign_id: str, round_index: int, history: l
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(spec, stage, batch, round_index)
-    following = _routed(active_learning_round(spec, campaign_id, round_index + 1, history,
-                                              [j.output for j in labels]), DRIVER_CATEGORY)
-    return Response(replace=Flow([*labels, following], output=following.output, name=f"round {round_index}"))
+    following = active_learning_round(spec, campaign_id, round_index + 1, history, [j.output for j in labels])
+    return _labels_then(labels, following, f"round {round_index}")
 
 
 @job
@@ -164,9 +169,9 @@ def confirm_stage(spec: CampaignSpec, stage_index: int, round_index: int, outcom
     best = confirmation_batch(spec, stage_index, round_index, outcomes[previous.name])
     logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
     labels = _label_jobs(spec, stage, best, round_index)
-    following = _routed(confirm_stage(spec, stage_index + 1, round_index,
-                                      {**outcomes, stage.name: [j.output for j in labels]}, reason), DRIVER_CATEGORY)
-    return Response(replace=Flow([*labels, following], output=following.output, name=f"stage {stage.name}"))
+    following = confirm_stage(spec, stage_index + 1, round_index, {**outcomes, stage.name: [j.output for j in labels]},
+                              reason)
+    return _labels_then(labels, following, f"stage {stage.name}")
 
 
 def finish_campaign(spec: CampaignSpec, outcomes: dict[str, list[LabelOutcome]], reason: str) -> dict[str, Any]:

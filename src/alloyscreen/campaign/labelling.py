@@ -24,13 +24,7 @@ from alloyscreen.structures import GeneratedStructure, find_sites, make_slab, pl
 from alloyscreen.structures.bulk import random_solid_solution, special_quasirandom_structure
 from alloyscreen.structures.composition import StructureInputError
 from alloyscreen.validation.maker import validate
-from alloyscreen.validation.targets import (
-    build_label,
-    elemental_references,
-    hydrogen_adsorption,
-    mixing_energy_per_atom,
-    store_label,
-)
+from alloyscreen.validation.targets import hydrogen_adsorption, store_mixing_energy_label
 
 
 class Candidate(BaseModel):
@@ -66,10 +60,15 @@ def candidate_structure(candidate: Candidate, stage: StageSpec, seed: int) -> tu
     if stage.structure.method == "sqs":
         options["iterations"] = stage.structure.iterations
     generated = generate(candidate.composition, candidate.prototype, **options)
+    return generated.structure, _store_structure(generated, candidate)
+
+
+def _store_structure(generated: GeneratedStructure, candidate: Candidate) -> str:
+    """Insert the ``structures`` document of ``candidate``'s generated structure (once); return its id."""
     document = generated.to_document(candidate_id=candidate.id,
                                      provenance=current_job_provenance(parents=[candidate.id]))
     insert_document(get_database()["structures"], document)
-    return generated.structure, document.id
+    return document.id
 
 
 def choose_sites(sites: list[AdsorptionSite], slab: SlabSpec, seed: int) -> list[AdsorptionSite]:
@@ -87,10 +86,7 @@ def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[Gen
     """Generate and store the close-packed slab of ``candidate``; return it and its document id."""
     generated = make_slab(candidate.composition, candidate.prototype, size=slab.size, layers=slab.layers,
                           fixed_layers=slab.fixed_layers, vacuum=slab.vacuum, seed=seed, max_error=slab.max_error)
-    document = generated.to_document(candidate_id=candidate.id,
-                                     provenance=current_job_provenance(parents=[candidate.id]))
-    insert_document(get_database()["structures"], document)
-    return generated, document.id
+    return generated, _store_structure(generated, candidate)
 
 
 def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, seed: int,
@@ -149,12 +145,8 @@ def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str
                "core_hours": float(calculation.core_hours or 0.0)}
     if calculation.status != "completed":
         return LabelOutcome(**outcome, error=calculation.error)
-    references = elemental_references(list(candidate.composition), stage.calculator, stage.settings)
-    value = mixing_energy_per_atom(calculation, references)
-    label = build_label(candidate.id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
-                   [calculation.id], [references[element].id for element in sorted(references)])
-    store_label(label)
-    return LabelOutcome(**outcome, value=value, label_id=label.id)
+    label = store_mixing_energy_label(calculation, candidate.id, stage.settings)
+    return LabelOutcome(**outcome, value=label.value, label_id=label.id)
 
 
 def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int, seed: int,

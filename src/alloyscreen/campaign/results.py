@@ -69,6 +69,7 @@ def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[s
     ranked = sorted((row for row in rows.values() if first in row), key=lambda row: -float(utility(row[first])))
     return ranked[:count]
 
+
 def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
     """Every label a campaign obtained, with its stage: the outcomes recorded on its selections.
 

@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 from pymatgen.core import Structure
 
 from alloyscreen.campaign.labelling import Candidate, label_candidate
+from alloyscreen.campaign.rounds import descriptor_matrix
 from alloyscreen.campaign.spec import StageSpec, StructureSpec
 from alloyscreen.candidates import candidate_id, prototype_from_vec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
-from alloyscreen.descriptors import Compositions, featurize, parse_formula
+from alloyscreen.descriptors import parse_formula
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.validation.maker import validate as validate_structure
 from alloyscreen.validation.targets import elemental_references, mixing_energy_per_atom
@@ -37,9 +37,7 @@ def _settings(text: str | None) -> dict:
 def _prototype(composition: dict[str, float], prototype: str) -> str:
     if prototype != "auto":
         return prototype
-    elements = sorted(composition)
-    comps = Compositions.from_dense(elements, np.array([[composition[e] for e in elements]]))
-    return str(prototype_from_vec(featurize(comps, ["vec"]).values[:, 0])[0])
+    return str(prototype_from_vec(descriptor_matrix([composition], ["vec"])[:, 0])[0])
 
 
 @click.command()

@@ -99,19 +99,24 @@ def build_label(candidate_id, prop, value, unit, calculator, calc_ids, ref_ids, 
     )
 
 
-@job
-def mixing_energy_label(validated: ValidationOutput, settings: dict[str, Any]) -> LabelDocument | None:
-    """Store the mixing energy label of a validated structure; None when the calculation failed."""
-    calculation = validated.calculation
-    if calculation.status != "completed":
-        return None
+def store_mixing_energy_label(calculation: CalculationDocument, candidate_id: str | None,
+                              settings: dict[str, Any]) -> LabelDocument:
+    """Store (once) the mixing energy label of a completed calculation against its cached elemental references."""
     structure = Structure.from_dict(cast(dict[str, Any], calculation.input_structure))
     elements = [el.symbol for el in structure.composition]
     references = elemental_references(elements, calculation.calculator, settings)
     value = mixing_energy_per_atom(calculation, references)
-    label = build_label(validated.candidate_id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
-                   [calculation.id], [references[el].id for el in sorted(references)])
+    label = build_label(candidate_id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
+                        [calculation.id], [references[el].id for el in sorted(references)])
     return store_label(label)
+
+
+@job
+def mixing_energy_label(validated: ValidationOutput, settings: dict[str, Any]) -> LabelDocument | None:
+    """Store the mixing energy label of a validated structure; None when the calculation failed."""
+    if validated.calculation.status != "completed":
+        return None
+    return store_mixing_energy_label(validated.calculation, validated.candidate_id, settings)
 
 
 @dataclass
