@@ -10,8 +10,8 @@ from alloyscreen.candidates import CandidateSpace
 FLOWS = sorted((Path(__file__).resolve().parents[1] / "flows").glob("*.yaml"))
 
 
-def test_the_three_campaigns_are_shipped():
-    assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her"}
+def test_the_shipped_campaigns():
+    assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her", "cheap_noble_pareto"}
 
 
 @pytest.mark.parametrize("path", FLOWS, ids=[path.stem for path in FLOWS])

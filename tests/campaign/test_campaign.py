@@ -62,11 +62,22 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
     assert latest == started
 
 
-def test_more_than_one_objective_is_refused_until_supported():
-    two = _spec("two-objectives")
-    two["objectives"] = [{"property": "mixing_energy"}, {"property": "delta_g_h", "direction": "target", "target": 0}]
-    with pytest.raises(AlloyscreenError, match="one objective per campaign, got 2"):
-        load_spec(two)
+@pytest.mark.parametrize(("objectives", "message"), [
+    ([{"property": "mixing_energy"}, {"property": "delta_g_h", "direction": "target", "target": 0}],
+     r"exactly one labelled objective \(mixing_energy or delta_g_h\), got \['mixing_energy', 'delta_g_h'\]"),
+    ([{"property": "cost"}], "exactly one labelled objective .*, got none"),
+    ([{"property": "mixing_energy"}, {"property": "price"}],
+     "objectives.1: Value error, unknown objective property 'price'; allowed: mixing_energy, delta_g_h, cost"),
+    ([{"property": "mixing_energy"}, {"property": "hhi_reserve"}],
+     "objective 'hhi_reserve' has no value for Tc; allowed elements: "),
+])
+def test_bad_objectives_fail_in_one_line(objectives, message):
+    spec = _spec("objectives")
+    spec["objectives"] = objectives
+    spec["candidates"]["elements"].append("Tc")
+    with pytest.raises(AlloyscreenError, match=message) as error:
+        load_spec(spec)
+    assert "\n" not in str(error.value) and "got {" not in str(error.value)
 
 
 def test_malformed_spec_names_the_closest_key(tmp_path):

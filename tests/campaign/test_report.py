@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from alloyscreen.campaign.report import expected_best_of_random, load_report_data, pareto_mask, write_report
+from alloyscreen.campaign.report import expected_best_of_random, load_report_data, write_report
 from alloyscreen.cli.main import _Group
 from alloyscreen.cli.report import report
 from alloyscreen.errors import AlloyscreenError
@@ -59,7 +59,3 @@ def test_expected_best_of_random_draws_matches_enumeration():
     assert expected[1] == pytest.approx(np.mean(pairs))
     assert np.all(np.diff(expected) >= 0)
 
-
-def test_pareto_mask_keeps_only_non_dominated_points():
-    utility = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.4, 0.4], [1.0, 0.0]])
-    assert pareto_mask(utility).tolist() == [True, True, True, False, True]

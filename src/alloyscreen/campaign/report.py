@@ -23,8 +23,9 @@ from matplotlib.figure import Figure
 from pymongo.database import Database
 from scipy.special import gammaln
 
+from alloyscreen.campaign.objectives import objective_of, objective_values, rank
 from alloyscreen.campaign.results import campaign_labels, campaign_rounds, campaign_status, find_campaign
-from alloyscreen.campaign.spec import PROPERTIES, CampaignSpec
+from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
 TOP_ROWS = 15
@@ -46,9 +47,9 @@ class ReportData:
     candidates: pd.DataFrame
 
     @property
-    def objectives(self) -> list[Objective]:
-        """The campaign objectives, on label properties."""
-        return [Objective(PROPERTIES[o.property][0], o.direction, o.target) for o in self.spec.objectives]
+    def objective(self) -> Objective:
+        """The labelled objective (the one validations measure)."""
+        return objective_of(self.spec)
 
     def first_stage(self, prop: str | None = None, column: str = "value") -> pd.Series:
         """Labels of the active-learning stage: candidate id -> ``column`` (value or label_id) of ``prop``.
@@ -132,7 +133,7 @@ def _last_round(data: ReportData) -> pd.DataFrame:
 
 
 def _ranking(data: ReportData) -> str:
-    objective, first = data.objectives[0], data.first_stage()
+    objective, first = data.objective, data.first_stage()
     last = _last_round(data)
     if first.empty:
         return _section("ranking", "Ranked candidates", "No validated labels yet.")
@@ -290,7 +291,7 @@ def expected_best_of_random(utility: np.ndarray) -> np.ndarray:
 
 
 def _discovery(data: ReportData) -> str:
-    objective, first = data.objectives[0], data.first_stage()
+    objective, first = data.objective, data.first_stage()
     if first.empty:
         return _section("discovery", "Discovery curve", "No validated labels yet.")
     order = data.selections.drop_duplicates("candidate_id")
@@ -321,39 +322,35 @@ def _discovery(data: ReportData) -> str:
     return _section("discovery", "Discovery curve", what, _image(figure, "discovery curve"))
 
 
-def pareto_mask(utility: np.ndarray) -> np.ndarray:
-    """True for the rows of ``utility`` (n points x k objectives, higher is better) that no other row dominates."""
-    utility = np.asarray(utility, dtype=float)
-    at_least = (utility[None, :, :] >= utility[:, None, :]).all(axis=-1)
-    better = (utility[None, :, :] > utility[:, None, :]).any(axis=-1)
-    return ~np.any(at_least & better, axis=1)
-
-
 def _pareto(data: ReportData) -> str:
-    objectives = data.objectives
-    if len(objectives) < 2:
-        only = objectives[0]
+    spec = data.spec
+    if len(spec.objectives) < 2:
+        only = spec.objectives[0]
         return _section("pareto", "Pareto front",
                         f"Single-objective campaign ({only.name}, {only.direction}): there is no Pareto front; "
                         "the ranking and the discovery curve above show the optimum.")
-    values = pd.concat([data.first_stage(o.name).rename(f"{i}") for i, o in enumerate(objectives[:2])], axis=1)
-    values = values.dropna()
-    if values.empty:
-        return _section("pareto", "Pareto front", "No candidate has labels for the first two objectives yet.")
-    utility = np.column_stack([o.utility(values[f"{i}"].values) for i, o in enumerate(objectives[:2])])
-    front = pareto_mask(utility)
+    labels = data.first_stage()
+    if labels.empty:
+        return _section("pareto", "Pareto front", "No candidate has been validated yet.")
+    compositions = data.candidates.composition.reindex(labels.index)
+    values = objective_values(spec, labels.values, list(compositions.values))
+    order, fronts = rank(spec, values)
+    front = fronts == 0
     figure = Figure(layout="constrained", figsize=(6, 4.5))
     axes = figure.subplots()
-    axes.plot(values["0"][~front], values["1"][~front], "o", color="grey", label="dominated")
-    axes.plot(values["0"][front], values["1"][front], "o", color="C3", label="Pareto front")
+    axes.plot(values[~front, 0], values[~front, 1], "o", color="grey", label="dominated")
+    axes.plot(values[front, 0], values[front, 1], "o", color="C3", label="Pareto front")
     axes.legend(fontsize=8)
-    names = [f"{o.name} ({o.direction}{'' if o.target is None else f' {o.target}'})" for o in objectives[:2]]
+    names = [f"{o.name} ({o.direction}{'' if o.target is None else f' {o.target}'})"
+             + (f" [{o.unit}]" if o.unit else "") for o in spec.objectives]
     axes.set(xlabel=names[0], ylabel=names[1])
-    on_front = values[front].iloc[np.argsort(-utility[front, 0], kind="stable")]
-    table = pd.DataFrame({"formula": data.candidates.formula.reindex(on_front.index).values,
-                          names[0]: on_front["0"].values, names[1]: on_front["1"].values})
-    what = (f"Validated candidates on the first two objectives; the {int(front.sum())} non-dominated ones "
-            "(no other candidate is at least as good on both and better on one) in red.")
+    on_front = order[front[order]]
+    table = pd.DataFrame({"formula": data.candidates.formula.reindex(labels.index[on_front]).values,
+                          **{name: values[on_front, k] for k, name in enumerate(names)}})
+    what = (f"Candidates validated at stage {html.escape(spec.stages[0].name)!r} on the campaign's "
+            f"{len(names)} objectives (plotted: the first two); the {int(front.sum())} non-dominated ones (no other "
+            "candidate is at least as good on every objective and better on one) in red. Objectives known from "
+            "the composition are exact; the labelled one is the validated value.")
     return _section("pareto", "Pareto front", what, _image(figure, "pareto front"), _table(table))
 
 
@@ -386,7 +383,7 @@ def _composition(data: ReportData) -> str:
         if len(values):
             figure.colorbar(scatter, ax=axes, label=f"{data.spec.target} ({data.spec.target_unit})")
     if len(first):
-        best = first.index[np.argmax(data.objectives[0].utility(first.values))]
+        best = first.index[np.argmax(data.objective.utility(first.values))]
         panels[1].plot(points.pc1[best], points.pc2[best], "*", color="C3", markersize=16, label="best")
         panels[1].legend(fontsize=8)
     what = ("Compositions (atomic fractions over " + ", ".join(elements) + ") projected on their first two "

@@ -6,7 +6,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from alloyscreen.campaign.rounds import objective_of
+from alloyscreen.campaign.objectives import objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.errors import AlloyscreenError
 
@@ -56,18 +56,32 @@ def campaign_status(database: Database, key: str) -> dict[str, Any]:
 
 
 def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[str, Any]]:
-    """The best validated candidates of a campaign, with every stage's label, best first."""
+    """The best validated candidates of a campaign, with every stage's label, best first.
+
+    Ranked by the first stage's label; with several objectives by Pareto front
+    first (``pareto_front``), each row also holding the objectives known from the
+    composition (e.g. ``cost``).
+    """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
     rows: dict[str, dict[str, Any]] = {}
     for label in campaign_labels(database, campaign["_id"]):
         rows.setdefault(label["candidate_id"], {"candidate_id": label["candidate_id"]})[label["stage"]] = label["value"]
-    for candidate in database["candidates"].find({"_id": {"$in": list(rows)}}, {"formula": 1, "prototype": 1}):
+    compositions = {}
+    for candidate in database["candidates"].find({"_id": {"$in": list(rows)}},
+                                                 {"formula": 1, "prototype": 1, "composition": 1}):
         rows[candidate["_id"]].update(formula=candidate["formula"], prototype=candidate["prototype"])
+        compositions[candidate["_id"]] = candidate["composition"]
     first = spec.stages[0].name
-    utility = objective_of(spec).utility
-    ranked = sorted((row for row in rows.values() if first in row), key=lambda row: -float(utility(row[first])))
-    return ranked[:count]
+    validated = [row for row in rows.values() if first in row]
+    values = objective_values(spec, [row[first] for row in validated],
+                              [compositions[row["candidate_id"]] for row in validated])
+    order, fronts = rank(spec, values)
+    if len(spec.objectives) > 1:
+        for row, front, row_values in zip(validated, fronts, values, strict=True):
+            row["pareto_front"] = int(front)
+            row.update({o.name: float(v) for o, v in zip(spec.objectives, row_values, strict=True) if not o.labelled})
+    return [validated[i] for i in order[:count]]
 
 
 def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:

@@ -14,6 +14,15 @@ from pydantic import BaseModel, Field
 from alloyscreen.campaign import progress
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import load_stored_model, store_model
+from alloyscreen.campaign.objectives import (
+    best_outcomes,
+    composition_objectives,
+    labelled_column,
+    objective_of,
+    objective_values,
+    rank,
+    utilities,
+)
 from alloyscreen.campaign.scoring import ScoredSlice, score_space
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.candidates import CandidateSpace
@@ -23,27 +32,14 @@ from alloyscreen.db.documents import insert_many
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionDocument, SelectionOutcome
-from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
+from alloyscreen.surrogates.acquisition import acquisition_scores
 from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
 from alloyscreen.surrogates.registry import model_document
-from alloyscreen.surrogates.selection import Batch, select_batch
+from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch
 
 CV_FOLDS = 5
-
-
-def objective_of(spec: CampaignSpec) -> Objective:
-    """The campaign's (first) objective as the surrogates package sees it."""
-    first = spec.objectives[0]
-    return Objective(spec.target, first.direction, first.target)
-
-
-def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
-    """The ``count`` best labelled outcomes by the campaign objective, best first."""
-    labelled = [outcome for outcome in outcomes if outcome.value is not None]
-    utility = objective_of(spec).utility([outcome.value for outcome in labelled])
-    return [labelled[i] for i in np.argsort(-utility, kind="stable")[:count]]
 
 
 def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] | None) -> np.ndarray:
@@ -84,23 +80,34 @@ def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -
 
 
 def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int):
+    """Score with the surrogate's acquisition; with several objectives one column per objective.
+
+    Objectives known from the composition enter as their exact utility. The
+    ``random`` strategy stays one random score (the baseline ignores objectives).
+    """
     objective = objective_of(spec)
     y_labelled = np.array([outcome.value for outcome in labelled])
     strategy = spec.acquisition.strategy
     options = {"kappa": spec.acquisition.kappa} if strategy == "ucb" else {}
+    pareto = len(spec.objectives) > 1 and strategy != "random"
 
-    def scorer(X: np.ndarray, positions: np.ndarray):
+    def scorer(comps: Compositions, X: np.ndarray, positions: np.ndarray):
         mean, std = model.predict(X, return_std=True)
         members = model.predict_members(X) if strategy == "thompson" else None
         rng = np.random.default_rng([spec.seed, round_index])  # the same draw for every chunk
-        return mean, std, acquisition_scores(strategy, objective, mean, std, members=members,
-                                             y_labelled=y_labelled, rng=rng, **options)
+        learned = acquisition_scores(strategy, objective, mean, std, members=members, y_labelled=y_labelled,
+                                     rng=rng, **options)
+        if not pareto:
+            return mean, std, learned
+        scores = utilities(spec, composition_objectives(spec, comps))
+        scores[:, labelled_column(spec)] = learned
+        return mean, std, scores
 
     return scorer
 
 
 def _random_scorer(seed: int, round_index: int):
-    def scorer(X: np.ndarray, positions: np.ndarray):
+    def scorer(comps: Compositions, X: np.ndarray, positions: np.ndarray):
         rng = np.random.default_rng([seed, round_index, int(positions[0])])
         nan = np.full(len(positions), np.nan)
         return nan, nan, rng.random(len(positions))
@@ -109,7 +116,7 @@ def _random_scorer(seed: int, round_index: int):
 
 
 def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batch: Batch, acquisition: str,
-                 model_id: str | None) -> None:
+                 model_id: str | None, fronts: np.ndarray | None) -> None:
     """Store candidates, the top-slice predictions, the full ranking and the selections of a round."""
     database = get_database()
     campaign_id = spec.campaign_id
@@ -123,10 +130,13 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
         name = f"{campaign_id}-round-{round_index}"
         if not bucket.exists(filename=name):
             bucket.put(scored.ranking_blob(), filename=name, metadata={"campaign_id": campaign_id})
-        top = Scored(np.asarray(scored.ids), scored.mean, scored.std, scored.scores)
+        pareto = scored.scores.ndim == 2
+        top = Scored(np.asarray(scored.ids), scored.mean, scored.std,
+                     scored.scores[:, labelled_column(spec)] if pareto else scored.scores,
+                     fronts=scored.fronts if pareto else None, objective_scores=scored.scores if pareto else None)
         predictions = prediction_documents(top, campaign_id, round_index, model_id, spec.target, acquisition, top=keep)
         insert_many(database["predictions"], (p.model_copy(update={"provenance": provenance}) for p in predictions))
-    selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id,
+    selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id, pareto_ranks=fronts,
                                      stage=spec.stages[0].name)
     insert_many(database["selections"], (s.model_copy(update={"provenance": provenance}) for s in selections))
 
@@ -171,11 +181,21 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
 
 def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome],
                  scored: ScoredSlice) -> list[Candidate]:
-    """Choose the batch from the scored slice (skipping labelled candidates) and store the round."""
-    batch = select_batch(scored.scores, scored.X, scored.ids, plan.size,
-                         exclude_ids={outcome.candidate.id for outcome in history}, diversity=plan.diversity,
-                         pool_factor=spec.acquisition.pool_factor, seed=spec.seed + plan.round)
-    _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id)
+    """Choose the batch from the scored slice (skipping labelled candidates) and store the round.
+
+    With one score column per objective the batch is taken front by front.
+    """
+    exclude = {outcome.candidate.id for outcome in history}
+    fronts = None
+    if scored.scores.ndim == 2:
+        batch, fronts = select_pareto_batch(scored.fronts, scored.scores[:, labelled_column(spec)], scored.X,
+                                            scored.ids, plan.size, exclude_ids=exclude, diversity=plan.diversity,
+                                            seed=spec.seed + plan.round)
+    else:
+        batch = select_batch(scored.scores, scored.X, scored.ids, plan.size, exclude_ids=exclude,
+                             diversity=plan.diversity, pool_factor=spec.acquisition.pool_factor,
+                             seed=spec.seed + plan.round)
+    _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id, fronts)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
 
@@ -198,13 +218,19 @@ def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
     if stored is not None:
         return stored
     best = best_outcomes(spec, previous, min(spec.confirm_top, stage.max_validations))
-    utility = objective_of(spec).utility([outcome.value for outcome in best])
+    values = objective_values(spec, [o.value for o in best], [o.candidate.composition for o in best])
+    utility = utilities(spec, values)[:, labelled_column(spec)]
+    _, fronts = rank(spec, values)
+    by = f"{spec.labelled_objective.direction} {spec.target}"
+    if len(spec.objectives) > 1:
+        by = f"Pareto front on {', '.join(o.name for o in spec.objectives)}, then {by}"
     provenance = current_job_provenance(campaign_id=spec.campaign_id,
                                         parents=[outcome.label_id for outcome in best if outcome.label_id])
     insert_many(get_database()["selections"], (SelectionDocument(
         id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
         campaign_id=spec.campaign_id, stage=stage.name, round=round_index, candidate_id=outcome.candidate.id,
         acquisition="confirm", score=float(score), batch_position=position,
-        reason=f"rank {position} of stage {before.name!r} by {spec.objectives[0].direction} {spec.target}",
-        provenance=provenance) for position, (outcome, score) in enumerate(zip(best, utility, strict=True))))
+        pareto_rank=int(front) if len(spec.objectives) > 1 else None,
+        reason=f"rank {position} of stage {before.name!r} by {by}", provenance=provenance)
+        for position, (outcome, score, front) in enumerate(zip(best, utility, fronts, strict=True))))
     return [outcome.candidate for outcome in best]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import ErrorDetails
 
 from alloyscreen.candidates.spec import CandidateSpaceSpec
+from alloyscreen.descriptors.properties import (
+    COMPUTED,
+    is_composition_property,
+    property_unit,
+    tabulated_elements,
+    untabulated,
+)
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 
@@ -48,17 +56,44 @@ class AcquisitionSpec(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    """A property to optimise."""
+    """A property to optimise: a validated label, or a property known from the composition alone.
 
-    property: Literal["mixing_energy", "delta_g_h"] = Field(
-        "mixing_energy", description="mixing_energy (eV/atom, bulk) or delta_g_h (eV, H on the close-packed surface)"
+    Labelled: ``mixing_energy`` (eV/atom, bulk) or ``delta_g_h`` (eV, H on the
+    close-packed surface). From the composition (see
+    :mod:`alloyscreen.descriptors.properties`): ``cost`` (USD/kg), ``density``
+    (g/cm^3), ``hhi_production``, ``hhi_reserve`` or any descriptor column. A
+    campaign learns one labelled objective; with two or more objectives its
+    batches are chosen by Pareto rank.
+    """
+
+    property: str = Field(
+        "mixing_energy", description="mixing_energy, delta_g_h, cost, density, hhi_production, hhi_reserve or a "
+                                     "descriptor column (e.g. delta_h_mix)"
     )
     direction: Literal["minimize", "maximize", "target"] = Field("minimize", description="what is better")
     target: float | None = Field(None, description="target value when direction is 'target' (hydrogen evolution: "
                                                     "delta_g_h with direction 'target' and target 0.0)")
 
+    @builtins.property  # the field 'property' shadows the builtin in this class
+    def labelled(self) -> bool:
+        """True for a property that needs a validation (a label), False for one known from the composition."""
+        return self.property in PROPERTIES
+
+    @builtins.property  # the field 'property' shadows the builtin in this class
+    def name(self) -> str:
+        """The property as stored: the label property (e.g. ``mixing_energy_per_atom``) or the composition one."""
+        return PROPERTIES[self.property][0] if self.labelled else self.property
+
+    @builtins.property  # the field 'property' shadows the builtin in this class
+    def unit(self) -> str:
+        """Unit of :attr:`name`."""
+        return PROPERTIES[self.property][1] if self.labelled else property_unit(self.property)
+
     @model_validator(mode="after")
     def _check(self) -> ObjectiveSpec:
+        if not self.labelled and not is_composition_property(self.property):
+            raise ValueError(f"unknown objective property {self.property!r}; allowed: {', '.join(PROPERTIES)}, "
+                             f"{', '.join(COMPUTED)} or a descriptor column (e.g. delta_h_mix)")
         if (self.direction == "target") != (self.target is not None):
             raise ValueError(f"direction {self.direction!r} with target {self.target!r}: a target value is "
                              "required with direction 'target' and only then")
@@ -179,9 +214,15 @@ class CampaignSpec(_Strict):
         names = [stage.name for stage in self.stages]
         if not names:
             raise ValueError("at least one stage is needed")
-        if len(self.objectives) != 1:
-            raise ValueError(f"one objective per campaign, got {len(self.objectives)}; multi-objective (Pareto) "
-                             "campaigns are not supported yet")
+        labelled = [objective.property for objective in self.objectives if objective.labelled]
+        if len(labelled) != 1:
+            raise ValueError(f"a campaign learns exactly one labelled objective ({' or '.join(PROPERTIES)}), got "
+                             f"{labelled or 'none'}; the other objectives must be known from the composition")
+        for objective in self.objectives:
+            missing = untabulated(objective.property, self.candidates.elements)
+            if missing:
+                raise ValueError(f"objective {objective.property!r} has no value for {', '.join(missing)}; allowed "
+                                 f"elements: {', '.join(tabulated_elements(objective.property))}")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
         if self.gnn is not None:
@@ -192,14 +233,19 @@ class CampaignSpec(_Strict):
         return self
 
     @property
+    def labelled_objective(self) -> ObjectiveSpec:
+        """The objective validations label (the one the surrogate learns)."""
+        return next(objective for objective in self.objectives if objective.labelled)
+
+    @property
     def target(self) -> str:
-        """The label property the campaign optimises (its first objective's), e.g. ``delta_g_h``."""
-        return PROPERTIES[self.objectives[0].property][0]
+        """The label property the campaign learns, e.g. ``delta_g_h``."""
+        return self.labelled_objective.name
 
     @property
     def target_unit(self) -> str:
         """The unit of :attr:`target`, e.g. ``eV``."""
-        return PROPERTIES[self.objectives[0].property][1]
+        return self.labelled_objective.unit
 
     @property
     def campaign_id(self) -> str:
@@ -219,7 +265,8 @@ def _describe(error: ErrorDetails) -> str:
     location = [str(part) for part in error["loc"]]
     where = ".".join(location)
     if error["type"] != "extra_forbidden":
-        return f"{where or 'spec'}: {error['msg']} (got {error.get('input')!r})"
+        got = "" if isinstance(error.get("input"), dict) else f" (got {error.get('input')!r})"
+        return f"{where or 'spec'}: {error['msg']}{got}"
     models: list[type[BaseModel]] = [CampaignSpec]
     for part in location[:-1]:
         inner = [m for model in models if part in model.model_fields

@@ -99,8 +99,10 @@ def top(campaign: str, count: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows))
         return
-    stages = [stage.name for stage in load_campaign_spec(get_database(), campaign).stages]
-    click.echo(f"{'rank':<5}{'formula':<34}{'proto':<6}" + "".join(f"{s:>12}" for s in stages))
+    spec = load_campaign_spec(get_database(), campaign)
+    columns = [stage.name for stage in spec.stages] + [o.name for o in spec.objectives if not o.labelled]
+    front = "front" if len(spec.objectives) > 1 else ""
+    click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}" + "".join(f"{c:>14}" for c in columns))
     for rank, row in enumerate(rows):
-        values = "".join(f"{row[s]:>12.4f}" if s in row else f"{'-':>12}" for s in stages)
-        click.echo(f"{rank:<5}{row['formula']:<34}{row['prototype']:<6}{values}")
+        values = "".join(f"{row[c]:>14.4g}" if c in row else f"{'-':>14}" for c in columns)
+        click.echo(f"{rank:<5}{row.get('pareto_front', ''):<6}{row['formula']:<34}{row['prototype']:<6}{values}")

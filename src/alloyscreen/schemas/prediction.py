@@ -19,4 +19,10 @@ class PredictionDocument(Document):
     std: float | None = Field(None, ge=0, description="calibrated predictive standard deviation (target units)")
     acquisition: str = Field(description="acquisition function that produced `score`, e.g. 'ei'")
     score: float = Field(description="acquisition score (higher is better)")
-    rank: int = Field(ge=0, description="0-based rank of the candidate by score among all scored candidates")
+    rank: int = Field(ge=0, description="0-based rank of the candidate among all scored candidates (by score; "
+                                        "with several objectives by Pareto front)")
+    pareto_front: int | None = Field(None, ge=0, description="front of the acquisition scores (0 = non-dominated), "
+                                                             "multi-objective")
+    objective_scores: list[float] | None = Field(None, description="acquisition score (utility for objectives known "
+                                                                   "from the composition) per objective, in spec "
+                                                                   "order, multi-objective")

@@ -19,15 +19,19 @@ from alloyscreen.surrogates.selection import Batch
 
 @dataclass
 class Scored:
-    """Scored candidates, one entry per candidate."""
+    """Scored candidates, one entry per candidate; with several objectives also fronts and per-objective scores."""
 
     candidate_ids: np.ndarray
     mean: np.ndarray
     std: np.ndarray
     score: np.ndarray
+    fronts: np.ndarray | None = None
+    objective_scores: np.ndarray | None = None
 
     def order(self) -> np.ndarray:
-        """Return indices by decreasing score (NaN last)."""
+        """Return indices by decreasing score (NaN last), or by front (in the given order within a front)."""
+        if self.fronts is not None:
+            return np.argsort(self.fronts, kind="stable")
         return np.argsort(np.where(np.isnan(self.score), -np.inf, -self.score), kind="stable")
 
 
@@ -42,6 +46,9 @@ def prediction_documents(
 ) -> list[PredictionDocument]:
     """Return ``predictions`` documents for the ``top`` best-scored candidates, ranked."""
     order = scored.order()[:top]
+    fronts = [None] * len(order) if scored.fronts is None else scored.fronts[order].tolist()
+    objective_scores = [None] * len(order) if scored.objective_scores is None else \
+        scored.objective_scores[order].tolist()
     return [
         PredictionDocument(
             id=content_hash(
@@ -57,13 +64,17 @@ def prediction_documents(
             acquisition=acquisition,
             score=float(score),
             rank=rank,
+            pareto_front=front,
+            objective_scores=per_objective,
         )
-        for rank, (cid, mean, std, score) in enumerate(
+        for rank, (cid, mean, std, score, front, per_objective) in enumerate(
             zip(
                 scored.candidate_ids[order],
                 scored.mean[order],
                 scored.std[order],
                 scored.score[order],
+                fronts,
+                objective_scores,
                 strict=True,
             )
         )

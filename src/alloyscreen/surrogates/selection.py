@@ -36,14 +36,20 @@ def _standardised(X: np.ndarray) -> np.ndarray:
     return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
-def _maxmin(Z: np.ndarray, k: int) -> tuple[list[int], list[str]]:
-    chosen, reasons = [0], ["best score in the slice"]
-    nearest = np.linalg.norm(Z - Z[0], axis=1)
-    for _ in range(k - 1):
+def _maxmin(Z: np.ndarray, k: int, chosen_before: np.ndarray | None = None) -> tuple[list[int], list[str]]:
+    """Greedy max-min picks among the rows of ``Z`` (best first): row 0, or the farthest from ``chosen_before``."""
+    if chosen_before is None or len(chosen_before) == 0:
+        chosen, reasons = [0], ["best score"]
+        nearest = np.linalg.norm(Z - Z[0], axis=1)
+        k -= 1
+    else:
+        chosen, reasons = [], []
+        nearest = np.min([np.linalg.norm(Z - z, axis=1) for z in chosen_before], axis=0)
+    for _ in range(k):
         nearest[chosen] = -np.inf
         j = int(np.argmax(nearest))
         chosen.append(j)
-        reasons.append(f"farthest from the batch (distance {nearest[j]:.3g}) in the slice")
+        reasons.append(f"farthest from the batch (distance {nearest[j]:.3g})")
         nearest = np.minimum(nearest, np.linalg.norm(Z - Z[j], axis=1))
     return chosen, reasons
 
@@ -56,6 +62,22 @@ def _kmeans(Z: np.ndarray, k: int, seed: int) -> tuple[list[int], list[str]]:
     clusters, first = np.unique(labels, return_index=True)
     order = np.argsort(first)
     return first[order].tolist(), [f"best score of k-means cluster {c}" for c in clusters[order]]
+
+
+def _validated(ids, X, size: int, diversity: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    if diversity not in DIVERSITY_METHODS:
+        raise AlloyscreenError(f"unknown diversity method {diversity!r}; allowed: {', '.join(DIVERSITY_METHODS)}")
+    if batch_size < 1:
+        raise AlloyscreenError(f"batch_size must be >= 1, got {batch_size}")
+    ids, X = np.asarray(ids), np.asarray(X, dtype=float)
+    if not size == ids.shape[0] == X.shape[0]:
+        raise AlloyscreenError(f"{size} scores, {ids.shape[0]} ids and {X.shape[0]} descriptor rows differ")
+    return ids, X
+
+
+def _skipped(ids: np.ndarray, exclude_ids: Iterable) -> np.ndarray:
+    excluded = np.asarray(list(exclude_ids))
+    return np.isin(ids, excluded) if excluded.size else np.zeros(ids.shape[0], dtype=bool)
 
 
 def select_batch(
@@ -89,18 +111,11 @@ def select_batch(
     seed
         Seed of k-means.
     """
-    if diversity not in DIVERSITY_METHODS:
-        raise AlloyscreenError(f"unknown diversity method {diversity!r}; allowed: {', '.join(DIVERSITY_METHODS)}")
-    if batch_size < 1 or pool_factor < 1:
-        raise AlloyscreenError(f"batch_size and pool_factor must be >= 1, got {batch_size} and {pool_factor}")
+    if pool_factor < 1:
+        raise AlloyscreenError(f"pool_factor must be >= 1, got {pool_factor}")
     scores = np.asarray(scores, dtype=float)
-    ids = np.asarray(candidate_ids)
-    X = np.asarray(X, dtype=float)
-    if not scores.shape[0] == ids.shape[0] == X.shape[0]:
-        raise AlloyscreenError(f"{scores.shape[0]} scores, {ids.shape[0]} ids and {X.shape[0]} descriptor rows differ")
-    excluded = np.asarray(list(exclude_ids))
-    skip = np.isin(ids, excluded) if excluded.size else np.zeros(ids.shape[0], dtype=bool)
-    available = np.flatnonzero(~np.isnan(scores) & ~skip)
+    ids, X = _validated(candidate_ids, X, scores.shape[0], diversity, batch_size)
+    available = np.flatnonzero(~np.isnan(scores) & ~_skipped(ids, exclude_ids))
     pool_size = min(available.size, math.ceil(pool_factor * batch_size) if diversity != "none" else batch_size)
     if pool_size == 0:
         return Batch(np.empty(0, dtype=int), ids[:0], scores[:0], [])
@@ -116,3 +131,49 @@ def select_batch(
     chosen = pool[np.asarray(picked, dtype=int)]
     slice_note = f" (top-{pool.size} slice)"
     return Batch(chosen, ids[chosen], scores[chosen], [r + slice_note for r in reasons])
+
+
+def select_pareto_batch(
+    fronts,
+    scores,
+    X,
+    candidate_ids,
+    batch_size: int,
+    exclude_ids: Iterable = (),
+    diversity: str = "maxmin",
+    seed: int = 0,
+) -> tuple[Batch, np.ndarray]:
+    """Select ``batch_size`` candidates front by front from a pool ordered best first.
+
+    Whole fronts enter while they fit; in the first front that does not fit,
+    ``maxmin`` picks the candidates farthest (in descriptor space) from the batch
+    so far, ``kmeans`` the best of each cluster, ``none`` the first in pool order.
+    ``scores`` (e.g. the learned objective's acquisition score) are recorded in
+    ``Batch.scores`` and decide nothing; the fronts are returned beside the batch.
+    """
+    fronts = np.asarray(fronts, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    ids, X = _validated(candidate_ids, X, fronts.shape[0], diversity, batch_size)
+    available = np.flatnonzero(~_skipped(ids, exclude_ids))
+    Z = _standardised(X[available]) if available.size else X[available]
+    chosen: list[int] = []  # positions in `available`
+    reasons: list[str] = []
+    for front in np.unique(fronts[available]):
+        members = np.flatnonzero(fronts[available] == front)
+        room = batch_size - len(chosen)
+        if members.size <= room:
+            chosen += members.tolist()
+            reasons += [f"Pareto front {front} (all {members.size} of it)"] * members.size
+        else:
+            if diversity == "maxmin":
+                picked, why = _maxmin(Z[members], room, Z[chosen])
+            elif diversity == "kmeans":
+                picked, why = _kmeans(Z[members], room, seed)
+            else:
+                picked, why = list(range(room)), [f"rank {r} in pool order" for r in range(room)]
+            chosen += members[picked].tolist()
+            reasons += [f"Pareto front {front} ({members.size} candidates): {w}" for w in why]
+        if len(chosen) >= batch_size:
+            break
+    rows = available[np.asarray(chosen, dtype=int)]
+    return Batch(rows, ids[rows], scores[rows], reasons), fronts[rows]

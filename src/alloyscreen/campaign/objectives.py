@@ -1,0 +1,71 @@
+"""A campaign's objectives as arrays: the learned label beside properties known from the composition.
+
+Utilities are higher-is-better (:class:`~alloyscreen.surrogates.acquisition.Objective`).
+With one objective candidates are ordered by its utility; with two or more by
+Pareto front, ties broken by the labelled objective's utility.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alloyscreen.campaign.labelling import LabelOutcome
+from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.descriptors import Compositions
+from alloyscreen.descriptors.properties import composition_properties
+from alloyscreen.surrogates.acquisition import Objective
+from alloyscreen.surrogates.pareto import pareto_fronts
+
+
+def objectives_of(spec: CampaignSpec) -> list[Objective]:
+    """The campaign's objectives, in spec order, named by stored property."""
+    return [Objective(objective.name, objective.direction, objective.target) for objective in spec.objectives]
+
+
+def labelled_column(spec: CampaignSpec) -> int:
+    """Position of the labelled objective among the campaign's objectives."""
+    return next(k for k, objective in enumerate(spec.objectives) if objective.labelled)
+
+
+def objective_of(spec: CampaignSpec) -> Objective:
+    """The labelled objective as the surrogates package sees it."""
+    return objectives_of(spec)[labelled_column(spec)]
+
+
+def composition_objectives(spec: CampaignSpec, comps: Compositions) -> np.ndarray:
+    """Values ``(n, m)`` of every objective known from the composition; the labelled column is NaN."""
+    values = np.full((len(comps), len(spec.objectives)), np.nan)
+    known = [k for k, objective in enumerate(spec.objectives) if not objective.labelled]
+    if known:
+        values[:, known] = composition_properties([spec.objectives[k].property for k in known], comps)
+    return values
+
+
+def objective_values(spec: CampaignSpec, labels, compositions: list[dict[str, float]]) -> np.ndarray:
+    """Values ``(n, m)`` of every objective for labelled candidates: ``labels`` fill the labelled column."""
+    values = composition_objectives(spec, Compositions.from_dicts(compositions)) if compositions else \
+        np.empty((0, len(spec.objectives)))
+    values[:, labelled_column(spec)] = np.asarray(labels, dtype=float)
+    return values
+
+
+def utilities(spec: CampaignSpec, values: np.ndarray) -> np.ndarray:
+    """Utilities ``(n, m)`` of objective values (higher is better)."""
+    return np.column_stack([objective.utility(values[:, k]) for k, objective in enumerate(objectives_of(spec))]) \
+        if len(values) else np.empty((0, len(spec.objectives)))
+
+
+def rank(spec: CampaignSpec, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order of the rows of ``values`` (best first) and each row's Pareto front (0 for every row with one objective)."""
+    u = utilities(spec, values)
+    fronts = pareto_fronts(u) if len(spec.objectives) > 1 else np.zeros(len(u), dtype=int)
+    order = np.lexsort((-u[:, labelled_column(spec)], fronts)) if len(u) else np.empty(0, dtype=int)
+    return order, fronts
+
+
+def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
+    """The ``count`` best labelled outcomes, best first (by Pareto front first when there are several objectives)."""
+    labelled = [outcome for outcome in outcomes if outcome.value is not None]
+    values = objective_values(spec, [o.value for o in labelled], [o.candidate.composition for o in labelled])
+    order, _ = rank(spec, values)
+    return [labelled[i] for i in order[:count]]
