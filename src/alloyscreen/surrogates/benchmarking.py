@@ -5,6 +5,9 @@ labels ``y_true`` are all known (an oracle, e.g. EMT mixing energies of a whole
 space): it starts from ``n_init`` random labels, then each round trains an
 ensemble, scores the unlabelled candidates, selects a diverse batch and "calls
 the oracle" on it, until ``find_fraction`` of the true top-``top_k`` are labelled.
+:func:`simulate_pareto_campaign` does the same with one learned and some exactly
+known objectives, selecting front by front as a multi-objective campaign does,
+until ``find_fraction`` of the true Pareto front is labelled.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import numpy as np
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.acquisition import ACQUISITIONS, Objective, acquisition_scores
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
-from alloyscreen.surrogates.selection import select_batch
+from alloyscreen.surrogates.pareto import pareto_fronts, pareto_pool
+from alloyscreen.surrogates.selection import select_batch, select_pareto_batch
 
 
 def default_model(seed: int) -> EnsembleRegressor:
@@ -75,22 +79,115 @@ def simulate_campaign(
     max_calls
         Stop after this many oracle calls (``calls_to_target`` stays None if not reached).
     """
-    if strategy not in ACQUISITIONS:
-        raise AlloyscreenError(f"unknown acquisition function {strategy!r}; allowed: {', '.join(sorted(ACQUISITIONS))}")
+    _check_strategy(strategy)
     X = np.asarray(X, dtype=float)
     y_true = np.asarray(y_true, dtype=float)
-    n = y_true.shape[0]
     objective = objective or Objective("y", "minimize")
-    max_calls = min(max_calls or n, n)
-    rng = np.random.default_rng(seed)
-    is_top = np.zeros(n, dtype=bool)
+    is_top = np.zeros(y_true.shape[0], dtype=bool)
     is_top[np.argsort(-objective.utility(y_true), kind="stable")[:top_k]] = True
-    needed = math.ceil(find_fraction * top_k)
+    rng = np.random.default_rng(seed)
+
+    def propose(labelled: np.ndarray, size: int, calls: int) -> tuple[np.ndarray, float]:
+        pool = np.flatnonzero(~labelled)
+        mean, scores = _acquire(X, y_true, labelled, pool, strategy, objective, model_factory(seed + calls), rng,
+                                acquisition_options)
+        chosen = select_batch(scores, X[pool], pool, size, diversity=diversity, pool_factor=pool_factor, seed=seed)
+        return chosen.candidate_ids, float(np.mean(np.abs(mean - y_true[pool])))
+
+    return _replay(strategy, seed, is_top, math.ceil(find_fraction * top_k), n_init, batch, max_calls, rng, propose)
+
+
+def simulate_pareto_campaign(
+    X,
+    y_true,
+    known_utilities,
+    strategy: str,
+    batch: int = 10,
+    n_init: int = 10,
+    seed: int = 0,
+    objective: Objective | None = None,
+    find_fraction: float = 0.9,
+    max_calls: int | None = None,
+    model_factory: Callable[[int], EnsembleRegressor] = default_model,
+    diversity: str = "maxmin",
+    keep_top: int = 200,
+    **acquisition_options,
+) -> DiscoveryTrace:
+    """Run one simulated multi-objective campaign; return its discovery curve of the true Pareto front.
+
+    One objective is learned (``y_true``, labelled by the oracle), the others are
+    known exactly for every candidate (``known_utilities``, e.g. minus the cost).
+    Each round is selected as a campaign does it (:func:`alloyscreen.campaign.rounds.select_round`):
+    every candidate is scored with the learned objective's acquisition and the known
+    utilities, the Pareto pool of those scores (threshold ``keep_top`` + labelled) is
+    taken front by front, skipping labelled candidates. ``found`` counts labelled
+    members of the true Pareto front (of the learned and known utilities); the campaign
+    stops once ``ceil(find_fraction * front size)`` are labelled. Other parameters
+    are those of :func:`simulate_campaign`.
+
+    Parameters
+    ----------
+    known_utilities
+        Utilities (higher is better) of the objectives known without the oracle, shape ``(n,)`` or ``(n, k)``.
+    """
+    _check_strategy(strategy)
+    X = np.asarray(X, dtype=float)
+    y_true = np.asarray(y_true, dtype=float)
+    known = np.asarray(known_utilities, dtype=float).reshape(y_true.shape[0], -1)
+    objective = objective or Objective("y", "minimize")
+    on_front = pareto_fronts(np.column_stack([objective.utility(y_true), known])) == 0
+    everything = np.arange(y_true.shape[0])
+    rng = np.random.default_rng(seed)
+
+    def propose(labelled: np.ndarray, size: int, calls: int) -> tuple[np.ndarray, float]:
+        mean, learned = _acquire(X, y_true, labelled, everything, strategy, objective, model_factory(seed + calls),
+                                 rng, acquisition_options)
+        rows, fronts = pareto_pool(np.column_stack([learned, known]), keep_top + calls)
+        chosen, _ = select_pareto_batch(fronts, learned[rows], X[rows], rows, size,
+                                        exclude_ids=np.flatnonzero(labelled), diversity=diversity, seed=seed + calls)
+        return chosen.candidate_ids, float(np.mean(np.abs(mean - y_true)[~labelled]))
+
+    return _replay(strategy, seed, on_front, math.ceil(find_fraction * on_front.sum()), n_init, batch, max_calls,
+                   rng, propose)
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in ACQUISITIONS:
+        raise AlloyscreenError(f"unknown acquisition function {strategy!r}; allowed: {', '.join(sorted(ACQUISITIONS))}")
+
+
+def _acquire(X, y_true, labelled, rows, strategy, objective, model, rng, options) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``model`` on the labelled rows; return its mean and acquisition scores on ``rows``."""
+    model.fit(X[labelled], y_true[labelled])
+    mean, std = model.predict(X[rows], return_std=True)
+    members = model.predict_members(X[rows]) if strategy == "thompson" else None
+    scores = acquisition_scores(strategy, objective, mean, std, members=members, y_labelled=y_true[labelled], rng=rng,
+                                **options)
+    return mean, scores
+
+
+def _replay(
+    strategy: str,
+    seed: int,
+    is_target: np.ndarray,
+    needed: int,
+    n_init: int,
+    batch: int,
+    max_calls: int | None,
+    rng: np.random.Generator,
+    propose: Callable[[np.ndarray, int, int], tuple[np.ndarray, float]],
+) -> DiscoveryTrace:
+    """Label ``n_init`` random rows, then batches (random, or ``propose(labelled, size, calls)``) until the target.
+
+    ``propose`` returns the rows to label and the surrogate's MAE on the unlabelled rows.
+    """
+    n = is_target.shape[0]
+    max_calls = min(max_calls or n, n)
     labelled = np.zeros(n, dtype=bool)
     labelled[rng.choice(n, size=min(n_init, n), replace=False)] = True
     trace = DiscoveryTrace(strategy=strategy, seed=seed)
     while True:
-        calls, found = int(labelled.sum()), int((labelled & is_top).sum())
+        calls, found = int(labelled.sum()), int((labelled & is_target).sum())
         trace.calls.append(calls)
         trace.found.append(found)
         if found >= needed:
@@ -98,27 +195,12 @@ def simulate_campaign(
             break
         if calls >= max_calls:
             break
-        pool = np.flatnonzero(~labelled)
         size = min(batch, max_calls - calls)
         if strategy == "random":
-            labelled[rng.choice(pool, size=size, replace=False)] = True
+            labelled[rng.choice(np.flatnonzero(~labelled), size=size, replace=False)] = True
             continue
-        model = model_factory(seed + calls).fit(X[labelled], y_true[labelled])
-        mean, std = model.predict(X[pool], return_std=True)
-        members = model.predict_members(X[pool]) if strategy == "thompson" else None
-        trace.final_mae = float(np.mean(np.abs(mean - y_true[pool])))
-        scores = acquisition_scores(
-            strategy,
-            objective,
-            mean,
-            std,
-            members=members,
-            y_labelled=y_true[labelled],
-            rng=rng,
-            **acquisition_options,
-        )
-        chosen = select_batch(scores, X[pool], pool, size, diversity=diversity, pool_factor=pool_factor, seed=seed)
-        labelled[chosen.candidate_ids] = True
+        chosen, trace.final_mae = propose(labelled, size, calls)
+        labelled[chosen] = True
     return trace
 
 
