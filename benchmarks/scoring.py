@@ -5,7 +5,12 @@ are trained on 2000 synthetic rows; scoring streams over ``--rows`` candidates i
 chunks of ``--chunk`` rows (float32, ``--columns`` wide, a realistic descriptor width)
 and computes mean and std per candidate. Chunk generation is not timed.
 
-    python benchmarks/scoring.py [--rows 1000000] [--columns 150] [--chunk 100000]
+Keeping a round's slice is timed beside it, as scoring streams it: the best
+``--keep`` of one score (one objective) against the Pareto pool of two score
+columns (two objectives, independent or anti-correlated, the hard case), merged
+chunk by chunk (:func:`alloyscreen.campaign.scoring.best_rows`).
+
+    python benchmarks/scoring.py [--rows 1000000] [--columns 150] [--chunk 100000] [--keep 220]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 
 import numpy as np
 
+from alloyscreen.campaign.scoring import best_rows
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 
 
@@ -36,12 +42,37 @@ def score_rate(model: EnsembleRegressor, chunk: np.ndarray, rows: int, n_jobs: i
     return done / elapsed
 
 
+def keep_rate(scores: np.ndarray, keep: int, chunk: int) -> tuple[float, int]:
+    """Return rows/s for keeping the slice of ``scores`` streamed in chunks, and the size of the slice kept."""
+    kept = scores[:0]
+    start = time.perf_counter()
+    for first in range(0, len(scores), chunk):
+        block = scores[first:first + chunk]
+        candidates = np.concatenate([kept, block[best_rows(block, keep)[0]]])
+        kept = candidates[best_rows(candidates, keep)[0]]
+    return len(scores) / (time.perf_counter() - start), len(kept)
+
+
+def slice_rates(rows: int, chunk: int, keep: int) -> list[dict]:
+    """Rows/s of keeping one objective's top slice and two objectives' Pareto pool."""
+    rng = np.random.default_rng(1)
+    cases = {"one objective": rng.normal(size=rows)}
+    for name, correlation in (("two objectives, independent", 0.0), ("two objectives, anti-correlated", -0.9)):
+        cases[name] = rng.multivariate_normal([0, 0], [[1, correlation], [correlation, 1]], size=rows)
+    results = []
+    for name, scores in cases.items():
+        rate, kept = keep_rate(scores, keep, chunk)
+        results.append({"case": name, "rows": rows, "keep": keep, "kept": kept, "rows_per_s": round(rate)})
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--columns", type=int, default=150)
     parser.add_argument("--chunk", type=int, default=100_000)
     parser.add_argument("--learners", nargs="+", default=["xgboost", "catboost"])
+    parser.add_argument("--keep", type=int, default=220, help="slice kept per round (keep_top 200 + pool + labels)")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -74,6 +105,7 @@ def main() -> None:
                 "host_cpus": all_threads,
                 "machine": platform.processor() or platform.machine(),
                 "results": results,
+                "keeping_the_slice": slice_rates(args.rows, chunk.shape[0], args.keep),
             },
             indent=2,
         )

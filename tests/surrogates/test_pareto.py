@@ -60,3 +60,13 @@ def test_batch_is_taken_front_by_front_with_diversity_inside_the_last_front():
     assert skipped.candidate_ids.tolist() == ["b", "c", "e"] and skipped_fronts.tolist() == [0, 1, 1]
     with pytest.raises(AlloyscreenError, match="unknown diversity method 'dpp'"):
         select_pareto_batch(fronts, scores, X, ids, 3, diversity="dpp")
+
+
+@pytest.mark.parametrize("objectives", [2, 3])
+def test_pool_with_tied_utilities_matches_brute_force(objectives):
+    u = np.random.default_rng(4).integers(0, 5, size=(5000, objectives)).astype(float)  # many exact ties
+    threshold = 300
+    exact = dominance_matrix(u).sum(axis=0)
+    rows, fronts = pareto_pool(u, threshold)
+    assert sorted(rows.tolist()) == np.flatnonzero(exact < threshold).tolist()
+    np.testing.assert_array_equal(fronts, pareto_fronts(u[rows]))

@@ -344,6 +344,9 @@ def _pareto(data: ReportData) -> str:
     names = [f"{o.name} ({o.direction}{'' if o.target is None else f' {o.target}'})"
              + (f" [{o.unit}]" if o.unit else "") for o in spec.objectives]
     axes.set(xlabel=names[0], ylabel=names[1])
+    for k, set_scale in enumerate((axes.set_xscale, axes.set_yscale)):
+        if (values[:, k] > 0).all() and values[:, k].max() > 100 * values[:, k].min():  # e.g. cost: decades
+            set_scale("log")
     on_front = order[front[order]]
     table = pd.DataFrame({"formula": data.candidates.formula.reindex(labels.index[on_front]).values,
                           **{name: values[on_front, k] for k, name in enumerate(names)}})

@@ -22,6 +22,7 @@ MAX_PARETO_CANDIDATES = 20_000
 MAX_POOL = 5_000
 """Largest pool :func:`pareto_pool` keeps: beyond it the threshold is lowered (never below the Pareto front)."""
 _BLOCK = 1024  # rows compared at a time: bounds the (block, n, m) temporaries
+_DIRECT = 4096  # sets larger than this are pooled by halves
 
 
 def dominance_matrix(utilities: np.ndarray) -> np.ndarray:
@@ -93,6 +94,56 @@ def _standard_sum(utilities: np.ndarray) -> np.ndarray:
     return ((utilities - utilities.mean(axis=0)) / np.where(scale > 0, scale, 1.0)).sum(axis=1)
 
 
+def _counts_2d(utilities: np.ndarray, cap: int) -> np.ndarray:
+    """Dominators of each row of ``(n, 2)`` utilities, exact below ``cap`` (``cap`` stands for ``cap`` or more).
+
+    A sweep in decreasing first utility that keeps only the largest second
+    utilities seen so far: O(n log cap) instead of O(n^2).
+    """
+    order = np.lexsort((-utilities[:, 1], -utilities[:, 0]))
+    first, second = utilities[order, 0], utilities[order, 1]
+    twin = np.r_[False, (first[1:] == first[:-1]) & (second[1:] == second[:-1])]
+    position = np.arange(len(first))
+    twins_before = position - np.maximum.accumulate(np.where(twin, 0, position))  # equal rows do not dominate
+    keep = cap + int(twins_before.max(initial=0)) + 1
+    counts = np.empty(len(first), dtype=np.int64)
+    largest = np.empty(0)  # the `keep` largest second utilities seen so far, ascending
+    for start in range(0, len(first), _BLOCK):
+        block = second[start:start + _BLOCK]
+        before = largest.size - np.searchsorted(largest, block, side="left")
+        within = np.tril(block[None, :] >= block[:, None], k=-1).sum(axis=1)
+        counts[start:start + _BLOCK] = before + within
+        largest = np.sort(np.concatenate([largest, block]))[-keep:]
+    out = np.empty_like(counts)
+    out[order] = counts - twins_before
+    return np.minimum(out, cap)
+
+
+def _qualifying(utilities: np.ndarray, rows: np.ndarray, threshold: int, max_size: int) -> np.ndarray:
+    """The ``rows`` dominated by fewer than ``threshold`` of ``rows`` (at most ``max_size``, see :func:`pareto_pool`).
+
+    Two objectives: a sweep (:func:`_counts_2d`). More: large sets are halved,
+    each half pooled and the union pooled again (exact, as a pool holds every
+    dominator of its members), after a cheap filter by the best-by-sum rows.
+    """
+    if utilities.shape[1] == 2:
+        counts = _counts_2d(utilities[rows], threshold)
+    else:
+        if rows.size > _DIRECT:
+            halves = (rows[:rows.size // 2], rows[rows.size // 2:])
+            rows = np.concatenate([_qualifying(utilities, half, threshold, max_size) for half in halves])
+        leaders = rows[np.argsort(-_standard_sum(utilities[rows]), kind="stable")[:max(2 * threshold, 256)]]
+        rows = rows[dominance_counts(utilities[rows], utilities[leaders]) < threshold]
+        counts = dominance_counts(utilities[rows], utilities[rows])
+    allowed = threshold
+    if rows.size > max_size:  # counts < allowed: at most max_size rows, or the Pareto front alone
+        allowed = min(threshold, max(int(np.sort(counts)[max_size]), 1))
+    rows = rows[counts < allowed]
+    if rows.size > max_size:  # a Pareto front larger than the pool: cut it by the utility sum
+        rows = rows[np.argsort(-_standard_sum(utilities[rows]), kind="stable")[:max_size]]
+    return np.sort(rows)
+
+
 def pareto_pool(utilities, threshold: int, max_size: int = MAX_POOL) -> tuple[np.ndarray, np.ndarray]:
     """Keep the rows dominated by fewer than ``threshold`` others, best first; return them and their fronts.
 
@@ -100,7 +151,8 @@ def pareto_pool(utilities, threshold: int, max_size: int = MAX_POOL) -> tuple[np
     ``min(threshold, finite rows)`` rows. When more than ``max_size`` rows
     qualify, the threshold is lowered (the pool stays closed under dominance);
     a Pareto front larger than ``max_size`` is cut to the rows with the largest
-    standardised utility sum. Order: front, then dominance count, then that sum.
+    standardised utility sum (then the pool is the best of what the parts of a
+    large set kept, no longer exact). Order: front, then dominance count, then that sum.
 
     Returns
     -------
@@ -108,21 +160,11 @@ def pareto_pool(utilities, threshold: int, max_size: int = MAX_POOL) -> tuple[np
         Indices into ``utilities`` (best first) and the front of each.
     """
     utilities = np.asarray(utilities, dtype=float)
-    rows = np.flatnonzero(np.isfinite(utilities).all(axis=1))
+    rows = _qualifying(utilities, np.flatnonzero(np.isfinite(utilities).all(axis=1)), threshold, max_size)
     if rows.size == 0:
         return rows, rows.copy()
-    # cheap first pass: rows dominated by `threshold` of the best-by-sum rows cannot qualify
-    leaders = rows[np.argsort(-_standard_sum(utilities[rows]), kind="stable")[:max(2 * threshold, 256)]]
-    rows = rows[dominance_counts(utilities[rows], utilities[leaders]) < threshold]
     counts = dominance_counts(utilities[rows], utilities[rows])
-    allowed = threshold
-    if rows.size > max_size:  # counts < allowed: at most max_size rows, or the Pareto front alone
-        allowed = min(threshold, max(int(np.sort(counts)[max_size]), 1))
-    rows, counts = rows[counts < allowed], counts[counts < allowed]
     spread = _standard_sum(utilities[rows])
-    if rows.size > max_size:  # a Pareto front larger than the pool: cut it by the utility sum
-        cut = np.argsort(-spread, kind="stable")[:max_size]
-        rows, counts, spread = rows[cut], counts[cut], _standard_sum(utilities[rows[cut]])
     fronts = pareto_fronts(utilities[rows])
     order = np.lexsort((-spread, counts, fronts))
     return rows[order], fronts[order]
