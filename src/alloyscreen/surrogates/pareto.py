@@ -119,8 +119,12 @@ def _counts_2d(utilities: np.ndarray, cap: int) -> np.ndarray:
     return np.minimum(out, cap)
 
 
-def _qualifying(utilities: np.ndarray, rows: np.ndarray, threshold: int, max_size: int) -> np.ndarray:
-    """The ``rows`` dominated by fewer than ``threshold`` of ``rows`` (at most ``max_size``, see :func:`pareto_pool`).
+def _qualifying(utilities: np.ndarray, rows: np.ndarray, threshold: int,
+                max_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``rows`` dominated by fewer than ``threshold`` of ``rows`` (increasing) and their dominance counts.
+
+    At most ``max_size`` rows (see :func:`pareto_pool`); the counts are exact, as
+    every dominator of a kept row is kept.
 
     Two objectives: a sweep (:func:`_counts_2d`). More: large sets are halved,
     each half pooled and the union pooled again (exact, as a pool holds every
@@ -131,17 +135,19 @@ def _qualifying(utilities: np.ndarray, rows: np.ndarray, threshold: int, max_siz
     else:
         if rows.size > _DIRECT:
             halves = (rows[:rows.size // 2], rows[rows.size // 2:])
-            rows = np.concatenate([_qualifying(utilities, half, threshold, max_size) for half in halves])
+            rows = np.concatenate([_qualifying(utilities, half, threshold, max_size)[0] for half in halves])
         leaders = rows[np.argsort(-_standard_sum(utilities[rows]), kind="stable")[:max(2 * threshold, 256)]]
         rows = rows[dominance_counts(utilities[rows], utilities[leaders]) < threshold]
         counts = dominance_counts(utilities[rows], utilities[rows])
     allowed = threshold
     if rows.size > max_size:  # counts < allowed: at most max_size rows, or the Pareto front alone
         allowed = min(threshold, max(int(np.sort(counts)[max_size]), 1))
-    rows = rows[counts < allowed]
+    rows, counts = rows[counts < allowed], counts[counts < allowed]
     if rows.size > max_size:  # a Pareto front larger than the pool: cut it by the utility sum
-        rows = rows[np.argsort(-_standard_sum(utilities[rows]), kind="stable")[:max_size]]
-    return np.sort(rows)
+        cut = np.argsort(-_standard_sum(utilities[rows]), kind="stable")[:max_size]
+        rows, counts = rows[cut], counts[cut]
+    order = np.argsort(rows)
+    return rows[order], counts[order]
 
 
 def pareto_pool(utilities, threshold: int, max_size: int = MAX_POOL) -> tuple[np.ndarray, np.ndarray]:
@@ -160,10 +166,9 @@ def pareto_pool(utilities, threshold: int, max_size: int = MAX_POOL) -> tuple[np
         Indices into ``utilities`` (best first) and the front of each.
     """
     utilities = np.asarray(utilities, dtype=float)
-    rows = _qualifying(utilities, np.flatnonzero(np.isfinite(utilities).all(axis=1)), threshold, max_size)
+    rows, counts = _qualifying(utilities, np.flatnonzero(np.isfinite(utilities).all(axis=1)), threshold, max_size)
     if rows.size == 0:
         return rows, rows.copy()
-    counts = dominance_counts(utilities[rows], utilities[rows])
     spread = _standard_sum(utilities[rows])
     fronts = pareto_fronts(utilities[rows])
     order = np.lexsort((-spread, counts, fronts))
