@@ -13,44 +13,56 @@ from alloyscreen.db.stores import get_launchpad, write_launchpad_file
 BIN = Path(sys.executable).parent
 
 
+def _submit(spec_data: dict, tmp_path: Path) -> str:
+    """Reset the LaunchPad, submit ``spec_data`` with the CLI; return the campaign id."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec_data))
+    get_launchpad().reset("", require_password=False)
+    submitted = subprocess.run([str(BIN / "alloyscreen"), "submit", str(spec_path)], env=dict(os.environ),
+                               capture_output=True, text=True, timeout=120, check=True)
+    campaign_id = submitted.stdout.strip()
+    assert campaign_id == load_spec(spec_path).campaign_id
+    return campaign_id
+
+
+def _run_workers(database, tmp_path: Path, workers: dict[str, str], timeout: float = 300) -> None:
+    """Run one ``rlaunch rapidfire`` per worker (name -> category) until the workflow completes."""
+    config = write_launchpad_file(tmp_path / "my_launchpad.yaml")
+    processes = []
+    for name, category in workers.items():
+        directory = tmp_path / name
+        directory.mkdir()
+        (directory / "my_fworker.yaml").write_text(yaml.safe_dump({"name": name, "category": category,
+                                                                    "query": "{}"}))
+        processes.append(subprocess.Popen(
+            [str(BIN / "rlaunch"), "-l", str(config), "-w", str(directory / "my_fworker.yaml"), "rapidfire",
+             "--nlaunches", "infinite", "--sleep", "1", "--timeout", str(int(timeout))],
+            cwd=directory, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        deadline = time.monotonic() + timeout
+        while database["workflows"].find_one({}, {"state": 1})["state"] != "COMPLETED":
+            if time.monotonic() > deadline:
+                states = [(fw["name"], fw["state"], fw["spec"].get("_category"))
+                          for fw in database["fireworks"].find({}, {"name": 1, "state": 1, "spec._category": 1})]
+                raise AssertionError(f"campaign did not complete under workers {workers}: {states}")
+            time.sleep(1)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=60)
+    assert {fw["state"] for fw in database["fireworks"].find({}, {"state": 1})} == {"COMPLETED"}
+
+
 def test_two_rlaunch_workers_finish_a_submitted_campaign(database, tmp_path):
-    spec_data = {
+    campaign_id = _submit({
         "name": "two-workers", "seed": 11,
         "candidates": {"elements": ["Cu", "Ni", "Pd", "Ag"], "n_components": 2,
                        "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
         "initial_random": 6, "acquisition": {"batch_size": 3},
         "stages": [{"name": "emt", "calculator": "emt", "max_validations": 9,
                     "structure": {"method": "random", "supercell": [1, 1, 1]}}],
-    }
-    spec_path = tmp_path / "two.yaml"
-    spec_path.write_text(yaml.safe_dump(spec_data))
-    launchpad = get_launchpad()
-    launchpad.reset("", require_password=False)
-    env = dict(os.environ)
-    submitted = subprocess.run([str(BIN / "alloyscreen"), "submit", str(spec_path)], env=env, capture_output=True,
-                               text=True, timeout=120, check=True)
-    campaign_id = submitted.stdout.strip()
-    assert campaign_id == load_spec(spec_path).campaign_id
-    config = write_launchpad_file(tmp_path / "my_launchpad.yaml")
-    workers = []
-    for name in ("worker-a", "worker-b"):
-        directory = tmp_path / name
-        directory.mkdir()
-        (directory / "my_fworker.yaml").write_text(yaml.safe_dump({"name": name, "category": "", "query": "{}"}))
-        workers.append(subprocess.Popen(
-            [str(BIN / "rlaunch"), "-l", str(config), "-w", str(directory / "my_fworker.yaml"), "rapidfire",
-             "--nlaunches", "infinite", "--sleep", "1", "--timeout", "400"],
-            cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    try:
-        deadline = time.monotonic() + 400
-        while database["workflows"].find_one({}, {"state": 1})["state"] != "COMPLETED":
-            assert time.monotonic() < deadline, "campaign did not complete under two workers"
-            time.sleep(1)
-    finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=60)
-    assert {fw["state"] for fw in database["fireworks"].find({}, {"state": 1})} == {"COMPLETED"}
+    }, tmp_path)
+    _run_workers(database, tmp_path, {"worker-a": "", "worker-b": ""})
     assert database["campaigns"].find_one({"_id": campaign_id})["status"] == "completed"
     fworkers = {launch["fworker"]["name"] for launch in database["launches"].find({}, {"fworker.name": 1})}
     assert fworkers == {"worker-a", "worker-b"}
@@ -59,3 +71,26 @@ def test_two_rlaunch_workers_finish_a_submitted_campaign(database, tmp_path):
     formulas = [c["formula"] for c in database["calculations"].find({"provenance.campaign_id": campaign_id})]
     assert len(formulas) == len(set(formulas))  # every candidate (and reference) validated once
     assert campaign_status(database, campaign_id)["stages"][0]["validations"] == 9
+
+
+def test_category_split_workers_each_take_only_their_own_fireworks(database, tmp_path):
+    campaign_id = _submit({
+        "name": "split-workers", "seed": 5,
+        "candidates": {"elements": ["Cu", "Ni", "Pd"], "n_components": 2,
+                       "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
+        "initial_random": 4, "acquisition": {"batch_size": 2}, "confirm_top": 2,
+        "stages": [{"name": "cheap", "calculator": "emt", "max_validations": 6, "category": "cheap",
+                    "structure": {"method": "random", "supercell": [1, 1, 1]}},
+                   {"name": "expensive", "calculator": "emt", "max_validations": 2, "category": "dft",
+                    "structure": {"method": "sqs", "supercell": [2, 1, 1], "iterations": 200}}],
+    }, tmp_path)
+    _run_workers(database, tmp_path, {"cheap-node": "cheap", "dft-node": "dft"})
+    assert database["campaigns"].find_one({"_id": campaign_id})["status"] == "completed"
+    ran_by = {launch["fw_id"]: launch["fworker"]["name"] for launch in database["launches"].find()}
+    by_category: dict[str, set[str]] = {}
+    for firework in database["fireworks"].find({}, {"fw_id": 1, "spec._category": 1, "name": 1}):
+        by_category.setdefault(firework["spec"]["_category"], set()).add(ran_by[firework["fw_id"]])
+    assert by_category == {"cheap": {"cheap-node"}, "dft": {"dft-node"}}
+    dft_labels = database["fireworks"].count_documents({"spec._category": "dft"})
+    assert dft_labels == 2  # the two confirmation label jobs of the dft stage, created dynamically
+    assert campaign_status(database, campaign_id)["stages"][1]["validations"] == 2

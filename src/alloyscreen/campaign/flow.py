@@ -14,6 +14,7 @@ from typing import Any
 
 import gridfs
 from jobflow import Flow, Job, Maker, Response, job
+from jobflow.core.job import store_inputs
 
 from alloyscreen.campaign import progress
 from alloyscreen.campaign.gnn import train_gnn_job
@@ -39,7 +40,24 @@ SHARD_BUCKET = "score_shards"
 
 
 def _routed(job_: Job, category: str) -> Job:
+    """Route ``job_`` (and the jobs it creates) to FireWorks workers of ``category``."""
     job_.update_config({"manager_config": {"_category": category}})
+    return job_
+
+
+def _driver(job_: Job) -> Job:
+    """Route a driver job to ``DRIVER_CATEGORY`` without passing that route to the jobs it creates.
+
+    jobflow hands a job's manager_config (and its dynamic config updates) to the
+    jobs of its ``Response``: label jobs of a ``dft`` stage would then carry the
+    driver's ``cheap`` and never reach a DFT worker. Only the ``store_inputs`` job
+    jobflow adds to a replacing flow (it stores the flow's output under the
+    driver's uuid) follows the driver.
+    """
+    route = {"manager_config": {"_category": DRIVER_CATEGORY}}
+    job_.update_config(route, dynamic=False)
+    job_.update_config(route, function_filter=store_inputs)
+    job_.config.pass_manager_config = False
     return job_
 
 
@@ -86,7 +104,7 @@ def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
     """Replace the current job by ``labels`` and the driver job ``following`` that takes their outputs."""
-    following = _routed(following, DRIVER_CATEGORY)
+    following = _driver(following)
     return Response(replace=Flow([*labels, following], output=following.output, name=name))
 
 
@@ -110,10 +128,9 @@ def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int
     if batch is None:
         plan = plan_round(spec, round_index, history, size)
         if spec.acquisition.shards > 1:
-            shards = [_routed(score_shard(spec, plan, history, index), DRIVER_CATEGORY)
+            shards = [_driver(score_shard(spec, plan, history, index))
                       for index in range(spec.acquisition.shards)]
-            select = _routed(select_from_shards(spec, campaign_id, plan, history, [j.output for j in shards]),
-                             DRIVER_CATEGORY)
+            select = _driver(select_from_shards(spec, campaign_id, plan, history, [j.output for j in shards]))
             return Response(replace=Flow([*shards, select], output=select.output, name=f"round {round_index} scoring"))
         batch = select_round(spec, plan, history, score_round(spec, plan, history))
     return _continue(spec, campaign_id, round_index, history, batch, None)
@@ -151,7 +168,7 @@ def _continue(spec: CampaignSpec, campaign_id: str, round_index: int, history: l
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
         confirm = confirm_stage(spec, 1, round_index, {stage.name: history}, reason)
-        return Response(replace=_routed(confirm, DRIVER_CATEGORY))
+        return Response(replace=_driver(confirm))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(spec, stage, batch, round_index)
@@ -192,9 +209,9 @@ class CampaignMaker(Maker):
 
     def make(self, spec: CampaignSpec) -> Flow:
         """Return the flow: register the campaign, then the first active-learning round."""
-        register = _routed(register_campaign(spec.name, spec.model_dump(mode="json")), DRIVER_CATEGORY)
-        first = _routed(active_learning_round(spec, register.output, 0, [], []), DRIVER_CATEGORY)
+        register = _driver(register_campaign(spec.name, spec.model_dump(mode="json")))
+        first = _driver(active_learning_round(spec, register.output, 0, [], []))
         jobs: list[Job | Flow] = [register, first]
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
-            jobs.append(_routed(train_gnn_job(spec, first.output), DRIVER_CATEGORY))
+            jobs.append(_driver(train_gnn_job(spec, first.output)))
         return Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")
