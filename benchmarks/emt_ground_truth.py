@@ -6,7 +6,7 @@ supercell (32 atoms, exact integer counts, seed 0), vc-relaxed (cell and positio
 with ASE's EMT through :func:`alloyscreen.validation.maker.validate`, so every
 calculation goes through the project's calculation cache (MongoDB ``calculations``,
 content-hashed): a rebuild reuses them. The mixing energy is taken against the
-vc-relaxed elemental references (:func:`alloyscreen.validation.targets.elemental_references`).
+vc-relaxed elemental references (:func:`alloyscreen.validation.references.elemental_references`).
 
 The assembled table (fractions, y, convergence) is cached as an ``.npz`` under
 ``<data_dir>/benchmarks/`` named by the content hash of (space, structure recipe,
@@ -86,12 +86,12 @@ def _label(task: tuple[int, np.ndarray, dict[str, float]]) -> dict[str, Any]:
 
 def build(limit: int | None = None, processes: int = 2, progress: bool = True) -> dict[str, Any]:
     """Compute (or reuse from the calculation cache) every label; return the ground-truth arrays and provenance."""
-    from alloyscreen.validation.targets import elemental_references
+    from alloyscreen.validation.references import elemental_references
 
     start = time.perf_counter()
     _init_worker()
     references = elemental_references(ELEMENTS, CALCULATION["calculator"], CALCULATION["settings"])
-    mu = {e: float(doc.energy_per_atom) for e, doc in references.items()}
+    mu = {e: float(ref.calculation.energy_per_atom) for e, ref in references.items()}
     fractions = space_fractions(limit)
     n = len(fractions)
     y = np.full(n, np.nan)

@@ -20,3 +20,19 @@ def test_flow_spec_loads(path):
     space = CandidateSpace(spec.candidates)
     assert space.size > 0 and len(spec.stages) >= 2
     assert next(space.iter_chunks(1000)).fractions.shape[1] == len(spec.candidates.elements)
+
+
+def test_hea_stability_runs_through_its_chgnet_stage_here(database):
+    """The CoCrFeMnNi-family pool (Mn, Co, V ...) labels with CHGNet; budgets shrunk to two candidates."""
+    import yaml
+
+    from alloyscreen.campaign.execution import run_campaign
+
+    data = yaml.safe_load((FLOWS[0].parent / "hea_stability.yaml").read_text())
+    data.update({"initial_random": 2, "confirm_top": 0})
+    data["stages"][0].update({"max_validations": 2, "structure": {"method": "sqs", "iterations": 300}})
+    campaign_id = run_campaign(data)
+    outcomes = [s["outcome"] for s in database["selections"].find({"campaign_id": campaign_id, "stage": "chgnet"})]
+    assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
+    label = database["labels"].find_one({"_id": outcomes[0]["label_id"]})
+    assert len(label["details"]["references"]) >= 4  # quaternary or quinary: every element has its reference

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 from pymongo import MongoClient
+from tests.campaign.checks import assert_each_structure_validated_once
 
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.server import _free_port
@@ -54,4 +55,4 @@ def test_database_going_away_stops_the_run_clearly_then_it_resumes(tmp_path, spa
         chosen = client.away.selections.distinct("candidate_id", {"stage": "emt"})
         assert client.away.selections.count_documents({"stage": "emt"}) == len(chosen) == 10
         formulas = [doc["formula"] for doc in client.away.calculations.find({}, {"formula": 1})]
-        assert len(formulas) == len(set(formulas))
+        assert_each_structure_validated_once(formulas)

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import yaml
+from tests.campaign.checks import assert_each_structure_validated_once
 
 from alloyscreen.campaign.results import campaign_status
 from alloyscreen.campaign.spec import load_spec
@@ -69,7 +70,7 @@ def test_two_rlaunch_workers_finish_a_submitted_campaign(database, tmp_path):
     selected = database["selections"].distinct("candidate_id", {"campaign_id": campaign_id})
     assert database["selections"].count_documents({"campaign_id": campaign_id}) == len(selected) == 9
     formulas = [c["formula"] for c in database["calculations"].find({"provenance.campaign_id": campaign_id})]
-    assert len(formulas) == len(set(formulas))  # every candidate (and reference) validated once
+    assert_each_structure_validated_once(formulas)
     assert campaign_status(database, campaign_id)["stages"][0]["validations"] == 9
 
 

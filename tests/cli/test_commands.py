@@ -54,3 +54,41 @@ def test_submit_to_a_new_database_initialises_the_launchpad(database, tmp_path):
     fresh = database.client[f"{database.name}_fresh"]
     assert fresh["campaigns"].find_one({"_id": submitted.stdout.strip()})["status"] == "created"
     assert fresh["workflows"].count_documents({}) == 1 and fresh["fireworks"].count_documents({"state": "READY"}) == 1
+
+
+CHEAP_QE = json.dumps({"ecutwfc": 25, "ecutrho": 200, "kspacing": 0.8, "conv_thr": 1e-6})
+
+
+def test_validate_a_pure_element_with_qe_prints_its_relaxed_primitive_cell(database):
+    result = _alloyscreen("validate", "Cu", "--calculator", "qe", "--prototype", "fcc", "--settings", CHEAP_QE,
+                          "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "completed" and len(report["final_structure"]["sites"]) == 1
+    assert 10.5 < report["volume_per_atom"] < 13.5  # Cu: 11.8 Å^3/atom in experiment, PBE a little more
+    label = database["labels"].find_one({"candidate_id": report["candidate_id"]})
+    cu = label["details"]["references"]["Cu"]
+    assert set(cu["candidates"]) == {"fcc", "bcc", "hcp"}
+    # the candidate is the fcc reference cell itself: zero when fcc wins, else fcc's excess over the winner
+    excess = cu["candidates"]["fcc"] - cu["energy_per_atom"]
+    assert report["mixing_energy_per_atom"] == excess and excess >= 0.0
+
+
+def test_validate_exits_non_zero_when_the_calculation_fails(database):
+    settings = json.dumps({**json.loads(CHEAP_QE), "timeout_s": 0.2})
+    result = _alloyscreen("validate", "Ni", "--calculator", "qe", "--prototype", "fcc", "--settings", settings,
+                          "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["status"] == "failed" and report["error"]
+    assert report["final_structure"] is None and report["mixing_energy_per_atom"] is None
+
+
+def test_validate_with_vasp_writes_inputs_to_submit(tmp_path, database):
+    result = _alloyscreen("validate", "CuNi", "--calculator", "vasp", "--prototype", "fcc", "--directory",
+                          str(tmp_path / "cuni"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "inputs written" and "POTCAR.spec" in report["files"]
+    assert "wrote" in result.stderr and str(tmp_path / "cuni") in result.stderr
+    assert (tmp_path / "cuni" / "POTCAR.spec").read_text().split() == ["Cu_pv", "Ni_pv"]
+    assert "ISPIN = 2" in (tmp_path / "cuni" / "INCAR").read_text()

@@ -16,7 +16,7 @@ import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
 
-from alloyscreen.campaign import progress
+from alloyscreen import progress
 from alloyscreen.campaign.gnn import train_gnn_job
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, label_candidate
 from alloyscreen.campaign.records import register_campaign
@@ -89,17 +89,20 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 
 @job
 def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int,
-              target: str) -> LabelOutcome:
-    """Validate one candidate at one stage and store its label of ``target`` (the campaign's label property)."""
-    outcome = label_candidate(candidate, stage, campaign_id, round_index, seed, target)
+              target: str, pool: list[str]) -> LabelOutcome:
+    """Validate one candidate at one stage and store its label of ``target`` (the campaign's label property).
+
+    ``pool``: the campaign's elements, for which the stage's physics settings are resolved once.
+    """
+    outcome = label_candidate(candidate, stage, campaign_id, round_index, seed, target, pool)
     record_outcome(campaign_id, outcome)
     progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
     return outcome
 
 
 def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate], round_index: int) -> list[Job]:
-    return [_routed(label_job(c, stage, spec.campaign_id, round_index, spec.seed, spec.target), stage.category)
-            for c in candidates]
+    return [_routed(label_job(c, stage, spec.campaign_id, round_index, spec.seed, spec.target, spec.element_pool),
+                    stage.category) for c in candidates]
 
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:

@@ -20,10 +20,13 @@ from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.structure import AdsorptionSite
-from alloyscreen.structures import GeneratedStructure, find_sites, make_slab, place_adsorbate
-from alloyscreen.structures.bulk import random_solid_solution, special_quasirandom_structure
+from alloyscreen.structures import GeneratedStructure, choose_supercell, find_sites, make_slab, place_adsorbate
+from alloyscreen.structures.bulk import SQS_MIN_ATOMS, random_solid_solution, special_quasirandom_structure
 from alloyscreen.structures.composition import StructureInputError
+from alloyscreen.structures.elements import element_structure
 from alloyscreen.validation.maker import validate
+from alloyscreen.validation.physics import pool_settings
+from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import hydrogen_adsorption, store_mixing_energy_label
 
 
@@ -52,11 +55,26 @@ class LabelOutcome(BaseModel):
 
 
 def candidate_structure(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[Structure, str]:
-    """Generate and store the stage's structure of ``candidate``; return it and its document id."""
+    """Generate and store the stage's structure of ``candidate``; return it and its document id.
+
+    A pure element gets its primitive cell (the cell of its reference crystal).
+    Without a fixed supercell, the smallest near-isotropic supercell that holds
+    the fractions within ``max_error``, inside the calculator's ``cell_atoms``
+    range (a few atoms for DFT, 32 and more for potentials; an SQS needs at
+    least ``SQS_MIN_ATOMS``), is used and recorded.
+    """
+    if len(candidate.composition) == 1:
+        generated = element_structure(next(iter(candidate.composition)), candidate.prototype)
+        return generated.structure, _store_structure(generated, candidate)
     generate = special_quasirandom_structure if stage.structure.method == "sqs" else random_solid_solution
     options: dict[str, Any] = {"seed": seed, "max_error": stage.structure.max_error}
     if stage.structure.supercell is not None:
         options["supercell"] = tuple(stage.structure.supercell)
+    else:
+        fewest, most = get_calculator(stage.calculator).cell_atoms
+        fewest = max(fewest, SQS_MIN_ATOMS) if stage.structure.method == "sqs" else fewest
+        options["supercell"] = choose_supercell(candidate.composition, candidate.prototype, min_atoms=fewest,
+                                                max_atoms=most, max_error=stage.structure.max_error)
     if stage.structure.method == "sqs":
         options["iterations"] = stage.structure.iterations
     generated = generate(candidate.composition, candidate.prototype, **options)
@@ -145,18 +163,29 @@ def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str
                "core_hours": float(calculation.core_hours or 0.0)}
     if calculation.status != "completed":
         return LabelOutcome(**outcome, error=calculation.error)
-    label = store_mixing_energy_label(calculation, candidate.id, stage.settings)
+    try:
+        label = store_mixing_energy_label(calculation, candidate.id, stage.settings)
+    except AlloyscreenError as error:  # e.g. every reference crystal of an element failed
+        return LabelOutcome(**{**outcome, "status": "failed"}, error=str(error))
     return LabelOutcome(**outcome, value=label.value, label_id=label.id)
 
 
 def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int, seed: int,
-                    target: str = "mixing_energy_per_atom") -> LabelOutcome:
+                    target: str = "mixing_energy_per_atom", pool: list[str] | None = None) -> LabelOutcome:
     """Validate ``candidate`` with ``stage``'s calculator and store its label of ``target``.
 
     ``target`` is the label property (:attr:`CampaignSpec.target`):
-    ``mixing_energy_per_atom`` or ``delta_g_h``. Failures come back as failed
-    outcomes with the reason.
+    ``mixing_energy_per_atom`` or ``delta_g_h``. The stage's settings are
+    resolved once for the element ``pool`` (default: the candidate's elements,
+    and H for ``delta_g_h``), so the label and its references share them.
+    Failures come back as failed outcomes with the reason.
     """
+    pool = pool or [*candidate.composition, *(["H"] if target == "delta_g_h" else [])]
+    try:
+        stage = stage.model_copy(update={"settings": pool_settings(stage.calculator, pool, stage.settings)})
+    except AlloyscreenError as error:
+        return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed",
+                            error=str(error), reused=False)
     if target == "delta_g_h":
         return hydrogen_label(candidate, stage, round_index, seed, campaign_id)
     return mixing_energy_label(candidate, stage, campaign_id, round_index, seed)

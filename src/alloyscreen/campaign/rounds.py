@@ -11,7 +11,7 @@ import gridfs
 import numpy as np
 from pydantic import BaseModel, Field
 
-from alloyscreen.campaign import progress
+from alloyscreen import progress
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import load_stored_model, store_model
 from alloyscreen.campaign.objectives import (

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from alloyscreen.candidates.space import CandidateSpace
 from alloyscreen.candidates.spec import CandidateSpaceSpec
 from alloyscreen.descriptors.properties import (
     COMPUTED,
@@ -21,6 +22,8 @@ from alloyscreen.descriptors.properties import (
 )
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
+from alloyscreen.validation.physics import pool_settings
+from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
@@ -230,7 +233,29 @@ class CampaignSpec(_Strict):
             unknown = sorted(named - set(names))
             if unknown:
                 raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
+        self._check_stage_physics()
         return self
+
+    @property
+    def element_pool(self) -> list[str]:
+        """Every element a calculation of the campaign may hold: the candidates' (and H for delta_g_h)."""
+        pool = set(self.candidates.elements) or set(CandidateSpace(self.candidates).elements)
+        pool -= set(self.candidates.excluded)
+        return sorted(pool | ({"H"} if self.target == "delta_g_h" else set()))
+
+    def _check_stage_physics(self) -> None:
+        """Resolve each stage's settings for the element pool: a bad setting or element fails at load.
+
+        A pseudopotential directory that does not exist on this host (a spec
+        written for a cluster) is checked where the stage runs.
+        """
+        for stage in self.stages:
+            try:
+                pool_settings(stage.calculator, self.element_pool, stage.settings)
+            except MissingPseudoDirectoryError:
+                continue
+            except AlloyscreenError as error:
+                raise ValueError(f"stage {stage.name!r}: {error}") from None
 
     @property
     def labelled_objective(self) -> ObjectiveSpec:

@@ -13,13 +13,13 @@ from pymongo.errors import PyMongoError
 
 from alloyscreen.campaign.execution import run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.progress import show_progress
 from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.results import campaign_status, load_campaign_spec, top_candidates
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.client import connect, get_database, resolve_uri
 from alloyscreen.db.init import init_database
 from alloyscreen.errors import AlloyscreenError, DatabaseError
+from alloyscreen.progress import show_progress
 from alloyscreen.settings import get_settings
 
 SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from pymatgen.core import Structure
 
-from alloyscreen.campaign.labelling import Candidate, label_candidate
+from alloyscreen.campaign.labelling import Candidate, candidate_structure, label_candidate
 from alloyscreen.campaign.rounds import descriptor_matrix
 from alloyscreen.campaign.spec import StageSpec, StructureSpec
 from alloyscreen.candidates import candidate_id, prototype_from_vec
@@ -19,7 +19,10 @@ from alloyscreen.db.init import init_database
 from alloyscreen.descriptors import parse_formula
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.validation.maker import validate as validate_structure
-from alloyscreen.validation.targets import elemental_references, mixing_energy_per_atom
+from alloyscreen.validation.physics import pool_settings
+from alloyscreen.validation.references import elemental_references
+from alloyscreen.validation.registry import CALCULATORS, get_calculator
+from alloyscreen.validation.targets import mixing_energy_per_atom
 
 
 def _settings(text: str | None) -> dict:
@@ -40,49 +43,89 @@ def _prototype(composition: dict[str, float], prototype: str) -> str:
     return str(prototype_from_vec(descriptor_matrix([composition], ["vec"])[:, 0])[0])
 
 
+def _calculation_report(calculation_id: str | None) -> dict:
+    """The relaxed structure (pymatgen dict) and volume per atom (Å^3/atom) of a stored calculation."""
+    found = get_database()["calculations"].find_one({"_id": calculation_id}) if calculation_id else None
+    final = (found or {}).get("final_structure")
+    if final is None:
+        return {"final_structure": None, "volume_per_atom": None}
+    structure = Structure.from_dict(final)
+    return {"final_structure": final, "volume_per_atom": structure.volume / len(structure)}
+
+
+def _write_vasp_inputs(structure: Structure, settings: dict, mode: str, directory: Path) -> dict:
+    """Write the VASP inputs of ``structure`` into ``directory`` (VASP runs only on a cluster)."""
+    calc = get_calculator("vasp")
+    physics, _ = calc.resolve(structure, pool_settings("vasp", [el.symbol for el in structure.composition],
+                                                        settings), mode)
+    files = calc.write_inputs(structure, physics, directory)
+    click.echo(f"VASP does not run here: wrote {', '.join(files)} to {directory}; submit them with your VASP "
+               "(POTCAR.spec names the POTCARs), or run a campaign stage under FireWorks", err=True)
+    return {"status": "inputs written", "directory": str(directory), "files": files}
+
+
 @click.command()
 @click.argument("target")
-@click.option("--calculator", "-c", type=click.Choice(["emt", "chgnet", "qe", "vasp"]), default="emt",
-              show_default=True, help="Validation calculator.")
+@click.option("--calculator", "-c", type=click.Choice(sorted(CALCULATORS)), default="emt", show_default=True,
+              help="Validation calculator (vasp: write the inputs to submit).")
 @click.option("--mode", type=click.Choice(["static", "relax", "vc-relax"]), default="vc-relax", show_default=True)
 @click.option("--prototype", type=click.Choice(["auto", "fcc", "bcc", "hcp"]), default="auto", show_default=True,
               help="Lattice of a formula (auto: VEC rule).")
 @click.option("--method", type=click.Choice(["sqs", "random"]), default="sqs", show_default=True,
               help="Structure of a formula: special quasirandom or random solid solution.")
-@click.option("--supercell", nargs=3, type=int, default=None, help="Repeats of the conventional cell (default: auto).")
+@click.option("--supercell", nargs=3, type=int, default=None,
+              help="Repeats of the conventional cell (default: the smallest the calculator allows).")
 @click.option("--settings", "settings_json", default=None, help="Calculator settings as a JSON object.")
+@click.option("--directory", type=click.Path(path_type=Path), default=None,
+              help="Where --calculator vasp writes its inputs (default: ./vasp-FORMULA).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def validate(target: str, calculator: str, mode: str, prototype: str, method: str, supercell: tuple[int, ...] | None,
-             settings_json: str | None, seed: int, as_json: bool) -> None:
-    """Validate TARGET (a formula such as CoCrFeNi, or a structure file) and print its mixing energy."""
+             settings_json: str | None, directory: Path | None, seed: int, as_json: bool) -> None:
+    """Validate TARGET (a formula such as CoCrFeNi, or a structure file) and print its mixing energy.
+
+    Prints the relaxed structure and its volume per atom too; exits non-zero when the calculation failed.
+    """
     settings = _settings(settings_json)
     init_database(get_database())
     with contextlib.redirect_stdout(sys.stderr):  # calculators print; stdout carries the result only
         if Path(target).is_file():
             structure = Structure.from_file(target)
-            calculation, reused = validate_structure(structure, calculator, settings, mode)
-            value = None
-            if calculation.status == "completed":
-                references = elemental_references([el.symbol for el in structure.composition], calculator, settings)
-                value = mixing_energy_per_atom(calculation, references)
-            report = {"calculation_id": calculation.id, "status": calculation.status, "reused": reused,
-                      "error": calculation.error}
+            elements = [el.symbol for el in structure.composition]
+            if calculator == "vasp":
+                report = _write_vasp_inputs(structure, settings, mode, directory or Path(f"vasp-{structure.formula}"))
+            else:
+                settings = pool_settings(calculator, elements, settings)
+                calculation, reused = validate_structure(structure, calculator, settings, mode)
+                value = None
+                if calculation.status == "completed":
+                    value = mixing_energy_per_atom(calculation, elemental_references(elements, calculator, settings))
+                report = {"calculation_id": calculation.id, "status": calculation.status, "reused": reused,
+                          "error": calculation.error, "mixing_energy_per_atom": value}
         else:
             composition = parse_formula(target)
             lattice = _prototype(composition, prototype)
+            settings = pool_settings(calculator, list(composition), settings)  # bad input: one line, exit 2
             stage = StageSpec(name="validate", calculator=calculator, mode=mode, settings=settings,
                               structure=StructureSpec(method=method, supercell=supercell or None), max_validations=1)
             candidate = Candidate(id=candidate_id(composition, lattice), composition=composition, prototype=lattice)
-            outcome = label_candidate(candidate, stage, None, 0, seed)
-            value = outcome.value
-            report = {"candidate_id": candidate.id, "prototype": lattice, "calculation_id": outcome.calculation_id,
-                      "status": outcome.status, "reused": outcome.reused, "error": outcome.error}
-    report["mixing_energy_per_atom"] = value
+            if calculator == "vasp":
+                structure, _ = candidate_structure(candidate, stage, seed)
+                report = _write_vasp_inputs(structure, settings, mode, directory or Path(f"vasp-{target}"))
+            else:
+                outcome = label_candidate(candidate, stage, None, 0, seed)
+                report = {"candidate_id": candidate.id, "prototype": lattice,
+                          "calculation_id": outcome.calculation_id, "status": outcome.status,
+                          "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value}
+        if "calculation_id" in report:
+            report.update(_calculation_report(report["calculation_id"]))
     if as_json:
         click.echo(json.dumps(report))
-        return
-    for key, item in report.items():
-        click.echo(f"{key}: {item}")
-    if report["status"] != "completed":
+    else:
+        for key, item in report.items():
+            if key != "final_structure":
+                click.echo(f"{key}: {item}")
+        if report.get("final_structure"):
+            click.echo(f"final_structure:\n{Structure.from_dict(report['final_structure'])}")
+    if report["status"] not in ("completed", "inputs written"):
         raise SystemExit(1)

@@ -10,22 +10,24 @@ from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.base import Document
 from alloyscreen.schemas.provenance import Provenance
 
-StructureKind = Literal["bulk-sqs", "bulk-random", "slab", "slab-adsorbate"]
+StructureKind = Literal["bulk-sqs", "bulk-random", "bulk-element", "slab", "slab-adsorbate"]
 Prototype = Literal["fcc", "bcc", "hcp"]
 SiteKind = Literal["top", "bridge", "fcc", "hcp", "hollow"]
 Adsorbate = Literal["H", "O", "OH"]
 
 
 class BulkGenerator(BaseModel):
-    """Settings and outcome of a bulk generator (SQS or random solid solution)."""
+    """Settings and outcome of a bulk generator (SQS, random solid solution, or a pure element's primitive cell)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["sqs", "random"] = Field(description="special quasirandom structure or random decoration")
+    method: Literal["sqs", "random", "element"] = Field(
+        description="special quasirandom structure, random decoration, or (one element) its primitive cell")
     library: str | None = Field(None, description="SQS library and version, e.g. 'sqsgenerator 0.5.6'")
     seed: int = Field(description="seed of the random number generator")
     prototype: Prototype = Field(description="parent lattice")
-    supercell: list[int] = Field(description="repeats of the conventional cell along a, b, c")
+    supercell: list[int] = Field(description="repeats of the conventional cell along a, b, c ([] for a primitive "
+                                             "cell)")
     a: float = Field(description="lattice constant a from Vegard's law (Å)")
     c: float | None = Field(None, description="lattice constant c from Vegard's law (Å), hcp only")
     shell_weights: dict[str, float] = Field(
@@ -83,7 +85,7 @@ class StructureDocument(Document):
     """A generated structure; ``_id`` is the content hash of structure and generator settings."""
 
     candidate_id: str | None = Field(None, description="id of the candidate the structure represents")
-    kind: StructureKind = Field(description="bulk-sqs, bulk-random, slab or slab-adsorbate")
+    kind: StructureKind = Field(description="bulk-sqs, bulk-random, bulk-element, slab or slab-adsorbate")
     prototype: Prototype = Field(description="parent lattice")
     structure: dict[str, Any] = Field(description="pymatgen Structure.as_dict()")
     generator: BulkGenerator | SlabGenerator = Field(description="generator settings and outcome")

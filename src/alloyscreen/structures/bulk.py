@@ -39,6 +39,7 @@ BASIS = {
     "hcp": [[1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]],
 }
 MAX_ANISOTROPY = 1.5
+SQS_MIN_ATOMS = 8  # fewer sites cannot hold the coordination shells an SQS is optimised over
 MAX_REPEAT = 12
 
 

@@ -1,9 +1,11 @@
 """What every calculator shares: settings checks, structure checks, result fields, accounting.
 
 A calculator is a small class with ``name``, ``category`` (FireWorks
-``_category`` of its jobs), ``defaults`` (settings that change the result and
+``_category`` of its jobs), ``cell_atoms`` (the size range of automatic bulk
+cells), ``defaults`` (settings that change the result and
 enter the calculation id) and ``run_defaults`` (how to run: command, cores;
-not in the id), and the methods ``resolve``, ``code_version`` and ``run``. The
+not in the id), and the methods ``resolve_pool`` (settings fixed for an element pool),
+``resolve``, ``code_version`` and ``run``. The
 registry (:mod:`alloyscreen.validation.registry`) maps names to calculators.
 """
 
@@ -57,12 +59,17 @@ def split_settings(
     return physics, run
 
 
+def check_elements(elements: list[str], allowed: tuple[str, ...], calculator: str) -> None:
+    """Refuse elements outside ``allowed`` (one line naming them and what is allowed)."""
+    bad = sorted(set(elements) - set(allowed))
+    if bad:
+        raise StructureError(f"{calculator} cannot treat element(s) {bad}; allowed: {', '.join(allowed)}")
+
+
 def check_structure(structure: Structure, allowed: tuple[str, ...] | None = None, calculator: str = "") -> None:
     """Refuse overlapping atoms and, if ``allowed`` is given, elements outside it."""
     if allowed is not None:
-        bad = sorted({el.symbol for el in structure.composition} - set(allowed))
-        if bad:
-            raise StructureError(f"{calculator} cannot treat element(s) {bad}; allowed: {', '.join(allowed)}")
+        check_elements([el.symbol for el in structure.composition], allowed, calculator)
     if len(structure) < 2:
         return
     distances = structure.distance_matrix + np.eye(len(structure)) * 1e9

@@ -6,7 +6,7 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
-from pymatgen.core import Structure
+from pymatgen.core import Element, Structure
 
 from alloyscreen.validation.ase_runner import maker_options, run_ase_maker
 from alloyscreen.validation.base import StructureError, check_structure, split_settings
@@ -34,14 +34,21 @@ class CHGNetCalculator:
 
     name = "chgnet"
     category = "cheap"
+    cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
     defaults: dict[str, Any] = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "0.3.0"}
     run_defaults: dict[str, Any] = {}
 
-    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
-        """Check ``structure`` and return (physics settings with mode, run settings)."""
-        beyond = sorted(el.symbol for el in structure.composition if el.Z > CHGNET_MAX_Z)
+    def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+        """Check the pool's elements and the settings; CHGNet has nothing element-dependent to fix."""
+        beyond = sorted(el for el in elements if Element(el).Z > CHGNET_MAX_Z)
         if beyond:
             raise StructureError(f"chgnet cannot treat element(s) {beyond}; allowed: elements up to Pu (Z=94)")
+        split_settings(self.name, self.defaults, self.run_defaults, settings)
+        return settings
+
+    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
+        """Check ``structure`` and return (physics settings with mode, run settings)."""
+        self.resolve_pool([el.symbol for el in structure.composition], settings)
         check_structure(structure)
         physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
         return {**physics, "mode": mode}, run

@@ -9,7 +9,7 @@ import ase
 from pymatgen.core import Structure
 
 from alloyscreen.validation.ase_runner import maker_options, run_ase_maker
-from alloyscreen.validation.base import check_structure, split_settings
+from alloyscreen.validation.base import check_elements, check_structure, split_settings
 
 EMT_ELEMENTS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O")
 
@@ -26,6 +26,7 @@ class EMTCalculator:
 
     name = "emt"
     category = "cheap"
+    cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
     defaults: dict[str, Any] = {"fmax": 0.02, "steps": 500, "optimizer": "FIRE"}
     run_defaults: dict[str, Any] = {}
 
@@ -34,6 +35,12 @@ class EMTCalculator:
         check_structure(structure, EMT_ELEMENTS, self.name)
         physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
         return {**physics, "mode": mode}, run
+
+    def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+        """Check the pool's elements and the settings; EMT has nothing element-dependent to fix."""
+        check_elements(elements, EMT_ELEMENTS, self.name)
+        split_settings(self.name, self.defaults, self.run_defaults, settings)
+        return settings
 
     def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
         """Return the version of ASE (EMT's parameters live in ASE)."""

@@ -21,6 +21,7 @@ from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.validation.ase_runner import fixed_atoms
 from alloyscreen.validation.base import SettingsError, check_mode, structure_dict
+from alloyscreen.validation.physics import HOST_SPECIFIC
 from alloyscreen.validation.registry import get_calculator
 
 
@@ -52,10 +53,11 @@ def structure_identity(structure: Structure) -> dict[str, Any]:
 
 
 def calculation_id(structure: Structure, calculator: str, physics: dict[str, Any], code_version: str) -> str:
-    """Return the content-hash ``_id`` of a calculation."""
+    """Return the content-hash ``_id`` of a calculation (host-specific settings, e.g. file paths, left out)."""
     return content_hash({
         "structure": structure_identity(structure), "calculator": calculator,
-        "settings": physics, "code_version": code_version,
+        "settings": {key: value for key, value in physics.items() if key not in HOST_SPECIFIC},
+        "code_version": code_version,
     })
 
 

@@ -10,6 +10,7 @@ override the automatic ones; files of different functionals are refused.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,10 @@ _SUGGESTED = re.compile(r"Suggested minimum cutoff for (wavefunctions|charge den
 
 class PseudopotentialError(AlloyscreenError):
     """A pseudopotential is missing, unreadable or of another functional."""
+
+
+class MissingPseudoDirectoryError(PseudopotentialError):
+    """The pseudopotential directory does not exist (on this host)."""
 
 
 @dataclass(frozen=True)
@@ -112,12 +117,24 @@ def read_header(path: Path) -> Pseudopotential:
         raise PseudopotentialError(f"cannot read the header of {path}: missing or bad {error}") from None
 
 
+def file_sha256(path: Path) -> str:
+    """Return the sha256 of a pseudopotential file: its identity wherever it lies."""
+    status = Path(path).stat()
+    return _sha256(str(path), status.st_mtime_ns, status.st_size)
+
+
+@lru_cache(maxsize=512)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of ``path``, cached while its modification time and size stay the same."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 @lru_cache(maxsize=16)
 def scan_directory(directory: str) -> tuple[Pseudopotential, ...]:
     """Return the readable UPF files of ``directory`` (files that fail to parse are skipped)."""
     root = Path(directory)
     if not root.is_dir():
-        raise PseudopotentialError(f"pseudopotential directory {directory!r} does not exist")
+        raise MissingPseudoDirectoryError(f"pseudopotential directory {directory!r} does not exist")
     found = []
     for path in sorted(root.iterdir()):
         if path.is_file() and path.suffix.lower() in (".upf", ""):

@@ -17,6 +17,7 @@ the parsed reason instead of an exception, so a campaign goes on.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import os
 import shlex
@@ -32,9 +33,15 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from alloyscreen import progress
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.validation.base import SettingsError, accounting, check_structure, result_fields, split_settings
-from alloyscreen.validation.pseudo import DEFAULT_PSEUDO_DIR, select_pseudopotentials, suggested_cutoffs
+from alloyscreen.validation.pseudo import (
+    DEFAULT_PSEUDO_DIR,
+    file_sha256,
+    select_pseudopotentials,
+    suggested_cutoffs,
+)
 from alloyscreen.validation.qe_io import MANAGED_NAMELISTS, classify_output, final_fields, kpoint_grid, write_input
 
 MAGNETIC_MOMENTS = {"Fe": 3.0, "Co": 2.0, "Ni": 1.0, "Cr": 2.0, "Mn": 3.0}
@@ -76,6 +83,7 @@ class QECalculator:
 
     name = "qe"
     category = "dft"
+    cell_atoms = (1, 64)  # atoms of automatic bulk cells (min, max): the smallest exact
     defaults: dict[str, Any] = {
         "pseudo_dir": DEFAULT_PSEUDO_DIR, "functional": "PBE", "pseudopotentials": {},
         "ecutwfc": None, "ecutrho": None, "kspacing": 0.25, "kpts": None,
@@ -86,36 +94,52 @@ class QECalculator:
     }
     run_defaults: dict[str, Any] = {"command": "pw.x", "n_mpi": 1, "n_threads": 1, "timeout_s": None}
 
-    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
-        """Check the structure, settings and pseudopotentials; return (physics settings, run settings).
+    def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+        """Fix pseudopotentials, cutoffs (the largest the pool's headers suggest) and spin for the pool.
 
-        pw.x itself is looked for at run time (``code_version``, ``run``), so a
-        job can be built on a host without Quantum ESPRESSO and run on another.
+        Spin polarisation is on for every calculation of a pool holding Fe, Co,
+        Ni, Cr or Mn, so that an alloy and its references share one Hamiltonian.
         """
-        check_structure(structure)
-        physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
+        physics, _ = split_settings(self.name, self.defaults, self.run_defaults, settings)
         unknown = sorted(set(physics["input_data"]) - set(MANAGED_NAMELISTS))
         if unknown:
             raise SettingsError(f"unknown pw.x namelist(s) {unknown} in input_data; allowed: {MANAGED_NAMELISTS}")
-        elements = [el.symbol for el in structure.composition]
         pseudos = select_pseudopotentials(
             elements, physics["pseudo_dir"], physics["functional"], physics["pseudopotentials"]
         )
         wfc, rho = suggested_cutoffs(pseudos)
+        ecutwfc = float(physics["ecutwfc"] or wfc)
         spin = physics["spin"] if physics["spin"] is not None else bool(set(elements) & set(MAGNETIC_MOMENTS))
+        magmoms = {el: float(physics["magmoms"].get(el, MAGNETIC_MOMENTS.get(el, 0.0))) for el in elements}
+        return {**settings, "pseudo_dir": str(physics["pseudo_dir"]),
+                "pseudopotentials": {el: p.path.name for el, p in pseudos.items()}, "ecutwfc": ecutwfc,
+                "ecutrho": float(physics["ecutrho"] or max(rho, 4 * ecutwfc)), "spin": bool(spin),
+                "magmoms": magmoms if spin else {}}
+
+    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
+        """Check the structure, settings and pseudopotentials; return (physics settings, run settings).
+
+        Settings already resolved for a pool (:meth:`resolve_pool`) stay as they
+        are. Pseudopotentials enter the physics by content (``pseudo_sha256``),
+        so a calculation id does not depend on where the files lie. pw.x itself
+        is looked for at run time (``code_version``, ``run``), so a job can be
+        built on a host without Quantum ESPRESSO and run on another.
+        """
+        check_structure(structure)
+        elements = [el.symbol for el in structure.composition]
+        physics, run = split_settings(self.name, self.defaults, self.run_defaults,
+                                      self.resolve_pool(elements, settings))
+        pseudos = select_pseudopotentials(elements, physics["pseudo_dir"], physics["functional"],
+                                          physics["pseudopotentials"])
         physics.update({
             "mode": mode,
-            "pseudo_dir": str(physics["pseudo_dir"]),
-            "pseudopotentials": {el: p.path.name for el, p in pseudos.items()},
-            "ecutwfc": float(physics["ecutwfc"] or wfc),
-            "ecutrho": float(physics["ecutrho"] or max(rho, 4 * (physics["ecutwfc"] or wfc))),
+            "pseudopotentials": {el: pseudos[el].path.name for el in sorted(elements)},
+            "pseudo_sha256": {el: file_sha256(pseudos[el].path) for el in sorted(elements)},
             "kpts": list(physics["kpts"] or kpoint_grid(structure, float(physics["kspacing"]))),
-            "spin": spin,
             "spin_orbit": any(p.relativistic == "full" for p in pseudos.values()),
-            "magmoms": {el: float(physics["magmoms"].get(el, MAGNETIC_MOMENTS.get(el, 0.0))) for el in elements}
-            if spin else {},
+            "magmoms": {el: physics["magmoms"][el] for el in sorted(elements)} if physics["spin"] else {},
+            "z_valence": {el: p.z_valence for el, p in pseudos.items()},
         })
-        physics["z_valence"] = {el: p.z_valence for el, p in pseudos.items()}
         return physics, run
 
     def command(self, run: dict[str, Any]) -> list[str]:
@@ -193,7 +217,8 @@ class QECalculator:
             stem.with_suffix(".in").write_text(text)
             start = time.perf_counter()
             returncode = _execute(command + ["-in", stem.name + ".in"], stem.with_suffix(".out"), directory, env,
-                                  run["timeout_s"])
+                                  run["timeout_s"], f"pw.x {structure.formula.replace(' ', '')} {physics['mode']}"
+                                  + (f" (correction {attempt})" if attempt else ""))
             total_wall += time.perf_counter() - start
             output = stem.with_suffix(".out").read_text(errors="replace")
             outcome = classify_output(output, returncode, _CALCULATION[physics["mode"]])
@@ -225,14 +250,95 @@ def _die_with_parent() -> None:
         pass
 
 
-def _execute(command: list[str], output: Path, directory: Path, env: dict[str, str], timeout_s) -> int | None:
-    """Run ``command`` in ``directory`` with stdout to ``output``; return its exit code, None on time-out."""
-    with output.open("w") as stdout:
+def _execute(command: list[str], output: Path, directory: Path, env: dict[str, str], timeout_s,
+             label: str = "pw.x") -> int | None:
+    """Run ``command`` in ``directory`` with stdout to ``output``; return its exit code, None on time-out.
+
+    Every ``POLL_S`` seconds the new part of ``output`` is read and the progress
+    (ionic step, SCF iteration, energy) reported as ``label: ...`` on the status
+    line (:func:`alloyscreen.progress.status`).
+    """
+    start = time.monotonic()
+    deadline = None if timeout_s is None else start + float(timeout_s)
+    watched, decoder = PwProgress(), codecs.getincrementaldecoder("utf-8")(errors="replace")
+    code: int | None = None
+    with output.open("w") as stdout, output.open("rb") as reader:
         process = subprocess.Popen(command, cwd=directory, stdout=stdout, stderr=subprocess.STDOUT, env=env,
                                    preexec_fn=_die_with_parent)
-        try:
-            return process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return None
+        while True:
+            wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))
+            try:
+                code = process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    process.kill()
+                    process.wait()
+                    break
+            watched.feed(decoder.decode(reader.read()))
+            progress.status(f"{label}: {watched}", time.monotonic() - start)
+        watched.feed(decoder.decode(reader.read(), final=True) + "\n")
+    ending = ("timed out" if code is None else "finished" if code == 0 else
+              f"killed by signal {-code}" if code < 0 else f"stopped with exit code {code}")
+    progress.status(f"{label}: {ending}, {watched}", time.monotonic() - start, done=True)
+    return code
+
+
+POLL_S = 2.0  # seconds between two looks at a running pw.x's output
+
+
+class PwProgress:
+    """How far a pw.x run is, from its output fed in pieces as it is written (:meth:`feed`).
+
+    ``ionic_step`` counts the SCF cycles begun ("Self-consistent Calculation"
+    headers: one per ionic step, then the final SCF of a vc-relax, announced by
+    a line that sets ``relaxed_after``, the number of ionic steps before it);
+    ``relaxing`` is set by the "nstep" line that pw.x prints in its header for
+    relax and vc-relax only; ``scf_iteration`` is the last "iteration #" of the
+    current cycle and ``energy_ry`` the last total energy (Ry) printed, of an
+    SCF iteration or of a converged cycle.
+    """
+
+    def __init__(self) -> None:
+        self.relaxing = False
+        self.ionic_step = 0
+        self.scf_iteration = 0
+        self.energy_ry: float | None = None
+        self.relaxed_after: int | None = None
+        self._partial = ""  # a line pw.x has not finished writing
+
+    def feed(self, text: str) -> None:
+        """Read the complete lines of what was kept and ``text``; keep an unfinished last line for later."""
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            words = line.split()
+            if not words:
+                continue
+            try:
+                if words[0] == "iteration" and words[1].startswith("#"):
+                    self.scf_iteration = int(line.split("#")[1].split()[0])
+                elif words[-1] == "Ry" and words[:3] in (["total", "energy", "="], ["!", "total", "energy"]):
+                    self.energy_ry = float(words[-2])
+                elif words[:2] == ["Self-consistent", "Calculation"]:
+                    self.ionic_step += 1
+                    self.scf_iteration = 0
+                elif words[:2] == ["nstep", "="]:
+                    self.relaxing = True
+                elif words[:4] == ["Final", "scf", "calculation", "at"]:
+                    self.relaxed_after, self.scf_iteration = self.ionic_step, 0
+            except (IndexError, ValueError):  # not the line it looked like: progress never stops a run
+                continue
+
+    def __str__(self) -> str:
+        """Return e.g. ``ionic step 3, scf iteration 7, E = -213.4512 Ry``."""
+        if self.ionic_step == 0:
+            return "setting up"
+        parts = [f"scf iteration {self.scf_iteration}"] if self.scf_iteration else []
+        if self.relaxed_after is not None:
+            parts.insert(0, f"final scf after {self.relaxed_after} ionic steps")
+        elif self.relaxing:
+            parts.insert(0, f"ionic step {self.ionic_step}")
+        if self.energy_ry is not None:
+            parts.append(f"E = {self.energy_ry:.4f} Ry")
+        return ", ".join(parts)

@@ -1,10 +1,12 @@
 """Derived targets: mixing energy against elemental references, hydrogen adsorption free energy.
 
-References are ordinary calculations with the same calculator and settings, so
-the calculation cache computes each of them once and every label reuses them.
+References are ordinary calculations with the same calculator and physics
+settings (checked when the label is built), so the calculation cache computes
+each of them once and every label reuses them.
 
 - mixing energy per atom: ``E/N - sum_i x_i mu_i``, ``mu_i`` the energy per atom
-  of element ``i`` in its vc-relaxed reference crystal (ASE's reference state);
+  of element ``i`` in the lowest-energy of its vc-relaxed candidate crystals
+  (:mod:`alloyscreen.validation.references`);
 - hydrogen adsorption: ``dE_H = E(slab+H) - E(slab) - E(H2)/2`` and
   ``dG_H = dE_H + 0.24 eV`` (Norskov et al., J. Electrochem. Soc. 152, J23 (2005)),
   for every symmetry-distinct site; the label value is ``dG_H`` of the most
@@ -14,7 +16,7 @@ the calculation cache computes each of them once and every label reuses them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -25,8 +27,10 @@ from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.validation.base import SettingsError, StructureError
+from alloyscreen.validation.base import SettingsError
 from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, validate
+from alloyscreen.validation.physics import check_same_physics, pool_settings
+from alloyscreen.validation.references import ElementReference, elemental_references
 from alloyscreen.validation.registry import get_calculator
 
 ZERO_POINT_AND_ENTROPY_EV = 0.24
@@ -34,46 +38,20 @@ H2_BOX_A = 10.0
 H2_BOND_A = 0.75
 
 
-def reference_structure(element: str) -> Structure:
-    """Return the primitive reference crystal of ``element`` (ASE reference state, experimental lattice)."""
-    from ase.build import bulk
-
-    try:
-        return Structure.from_ase_atoms(bulk(element))
-    except (ValueError, KeyError, RuntimeError):
-        raise StructureError(
-            f"no built-in reference crystal for {element}; pass reference_structures={{'{element}': ...}}"
-        ) from None
-
-
 def _molecule_settings(calculator: str, settings: dict[str, Any]) -> dict[str, Any]:
     """Return settings for a molecule in a box: Gamma point only where the calculator has k-points."""
     if "kpts" in get_calculator(calculator).defaults:
-        return {**settings, "kpts": [1, 1, 1], "spin": False}
+        return {**settings, "kpts": [1, 1, 1]}
     return dict(settings)
 
 
-def elemental_references(
-    elements: list[str], calculator: str, settings: dict[str, Any], database=None,
-    reference_structures: dict[str, Structure] | None = None,
-) -> dict[str, CalculationDocument]:
-    """Return element -> vc-relaxed reference calculation (cached: computed once per calculator+settings)."""
-    references = {}
-    for element in sorted(set(elements)):
-        structure = (reference_structures or {}).get(element) or reference_structure(element)
-        document, _ = validate(structure, calculator, settings, "vc-relax", database=database)
-        if document.status != "completed":
-            raise SettingsError(f"reference calculation of {element} failed: {document.error}")
-        references[element] = document
-    return references
-
-
-def mixing_energy_per_atom(calculation: CalculationDocument, references: dict[str, CalculationDocument]) -> float:
+def mixing_energy_per_atom(calculation: CalculationDocument, references: dict[str, ElementReference]) -> float:
     """Return ``E/N - sum_i x_i mu_i`` (eV/atom) of ``calculation`` against elemental ``references``."""
     # completed calculations (the only ones labelled) carry both structures and energies
     structure = Structure.from_dict(cast(dict[str, Any], calculation.final_structure or calculation.input_structure))
     fractions = structure.composition.fractional_composition
-    reference = sum(float(x) * cast(float, references[el.symbol].energy_per_atom) for el, x in fractions.items())
+    reference = sum(float(x) * cast(float, references[el.symbol].calculation.energy_per_atom)
+                    for el, x in fractions.items())
     return float(cast(float, calculation.energy_per_atom) - reference)
 
 
@@ -89,8 +67,18 @@ def store_label(label: LabelDocument, database=None) -> LabelDocument:
     return label
 
 
-def build_label(candidate_id, prop, value, unit, calculator, calc_ids, ref_ids, details=None) -> LabelDocument:
-    """Return a label document whose id hashes its candidate, property and calculations."""
+def build_label(candidate_id, prop, value, unit, calculations: list[CalculationDocument],
+                references: list[CalculationDocument], details=None) -> LabelDocument:
+    """Return a label document whose id hashes its candidate, property and calculations.
+
+    Raises
+    ------
+    PhysicsMismatchError
+        The calculations and references differ in physics settings.
+    """
+    check_same_physics([*calculations, *references])
+    calculator = calculations[0].calculator if calculations else references[0].calculator
+    calc_ids, ref_ids = [c.id for c in calculations], [r.id for r in references]
     key = content_hash({"candidate": candidate_id, "property": prop, "calculations": calc_ids, "references": ref_ids})
     return LabelDocument(
         id=key, candidate_id=candidate_id, property=prop, value=value, unit=unit, calculator=calculator,
@@ -106,8 +94,9 @@ def store_mixing_energy_label(calculation: CalculationDocument, candidate_id: st
     elements = [el.symbol for el in structure.composition]
     references = elemental_references(elements, calculation.calculator, settings)
     value = mixing_energy_per_atom(calculation, references)
-    label = build_label(candidate_id, "mixing_energy_per_atom", value, "eV/atom", calculation.calculator,
-                        [calculation.id], [references[el].id for el in sorted(references)])
+    label = build_label(candidate_id, "mixing_energy_per_atom", value, "eV/atom", [calculation],
+                        [references[el].calculation for el in sorted(references)],
+                        {"references": {el: reference.summary() for el, reference in references.items()}})
     return store_label(label)
 
 
@@ -132,8 +121,11 @@ class MixingEnergyMaker(Maker):
             raise SettingsError(
                 f"mixing energy labels need an in-process calculator, not {self.validation.calculator!r}"
             )
-        validated = self.validation.make(structure, candidate_id=candidate_id, parents=parents)
-        label = mixing_energy_label(validated.output, dict(self.validation.settings))
+        settings = pool_settings(self.validation.calculator, [el.symbol for el in structure.composition],
+                                 self.validation.settings)
+        validation = replace(self.validation, settings=settings)
+        validated = validation.make(structure, candidate_id=candidate_id, parents=parents)
+        label = mixing_energy_label(validated.output, settings)
         label.update_config({"manager_config": validated.config.manager_config})
         return Flow([validated, label], output=label.output, name=f"{self.name} {structure.formula}")
 
@@ -163,8 +155,11 @@ def hydrogen_adsorption(
     """Compute dE_H and dG_H over the adsorption sites of ``slab``; store and return the label.
 
     ``parents`` (e.g. the slab's structure and candidate ids) and ``campaign_id`` go
-    into the provenance of the slab calculations.
+    into the provenance of the slab calculations. ``settings`` are resolved for
+    the slab's elements and H together (:func:`pool_settings`), so the slab,
+    slab+H and H2 share one set of physics settings.
     """
+    settings = pool_settings(calculator, [*(el.symbol for el in slab.composition), "H"], settings)
     clean, _ = validate(slab, calculator, settings, "relax", database=database, parents=tuple(parents),
                         campaign_id=campaign_id)
     h2, _ = validate(hydrogen_molecule(), calculator, _molecule_settings(calculator, settings), "relax",
@@ -173,11 +168,13 @@ def hydrogen_adsorption(
         if reference.status != "completed":
             raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
     rows: list[dict[str, Any]] = []
+    calculations = []
     for kind, position in sites if sites is not None else adsorption_sites(slab):
         with_h = slab.copy()
         with_h.append("H", position, coords_are_cartesian=True)
         calc, _ = validate(with_h, calculator, settings, "relax", database=database, parents=tuple(parents),
                            campaign_id=campaign_id)
+        calculations.append(calc)
         if calc.status != "completed":
             rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
                          "delta_e_h": None, "delta_g_h": None})
@@ -190,8 +187,7 @@ def hydrogen_adsorption(
     details = {"sites": rows, "mean_delta_g_h": float(values.mean()) if values.size else None,
                "std_delta_g_h": float(values.std()) if values.size else None,
                "zero_point_and_entropy_ev": ZERO_POINT_AND_ENTROPY_EV}
-    label = build_label(candidate_id, "delta_g_h", best, "eV", calculator, [row["calculation_id"] for row in rows],
-                   [clean.id, h2.id], details)
+    label = build_label(candidate_id, "delta_g_h", best, "eV", calculations, [clean, h2], details)
     return store_label(label, database)
 
 

@@ -99,9 +99,15 @@ class VaspCalculator:
 
     name = "vasp"
     category = "dft"
+    cell_atoms = (1, 64)  # atoms of automatic bulk cells (min, max): the smallest exact
     remote = True
     defaults: dict[str, Any] = {"double_relax": False, "incar": {}, "kpoints": {}}
     run_defaults: dict[str, Any] = {}
+
+    def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+        """Check the settings; MP input sets fix ENCUT and POTCARs for every element already."""
+        split_settings(self.name, self.defaults, self.run_defaults, settings)
+        return settings
 
     def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
         """Check ``structure`` and return (physics settings with mode, run settings)."""

@@ -1,0 +1,55 @@
+"""Stages over a whole element pool: one physics per stage, references for every element, checks at load."""
+
+from __future__ import annotations
+
+import pytest
+
+from alloyscreen.campaign.execution import run_here
+from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.spec import load_spec
+from alloyscreen.errors import AlloyscreenError
+
+
+def _spec(elements: list[str], stage: dict) -> dict:
+    return {"name": "pool", "candidates": {"elements": elements, "n_components": 2,
+                                           "sampling": {"kind": "grid", "step": 0.5}, "prototype": "fcc"},
+            "initial_random": 3, "stages": [{"name": "first", "max_validations": 3, **stage}]}
+
+
+def test_a_chgnet_campaign_over_mn_and_co_labels_every_candidate(database):
+    spec = load_spec(_spec(["Co", "Mn", "Ni"], {"calculator": "chgnet",
+                                                "structure": {"method": "random", "supercell": [1, 1, 1]}}))
+    run_here(CampaignMaker().make(spec))
+    selections = list(database["selections"].find({"campaign_id": spec.campaign_id}))
+    assert len(selections) == 3 and all(s["outcome"]["status"] == "completed" for s in selections)
+    labels = list(database["labels"].find({"_id": {"$in": [s["outcome"]["label_id"] for s in selections]}}))
+    formulas = {database["candidates"].find_one({"_id": label["candidate_id"]})["formula"] for label in labels}
+    assert formulas == {"Co0.5Mn0.5", "Co0.5Ni0.5", "Mn0.5Ni0.5"}
+    for label in labels:
+        references = label["details"]["references"]
+        for element, reference in references.items():
+            crystals = {k: v for k, v in reference["candidates"].items() if v is not None}
+            assert set(crystals) == {"fcc", "bcc", "hcp"}
+            assert reference["crystal"] == min(crystals, key=crystals.get), element
+        assert sorted(label["reference_calculation_ids"]) == sorted(r["calculation_id"] for r in references.values())
+
+
+@pytest.mark.parametrize(("elements", "stage", "message"), [
+    (["Cu", "Fe"], {"calculator": "emt"}, r"stage 'first': emt cannot treat element\(s\) \['Fe'\]; allowed: Al"),
+    (["Cu", "Pd"], {"calculator": "qe"}, r"stage 'first': no PBE pseudopotential for Pd in .*; available: "),
+    (["Cu", "Ni"], {"calculator": "qe", "settings": {"ecutwfc": 40, "kspcing": 0.3}},
+     r"stage 'first': unknown qe setting\(s\) \['kspcing'\]; allowed: "),
+    (["Cu", "Cr"], {"calculator": "qe", "settings": {"functional": "PZ"}},
+     r"stage 'first': no PZ pseudopotential for Cr"),
+])
+def test_a_stage_that_cannot_treat_its_pool_fails_when_the_spec_loads(database, elements, stage, message):
+    before = {name: database[name].count_documents({}) for name in ("campaigns", "calculations")}
+    with pytest.raises(AlloyscreenError, match=message) as error:
+        load_spec(_spec(elements, stage))
+    assert "\n" not in str(error.value)
+    assert {name: database[name].count_documents({}) for name in before} == before
+
+
+def test_a_cluster_pseudopotential_directory_is_checked_where_the_stage_runs():
+    spec = load_spec(_spec(["Cu", "Ni"], {"calculator": "qe", "settings": {"pseudo_dir": "/cluster/SSSP"}}))
+    assert spec.element_pool == ["Cu", "Ni"]
