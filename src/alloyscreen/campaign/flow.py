@@ -16,16 +16,16 @@ import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
 
-from alloyscreen import progress
 from alloyscreen.campaign.gnn import train_gnn_job
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome, label_candidate
+from alloyscreen.campaign.labelling import Candidate, LabelOutcome, failed_outcome, label_candidate, pooled_stage
 from alloyscreen.campaign.records import register_campaign
+from alloyscreen.campaign.remote import remote_label_flow
 from alloyscreen.campaign.rounds import (
     RoundPlan,
     best_outcomes,
+    conclude_label,
     confirmation_batch,
     plan_round,
-    record_outcome,
     score_round,
     select_round,
     stored_batch,
@@ -33,6 +33,8 @@ from alloyscreen.campaign.rounds import (
 from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.db.client import get_database
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.validation.registry import is_remote
 
 logger = logging.getLogger(__name__)
 DRIVER_CATEGORY = "cheap"
@@ -89,15 +91,22 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 
 @job
 def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int,
-              target: str, pool: list[str]) -> LabelOutcome:
+              target: str, pool: list[str]) -> LabelOutcome | Response:
     """Validate one candidate at one stage and store its label of ``target`` (the campaign's label property).
 
     ``pool``: the campaign's elements, for which the stage's physics settings are resolved once.
+    A calculator that runs only as a workflow (VASP) replaces this job with its
+    calculation jobs and a label job (:mod:`alloyscreen.campaign.remote`).
     """
-    outcome = label_candidate(candidate, stage, campaign_id, round_index, seed, target, pool)
-    record_outcome(campaign_id, outcome)
-    progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
-    return outcome
+    if is_remote(stage.calculator):
+        try:
+            flow = remote_label_flow(candidate, pooled_stage(stage, candidate, target, pool), campaign_id,
+                                     round_index, seed)
+        except AlloyscreenError as error:
+            return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
+        return Response(replace=flow)
+    return conclude_label(campaign_id, stage, label_candidate(candidate, stage, campaign_id, round_index, seed,
+                                                              target, pool))
 
 
 def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate], round_index: int) -> list[Job]:

@@ -18,6 +18,7 @@ from alloyscreen.campaign.spec import SlabSpec, StageSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import GeneratedStructure, choose_supercell, find_sites, make_slab, place_adsorbate
@@ -26,6 +27,7 @@ from alloyscreen.structures.composition import StructureInputError
 from alloyscreen.structures.elements import element_structure
 from alloyscreen.validation.maker import validate
 from alloyscreen.validation.physics import pool_settings
+from alloyscreen.validation.references import ElementReference
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import hydrogen_adsorption, store_mixing_energy_label
 
@@ -157,17 +159,35 @@ def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str
                             error=str(error), reused=False)
     calculation, reused = validate(structure, stage.calculator, stage.settings, stage.mode,
                                    parents=[structure_id, candidate.id], campaign_id=campaign_id)
+    return mixing_energy_outcome(candidate, stage, round_index, structure_id, calculation, reused)
+
+
+def mixing_energy_outcome(candidate: Candidate, stage: StageSpec, round_index: int, structure_id: str,
+                          calculation: CalculationDocument, reused: bool,
+                          references: dict[str, ElementReference] | None = None) -> LabelOutcome:
+    """Label a finished calculation of ``candidate`` (against ``references``, default: computed here)."""
     outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": calculation.id,
-               "structure_id": structure_id,
-               "status": calculation.status, "reused": reused,
+               "structure_id": structure_id, "status": calculation.status, "reused": reused,
                "core_hours": float(calculation.core_hours or 0.0)}
     if calculation.status != "completed":
         return LabelOutcome(**outcome, error=calculation.error)
     try:
-        label = store_mixing_energy_label(calculation, candidate.id, stage.settings)
+        label = store_mixing_energy_label(calculation, candidate.id, stage.settings, references)
     except AlloyscreenError as error:  # e.g. every reference crystal of an element failed
         return LabelOutcome(**{**outcome, "status": "failed"}, error=str(error))
     return LabelOutcome(**outcome, value=label.value, label_id=label.id)
+
+
+def pooled_stage(stage: StageSpec, candidate: Candidate, target: str, pool: list[str] | None) -> StageSpec:
+    """``stage`` with its settings resolved for ``pool`` (default: the candidate's elements, and H for delta_g_h)."""
+    pool = pool or [*candidate.composition, *(["H"] if target == "delta_g_h" else [])]
+    return stage.model_copy(update={"settings": pool_settings(stage.calculator, pool, stage.settings)})
+
+
+def failed_outcome(candidate: Candidate, stage: StageSpec, round_index: int, error: Exception) -> LabelOutcome:
+    """The outcome of a candidate whose label could not even be started (no structure, bad settings)."""
+    return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed", error=str(error),
+                        reused=False)
 
 
 def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int, seed: int,
@@ -180,12 +200,10 @@ def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | N
     and H for ``delta_g_h``), so the label and its references share them.
     Failures come back as failed outcomes with the reason.
     """
-    pool = pool or [*candidate.composition, *(["H"] if target == "delta_g_h" else [])]
     try:
-        stage = stage.model_copy(update={"settings": pool_settings(stage.calculator, pool, stage.settings)})
+        stage = pooled_stage(stage, candidate, target, pool)
     except AlloyscreenError as error:
-        return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed",
-                            error=str(error), reused=False)
+        return failed_outcome(candidate, stage, round_index, error)
     if target == "delta_g_h":
         return hydrogen_label(candidate, stage, round_index, seed, campaign_id)
     return mixing_energy_label(candidate, stage, campaign_id, round_index, seed)

@@ -24,7 +24,7 @@ from alloyscreen.campaign.objectives import (
     utilities,
 )
 from alloyscreen.campaign.scoring import ScoredSlice, score_space
-from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.candidates.chunk import candidate_document
 from alloyscreen.db.client import get_database
@@ -198,6 +198,13 @@ def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome
     _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id, fronts)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
+
+
+def conclude_label(campaign_id: str, stage: StageSpec, outcome: LabelOutcome) -> LabelOutcome:
+    """Store ``outcome`` on its selection and advance the stage's progress bar; return it."""
+    record_outcome(campaign_id, outcome)
+    progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
+    return outcome
 
 
 def record_outcome(campaign_id: str, outcome: LabelOutcome) -> None:

@@ -24,6 +24,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
+from alloyscreen.validation.registry import is_remote
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
@@ -250,6 +251,9 @@ class CampaignSpec(_Strict):
         written for a cluster) is checked where the stage runs.
         """
         for stage in self.stages:
+            if is_remote(stage.calculator) and self.target != "mixing_energy_per_atom":
+                raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
+                                 f"{self.target}; allowed for {self.target}: emt, chgnet, qe")
             try:
                 pool_settings(stage.calculator, self.element_pool, stage.settings)
             except MissingPseudoDirectoryError:

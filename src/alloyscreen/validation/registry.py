@@ -17,3 +17,8 @@ def get_calculator(name: str):
         return CALCULATORS[name]()
     except KeyError:
         raise SettingsError(f"unknown calculator {name!r}; allowed: {', '.join(CALCULATORS)}") from None
+
+
+def is_remote(name: str) -> bool:
+    """True for a calculator that runs only as a workflow on a cluster (VASP), never in-process."""
+    return bool(getattr(get_calculator(name), "remote", False))

@@ -88,11 +88,17 @@ def build_label(candidate_id, prop, value, unit, calculations: list[CalculationD
 
 
 def store_mixing_energy_label(calculation: CalculationDocument, candidate_id: str | None,
-                              settings: dict[str, Any]) -> LabelDocument:
-    """Store (once) the mixing energy label of a completed calculation against its cached elemental references."""
-    structure = Structure.from_dict(cast(dict[str, Any], calculation.input_structure))
-    elements = [el.symbol for el in structure.composition]
-    references = elemental_references(elements, calculation.calculator, settings)
+                              settings: dict[str, Any],
+                              references: dict[str, ElementReference] | None = None) -> LabelDocument:
+    """Store (once) the mixing energy label of a completed calculation against its elemental references.
+
+    ``references``: already chosen (e.g. from VASP jobs); default: computed here
+    with ``settings`` (cached calculations).
+    """
+    if references is None:
+        structure = Structure.from_dict(cast(dict[str, Any], calculation.input_structure))
+        references = elemental_references([el.symbol for el in structure.composition], calculation.calculator,
+                                          settings)
     value = mixing_energy_per_atom(calculation, references)
     label = build_label(candidate_id, "mixing_energy_per_atom", value, "eV/atom", [calculation],
                         [references[el].calculation for el in sorted(references)],
