@@ -6,10 +6,20 @@ Prints one JSON document:
   number of atoms, for EMT, CHGNet and pw.x (fcc Cu supercells; pw.x on small cells);
 - ``lattice_constants``: vc-relaxed lattice constants of fcc Cu, Ni, Pt, Rh and
   bcc Fe, Cr from pw.x (default pseudopotential registry and header cutoffs)
-  next to all-electron PBE values.
+  next to all-electron PBE values;
+- ``cuni_mixing`` (``--mixing``): the mixing energy of fcc CuNi with pw.x at the
+  settings of the pool {Cu, Ni} (:func:`pool_settings`), then with ``ecutwfc`` and
+  ``ecutrho`` multiplied by 1.3 (``--cutoff-factors``), everything else equal: the
+  cutoff convergence of a label, its winning reference crystals and wall times.
 
-Calculations run directly (no database, no cache) in a temporary directory.
-Usage: ``python benchmarks/validation.py [--kspacing 0.4] [--skip-lattice]``.
+Timings and lattice constants run directly (no database, no cache) in a temporary
+directory. The mixing energies go through the campaign's labelling
+(:func:`label_candidate`), so they use the configured database: set
+``ALLOYSCREEN_DATA_DIR`` to keep them apart from a campaign's (calculations already
+in it are reused and reported with ``reused: true``; their ``wall_s`` is that of
+the original run).
+Usage: ``python benchmarks/validation.py [--kspacing 0.4] [--skip-lattice] [--skip-timings]
+[--mixing [--mixing-kspacing 0.35] [--mixing-mode vc-relax] [--cutoff-factors 1.0 1.3]]``.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
+from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.registry import get_calculator
 
 # Equilibrium volumes (A^3/atom) of the Delta-project WIEN2k all-electron PBE set
@@ -112,20 +123,110 @@ def lattice_constants(workdir: Path, kspacing: float) -> list[dict]:
     return rows
 
 
+def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: int = 0) -> dict:
+    """Mixing energy of fcc CuNi (random solid solution, smallest exact cell) at scaled pool cutoffs.
+
+    One :func:`label_candidate` per cutoff factor, with the settings of the pool
+    {Cu, Ni} and ``ecutwfc``, ``ecutrho`` times the factor (``kspacing``, if given,
+    the same for all); references are the lowest of fcc/bcc/hcp vc-relaxed at the
+    same settings. Returns the per-factor rows and the differences to the first.
+    """
+    from alloyscreen.campaign.labelling import Candidate, label_candidate
+    from alloyscreen.campaign.spec import StageSpec, StructureSpec
+    from alloyscreen.candidates import candidate_id
+    from alloyscreen.db.client import get_database
+    from alloyscreen.db.init import init_database
+    from alloyscreen.settings import get_settings
+    from alloyscreen.structures.elements import elemental_crystals
+    from alloyscreen.validation.maker import prepare
+
+    database = get_database()
+    init_database(database)
+    composition = {"Cu": 0.5, "Ni": 0.5}
+    candidate = Candidate(id=candidate_id(composition, "fcc"), composition=composition, prototype="fcc")
+    kspacing = float(kspacing if kspacing is not None else get_calculator("qe").defaults["kspacing"])
+    base = pool_settings("qe", list(composition), {"kspacing": kspacing})
+    rows = []
+    for factor in factors:
+        settings = {**base, **{key: round(base[key] * factor, 2) for key in ("ecutwfc", "ecutrho")}}
+        stage = StageSpec(name=f"cuni-cutoff-{factor}", calculator="qe", mode=mode, settings=settings,
+                          structure=StructureSpec(method="random"), max_validations=1)
+        start = time.perf_counter()
+        outcome = label_candidate(candidate, stage, None, 0, seed)
+        row: dict = {"cutoff_factor": factor, "ecutwfc_Ry": settings["ecutwfc"], "ecutrho_Ry": settings["ecutrho"],
+                     "status": outcome.status, "error": outcome.error, "mixing_energy_eV_per_atom": outcome.value,
+                     "wall_s": round(time.perf_counter() - start, 1)}
+        calculations = database["calculations"]
+        alloy = calculations.find_one({"_id": outcome.calculation_id}) if outcome.calculation_id else None
+        if alloy is not None:
+            final = Structure.from_dict(alloy.get("final_structure") or alloy["input_structure"])
+            row["alloy"] = {"calculation_id": alloy["_id"], "reused": outcome.reused, "n_atoms": len(final),
+                            "species": [site.specie.symbol for site in final], "kpts": alloy["settings"]["kpts"],
+                            "spin": alloy["settings"]["spin"], "wall_s": round(float(alloy.get("wall_time_s") or 0), 1),
+                            "energy_per_atom_eV": alloy.get("energy_per_atom"),
+                            "volume_per_atom_A3": round(final.volume / len(final), 3),
+                            "total_magnetization_muB": alloy.get("total_magnetization"),
+                            "corrections": len(alloy.get("corrections") or [])}
+        label = database["labels"].find_one({"_id": outcome.label_id}) if outcome.label_id else None
+        if label is not None:
+            row["references"] = {}
+            for element, summary in sorted(label["details"]["references"].items()):
+                winner = calculations.find_one({"_id": summary["calculation_id"]})
+                final = Structure.from_dict(winner.get("final_structure") or winner["input_structure"])
+                row["references"][element] = {
+                    "winner": summary["crystal"], "energies_per_atom_eV": summary["candidates"],
+                    "winner_volume_per_atom_A3": round(final.volume / len(final), 3),
+                    "winner_total_magnetization_muB": winner.get("total_magnetization")}
+        # every candidate crystal of each reference at these settings, found by its calculation id (failed ones,
+        # which a label does not keep, too)
+        pooled = pool_settings("qe", list(composition), settings)
+        row["reference_calculations"] = {}
+        for element in composition:
+            for crystal, cell in elemental_crystals(element).items():
+                doc = calculations.find_one({"_id": prepare(cell, "qe", pooled, "vc-relax")[3]}) or {}
+                row["reference_calculations"][f"{element} {crystal}"] = {
+                    "status": doc.get("status", "not run"), "error": doc.get("error"), "n_atoms": len(cell),
+                    "kpts": doc.get("settings", {}).get("kpts"), "wall_s": round(float(doc.get("wall_time_s") or 0), 1),
+                    "energy_per_atom_eV": doc.get("energy_per_atom"), "corrections": len(doc.get("corrections") or [])}
+        print(json.dumps(row), file=sys.stderr, flush=True)  # partial results, should a long run be stopped
+        rows.append(row)
+    first = rows[0]["mixing_energy_eV_per_atom"]
+    for row in rows[1:]:
+        value = row["mixing_energy_eV_per_atom"]
+        row["difference_to_first_meV_per_atom"] = (None if value is None or first is None
+                                                   else round(1000 * (value - first), 2))
+    return {"composition": composition, "prototype": "fcc", "structure": f"random solid solution, seed {seed}",
+            "mode": mode, "kspacing_per_A": kspacing,
+            "pool_settings": {key: base[key] for key in ("pseudopotentials", "ecutwfc", "ecutrho", "spin", "magmoms")},
+            "data_dir": str(get_settings().data_dir), "levels": rows}
+
+
 def main() -> None:
     """Run the benchmark and print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kspacing", type=float, default=0.4, help="k-point spacing of the vc-relaxations (1/A)")
-    parser.add_argument("--skip-lattice", action="store_true", help="timings only")
+    parser.add_argument("--skip-lattice", action="store_true", help="no lattice constants")
+    parser.add_argument("--skip-timings", action="store_true", help="no timings")
+    parser.add_argument("--mixing", action="store_true",
+                        help="CuNi mixing energy at the {Cu, Ni} pool settings and scaled cutoffs (uses the database)")
+    parser.add_argument("--mixing-kspacing", type=float, default=None,
+                        help="k-point spacing of every CuNi calculation (1/A; default: the calculator's, 0.25)")
+    parser.add_argument("--mixing-mode", choices=["static", "relax", "vc-relax"], default="vc-relax",
+                        help="mode of the CuNi alloy calculation (references are always vc-relaxed)")
+    parser.add_argument("--cutoff-factors", type=float, nargs="+", default=[1.0, 1.3],
+                        help="factors on the pool's ecutwfc and ecutrho; differences are to the first")
     args = parser.parse_args()
     start = time.perf_counter()
     # chatter of the calculators (CHGNet prints on load) goes to stderr: stdout is the JSON only
     with tempfile.TemporaryDirectory(prefix="alloyscreen-bench-") as tmp, contextlib.redirect_stdout(sys.stderr):
-        result = {"machine": {"node": platform.node(), "processor": platform.processor() or platform.machine()},
-                  "timings": timings(Path(tmp))}
+        result = {"machine": {"node": platform.node(), "processor": platform.processor() or platform.machine()}}
+        if not args.skip_timings:
+            result["timings"] = timings(Path(tmp))
         if not args.skip_lattice:
             result["lattice_constants"] = lattice_constants(Path(tmp), args.kspacing)
             result["lattice_reference_source"] = REFERENCE_SOURCE
+        if args.mixing:
+            result["cuni_mixing"] = cuni_mixing(args.mixing_kspacing, args.cutoff_factors, args.mixing_mode)
     result["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result, indent=1))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from tests.validation.conftest import fcc_primitive
@@ -148,7 +149,7 @@ def test_input_file_has_spin_cutoffs_and_kpoints():
     fe = fcc_primitive("Fe", 3.45)
     physics, _ = calc.resolve(fe, {"kpts": [3, 3, 3]}, "vc-relax")
     text = write_input(fe, calc.namelists(physics, physics), physics["pseudopotentials"], physics["kpts"],
-                       calc.starting_magnetization(physics))
+                       calc.starting_magnetization(fe, physics))
     assert "calculation = 'vc-relax'" in text and "&CELL" in text
     assert "nspin = 2" in text and "starting_magnetization(1) = 0.1875" in text  # 3 muB / 16 valence electrons
     assert "ecutwfc = 63.9" in text and "ecutrho = 781.7" in text
@@ -164,7 +165,7 @@ def test_fully_relativistic_platinum_runs_with_spin_orbit(database):
     pt = fcc_primitive("Pt", 3.97)
     physics, _ = calc.resolve(pt, {"kspacing": 0.6}, "static")
     text = write_input(pt, calc.namelists(physics, physics), physics["pseudopotentials"], physics["kpts"],
-                       calc.starting_magnetization(physics))
+                       calc.starting_magnetization(pt, physics))
     assert physics["pseudopotentials"] == {"Pt": "Pt.rel-pbe-n-rrkjus.UPF"}
     assert "noncolin = .true." in text and "lspinorb = .true." in text and "nspin" not in text
     document, _ = validate(pt, "qe", {"kspacing": 0.6}, "static")
@@ -172,3 +173,22 @@ def test_fully_relativistic_platinum_runs_with_spin_orbit(database):
     assert document.energy_per_atom < -1000  # eV: the whole valence of a Pt atom
     cu = fcc_primitive("Cu", 3.61)
     assert not calc.resolve(cu, {"kspacing": 0.6}, "static")[0]["spin_orbit"]
+
+
+@needs_pseudo
+def test_an_antiferromagnetic_start_stays_antiferromagnetic(database):
+    from alloyscreen.structures.elements import antiferromagnetic_crystals
+    from alloyscreen.validation.maker import validate
+    from alloyscreen.validation.physics import pool_settings
+
+    settings = pool_settings("qe", ["Cr"], {"ecutwfc": 30, "ecutrho": 240, "kspacing": 0.6, "conv_thr": 1e-6})
+    afm = antiferromagnetic_crystals("Cr")["bcc-afm"]
+    doc, _ = validate(afm, "qe", settings, "static", database=database)
+    assert doc.status == "completed", doc.error
+    up, down = doc.magmoms
+    assert up > 0.3 and down < -0.3 and abs(doc.total_magnetization) < 0.05  # about ±0.8 muB at 2.88 Å
+    text = (Path(doc.directory.split(":", 1)[1]) / "pw-0.in").read_text()
+    assert "starting_magnetization(1) = 0.142857" in text and "starting_magnetization(2) = -0.142857" in text
+    plain = afm.copy()
+    plain.remove_site_property("magmom")
+    assert validate(plain, "qe", settings, "static", database=database)[0].id != doc.id  # the start is an input

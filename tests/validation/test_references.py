@@ -37,3 +37,14 @@ def test_emt_reference_of_cu_is_reused(database):
     assert first.crystal == min(energies, key=energies.get)  # EMT puts hcp Cu below fcc (by under 1 meV)
     assert again.crystal == first.crystal and again.calculation.id == first.calculation.id
     assert database["calculations"].count_documents({}) == count  # all three crystals came from the cache
+
+
+def test_spin_polarised_calculators_also_start_cr_mn_fe_antiferromagnetic():
+    from alloyscreen.validation.references import reference_crystals
+
+    assert set(reference_crystals("Cr", "chgnet", {})) == {"bcc", "fcc", "hcp"}  # CHGNet takes no moments
+    assert set(reference_crystals("Cu", "vasp", {})) == {"fcc", "bcc", "hcp"}
+    crystals = reference_crystals("Cr", "vasp", {})
+    assert set(crystals) == {"bcc", "fcc", "hcp", "bcc-afm", "fcc-afm"}
+    assert crystals["bcc-afm"].site_properties["magmom"] == [2.0, -2.0]
+    assert sorted(crystals["fcc-afm"].site_properties["magmom"]) == [-2.0, -2.0, 2.0, 2.0]

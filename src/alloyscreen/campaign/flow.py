@@ -28,6 +28,7 @@ from alloyscreen.campaign.rounds import (
     plan_round,
     score_round,
     select_round,
+    stage_history,
     stored_batch,
 )
 from alloyscreen.campaign.scoring import ScoredSlice
@@ -121,92 +122,99 @@ def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
 
 
 @job
-def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int, history: list[LabelOutcome],
-                          new: list[LabelOutcome]) -> Response:
+def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int,
+                          previous: list[LabelOutcome]) -> Response:
     """Run round ``round_index``: choose a batch and replace this job by its label jobs and the next round.
 
-    With ``acquisition.shards > 1`` the scoring fans out into that many jobs and a
+    ``previous``: the outcomes of the round before (references that order the
+    jobs); the whole history is read from the campaign's selections, so the
+    stored input of a round does not grow with the rounds before it. With
+    ``acquisition.shards > 1`` the scoring fans out into that many jobs and a
     selection job, so that FireWorks spreads a large space over its workers.
     """
-    history = [*history, *new]
     stage = spec.stages[0]
+    history = stage_history(spec.campaign_id, stage.name, before_round=round_index)
     _record_progress(spec, stage, history, iteration=round_index)
     reason = stop_reason(spec, round_index, history)
     if reason is not None:
-        return _continue(spec, campaign_id, round_index, history, [], reason)
+        return _continue(spec, campaign_id, round_index, [], reason)
     size = spec.initial_random if round_index == 0 else spec.acquisition.batch_size
     size = min(size, stage.max_validations - len(history))
     batch = stored_batch(spec.campaign_id, stage.name, round_index)
     if batch is None:
         plan = plan_round(spec, round_index, history, size)
         if spec.acquisition.shards > 1:
-            shards = [_driver(score_shard(spec, plan, history, index))
-                      for index in range(spec.acquisition.shards)]
-            select = _driver(select_from_shards(spec, campaign_id, plan, history, [j.output for j in shards]))
+            shards = [_driver(score_shard(spec, plan, index)) for index in range(spec.acquisition.shards)]
+            select = _driver(select_from_shards(spec, campaign_id, plan, [j.output for j in shards]))
             return Response(replace=Flow([*shards, select], output=select.output, name=f"round {round_index} scoring"))
         batch = select_round(spec, plan, history, score_round(spec, plan, history))
-    return _continue(spec, campaign_id, round_index, history, batch, None)
+    return _continue(spec, campaign_id, round_index, batch, None)
 
 
 @job
-def score_shard(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome], index: int) -> str:
+def score_shard(spec: CampaignSpec, plan: RoundPlan, index: int) -> str:
     """Score shard ``index`` of the space; store its top slice in GridFS; return the file name."""
     name = f"{spec.campaign_id}-round-{plan.round}-shard-{index}-of-{spec.acquisition.shards}"
     bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
     if not bucket.exists(filename=name):  # a resumed round keeps the slices it scored
+        history = stage_history(spec.campaign_id, spec.stages[0].name, before_round=plan.round)
         scored = score_round(spec, plan, history, shard=(index, spec.acquisition.shards))
         bucket.put(scored.to_bytes(), filename=name, metadata={"campaign_id": spec.campaign_id})
     return name
 
 
 @job
-def select_from_shards(spec: CampaignSpec, campaign_id: str, plan: RoundPlan, history: list[LabelOutcome],
-                       names: list[str]) -> Response:
+def select_from_shards(spec: CampaignSpec, campaign_id: str, plan: RoundPlan, names: list[str]) -> Response:
     """Merge the shards' slices, choose the round's batch and go on as an unsharded round would."""
+    history = stage_history(spec.campaign_id, spec.stages[0].name, before_round=plan.round)
     bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
     slices = [ScoredSlice.from_bytes(bucket.get_last_version(filename=name).read()) for name in names]
     batch = stored_batch(spec.campaign_id, spec.stages[0].name, plan.round)
     if batch is None:
         batch = select_round(spec, plan, history, ScoredSlice.merge(slices, plan.keep))
-    return _continue(spec, campaign_id, plan.round, history, batch, None)
+    return _continue(spec, campaign_id, plan.round, batch, None)
 
 
-def _continue(spec: CampaignSpec, campaign_id: str, round_index: int, history: list[LabelOutcome],
-              batch: list[Candidate], reason: str | None) -> Response:
+def _continue(spec: CampaignSpec, campaign_id: str, round_index: int, batch: list[Candidate],
+              reason: str | None) -> Response:
     """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages."""
     stage = spec.stages[0]
     if reason is None and not batch:
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
-        confirm = confirm_stage(spec, 1, round_index, {stage.name: history}, reason)
+        confirm = confirm_stage(spec, 1, round_index, [], reason)
         return Response(replace=_driver(confirm))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(spec, stage, batch, round_index)
-    following = active_learning_round(spec, campaign_id, round_index + 1, history, [j.output for j in labels])
+    following = active_learning_round(spec, campaign_id, round_index + 1, [j.output for j in labels])
     return _labels_then(labels, following, f"round {round_index}")
 
 
 @job
-def confirm_stage(spec: CampaignSpec, stage_index: int, round_index: int, outcomes: dict[str, list[LabelOutcome]],
+def confirm_stage(spec: CampaignSpec, stage_index: int, round_index: int, previous: list[LabelOutcome],
                   reason: str) -> Response | dict[str, Any]:
-    """Validate the best candidates of the previous stage with stage ``stage_index``; close at the end."""
+    """Validate the best candidates of the previous stage with stage ``stage_index``; close at the end.
+
+    ``previous``: the previous stage's new outcomes (references that order the
+    jobs); every stage's outcomes are read from the campaign's selections.
+    """
     if stage_index >= len(spec.stages):
-        return finish_campaign(spec, outcomes, reason)
-    previous, stage = spec.stages[stage_index - 1], spec.stages[stage_index]
-    best = confirmation_batch(spec, stage_index, round_index, outcomes[previous.name])
+        return finish_campaign(spec, reason)
+    before, stage = spec.stages[stage_index - 1], spec.stages[stage_index]
+    best = confirmation_batch(spec, stage_index, round_index, stage_history(spec.campaign_id, before.name))
     logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
     labels = _label_jobs(spec, stage, best, round_index)
-    following = confirm_stage(spec, stage_index + 1, round_index, {**outcomes, stage.name: [j.output for j in labels]},
-                              reason)
+    following = confirm_stage(spec, stage_index + 1, round_index, [j.output for j in labels], reason)
     return _labels_then(labels, following, f"stage {stage.name}")
 
 
-def finish_campaign(spec: CampaignSpec, outcomes: dict[str, list[LabelOutcome]], reason: str) -> dict[str, Any]:
+def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
     """Record the final budgets and status; return a summary (best candidates per stage)."""
+    outcomes = {stage.name: stage_history(spec.campaign_id, stage.name) for stage in spec.stages}
     for stage in spec.stages:
-        _record_progress(spec, stage, outcomes.get(stage.name, []), status="completed", message=reason)
+        _record_progress(spec, stage, outcomes[stage.name], status="completed", message=reason)
     return {"campaign_id": spec.campaign_id, "reason": reason, "best": {
         name: [{"candidate_id": o.candidate.id, "composition": o.candidate.composition, "value": o.value}
                for o in best_outcomes(spec, stage_outcomes, spec.stopping.top_k)]
@@ -222,7 +230,7 @@ class CampaignMaker(Maker):
     def make(self, spec: CampaignSpec) -> Flow:
         """Return the flow: register the campaign, then the first active-learning round."""
         register = _driver(register_campaign(spec.name, spec.model_dump(mode="json")))
-        first = _driver(active_learning_round(spec, register.output, 0, [], []))
+        first = _driver(active_learning_round(spec, register.output, 0, []))
         jobs: list[Job | Flow] = [register, first]
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
             jobs.append(_driver(train_gnn_job(spec, first.output)))

@@ -20,6 +20,7 @@ from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import GeneratedStructure, choose_supercell, find_sites, make_slab, place_adsorbate
 from alloyscreen.structures.bulk import SQS_MIN_ATOMS, random_solid_solution, special_quasirandom_structure
@@ -40,20 +41,23 @@ class Candidate(BaseModel):
     prototype: str = Field(description="fcc, bcc or hcp")
 
 
-class LabelOutcome(BaseModel):
-    """What validating one candidate at one stage gave."""
+class LabelOutcome(SelectionOutcome):
+    """What validating one candidate at one stage gave: the selection's outcome, with its candidate and place.
+
+    The label job returns it, the selection stores its :class:`SelectionOutcome`
+    part, and the next rounds read it back from the selections
+    (:func:`alloyscreen.campaign.rounds.stage_history`).
+    """
 
     candidate: Candidate = Field(description="the candidate")
     stage: str = Field(description="stage name")
     round: int = Field(description="round the candidate was selected in")
-    value: float | None = Field(None, description="label value (the campaign target's unit); None when it failed")
-    status: str = Field(description="completed or failed")
-    error: str | None = Field(None, description="why the calculation failed, if it did")
-    calculation_id: str | None = Field(None, description="id of the calculation (None: no structure could be made)")
-    structure_id: str | None = Field(None, description="id of the structure validated")
-    label_id: str | None = Field(None, description="id of the label document")
-    core_hours: float = Field(0.0, description="core-hours the label's calculations took (when they first ran)")
-    reused: bool = Field(description="True when the calculation came from the cache")
+    core_hours: float = Field(0.0, ge=0, description="core-hours the label's calculations took (when they first ran)")
+    reused: bool = Field(False, description="True when the calculation came from the cache")
+
+    def stored(self) -> SelectionOutcome:
+        """The part stored on the selection (its candidate, stage and round are the selection's own)."""
+        return SelectionOutcome.model_validate(self.model_dump(include=set(SelectionOutcome.model_fields)))
 
 
 def candidate_structure(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[Structure, str]:

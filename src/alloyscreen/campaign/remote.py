@@ -39,7 +39,8 @@ def remote_label_flow(candidate: Candidate, stage: StageSpec, campaign_id: str, 
 
     validated = calculation(structure, stage.mode, [structure_id, candidate.id])
     references = {element: {name: calculation(crystal, "vc-relax") for name, crystal in
-                            reference_crystals(element).items()} for element in candidate.composition}
+                            reference_crystals(element, stage.calculator, stage.settings).items()}
+                  for element in candidate.composition}
     label = remote_label_job(candidate, stage, campaign_id, round_index, structure_id, validated, references)
     return Flow([*jobs.values(), label], output=label.output, name=f"{stage.name} {candidate.id}")
 

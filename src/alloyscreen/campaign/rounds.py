@@ -31,7 +31,7 @@ from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.schemas.selection import SelectionDocument, SelectionOutcome
+from alloyscreen.schemas.selection import SelectionDocument
 from alloyscreen.surrogates.acquisition import acquisition_scores
 from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
@@ -51,14 +51,19 @@ def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] |
 
 def stored_batch(campaign_id: str, stage: str, round_index: int) -> list[Candidate] | None:
     """The batch already chosen for ``stage`` in this round (a resumed campaign), or None."""
-    database = get_database()
-    chosen = list(database["selections"].find({"campaign_id": campaign_id, "stage": stage, "round": round_index},
-                                               sort=[("batch_position", 1)]))
+    chosen = list(get_database()["selections"].find({"campaign_id": campaign_id, "stage": stage, "round": round_index},
+                                                    sort=[("batch_position", 1)]))
     if not chosen:
         return None
     ids = [selection["candidate_id"] for selection in chosen]
-    found = {doc["_id"]: doc for doc in database["candidates"].find({"_id": {"$in": ids}})}
-    return [Candidate(id=i, composition=found[i]["composition"], prototype=found[i]["prototype"]) for i in ids]
+    found = _candidates(ids)
+    return [found[i] for i in ids]
+
+
+def _candidates(ids: list[str]) -> dict[str, Candidate]:
+    """Candidate id -> :class:`Candidate`, from the ``candidates`` collection."""
+    return {doc["_id"]: Candidate(id=doc["_id"], composition=doc["composition"], prototype=doc["prototype"])
+            for doc in get_database()["candidates"].find({"_id": {"$in": list(set(ids))}})}
 
 
 def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -> str:
@@ -209,12 +214,23 @@ def conclude_label(campaign_id: str, stage: StageSpec, outcome: LabelOutcome) ->
 
 def record_outcome(campaign_id: str, outcome: LabelOutcome) -> None:
     """Store on its selection what validating a candidate gave (the campaign's own link to its label)."""
-    stored = SelectionOutcome(status="completed" if outcome.value is not None else "failed", value=outcome.value,
-                              label_id=outcome.label_id, calculation_id=outcome.calculation_id,
-                              structure_id=outcome.structure_id, core_hours=outcome.core_hours,
-                              error=outcome.error)
     key = selection_id(campaign_id, outcome.stage, outcome.round, outcome.candidate.id)
-    get_database()["selections"].update_one({"_id": key}, {"$set": {"outcome": stored.model_dump()}})
+    get_database()["selections"].update_one({"_id": key}, {"$set": {"outcome": outcome.stored().model_dump()}})
+
+
+def stage_history(campaign_id: str, stage: str, before_round: int | None = None) -> list[LabelOutcome]:
+    """The outcomes of ``stage`` stored on the campaign's selections (rounds before ``before_round``), in order.
+
+    Jobs read the history here instead of taking it as input, so a round's
+    stored input does not grow with the rounds before it.
+    """
+    query: dict = {"campaign_id": campaign_id, "stage": stage, "outcome": {"$ne": None}}
+    if before_round is not None:
+        query["round"] = {"$lt": before_round}
+    chosen = list(get_database()["selections"].find(query, sort=[("round", 1), ("batch_position", 1)]))
+    candidates = _candidates([selection["candidate_id"] for selection in chosen])
+    return [LabelOutcome(candidate=candidates[s["candidate_id"]], stage=stage, round=s["round"],
+                         **{**s["outcome"], "core_hours": s["outcome"].get("core_hours") or 0.0}) for s in chosen]
 
 
 def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,

@@ -20,6 +20,8 @@ from alloyscreen.structures.lattice import elemental_lattice
 from alloyscreen.structures.result import GeneratedStructure
 
 CLOSE_PACKED = ("fcc", "bcc", "hcp")
+# starting moments (Bohr magneton) of the antiferromagnetic starts; spin-polarised calculators try them too
+ANTIFERROMAGNETIC_MOMENTS = {"Cr": 2.0, "Mn": 3.0, "Fe": 3.0}
 
 
 def elemental_crystals(element: str) -> dict[str, Structure]:
@@ -53,3 +55,23 @@ def element_structure(element: str, prototype: str) -> GeneratedStructure:
     generator = BulkGenerator(method="element", seed=0, prototype=prototype, supercell=[], a=a,
                               c=c if prototype == "hcp" else None, shell_weights={}, sro_objective=0.0)
     return GeneratedStructure(structure, "bulk-element", generator, {element: 1.0}, {element: len(structure)}, 0.0)
+
+
+def antiferromagnetic_crystals(element: str, moment: float | None = None) -> dict[str, Structure]:
+    """Return the antiferromagnetic starts of ``element``: conventional cells with ``magmom`` site properties.
+
+    ``bcc-afm``: the 2-atom cubic bcc cell, corner and centre opposite (B2-type,
+    the commensurate approximant of Cr's spin density wave); ``fcc-afm``: the
+    4-atom cubic fcc cell with (001) planes alternating (AFM-I, L1_0-type, as
+    for fcc Mn and Fe). ``moment``: starting moment (Bohr magneton; default
+    :data:`ANTIFERROMAGNETIC_MOMENTS`, else 2.0).
+    """
+    moment = moment if moment is not None else ANTIFERROMAGNETIC_MOMENTS.get(element, 2.0)
+    crystals = {}
+    for prototype, signs in (("bcc", [1, -1]), ("fcc", [1, 1, -1, -1])):
+        a, _ = elemental_lattice(element, prototype)
+        cell = Structure.from_ase_atoms(bulk(element, prototype, a=a, cubic=True))
+        cell = cell.get_sorted_structure(key=lambda site: site.frac_coords[2])  # fcc: the z = 0 plane first
+        cell.add_site_property("magmom", [sign * moment for sign in signs])
+        crystals[f"{prototype}-afm"] = cell
+    return crystals

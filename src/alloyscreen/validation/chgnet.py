@@ -53,6 +53,10 @@ class CHGNetCalculator:
         physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
         return {**physics, "mode": mode}, run
 
+    def spin_polarised(self, settings: dict[str, Any]) -> bool:
+        """Whether calculations start from given magnetic moments: no, CHGNet predicts moments."""
+        return False
+
     def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
         """Return the chgnet package and model versions."""
         return f"chgnet-{metadata.version('chgnet')}-model-{physics['model']}"

@@ -42,6 +42,10 @@ class EMTCalculator:
         split_settings(self.name, self.defaults, self.run_defaults, settings)
         return settings
 
+    def spin_polarised(self, settings: dict[str, Any]) -> bool:
+        """Whether calculations start from given magnetic moments. No spin: EMT has none."""
+        return False
+
     def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
         """Return the version of ASE (EMT's parameters live in ASE)."""
         return f"ase-{ase.__version__}"

@@ -36,8 +36,8 @@ class ValidationOutput(BaseModel):
 def structure_identity(structure: Structure) -> dict[str, Any]:
     """Return what identifies a structure for hashing.
 
-    Lattice, species, wrapped fractional coordinates and, when some atoms are
-    held fixed, which ones.
+    Lattice, species, wrapped fractional coordinates and, when given, which
+    atoms are held fixed and the starting magnetic moments of the sites.
     """
     frac = np.round(np.mod(structure.frac_coords, 1.0), 8) % 1.0
     identity = {
@@ -49,6 +49,8 @@ def structure_identity(structure: Structure) -> dict[str, Any]:
     constraints = fixed_atoms(structure)
     if constraints is not None:
         identity.update(constraints)
+    if "magmom" in structure.site_properties:  # starting moments (e.g. an antiferromagnetic start)
+        identity["magmoms"] = np.round(np.asarray(structure.site_properties["magmom"], dtype=float), 6)
     return identity
 
 

@@ -154,6 +154,10 @@ class QECalculator:
             )
         return words
 
+    def spin_polarised(self, settings: dict[str, Any]) -> bool:
+        """Whether calculations start from given magnetic moments: when the pool-resolved settings say so."""
+        return bool(settings.get("spin"))
+
     def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
         """Return the pw.x version of the configured executable."""
         words = self.command(run or self.run_defaults)
@@ -188,14 +192,19 @@ class QECalculator:
             blocks.setdefault(name, {}).update(values)
         return blocks
 
-    def starting_magnetization(self, physics: dict[str, Any]) -> dict[str, float] | None:
-        """Return element -> starting magnetisation as a fraction of the valence charge, or None (no spin)."""
+    def starting_magnetization(self, structure: Structure, physics: dict[str, Any]) -> list[float] | None:
+        """Return per site the starting magnetisation as a fraction of the valence charge, or None (no spin).
+
+        A site's ``magmom`` property (Bohr magneton; e.g. an antiferromagnetic
+        start) wins over its element's moment in ``physics["magmoms"]``.
+        """
         if not physics["spin"]:
             return None
-        return {
-            el: float(np.clip(moment / physics["z_valence"][el], -1.0, 1.0))
-            for el, moment in physics["magmoms"].items()
-        }
+        given = structure.site_properties.get("magmom") or [None] * len(structure)
+        moments = [physics["magmoms"][site.specie.symbol] if moment is None else float(moment)
+                   for site, moment in zip(structure, given, strict=True)]
+        return [float(np.clip(moment / physics["z_valence"][site.specie.symbol], -1.0, 1.0))
+                for site, moment in zip(structure, moments, strict=True)]
 
     def run(self, structure: Structure, physics: dict[str, Any], run: dict[str, Any], directory: Path) -> dict:
         """Run pw.x in ``directory`` with corrections; return calculation-document fields."""
@@ -208,11 +217,12 @@ class QECalculator:
         corrections: list[dict[str, Any]] = []
         total_wall = 0.0
         geometry = structure
+        magnetization = self.starting_magnetization(structure, physics)  # kept when restarting from a geometry
         for attempt in range(int(physics["max_corrections"]) + 1):
             stem = directory / f"pw-{attempt}"
             text = write_input(
                 geometry, self.namelists(physics, current), physics["pseudopotentials"], physics["kpts"],
-                self.starting_magnetization(physics),
+                magnetization,
             )
             stem.with_suffix(".in").write_text(text)
             start = time.perf_counter()

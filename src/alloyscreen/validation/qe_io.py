@@ -16,6 +16,7 @@ _ERROR = re.compile(r"%{10,}\s*\n\s*Error in routine\s+(\S+)\s*\(\s*(-?\d+)\s*\)
 _WALL = re.compile(r"PWSCF\s*:.*?CPU\s+(.+?)\s*WALL")
 _TOTAL_MAG = re.compile(r"total magnetization\s*=\s*(-?[\d.]+)")
 _VERSION = re.compile(r"Program PWSCF (v\.\S+)")
+_SITE_MOMENT = re.compile(r"atom:\s+(\d+)\s+charge:\s+\S+\s+magn:\s+(-?[\d.]+)")
 
 
 def kpoint_grid(structure: Structure, spacing: float) -> list[int]:
@@ -34,12 +35,30 @@ def _fortran(value: Any) -> str:
     return str(value)
 
 
+def species_labels(structure: Structure, magnetization: list[float] | None = None,
+                   ) -> tuple[list[str], dict[str, tuple[str, float]]]:
+    """Return each site's species label and, per label in order of Z, (element, starting magnetisation).
+
+    One species per element, unless its sites start with different
+    magnetisations: then ``Fe``, ``Fe2`` ... (pw.x tells species, not sites, apart).
+    """
+    starts = [0.0] * len(structure) if magnetization is None else [round(float(m), 6) for m in magnetization]
+    kinds = sorted({(site.specie.symbol, start) for site, start in zip(structure, starts, strict=True)},
+                   key=lambda kind: (Element(kind[0]).Z, -kind[1]))
+    names: dict[tuple[str, float], str] = {}
+    for element, start in kinds:
+        count = sum(1 for known in names if known[0] == element)
+        names[(element, start)] = element if count == 0 else f"{element}{count + 1}"
+    labels = [names[(site.specie.symbol, start)] for site, start in zip(structure, starts, strict=True)]
+    return labels, {label: kind for kind, label in names.items()}
+
+
 def write_input(
     structure: Structure,
     namelists: dict[str, dict[str, Any]],
     pseudopotentials: dict[str, str],
     kpts: list[int],
-    starting_magnetization: dict[str, float] | None = None,
+    starting_magnetization: list[float] | None = None,
 ) -> str:
     """Return the text of a pw.x input file.
 
@@ -55,18 +74,19 @@ def write_input(
     kpts
         Monkhorst-Pack grid.
     starting_magnetization
-        Element -> starting magnetisation (fraction of valence charge, -1..1);
-        turns on ``nspin = 2`` when given.
+        Per site: starting magnetisation (fraction of valence charge, -1..1);
+        turns on ``nspin = 2`` when given. Sites of one element that start
+        differently (an antiferromagnetic start) become species ``Cr``, ``Cr2`` ...
     """
-    species = [el.symbol for el in sorted(structure.composition.elements, key=lambda el: el.Z)]
+    labels, species = species_labels(structure, starting_magnetization)
     blocks = {name: dict(values) for name, values in namelists.items()}
     system = blocks.setdefault("system", {})
     system.update({"ibrav": 0, "nat": len(structure), "ntyp": len(species)})
     if starting_magnetization is not None:
         if not system.get("noncolin"):  # non-collinear runs are spin-polarised without nspin
             system["nspin"] = 2
-        for index, element in enumerate(species, start=1):
-            system[f"starting_magnetization({index})"] = float(starting_magnetization.get(element, 0.0))
+        for index, (_, start) in enumerate(species.values(), start=1):
+            system[f"starting_magnetization({index})"] = start
     lines = []
     for name in MANAGED_NAMELISTS:
         if name in blocks:
@@ -74,14 +94,14 @@ def write_input(
             lines.extend(f"  {key} = {_fortran(value)}" for key, value in blocks[name].items())
             lines.append("/")
     lines.append("ATOMIC_SPECIES")
-    for element in species:
+    for label, (element, _) in species.items():
         mass = float(Element(element).atomic_mass)
-        lines.append(f"  {element} {mass:.4f} {pseudopotentials[element]}")
+        lines.append(f"  {label} {mass:.4f} {pseudopotentials[element]}")
     lines.append("CELL_PARAMETERS angstrom")
     lines.extend("  " + " ".join(f"{x:.10f}" for x in row) for row in structure.lattice.matrix)
     lines.append("ATOMIC_POSITIONS crystal")
-    for site in structure:
-        lines.append(f"  {site.specie.symbol} " + " ".join(f"{x:.10f}" for x in site.frac_coords))
+    for label, site in zip(labels, structure, strict=True):
+        lines.append(f"  {label} " + " ".join(f"{x:.10f}" for x in site.frac_coords))
     lines.append("K_POINTS automatic")
     lines.append("  " + " ".join(str(int(k)) for k in kpts) + " 0 0 0")
     return "\n".join(lines) + "\n"
@@ -149,4 +169,16 @@ def final_fields(path: Path) -> tuple[Structure, float, np.ndarray, np.ndarray |
     atoms = read_final(path)
     results = atoms.calc.results
     structure = Structure.from_ase_atoms(atoms)
-    return structure, results["energy"], results.get("forces"), results.get("stress"), results.get("magmoms")
+    magmoms = site_moments(Path(path).read_text(errors="replace"), len(structure))  # ASE 3.29 misses pw.x 6.7's
+    if magmoms is None:
+        magmoms = results.get("magmoms")
+    return structure, results["energy"], results.get("forces"), results.get("stress"), magmoms
+
+
+def site_moments(text: str, n_sites: int) -> np.ndarray | None:
+    """Return the last "Magnetic moment per site" block of a pw.x output (Bohr magneton), or None."""
+    blocks = text.split("Magnetic moment per site")
+    if len(blocks) < 2:
+        return None
+    found = _SITE_MOMENT.findall(blocks[-1])[:n_sites]
+    return np.array([float(moment) for _, moment in found]) if len(found) == n_sites else None

@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from alloyscreen.schemas.calculation import CalculationDocument
-from alloyscreen.structures.elements import elemental_crystals
+from alloyscreen.structures.elements import ANTIFERROMAGNETIC_MOMENTS, antiferromagnetic_crystals, elemental_crystals
 from alloyscreen.validation.base import StructureError
 from alloyscreen.validation.maker import validate
+from alloyscreen.validation.registry import get_calculator
 
 
 class ElementReference(BaseModel):
@@ -43,14 +44,25 @@ def element_reference(element: str, calculator: str, settings: dict[str, Any], d
     StructureError
         Every candidate crystal failed (the reasons are named).
     """
-    crystals = reference_crystals(element, structure)
+    crystals = reference_crystals(element, calculator, settings, structure)
     return choose_reference(element, {name: validate(crystal, calculator, settings, "vc-relax", database=database)[0]
                                       for name, crystal in crystals.items()})
 
 
-def reference_crystals(element: str, structure: Structure | None = None) -> dict[str, Structure]:
-    """Return the crystals whose lowest relaxed energy is the reference of ``element`` (or only ``structure``)."""
-    return {"given": structure} if structure is not None else elemental_crystals(element)
+def reference_crystals(element: str, calculator: str, settings: dict[str, Any],
+                       structure: Structure | None = None) -> dict[str, Structure]:
+    """Return the crystals whose lowest relaxed energy is the reference of ``element`` (or only ``structure``).
+
+    A spin-polarised calculator also starts Cr, Mn and Fe antiferromagnetic
+    (bcc and fcc); their other crystals start ferromagnetic.
+    """
+    if structure is not None:
+        return {"given": structure}
+    crystals = elemental_crystals(element)
+    calc = get_calculator(calculator)
+    if element in ANTIFERROMAGNETIC_MOMENTS and calc.spin_polarised(calc.resolve_pool([element], dict(settings))):
+        crystals.update(antiferromagnetic_crystals(element))
+    return crystals
 
 
 def choose_reference(element: str, calculations: dict[str, CalculationDocument]) -> ElementReference:

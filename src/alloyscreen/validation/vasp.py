@@ -116,6 +116,10 @@ class VaspCalculator:
         incar = {"ISIF": 2, **physics["incar"]} if mode == "relax" else dict(physics["incar"])
         return {**physics, "incar": incar, "mode": mode}, run
 
+    def spin_polarised(self, settings: dict[str, Any]) -> bool:
+        """Whether calculations start from given magnetic moments. Always spin-polarised."""
+        return True  # the MP input sets set ISPIN = 2
+
     def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
         """Return the atomate2 version whose MP input sets define the calculation."""
         return f"atomate2-{metadata.version('atomate2')}-mp-gga"
