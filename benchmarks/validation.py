@@ -167,6 +167,9 @@ def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: i
                             "volume_per_atom_A3": round(final.volume / len(final), 3),
                             "total_magnetization_muB": alloy.get("total_magnetization"),
                             "corrections": len(alloy.get("corrections") or [])}
+            generated = database["structures"].find_one({"_id": outcome.structure_id}) or {}
+            generator = generated.get("generator", {})
+            row["alloy"].update({key: generator.get(key) for key in ("supercell", "sro_objective")})
         label = database["labels"].find_one({"_id": outcome.label_id}) if outcome.label_id else None
         if label is not None:
             row["references"] = {}

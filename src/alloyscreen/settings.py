@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     server_timeout_ms: int = Field(5000, description="how long to wait for the database to answer (ms)")
     embedded_start_timeout_s: float = Field(30.0, description="how long the embedded server may take to start (s)")
     embedded_cache_size: str = Field("512M", description="WiredTiger cache of the embedded server")
+    scratch_dir: Path | None = Field(None, description="where calculations run (e.g. a cluster's scratch); "
+                                                       "unset: DATA_DIR/runs")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, **_other_sources):
@@ -66,8 +68,8 @@ class Settings(BaseSettings):
 
     @property
     def runs_dir(self) -> Path:
-        """Directory where calculations run."""
-        return self.data_dir / "runs"
+        """Directory where calculations run: ``scratch_dir``, or ``data_dir/runs``."""
+        return self.scratch_dir or self.data_dir / "runs"
 
 
 def get_settings(**overrides: Any) -> Settings:

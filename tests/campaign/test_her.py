@@ -6,15 +6,18 @@ import math
 from pathlib import Path
 
 import pytest
+from monty.json import MontyDecoder
 from threadpoolctl import threadpool_limits
 
 from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.labelling import Candidate, choose_sites, hydrogen_label
+from alloyscreen.campaign.flow import CampaignMaker, label_job
+from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
+from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures import find_sites, make_slab
+from alloyscreen.structures.adsorption import choose_sites
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 COLLECTIONS = ("structures", "calculations", "labels", "models", "selections")
@@ -74,25 +77,44 @@ def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_
 def test_sites_are_drawn_round_robin_over_kinds_and_seeded():
     slab = make_slab({"Pt": 0.5, "Cu": 0.5}, "fcc", size=(3, 3), layers=3, fixed_layers=1, vacuum=10.0, seed=0)
     sites = find_sites(slab.structure)
-    shape = SlabSpec(max_sites=6)
-    chosen = choose_sites(sites, shape, seed=4)
+    kinds = list(SlabSpec().site_kinds)
+    chosen = choose_sites(sites, kinds, 6, seed=4)
     assert [site.kind for site in chosen] == ["fcc", "hcp", "top", "bridge", "fcc", "hcp"]
-    assert chosen == choose_sites(sites, shape, seed=4) != choose_sites(sites, shape, seed=5)
+    assert chosen == choose_sites(sites, kinds, 6, seed=4) != choose_sites(sites, kinds, 6, seed=5)
+    assert len(choose_sites(sites, kinds, None, seed=0)) == len(sites)
     with pytest.raises(AlloyscreenError, match="site_kinds"):
-        choose_sites(sites, SlabSpec(site_kinds=["hollow"]), seed=0)
+        choose_sites(sites, ["hollow"], 6, seed=0)
 
 
-def test_hydrogen_label_is_cached_and_failures_come_back_with_the_reason(database):
+def _hydrogen_label(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[LabelOutcome, dict]:
+    """Run one label job of a dG_H stage; return its outcome and jobflow's responses."""
+    job = label_job(candidate, stage, "her-label-test", 0, seed, "delta_g_h", None)
+    responses = run_here(job)
+    store = get_job_store()
+    store.connect()
+    output = store.get_output(job.uuid, which="last", load=True)
+    outcome = MontyDecoder().process_decoded(output)
+    assert isinstance(outcome, LabelOutcome)
+    return outcome, responses
+
+
+def test_every_site_is_its_own_job_and_failures_come_back_with_the_reason(database):
     stage = StageSpec(name="emt", calculator="emt", max_validations=1, slab=SLAB)
     candidate = Candidate(id="her-PtNi", composition={"Pt": 0.5, "Ni": 0.5}, prototype="fcc")
-    first, again = hydrogen_label(candidate, stage, 0, seed=2), hydrogen_label(candidate, stage, 0, seed=2)
+    first, responses = _hydrogen_label(candidate, stage, seed=2)
+    replaced = next(r.replace for by_index in responses.values() for r in by_index.values() if r.replace)
+    names = [job.name for job in replaced.jobs]
+    assert names.count("validation_job") == 2 + SLAB["max_sites"]  # clean slab, H2, one job per site
+    again, _ = _hydrogen_label(candidate, stage, seed=2)
     assert first.status == "completed" and (first.reused, again.reused) == (False, True)
     assert (again.value, again.label_id, again.core_hours) == (first.value, first.label_id, first.core_hours)
     assert first.core_hours > 0
-    no_emt = hydrogen_label(Candidate(id="her-PtZr", composition={"Pt": 0.5, "Zr": 0.5}, prototype="fcc"), stage, 0, 0)
-    assert no_emt.status == "failed" and "Zr" in no_emt.error and no_emt.structure_id and no_emt.value is None
+    no_emt, _ = _hydrogen_label(Candidate(id="her-PtZr", composition={"Pt": 0.5, "Zr": 0.5}, prototype="fcc"),
+                                stage, 0)
+    assert no_emt.status == "failed" and "Zr" in no_emt.error and no_emt.value is None
     tight = stage.model_copy(update={"slab": SlabSpec(**{**SLAB, "max_error": 0.01})})
-    no_slab = hydrogen_label(Candidate(id="her-PtCu", composition={"Pt": 0.3, "Cu": 0.7}, prototype="fcc"), tight, 0, 0)
+    no_slab, _ = _hydrogen_label(Candidate(id="her-PtCu", composition={"Pt": 0.3, "Cu": 0.7}, prototype="fcc"),
+                                 tight, 0)
     assert no_slab.status == "failed" and "rounding error" in no_slab.error and no_slab.structure_id is None
 
 

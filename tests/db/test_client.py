@@ -52,3 +52,13 @@ def test_wrong_credentials_are_reported(tmp_path, spawn_server):
         assert "wrong" not in str(error.value)
     finally:
         stop_server(process)
+
+
+def test_calculations_run_on_the_scratch_dir_when_one_is_set(tmp_path, monkeypatch):
+    from alloyscreen.settings import get_settings
+
+    monkeypatch.setenv("ALLOYSCREEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ALLOYSCREEN_SCRATCH_DIR", raising=False)
+    assert get_settings().runs_dir == tmp_path / "data" / "runs"
+    monkeypatch.setenv("ALLOYSCREEN_SCRATCH_DIR", str(tmp_path / "scratch"))
+    assert get_settings().runs_dir == tmp_path / "scratch"

@@ -37,11 +37,13 @@ def test_hydrogen_adsorption_keeps_the_site_distribution(database):
     from pymatgen.core import Structure
 
     slab = Structure.from_ase_atoms(fcc111("Pt", size=(2, 2, 3), vacuum=6.0, a=3.92))
-    job = HydrogenAdsorptionMaker(calculator="emt").make(slab, candidate_id="Pt111")
-    run_locally(job, store=JobStore(MemoryStore()), ensure_success=True)
+    flow = HydrogenAdsorptionMaker(calculator="emt", site_kinds=["fcc", "hcp", "top", "bridge"],
+                                   max_sites=4).make(slab, candidate_id="Pt111")
+    assert len(flow.jobs) == 2 + 4 + 1  # clean slab, H2, one job per site, the label
+    run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
     label = database["labels"].find_one({"candidate_id": "Pt111", "property": "delta_g_h"})
     sites = label["details"]["sites"]
-    assert sorted(site["kind"] for site in sites) == ["bridge", "hollow", "hollow", "ontop"]
+    assert sorted(site["kind"] for site in sites) == ["bridge", "fcc", "hcp", "top"]
     for site in sites:
         assert site["delta_g_h"] == pytest.approx(site["delta_e_h"] + ZERO_POINT_AND_ENTROPY_EV)
     assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites))

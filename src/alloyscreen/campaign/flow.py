@@ -16,10 +16,10 @@ import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
 
+from alloyscreen.campaign.fanout import hydrogen_label_flow, remote_label_flow
 from alloyscreen.campaign.gnn import train_gnn_job
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, failed_outcome, label_candidate, pooled_stage
 from alloyscreen.campaign.records import register_campaign
-from alloyscreen.campaign.remote import remote_label_flow
 from alloyscreen.campaign.rounds import (
     RoundPlan,
     best_outcomes,
@@ -96,18 +96,20 @@ def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_in
     """Validate one candidate at one stage and store its label of ``target`` (the campaign's label property).
 
     ``pool``: the campaign's elements, for which the stage's physics settings are resolved once.
-    A calculator that runs only as a workflow (VASP) replaces this job with its
-    calculation jobs and a label job (:mod:`alloyscreen.campaign.remote`).
+    dG_H (one job per adsorption site) and calculators that run only as a
+    workflow (VASP) replace this job with their calculation jobs and a label
+    job (:mod:`alloyscreen.campaign.fanout`).
     """
-    if is_remote(stage.calculator):
-        try:
-            flow = remote_label_flow(candidate, pooled_stage(stage, candidate, target, pool), campaign_id,
-                                     round_index, seed)
-        except AlloyscreenError as error:
-            return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
-        return Response(replace=flow)
-    return conclude_label(campaign_id, stage, label_candidate(candidate, stage, campaign_id, round_index, seed,
-                                                              target, pool))
+    fanned = hydrogen_label_flow if target == "delta_g_h" else remote_label_flow if is_remote(stage.calculator) \
+        else None
+    if fanned is None:
+        return conclude_label(campaign_id, stage, label_candidate(candidate, stage, campaign_id, round_index, seed,
+                                                                  pool))
+    try:
+        flow = fanned(candidate, pooled_stage(stage, candidate, target, pool), campaign_id, round_index, seed)
+    except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
+        return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
+    return Response(replace=flow)
 
 
 def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate], round_index: int) -> list[Job]:

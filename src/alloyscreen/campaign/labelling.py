@@ -1,16 +1,15 @@
-"""Turn a selected candidate into a label of the campaign target.
+"""Turn a selected candidate into a label of the campaign target: its structures and its outcome.
 
-- ``mixing_energy``: bulk structure (SQS or random) -> validation -> mixing energy;
-- ``delta_g_h``: slab of the close-packed facet -> adsorption sites -> dG_H of H
-  on each (:func:`alloyscreen.validation.targets.hydrogen_adsorption`).
+- ``mixing_energy``: bulk structure (SQS or random) -> validation -> mixing energy
+  (in-process here; VASP through :mod:`alloyscreen.campaign.fanout`);
+- ``delta_g_h``: slab of the close-packed facet (made here) -> adsorption sites ->
+  dG_H of H on each, one job per site (:mod:`alloyscreen.campaign.fanout`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
@@ -21,16 +20,14 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionOutcome
-from alloyscreen.schemas.structure import AdsorptionSite
-from alloyscreen.structures import GeneratedStructure, choose_supercell, find_sites, make_slab, place_adsorbate
+from alloyscreen.structures import GeneratedStructure, choose_supercell, make_slab
 from alloyscreen.structures.bulk import SQS_MIN_ATOMS, random_solid_solution, special_quasirandom_structure
-from alloyscreen.structures.composition import StructureInputError
 from alloyscreen.structures.elements import element_structure
 from alloyscreen.validation.maker import validate
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.references import ElementReference
 from alloyscreen.validation.registry import get_calculator
-from alloyscreen.validation.targets import hydrogen_adsorption, store_mixing_energy_label
+from alloyscreen.validation.targets import store_mixing_energy_label
 
 
 class Candidate(BaseModel):
@@ -95,58 +92,11 @@ def _store_structure(generated: GeneratedStructure, candidate: Candidate) -> str
     return document.id
 
 
-def choose_sites(sites: list[AdsorptionSite], slab: SlabSpec, seed: int) -> list[AdsorptionSite]:
-    """Up to ``slab.max_sites`` sites: shuffled (seeded) within each kind, round-robin over ``slab.site_kinds``."""
-    rng = np.random.default_rng(seed)
-    pools = [[sites[i] for i in rng.permutation(len(sites)) if sites[i].kind == kind] for kind in slab.site_kinds]
-    interleaved = [pool[depth] for depth in range(max(map(len, pools))) for pool in pools if depth < len(pool)]
-    if not interleaved:
-        raise StructureInputError(f"site_kinds {slab.site_kinds}; allowed on this slab: "
-                                  f"{', '.join(sorted({site.kind for site in sites}))}")
-    return interleaved[:slab.max_sites]
-
-
 def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[GeneratedStructure, str]:
     """Generate and store the close-packed slab of ``candidate``; return it and its document id."""
     generated = make_slab(candidate.composition, candidate.prototype, size=slab.size, layers=slab.layers,
                           fixed_layers=slab.fixed_layers, vacuum=slab.vacuum, seed=seed, max_error=slab.max_error)
     return generated, _store_structure(generated, candidate)
-
-
-def hydrogen_label(candidate: Candidate, stage: StageSpec, round_index: int, seed: int,
-                   campaign_id: str | None = None) -> LabelOutcome:
-    """Label ``candidate`` with dG_H (eV) of H on up to ``max_sites`` sites of its slab.
-
-    The value is dG_H of the most stable site; the label keeps every site's.
-    Core-hours: the clean slab and the H calculations (H2 is shared by every
-    label, so it is not charged to any).
-    """
-    failed = {"candidate": candidate, "stage": stage.name, "round": round_index, "status": "failed", "reused": False}
-    try:
-        slab, structure_id = candidate_slab(candidate, stage.slab, seed)
-        chosen = choose_sites(find_sites(slab.structure), stage.slab, seed)
-        sites = [(site.kind, place_adsorbate(slab, site, "H").structure[-1].coords) for site in chosen]
-    except AlloyscreenError as error:
-        return LabelOutcome(**failed, error=str(error))
-    started = datetime.now(UTC)
-    try:
-        label = hydrogen_adsorption(slab.structure, stage.calculator, stage.settings, candidate.id, sites=sites,
-                                    parents=(structure_id, candidate.id), campaign_id=campaign_id)
-    except AlloyscreenError as error:
-        return LabelOutcome(**failed, structure_id=structure_id, error=str(error))
-    clean_slab = label.reference_calculation_ids[0]  # [clean slab, H2]
-    charged = {"_id": {"$in": [clean_slab, *label.calculation_ids]}}
-    calculations = get_database()["calculations"]
-    hours = sum(float(doc.get("core_hours") or 0.0) for doc in calculations.find(charged, {"core_hours": 1}))
-    reused = calculations.count_documents({**charged, "provenance.created_at": {"$gte": started}}) == 0
-    outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": clean_slab,
-               "structure_id": structure_id, "label_id": label.id, "core_hours": hours, "reused": reused}
-    if label.value is None:
-        errors = sorted({doc.get("error") or "?" for doc in calculations.find(
-            {"_id": {"$in": label.calculation_ids}}, {"error": 1})})
-        return LabelOutcome(**outcome, status="failed",
-                            error=f"all {len(sites)} H calculations failed: {'; '.join(errors)}")
-    return LabelOutcome(**outcome, status="completed", value=label.value)
 
 
 def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int,
@@ -195,19 +145,16 @@ def failed_outcome(candidate: Candidate, stage: StageSpec, round_index: int, err
 
 
 def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int, seed: int,
-                    target: str = "mixing_energy_per_atom", pool: list[str] | None = None) -> LabelOutcome:
-    """Validate ``candidate`` with ``stage``'s calculator and store its label of ``target``.
+                    pool: list[str] | None = None) -> LabelOutcome:
+    """Validate ``candidate`` in-process with ``stage``'s calculator and store its mixing-energy label.
 
-    ``target`` is the label property (:attr:`CampaignSpec.target`):
-    ``mixing_energy_per_atom`` or ``delta_g_h``. The stage's settings are
-    resolved once for the element ``pool`` (default: the candidate's elements,
-    and H for ``delta_g_h``), so the label and its references share them.
-    Failures come back as failed outcomes with the reason.
+    The stage's settings are resolved once for the element ``pool`` (default:
+    the candidate's elements), so the label and its references share them.
+    Failures come back as failed outcomes with the reason. (dG_H labels and
+    VASP stages run as jobs of their own: :mod:`alloyscreen.campaign.fanout`.)
     """
     try:
-        stage = pooled_stage(stage, candidate, target, pool)
+        stage = pooled_stage(stage, candidate, "mixing_energy_per_atom", pool)
     except AlloyscreenError as error:
         return failed_outcome(candidate, stage, round_index, error)
-    if target == "delta_g_h":
-        return hydrogen_label(candidate, stage, round_index, seed, campaign_id)
     return mixing_energy_label(candidate, stage, campaign_id, round_index, seed)

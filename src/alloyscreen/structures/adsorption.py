@@ -152,6 +152,27 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
     return frac
 
 
+def binding_position(structure: Structure, site: AdsorptionSite, adsorbate: str) -> np.ndarray:
+    """Return the Cartesian position (Å) of the binding atom of ``adsorbate`` above ``site``."""
+    plane = float(np.mean(structure.cart_coords[site.atom_indices, 2]))
+    return np.array([site.position[0], site.position[1], plane + adsorbate_height(structure, site, adsorbate)])
+
+
+def choose_sites(sites: list[AdsorptionSite], kinds: list[str], max_sites: int | None,
+                 seed: int) -> list[AdsorptionSite]:
+    """Up to ``max_sites`` sites (None: all): shuffled (seeded) within each kind, round-robin over ``kinds``.
+
+    A small ``max_sites`` still covers the first kinds listed.
+    """
+    rng = np.random.default_rng(seed)
+    pools = [[sites[i] for i in rng.permutation(len(sites)) if sites[i].kind == kind] for kind in kinds]
+    interleaved = [pool[depth] for depth in range(max(map(len, pools))) for pool in pools if depth < len(pool)]
+    if not interleaved:
+        raise StructureInputError(f"site_kinds {kinds}; allowed on this slab: "
+                                  f"{', '.join(sorted({site.kind for site in sites}))}")
+    return interleaved[:max_sites]
+
+
 def place_adsorbate(slab: GeneratedStructure, site: AdsorptionSite, adsorbate: str) -> GeneratedStructure:
     """Return ``slab`` with ``adsorbate`` (H, O or OH) on ``site``; the adsorbate is free to move."""
     if adsorbate not in ADSORBATES:
@@ -159,16 +180,15 @@ def place_adsorbate(slab: GeneratedStructure, site: AdsorptionSite, adsorbate: s
     if slab.kind != "slab" or not isinstance(slab.generator, SlabGenerator):
         raise StructureInputError(f"structure kind {slab.kind!r}; allowed: an adsorbate-free 'slab'")
     structure = slab.structure.copy()
-    height = adsorbate_height(structure, site, adsorbate)
-    plane = float(np.mean(structure.cart_coords[site.atom_indices, 2]))
+    binding = binding_position(structure, site, adsorbate)
     top = float(np.max(structure.cart_coords[:, 2]))
-    if plane + height + OH_BOND > top + slab.generator.vacuum - 2.0:
+    if binding[2] + OH_BOND > top + slab.generator.vacuum - 2.0:
         raise StructureInputError(
             f"vacuum {slab.generator.vacuum} Å leaves no room for {adsorbate}; allowed: a larger vacuum"
         )
     for offset, species in zip((0.0, OH_BOND), ADSORBATES[adsorbate], strict=False):
-        position = [site.position[0], site.position[1], plane + height + offset]
-        structure.append(species, position, coords_are_cartesian=True,
+        structure.append(species, binding + [0.0, 0.0, offset], coords_are_cartesian=True,
                          properties={"selective_dynamics": [True] * 3, "layer": 0})
+    height = float(binding[2] - np.mean(structure.cart_coords[site.atom_indices, 2]))
     placed = site.model_copy(update={"adsorbate": adsorbate, "height": height})
     return replace(slab, structure=structure, kind="slab-adsorbate", site=placed)

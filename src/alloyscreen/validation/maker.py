@@ -181,7 +181,7 @@ def vasp_flow(structure: Structure, physics: dict[str, Any], key: str, claim: di
 def validation_job(
     structure: Structure, calculator: str, settings: dict[str, Any], mode: str,
     candidate_id: str | None = None, parents: list[str] | None = None, route: dict[str, str] | None = None,
-    retry_failed: bool = False,
+    retry_failed: bool = False, campaign_id: str | None = None,
 ):
     """Run (or reuse) one calculation; VASP replaces this job with atomate2's jobs on a cache miss."""
     calc, physics, _, key, claim = prepare(structure, calculator, settings, mode)
@@ -193,7 +193,8 @@ def validation_job(
             calculation = CalculationDocument.from_mongo(found)
             return ValidationOutput(calculation=calculation, reused=True, candidate_id=candidate_id)
         return Response(replace=vasp_flow(structure, physics, key, claim, route or {}, candidate_id, parents))
-    document, reused = validate(structure, calculator, settings, mode, parents=parents or (), retry_failed=retry_failed)
+    document, reused = validate(structure, calculator, settings, mode, parents=parents or (), retry_failed=retry_failed,
+                                campaign_id=campaign_id)
     return ValidationOutput(calculation=document, reused=reused, candidate_id=candidate_id)
 
 

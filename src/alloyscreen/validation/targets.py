@@ -9,7 +9,8 @@ each of them once and every label reuses them.
   (:mod:`alloyscreen.validation.references`);
 - hydrogen adsorption: ``dE_H = E(slab+H) - E(slab) - E(H2)/2`` and
   ``dG_H = dE_H + 0.24 eV`` (Norskov et al., J. Electrochem. Soc. 152, J23 (2005)),
-  for every symmetry-distinct site; the label value is ``dG_H`` of the most
+  for each chosen adsorption site (:func:`alloyscreen.structures.find_sites`),
+  each its own calculation job; the label value is ``dG_H`` of the most
   stable site, and the full site distribution is kept in ``details``.
 """
 
@@ -20,15 +21,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
-from jobflow import Flow, Maker, job
+from jobflow import Flow, Job, Maker, job
+from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.schemas.structure import AdsorptionSite
+from alloyscreen.structures import find_sites
+from alloyscreen.structures.adsorption import binding_position, choose_sites
 from alloyscreen.validation.base import SettingsError
-from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, validate
+from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, validation_job
 from alloyscreen.validation.physics import check_same_physics, pool_settings
 from alloyscreen.validation.references import ElementReference, elemental_references
 from alloyscreen.validation.registry import get_calculator
@@ -136,14 +141,6 @@ class MixingEnergyMaker(Maker):
         return Flow([validated, label], output=label.output, name=f"{self.name} {structure.formula}")
 
 
-def adsorption_sites(slab: Structure, distance: float = 1.2) -> list[tuple[str, np.ndarray]]:
-    """Return (kind, cartesian position) of the symmetry-distinct ontop, bridge and hollow sites of ``slab``."""
-    from pymatgen.analysis.adsorption import AdsorbateSiteFinder
-
-    found = AdsorbateSiteFinder(slab).find_adsorption_sites(distance=distance, positions=("ontop", "bridge", "hollow"))
-    return [(kind, np.asarray(position)) for kind in ("ontop", "bridge", "hollow") for position in found[kind]]
-
-
 def hydrogen_molecule() -> Structure:
     """Return H2 in a cubic periodic box."""
     from pymatgen.core import Lattice
@@ -153,70 +150,97 @@ def hydrogen_molecule() -> Structure:
     return Structure(Lattice.cubic(H2_BOX_A), ["H", "H"], coords, coords_are_cartesian=True)
 
 
-def hydrogen_adsorption(
-    slab: Structure, calculator: str, settings: dict[str, Any], candidate_id: str | None = None,
-    sites: Sequence[tuple[str, np.ndarray]] | None = None, database=None,
-    parents: Sequence[str] = (), campaign_id: str | None = None,
-) -> LabelDocument:
-    """Compute dE_H and dG_H over the adsorption sites of ``slab``; store and return the label.
+class HydrogenJobs(BaseModel):
+    """The calculation jobs of a dG_H label (their outputs, once run, are :class:`ValidationOutput`)."""
 
-    ``parents`` (e.g. the slab's structure and candidate ids) and ``campaign_id`` go
-    into the provenance of the slab calculations. ``settings`` are resolved for
-    the slab's elements and H together (:func:`pool_settings`), so the slab,
-    slab+H and H2 share one set of physics settings.
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    jobs: list[Job] = Field(description="clean slab, H2, then slab+H on each site")
+    sites: list[AdsorptionSite] = Field(description="the sites, in the order of their jobs")
+
+    @property
+    def outputs(self) -> tuple[Any, Any, list[Any]]:
+        """(clean slab, H2, [slab+H per site]) output references."""
+        return self.jobs[0].output, self.jobs[1].output, [job_.output for job_ in self.jobs[2:]]
+
+
+def hydrogen_adsorption_jobs(slab: Structure, sites: list[AdsorptionSite], calculator: str, settings: dict[str, Any],
+                             candidate_id: str | None = None, parents: Sequence[str] = (),
+                             campaign_id: str | None = None) -> HydrogenJobs:
+    """Return one validation job each for the clean slab, H2 and H on every site (parallel under FireWorks).
+
+    ``settings`` are resolved for the slab's elements and H together
+    (:func:`pool_settings`), so the slab, slab+H and H2 share one physics.
     """
     settings = pool_settings(calculator, [*(el.symbol for el in slab.composition), "H"], settings)
-    clean, _ = validate(slab, calculator, settings, "relax", database=database, parents=tuple(parents),
-                        campaign_id=campaign_id)
-    h2, _ = validate(hydrogen_molecule(), calculator, _molecule_settings(calculator, settings), "relax",
-                     database=database)
+    common = {"candidate_id": candidate_id, "parents": list(parents), "campaign_id": campaign_id}
+    jobs = [validation_job(slab, calculator, settings, "relax", **common),
+            validation_job(hydrogen_molecule(), calculator, _molecule_settings(calculator, settings), "relax")]
+    for site in sites:
+        covered = slab.copy()
+        covered.append("H", binding_position(slab, site, "H"), coords_are_cartesian=True)
+        jobs.append(validation_job(covered, calculator, settings, "relax", **common))
+    return HydrogenJobs(jobs=jobs, sites=sites)
+
+
+def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean: CalculationDocument,
+                    h2: CalculationDocument, covered: list[CalculationDocument]) -> LabelDocument:
+    """Store (once) and return the dG_H label of a slab from its finished calculations.
+
+    Raises
+    ------
+    SettingsError
+        The clean slab or H2 failed (a site that failed only drops out).
+    """
     for reference in (clean, h2):
         if reference.status != "completed":
             raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
     rows: list[dict[str, Any]] = []
-    calculations = []
-    for kind, position in sites if sites is not None else adsorption_sites(slab):
-        with_h = slab.copy()
-        with_h.append("H", position, coords_are_cartesian=True)
-        calc, _ = validate(with_h, calculator, settings, "relax", database=database, parents=tuple(parents),
-                           campaign_id=campaign_id)
-        calculations.append(calc)
-        if calc.status != "completed":
-            rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
-                         "delta_e_h": None, "delta_g_h": None})
-            continue
-        delta_e = cast(float, calc.energy) - cast(float, clean.energy) - 0.5 * cast(float, h2.energy)
-        rows.append({"kind": kind, "position": list(map(float, position)), "calculation_id": calc.id,
-                     "delta_e_h": delta_e, "delta_g_h": delta_e + ZERO_POINT_AND_ENTROPY_EV})
+    for site, calc in zip(sites, covered, strict=True):
+        row: dict[str, Any] = {"kind": site.kind, "position": list(map(float, site.position)),
+                               "calculation_id": calc.id, "delta_e_h": None, "delta_g_h": None}
+        if calc.status == "completed":
+            delta_e = cast(float, calc.energy) - cast(float, clean.energy) - 0.5 * cast(float, h2.energy)
+            row.update({"delta_e_h": delta_e, "delta_g_h": delta_e + ZERO_POINT_AND_ENTROPY_EV})
+        rows.append(row)
     values = np.array([row["delta_g_h"] for row in rows if row["delta_g_h"] is not None], dtype=float)
     best = float(values.min()) if values.size else None
     details = {"sites": rows, "mean_delta_g_h": float(values.mean()) if values.size else None,
                "std_delta_g_h": float(values.std()) if values.size else None,
                "zero_point_and_entropy_ev": ZERO_POINT_AND_ENTROPY_EV}
-    label = build_label(candidate_id, "delta_g_h", best, "eV", calculations, [clean, h2], details)
-    return store_label(label, database)
+    return store_label(build_label(candidate_id, "delta_g_h", best, "eV", covered, [clean, h2], details))
 
 
 @job
-def hydrogen_adsorption_job(slab: Structure, calculator: str, settings: dict[str, Any],
-                            candidate_id: str | None = None) -> LabelDocument:
-    """Job form of :func:`hydrogen_adsorption`."""
-    return hydrogen_adsorption(slab, calculator, settings, candidate_id)
+def hydrogen_label_job(candidate_id: str | None, sites: list[AdsorptionSite], clean: ValidationOutput,
+                       h2: ValidationOutput, covered: list[ValidationOutput]) -> LabelDocument:
+    """Store the dG_H label from the finished calculation jobs (:func:`delta_g_h_label`)."""
+    return delta_g_h_label(candidate_id, sites, clean.calculation, h2.calculation, [c.calculation for c in covered])
 
 
 @dataclass
 class HydrogenAdsorptionMaker(Maker):
-    """Label a slab with dG_H (hydrogen evolution) over its adsorption sites, all calculations cached."""
+    """Label a slab with dG_H (hydrogen evolution): one job per calculation, then the label job.
+
+    Sites come from :func:`alloyscreen.structures.find_sites` (every top,
+    bridge and hollow site of the top layer, with its local composition); up to
+    ``max_sites`` of them (None: all), drawn round-robin over ``site_kinds``.
+    """
 
     name: str = "hydrogen adsorption"
     calculator: str = "emt"
     settings: dict[str, Any] = field(default_factory=dict)
+    site_kinds: list[str] = field(default_factory=lambda: ["fcc", "hcp", "top", "bridge", "hollow"])
+    max_sites: int | None = None
+    seed: int = 0
+    category: str | None = None
 
-    def make(self, slab: Structure, candidate_id: str | None = None):
-        """Return the job computing the label of ``slab``."""
-        calc = get_calculator(self.calculator)
-        calc.resolve(slab, dict(self.settings), "relax")
-        task = hydrogen_adsorption_job(slab, self.calculator, dict(self.settings), candidate_id)
-        task.name = f"{self.name} {slab.composition.reduced_formula}"
-        task.update_config({"manager_config": {"_category": calc.category}})
-        return task
+    def make(self, slab: Structure, candidate_id: str | None = None) -> Flow:
+        """Return the flow [clean slab, H2, slab+H per site, label]."""
+        sites = choose_sites(find_sites(slab), self.site_kinds, self.max_sites, self.seed)
+        calculations = hydrogen_adsorption_jobs(slab, sites, self.calculator, self.settings, candidate_id)
+        label = hydrogen_label_job(candidate_id, sites, *calculations.outputs)
+        flow = Flow([*calculations.jobs, label], output=label.output,
+                    name=f"{self.name} {slab.composition.reduced_formula}")
+        flow.update_config({"manager_config": {"_category": self.category or get_calculator(self.calculator).category}})
+        return flow
