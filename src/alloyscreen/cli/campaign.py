@@ -27,7 +27,7 @@ SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Pat
 
 @click.command()
 @SPEC
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress bars (a calculation running over 30 s still logs a line).")
 def run(spec_path: Path, quiet: bool) -> None:
     """Run a campaign to completion here; re-running resumes without repeating work."""
     spec = load_spec(spec_path)
