@@ -8,7 +8,9 @@ import numpy as np
 from jobflow import Flow, Response, job
 
 from alloyscreen.campaign.execution import run_here, submit
-from alloyscreen.campaign.records import register_campaign, set_campaign_status
+from alloyscreen.campaign.flow import CampaignMaker, start_campaign
+from alloyscreen.campaign.records import set_campaign_status
+from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_job_store, get_launchpad, write_launchpad_file
 
 BIN = Path(sys.executable).parent
@@ -20,7 +22,10 @@ def _big_output(n: int) -> Response:
 
 
 def _campaign_flow(name: str) -> Flow:
-    register = register_campaign(name, {"name": name, "seed": 7})
+    spec = load_spec({"name": name, "seed": 7, "stages": [{"name": "emt", "calculator": "emt", "max_validations": 1}],
+                      "candidates": {"elements": ["Cu", "Ni"], "n_components": 2,
+                                     "sampling": {"kind": "grid", "step": 0.5}}})
+    register = start_campaign(CampaignMaker(), spec)
     finish = set_campaign_status(register.output, "completed")
     return Flow([register, finish], name=name)
 

@@ -9,7 +9,7 @@ ladder (one confirmation stage per later rung) and the campaign is closed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gridfs
@@ -17,9 +17,9 @@ from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
 
 from alloyscreen.campaign.fanout import hydrogen_label_flow, remote_label_flow
-from alloyscreen.campaign.gnn import train_gnn_job
+from alloyscreen.campaign.gnn import train_campaign_gnn
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, failed_outcome, label_candidate, pooled_stage
-from alloyscreen.campaign.records import register_campaign
+from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.rounds import (
     RoundPlan,
     best_outcomes,
@@ -32,10 +32,11 @@ from alloyscreen.campaign.rounds import (
     stored_batch,
 )
 from alloyscreen.campaign.scoring import ScoredSlice
-from alloyscreen.campaign.spec import CampaignSpec, StageSpec
+from alloyscreen.campaign.spec import CampaignSpec, StageSpec, load_spec
 from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.validation.registry import is_remote
+from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.registry import get_calculator, is_remote
 
 logger = logging.getLogger(__name__)
 DRIVER_CATEGORY = "cheap"
@@ -112,9 +113,11 @@ def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_in
     return Response(replace=flow)
 
 
-def _label_jobs(spec: CampaignSpec, stage: StageSpec, candidates: list[Candidate], round_index: int) -> list[Job]:
-    return [_routed(label_job(c, stage, spec.campaign_id, round_index, spec.seed, spec.target, spec.element_pool),
-                    stage.category) for c in candidates]
+def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
+                round_index: int) -> list[Job]:
+    stage = maker.stages[stage_index]
+    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.target, spec.element_pool)
+            for c in candidates]
 
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
@@ -124,7 +127,7 @@ def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
 
 
 @job
-def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int,
+def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_index: int,
                           previous: list[LabelOutcome]) -> Response:
     """Run round ``round_index``: choose a batch and replace this job by its label jobs and the next round.
 
@@ -134,12 +137,13 @@ def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int
     ``acquisition.shards > 1`` the scoring fans out into that many jobs and a
     selection job, so that FireWorks spreads a large space over its workers.
     """
+    spec = maker.campaign(spec)
     stage = spec.stages[0]
     history = stage_history(spec.campaign_id, stage.name, before_round=round_index)
     _record_progress(spec, stage, history, iteration=round_index)
     reason = stop_reason(spec, round_index, history)
     if reason is not None:
-        return _continue(spec, campaign_id, round_index, [], reason)
+        return _continue(maker, spec, campaign_id, round_index, [], reason)
     size = spec.initial_random if round_index == 0 else spec.acquisition.batch_size
     size = min(size, stage.max_validations - len(history))
     batch = stored_batch(spec.campaign_id, stage.name, round_index)
@@ -147,10 +151,10 @@ def active_learning_round(spec: CampaignSpec, campaign_id: str, round_index: int
         plan = plan_round(spec, round_index, history, size)
         if spec.acquisition.shards > 1:
             shards = [_driver(score_shard(spec, plan, index)) for index in range(spec.acquisition.shards)]
-            select = _driver(select_from_shards(spec, campaign_id, plan, [j.output for j in shards]))
+            select = _driver(select_from_shards(maker, spec, campaign_id, plan, [j.output for j in shards]))
             return Response(replace=Flow([*shards, select], output=select.output, name=f"round {round_index} scoring"))
         batch = select_round(spec, plan, history, score_round(spec, plan, history))
-    return _continue(spec, campaign_id, round_index, batch, None)
+    return _continue(maker, spec, campaign_id, round_index, batch, None)
 
 
 @job
@@ -166,7 +170,8 @@ def score_shard(spec: CampaignSpec, plan: RoundPlan, index: int) -> str:
 
 
 @job
-def select_from_shards(spec: CampaignSpec, campaign_id: str, plan: RoundPlan, names: list[str]) -> Response:
+def select_from_shards(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, plan: RoundPlan,
+                       names: list[str]) -> Response:
     """Merge the shards' slices, choose the round's batch and go on as an unsharded round would."""
     history = stage_history(spec.campaign_id, spec.stages[0].name, before_round=plan.round)
     bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
@@ -174,41 +179,42 @@ def select_from_shards(spec: CampaignSpec, campaign_id: str, plan: RoundPlan, na
     batch = stored_batch(spec.campaign_id, spec.stages[0].name, plan.round)
     if batch is None:
         batch = select_round(spec, plan, history, ScoredSlice.merge(slices, plan.keep))
-    return _continue(spec, campaign_id, plan.round, batch, None)
+    return _continue(maker, spec, campaign_id, plan.round, batch, None)
 
 
-def _continue(spec: CampaignSpec, campaign_id: str, round_index: int, batch: list[Candidate],
-              reason: str | None) -> Response:
+def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_index: int,
+              batch: list[Candidate], reason: str | None) -> Response:
     """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages."""
     stage = spec.stages[0]
     if reason is None and not batch:
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
-        confirm = confirm_stage(spec, 1, round_index, [], reason)
+        confirm = confirm_stage(maker, spec, 1, round_index, [], reason)
         return Response(replace=_driver(confirm))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
-    labels = _label_jobs(spec, stage, batch, round_index)
-    following = active_learning_round(spec, campaign_id, round_index + 1, [j.output for j in labels])
+    labels = _label_jobs(maker, spec, 0, batch, round_index)
+    following = active_learning_round(maker, spec, campaign_id, round_index + 1, [j.output for j in labels])
     return _labels_then(labels, following, f"round {round_index}")
 
 
 @job
-def confirm_stage(spec: CampaignSpec, stage_index: int, round_index: int, previous: list[LabelOutcome],
-                  reason: str) -> Response | dict[str, Any]:
+def confirm_stage(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, round_index: int,
+                  previous: list[LabelOutcome], reason: str) -> Response | dict[str, Any]:
     """Validate the best candidates of the previous stage with stage ``stage_index``; close at the end.
 
     ``previous``: the previous stage's new outcomes (references that order the
     jobs); every stage's outcomes are read from the campaign's selections.
     """
+    spec = maker.campaign(spec)
     if stage_index >= len(spec.stages):
         return finish_campaign(spec, reason)
     before, stage = spec.stages[stage_index - 1], spec.stages[stage_index]
     best = confirmation_batch(spec, stage_index, round_index, stage_history(spec.campaign_id, before.name))
     logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
-    labels = _label_jobs(spec, stage, best, round_index)
-    following = confirm_stage(spec, stage_index + 1, round_index, [j.output for j in labels], reason)
+    labels = _label_jobs(maker, spec, stage_index, best, round_index)
+    following = confirm_stage(maker, spec, stage_index + 1, round_index, [j.output for j in labels], reason)
     return _labels_then(labels, following, f"stage {stage.name}")
 
 
@@ -223,17 +229,89 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
         for name, stage_outcomes in outcomes.items()}}
 
 
+@job
+def start_campaign(maker: CampaignMaker, spec: CampaignSpec) -> str:
+    """Mark the campaign running (storing it first if needed) with its stages as ``maker`` has them; return its id."""
+    spec = maker.campaign(spec)
+    return save_campaign(spec.name, spec.model_dump(mode="json"), "running")
+
+
+@job
+def train_campaign_gnn_job(maker: CampaignMaker, spec: CampaignSpec, outcomes_ready: Any) -> str | None:
+    """Train ``spec.gnn`` once ``outcomes_ready`` (the last stage's output) exists; return the model id or None."""
+    document = train_campaign_gnn(get_database(), maker.campaign(spec))
+    return None if document is None else document.id
+
+
+@dataclass
+class StageMaker(Maker):
+    """One rung of the fidelity ladder as a Maker: its validation Maker, structure recipe and budgets.
+
+    ``validation`` holds the calculator, its settings, the calculation mode and
+    the FireWorks category; it is named after the stage, so jobflow's
+    ``update_maker_kwargs(..., class_filter=ValidationMaker, name_filter=stage)``
+    on a campaign flow reaches it. ``structure`` and ``slab`` are the fields of
+    :class:`StructureSpec` and :class:`SlabSpec`.
+    """
+
+    name: str = "stage"
+    validation: ValidationMaker = field(default_factory=ValidationMaker)
+    structure: dict[str, Any] = field(default_factory=dict)
+    slab: dict[str, Any] = field(default_factory=dict)
+    max_validations: int = 1
+    max_core_hours: float | None = None
+
+    @classmethod
+    def from_spec(cls, stage: StageSpec) -> StageMaker:
+        """The Maker of a spec's stage."""
+        validation = ValidationMaker(name=stage.name, calculator=stage.calculator, settings=dict(stage.settings),
+                                     relax=stage.mode != "static", relax_cell=stage.mode == "vc-relax",
+                                     category=stage.category)
+        return cls(name=stage.name, validation=validation, structure=stage.structure.model_dump(mode="json"),
+                   slab=stage.slab.model_dump(mode="json"), max_validations=stage.max_validations,
+                   max_core_hours=stage.max_core_hours)
+
+    def stage_spec(self) -> StageSpec:
+        """The stage as a spec (what labelling reads)."""
+        return StageSpec(name=self.name, calculator=self.validation.calculator, mode=self.validation.mode,
+                         settings=dict(self.validation.settings), structure=self.structure, slab=self.slab,
+                         max_validations=self.max_validations, max_core_hours=self.max_core_hours,
+                         category=self.validation.category or get_calculator(self.validation.calculator).category)
+
+    def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, target: str,
+             pool: list[str]) -> Job:
+        """Return the label job of ``candidate`` at this stage, routed to the stage's FireWorks category."""
+        stage = self.stage_spec()
+        return _routed(label_job(candidate, stage, campaign_id, round_index, seed, target, pool), stage.category)
+
+
 @dataclass
 class CampaignMaker(Maker):
-    """Build the whole campaign flow from a spec."""
+    """Build the whole campaign flow from a spec; its stages are :class:`StageMaker` fields.
+
+    Without ``stages`` the spec's stages are used. The driver jobs carry the
+    Maker, so ``flow.update_maker_kwargs`` changes a stage's settings for every
+    job the campaign creates later; the campaign id is then the hash of the
+    spec with the changed stages (:meth:`campaign`), so it is another campaign.
+    """
 
     name: str = "campaign"
+    stages: list[StageMaker] = field(default_factory=list)
+
+    def campaign(self, spec: CampaignSpec) -> CampaignSpec:
+        """``spec`` with this Maker's stages, validated like any spec."""
+        if not self.stages:
+            return spec
+        data = spec.model_dump(mode="json")
+        data["stages"] = [stage.stage_spec().model_dump(mode="json") for stage in self.stages]
+        return load_spec(data)
 
     def make(self, spec: CampaignSpec) -> Flow:
         """Return the flow: register the campaign, then the first active-learning round."""
-        register = _driver(register_campaign(spec.name, spec.model_dump(mode="json")))
-        first = _driver(active_learning_round(spec, register.output, 0, []))
+        maker = self if self.stages else replace(self, stages=[StageMaker.from_spec(s) for s in spec.stages])
+        register = _driver(start_campaign(maker, spec))
+        first = _driver(active_learning_round(maker, spec, register.output, 0, []))
         jobs: list[Job | Flow] = [register, first]
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
-            jobs.append(_driver(train_gnn_job(spec, first.output)))
+            jobs.append(_driver(train_campaign_gnn_job(maker, spec, first.output)))
         return Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from jobflow import job
 from pymatgen.core import Structure
 from pymongo.database import Database
 from sklearn.base import clone
@@ -26,7 +25,6 @@ from sklearn.model_selection import KFold
 from alloyscreen.campaign.models import store_model
 from alloyscreen.campaign.results import campaign_labels
 from alloyscreen.campaign.spec import CampaignSpec, GnnSpec
-from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CVMetrics, ModelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
@@ -154,10 +152,3 @@ def train_campaign_gnn(database: Database, spec: CampaignSpec, gnn: GnnSpec | No
     logger.info("campaign %s: %s trained on %d labels of %s: model %s (CV MAE %s)", spec.name, stored.kind,
                 len(data.y), what, stored.id, f"{cv.mae:.4g}" if cv else "not computed")
     return stored
-
-
-@job
-def train_gnn_job(spec: CampaignSpec, outcomes_ready: Any) -> str | None:
-    """Train ``spec.gnn`` once ``outcomes_ready`` (the last stage's output) exists; return the model id or None."""
-    document = train_campaign_gnn(get_database(), spec)
-    return None if document is None else document.id

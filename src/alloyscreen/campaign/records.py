@@ -30,12 +30,6 @@ def save_campaign(name: str, spec: dict[str, Any], status: CampaignStatus) -> st
 
 
 @job
-def register_campaign(name: str, spec: dict[str, Any]) -> str:
-    """Mark the campaign running (storing it first if needed); return the campaign id."""
-    return save_campaign(name, spec, "running")
-
-
-@job
 def set_campaign_status(campaign_id: str, status: CampaignStatus, message: str | None = None) -> str:
     """Set the status of campaign ``campaign_id``; return the status."""
     result = get_database()["campaigns"].update_one(
