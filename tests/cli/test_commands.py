@@ -68,7 +68,7 @@ def test_validate_a_pure_element_with_qe_prints_its_relaxed_primitive_cell(datab
     assert 10.5 < report["volume_per_atom"] < 13.5  # Cu: 11.8 Å^3/atom in experiment, PBE a little more
     label = database["labels"].find_one({"candidate_id": report["candidate_id"]})
     cu = label["details"]["references"]["Cu"]
-    assert set(cu["candidates"]) == {"fcc", "bcc", "hcp"}
+    assert set(cu["candidates"]) == {"fcc", "bcc", "hcp"} and report["reference_crystals"] == {"Cu": cu["crystal"]}
     # the candidate is the fcc reference cell itself: zero when fcc wins, else fcc's excess over the winner
     excess = cu["candidates"]["fcc"] - cu["energy_per_atom"]
     assert report["mixing_energy_per_atom"] == excess and excess >= 0.0

@@ -53,6 +53,13 @@ def _calculation_report(calculation_id: str | None) -> dict:
     return {"final_structure": final, "volume_per_atom": structure.volume / len(structure)}
 
 
+def _reference_crystals(label_id: str | None) -> dict[str, str] | None:
+    """Element -> the crystal that won as its reference (fcc, bcc, hcp, bcc-afm ...), from the label."""
+    found = get_database()["labels"].find_one({"_id": label_id}, {"details.references": 1}) if label_id else None
+    references = ((found or {}).get("details") or {}).get("references") or {}
+    return {element: reference["crystal"] for element, reference in references.items()} or None
+
+
 def _write_vasp_inputs(structure: Structure, settings: dict, mode: str, directory: Path) -> dict:
     """Write the VASP inputs of ``structure`` into ``directory`` (VASP runs only on a cluster)."""
     calc = get_calculator("vasp")
@@ -116,7 +123,8 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
                 outcome = label_candidate(candidate, stage, None, 0, seed)
                 report = {"candidate_id": candidate.id, "prototype": lattice,
                           "calculation_id": outcome.calculation_id, "status": outcome.status,
-                          "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value}
+                          "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value,
+                          "reference_crystals": _reference_crystals(outcome.label_id)}
         if "calculation_id" in report:
             report.update(_calculation_report(report["calculation_id"]))
     if as_json:
