@@ -31,7 +31,7 @@ from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import choose_sites
 from alloyscreen.validation.maker import ValidationOutput, prepare, validation_job
-from alloyscreen.validation.references import choose_reference, reference_crystals
+from alloyscreen.validation.references import reference_crystals
 from alloyscreen.validation.targets import delta_g_h_label, hydrogen_adsorption_jobs
 
 
@@ -63,19 +63,10 @@ def remote_label_flow(candidate: Candidate, stage: StageSpec, campaign_id: str, 
 def remote_label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, structure_id: str,
                      validated: ValidationOutput, references: dict[str, dict[str, ValidationOutput]]) -> LabelOutcome:
     """Label ``candidate`` from its finished validation and reference jobs; store the outcome on its selection."""
-    chosen = None
-    failed = None
-    if validated.calculation.status == "completed":
-        try:
-            chosen = {element: choose_reference(element, {name: out.calculation for name, out in crystals.items()})
-                      for element, crystals in references.items()}
-        except AlloyscreenError as error:  # every crystal of an element failed
-            failed = LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed",
-                                  error=str(error), calculation_id=validated.calculation.id,
-                                  structure_id=structure_id, reused=validated.reused)
-    outcome = failed or mixing_energy_outcome(candidate, stage, round_index, structure_id, validated.calculation,
-                                              validated.reused, chosen)
-    return conclude_label(campaign_id, stage, outcome)
+    crystals = {element: {name: output.calculation for name, output in found.items()}
+                for element, found in references.items()}
+    return conclude_label(campaign_id, stage, mixing_energy_outcome(
+        candidate, stage, round_index, structure_id, validated.calculation, validated.reused, crystals))
 
 
 def hydrogen_label_flow(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,

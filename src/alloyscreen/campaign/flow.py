@@ -115,9 +115,8 @@ def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_in
 
 def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
                 round_index: int) -> list[Job]:
-    stage = maker.stages[stage_index]
-    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.target, spec.element_pool)
-            for c in candidates]
+    stage, pool = maker.stages[stage_index], spec.element_pool
+    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.target, pool) for c in candidates]
 
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:

@@ -25,7 +25,6 @@ from alloyscreen.structures.bulk import SQS_MIN_ATOMS, random_solid_solution, sp
 from alloyscreen.structures.elements import element_structure
 from alloyscreen.validation.maker import validate
 from alloyscreen.validation.physics import pool_settings
-from alloyscreen.validation.references import ElementReference
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import store_mixing_energy_label
 
@@ -109,8 +108,7 @@ def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str
     try:
         structure, structure_id = candidate_structure(candidate, stage, seed)
     except AlloyscreenError as error:
-        return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed",
-                            error=str(error), reused=False)
+        return failed_outcome(candidate, stage, round_index, error)
     calculation, reused = validate(structure, stage.calculator, stage.settings, stage.mode,
                                    parents=[structure_id, candidate.id], campaign_id=campaign_id)
     return mixing_energy_outcome(candidate, stage, round_index, structure_id, calculation, reused)
@@ -118,15 +116,15 @@ def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str
 
 def mixing_energy_outcome(candidate: Candidate, stage: StageSpec, round_index: int, structure_id: str,
                           calculation: CalculationDocument, reused: bool,
-                          references: dict[str, ElementReference] | None = None) -> LabelOutcome:
-    """Label a finished calculation of ``candidate`` (against ``references``, default: computed here)."""
+                          crystals: dict[str, dict[str, CalculationDocument]] | None = None) -> LabelOutcome:
+    """Label a finished calculation of ``candidate`` (against the lowest of ``crystals``, default: computed here)."""
     outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": calculation.id,
                "structure_id": structure_id, "status": calculation.status, "reused": reused,
                "core_hours": float(calculation.core_hours or 0.0)}
     if calculation.status != "completed":
         return LabelOutcome(**outcome, error=calculation.error)
     try:
-        label = store_mixing_energy_label(calculation, candidate.id, stage.settings, references)
+        label = store_mixing_energy_label(calculation, candidate.id, stage.settings, crystals)
     except AlloyscreenError as error:  # e.g. every reference crystal of an element failed
         return LabelOutcome(**{**outcome, "status": "failed"}, error=str(error))
     return LabelOutcome(**outcome, value=label.value, label_id=label.id)

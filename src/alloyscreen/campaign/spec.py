@@ -250,12 +250,13 @@ class CampaignSpec(_Strict):
         A pseudopotential directory that does not exist on this host (a spec
         written for a cluster) is checked where the stage runs.
         """
+        pool = self.element_pool
         for stage in self.stages:
             if is_remote(stage.calculator) and self.target != "mixing_energy_per_atom":
                 raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
                                  f"{self.target}; allowed for {self.target}: emt, chgnet, qe")
             try:
-                pool_settings(stage.calculator, self.element_pool, stage.settings)
+                pool_settings(stage.calculator, pool, stage.settings)
             except MissingPseudoDirectoryError:
                 continue
             except AlloyscreenError as error:

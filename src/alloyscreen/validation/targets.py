@@ -35,7 +35,7 @@ from alloyscreen.structures.adsorption import binding_position, choose_sites
 from alloyscreen.validation.base import SettingsError
 from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, validation_job
 from alloyscreen.validation.physics import check_same_physics, pool_settings
-from alloyscreen.validation.references import ElementReference, elemental_references
+from alloyscreen.validation.references import ElementReference, choose_reference, elemental_references
 from alloyscreen.validation.registry import get_calculator
 
 ZERO_POINT_AND_ENTROPY_EV = 0.24
@@ -94,16 +94,24 @@ def build_label(candidate_id, prop, value, unit, calculations: list[CalculationD
 
 def store_mixing_energy_label(calculation: CalculationDocument, candidate_id: str | None,
                               settings: dict[str, Any],
-                              references: dict[str, ElementReference] | None = None) -> LabelDocument:
+                              crystals: dict[str, dict[str, CalculationDocument]] | None = None) -> LabelDocument:
     """Store (once) the mixing energy label of a completed calculation against its elemental references.
 
-    ``references``: already chosen (e.g. from VASP jobs); default: computed here
-    with ``settings`` (cached calculations).
+    ``crystals``: element -> crystal -> finished reference calculation (e.g.
+    from VASP jobs), of which the lowest in energy is chosen; default: computed
+    here with ``settings`` (cached calculations).
+
+    Raises
+    ------
+    StructureError
+        Every reference crystal of an element failed.
     """
-    if references is None:
+    if crystals is None:
         structure = Structure.from_dict(cast(dict[str, Any], calculation.input_structure))
         references = elemental_references([el.symbol for el in structure.composition], calculation.calculator,
                                           settings)
+    else:
+        references = {element: choose_reference(element, found) for element, found in crystals.items()}
     value = mixing_energy_per_atom(calculation, references)
     label = build_label(candidate_id, "mixing_energy_per_atom", value, "eV/atom", [calculation],
                         [references[el].calculation for el in sorted(references)],
