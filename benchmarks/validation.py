@@ -126,7 +126,7 @@ def lattice_constants(workdir: Path, kspacing: float) -> list[dict]:
 def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: int = 0) -> dict:
     """Mixing energy of fcc CuNi (random solid solution, smallest exact cell) at scaled pool cutoffs.
 
-    One :func:`label_candidate` per cutoff factor, with the settings of the pool
+    One :class:`MixingEnergyMaker` label per cutoff factor, with the settings of the pool
     {Cu, Ni} and ``ecutwfc``, ``ecutrho`` times the factor (``kspacing``, if given,
     the same for all); references are the lowest of fcc/bcc/hcp vc-relaxed at the
     same settings. Returns the per-factor rows and the differences to the first.
@@ -139,6 +139,7 @@ def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: i
     from alloyscreen.settings import get_settings
     from alloyscreen.structures.elements import elemental_crystals
     from alloyscreen.validation.maker import prepare
+    from alloyscreen.validation.targets import MixingEnergyMaker
 
     database = get_database()
     init_database(database)
@@ -152,7 +153,8 @@ def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: i
         stage = StageSpec(name=f"cuni-cutoff-{factor}", calculator="qe", mode=mode, settings=settings,
                           structure=StructureSpec(method="random"), max_validations=1)
         start = time.perf_counter()
-        outcome = label_candidate(candidate, stage, None, 0, seed)
+        label = MixingEnergyMaker(name=stage.name, validation=stage.validation_maker())
+        outcome = label_candidate(candidate, stage, label, None, 0, seed)
         row: dict = {"cutoff_factor": factor, "ecutwfc_Ry": settings["ecutwfc"], "ecutrho_Ry": settings["ecutrho"],
                      "status": outcome.status, "error": outcome.error, "mixing_energy_eV_per_atom": outcome.value,
                      "wall_s": round(time.perf_counter() - start, 1)}

@@ -10,7 +10,7 @@ from monty.json import MontyDecoder
 from threadpoolctl import threadpool_limits
 
 from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker, label_job
+from alloyscreen.campaign.flow import CampaignMaker, StageMaker, label_job
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
@@ -88,7 +88,7 @@ def test_sites_are_drawn_round_robin_over_kinds_and_seeded():
 
 def _hydrogen_label(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[LabelOutcome, dict]:
     """Run one label job of a dG_H stage; return its outcome and jobflow's responses."""
-    job = label_job(candidate, stage, "her-label-test", 0, seed, "delta_g_h", None)
+    job = label_job(StageMaker.from_spec(stage), candidate, "her-label-test", 0, seed, "delta_g_h", None)
     responses = run_here(job)
     store = get_job_store()
     store.connect()
@@ -103,8 +103,10 @@ def test_every_site_is_its_own_job_and_failures_come_back_with_the_reason(databa
     candidate = Candidate(id="her-PtNi", composition={"Pt": 0.5, "Ni": 0.5}, prototype="fcc")
     first, responses = _hydrogen_label(candidate, stage, seed=2)
     replaced = next(r.replace for by_index in responses.values() for r in by_index.values() if r.replace)
-    names = [job.name for job in replaced.jobs]
-    assert names.count("validation_job") == 2 + SLAB["max_sites"]  # clean slab, H2, one job per site
+    label_flow, stored = replaced.jobs[:2]  # the label Maker's flow, then the job storing its outcome
+    assert stored.name == "conclude_job" and label_flow.jobs[-1].name == "hydrogen_label_job"
+    assert len(label_flow.jobs) == 2 + SLAB["max_sites"] + 1  # clean slab, H2, one job per site, the label
+    assert all(job.name.startswith("emt emt ") for job in label_flow.jobs[:-1])
     again, _ = _hydrogen_label(candidate, stage, seed=2)
     assert first.status == "completed" and (first.reused, again.reused) == (False, True)
     assert (again.value, again.label_id, again.core_hours) == (first.value, first.label_id, first.core_hours)

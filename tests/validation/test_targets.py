@@ -18,10 +18,13 @@ from alloyscreen.validation.targets import (
 def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
     maker = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"))
     flow = maker.make(cu3au, candidate_id="Cu3Au-L12")
+    assert len(flow.jobs) == 1 + 2 * 3 + 1  # the structure, fcc/bcc/hcp of Cu and of Au, the label
     run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
     label = database["labels"].find_one({"candidate_id": "Cu3Au-L12", "property": "mixing_energy_per_atom"})
     assert label["unit"] == "eV/atom" and len(label["reference_calculation_ids"]) == 2
     assert -0.2 < label["value"] < 0.0  # EMT orders Cu3Au: negative mixing energy
+    here = maker.run(cu3au, candidate_id="Cu3Au-L12")  # in this process: the same calculations, the same label
+    assert (here.label_id, here.value, here.reused) == (label["_id"], label["value"], True)
     count = database["calculations"].count_documents({})
     other = cu3au.copy()
     other.scale_lattice(cu3au.volume * 1.02)
@@ -37,11 +40,14 @@ def test_hydrogen_adsorption_keeps_the_site_distribution(database):
     from pymatgen.core import Structure
 
     slab = Structure.from_ase_atoms(fcc111("Pt", size=(2, 2, 3), vacuum=6.0, a=3.92))
-    flow = HydrogenAdsorptionMaker(calculator="emt", site_kinds=["fcc", "hcp", "top", "bridge"],
-                                   max_sites=4).make(slab, candidate_id="Pt111")
+    maker = HydrogenAdsorptionMaker(validation=ValidationMaker(calculator="emt"),
+                                    site_kinds=["fcc", "hcp", "top", "bridge"], max_sites=4)
+    flow = maker.make(slab, candidate_id="Pt111")
     assert len(flow.jobs) == 2 + 4 + 1  # clean slab, H2, one job per site, the label
-    run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
+    responses = run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
+    outcome = responses[flow.jobs[-1].uuid][1].output
     label = database["labels"].find_one({"candidate_id": "Pt111", "property": "delta_g_h"})
+    assert (outcome.status, outcome.label_id, outcome.value) == ("completed", label["_id"], label["value"])
     sites = label["details"]["sites"]
     assert sorted(site["kind"] for site in sites) == ["bridge", "fcc", "hcp", "top"]
     for site in sites:

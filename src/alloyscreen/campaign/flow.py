@@ -16,9 +16,16 @@ import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
 
-from alloyscreen.campaign.fanout import hydrogen_label_flow, remote_label_flow
 from alloyscreen.campaign.gnn import train_campaign_gnn
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome, failed_outcome, label_candidate, pooled_stage
+from alloyscreen.campaign.labelling import (
+    Candidate,
+    LabelOutcome,
+    candidate_slab,
+    candidate_structure,
+    failed_outcome,
+    label_candidate,
+    placed,
+)
 from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.rounds import (
     RoundPlan,
@@ -35,8 +42,10 @@ from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec, load_spec
 from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.registry import get_calculator, is_remote
+from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
 
 logger = logging.getLogger(__name__)
 DRIVER_CATEGORY = "cheap"
@@ -92,25 +101,38 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 
 
 @job
-def label_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int, seed: int,
+def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_index: int, seed: int,
               target: str, pool: list[str]) -> LabelOutcome | Response:
-    """Validate one candidate at one stage and store its label of ``target`` (the campaign's label property).
+    """Label ``candidate`` with ``target`` (the campaign's label property) at the stage ``maker``.
 
-    ``pool``: the campaign's elements, for which the stage's physics settings are resolved once.
-    dG_H (one job per adsorption site) and calculators that run only as a
-    workflow (VASP) replace this job with their calculation jobs and a label
-    job (:mod:`alloyscreen.campaign.fanout`).
+    ``pool``: the campaign's elements, for which the stage's physics settings
+    are resolved once. A mixing energy from a calculator that runs here is
+    labelled in this job; dG_H (one job per adsorption site) and calculators
+    that run only as a workflow (VASP) replace this job with the label Maker's
+    flow and a job storing its outcome on the selection.
     """
-    fanned = hydrogen_label_flow if target == "delta_g_h" else remote_label_flow if is_remote(stage.calculator) \
-        else None
-    if fanned is None:
-        return conclude_label(campaign_id, stage, label_candidate(candidate, stage, campaign_id, round_index, seed,
-                                                                  pool))
+    stage, label = maker.stage_spec(), maker.label_maker(target, pool, seed)
+    if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
+        return conclude_label(campaign_id, stage, label_candidate(candidate, stage, label, campaign_id, round_index,
+                                                                  seed))
     try:
-        flow = fanned(candidate, pooled_stage(stage, candidate, target, pool), campaign_id, round_index, seed)
+        if isinstance(label, HydrogenAdsorptionMaker):
+            slab, structure_id = candidate_slab(candidate, stage.slab, seed)
+            structure = slab.structure
+        else:
+            structure, structure_id = candidate_structure(candidate, stage, seed)
+        flow = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id)
     except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
         return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
-    return Response(replace=flow)
+    concluded = conclude_job(candidate, stage, campaign_id, round_index, flow.output)
+    return Response(replace=Flow([flow, concluded], output=concluded.output, name=f"{stage.name} {candidate.id}"))
+
+
+@job
+def conclude_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
+                 outcome: SelectionOutcome) -> LabelOutcome:
+    """Store a label Maker's outcome on the candidate's selection."""
+    return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcome))
 
 
 def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
@@ -263,10 +285,8 @@ class StageMaker(Maker):
     @classmethod
     def from_spec(cls, stage: StageSpec) -> StageMaker:
         """The Maker of a spec's stage."""
-        validation = ValidationMaker(name=stage.name, calculator=stage.calculator, settings=dict(stage.settings),
-                                     relax=stage.mode != "static", relax_cell=stage.mode == "vc-relax",
-                                     category=stage.category)
-        return cls(name=stage.name, validation=validation, structure=stage.structure.model_dump(mode="json"),
+        return cls(name=stage.name, validation=stage.validation_maker(),
+                   structure=stage.structure.model_dump(mode="json"),
                    slab=stage.slab.model_dump(mode="json"), max_validations=stage.max_validations,
                    max_core_hours=stage.max_core_hours)
 
@@ -277,11 +297,20 @@ class StageMaker(Maker):
                          max_validations=self.max_validations, max_core_hours=self.max_core_hours,
                          category=self.validation.category or get_calculator(self.validation.calculator).category)
 
+    def label_maker(self, target: str, pool: list[str] | None = None,
+                    seed: int = 0) -> MixingEnergyMaker | HydrogenAdsorptionMaker:
+        """The Maker of this stage's label of ``target`` (settings resolved for ``pool`` when it runs)."""
+        if target == "delta_g_h":
+            slab = self.stage_spec().slab
+            return HydrogenAdsorptionMaker(name=self.name, validation=self.validation, site_kinds=list(slab.site_kinds),
+                                           max_sites=slab.max_sites, seed=seed, pool=pool)
+        return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool)
+
     def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, target: str,
              pool: list[str]) -> Job:
         """Return the label job of ``candidate`` at this stage, routed to the stage's FireWorks category."""
-        stage = self.stage_spec()
-        return _routed(label_job(candidate, stage, campaign_id, round_index, seed, target, pool), stage.category)
+        job_ = label_job(self, candidate, campaign_id, round_index, seed, target, pool)
+        return _routed(job_, self.stage_spec().category)
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Turn a selected candidate into a label of the campaign target: its structures and its outcome.
 
-- ``mixing_energy``: bulk structure (SQS or random) -> validation -> mixing energy
-  (in-process here; VASP through :mod:`alloyscreen.campaign.fanout`);
-- ``delta_g_h``: slab of the close-packed facet (made here) -> adsorption sites ->
-  dG_H of H on each, one job per site (:mod:`alloyscreen.campaign.fanout`).
+- ``mixing_energy``: bulk structure (SQS or random) -> :class:`MixingEnergyMaker`
+  (in this process, or as jobs for calculators that run only as a workflow);
+- ``delta_g_h``: slab of the close-packed facet (made here) ->
+  :class:`HydrogenAdsorptionMaker` (one job per site).
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from alloyscreen.campaign.spec import SlabSpec, StageSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures import GeneratedStructure, choose_supercell, make_slab
 from alloyscreen.structures.bulk import SQS_MIN_ATOMS, random_solid_solution, special_quasirandom_structure
 from alloyscreen.structures.elements import element_structure
-from alloyscreen.validation.maker import validate
-from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.registry import get_calculator
-from alloyscreen.validation.targets import store_mixing_energy_label
+from alloyscreen.validation.targets import MixingEnergyMaker
 
 
 class Candidate(BaseModel):
@@ -49,7 +46,6 @@ class LabelOutcome(SelectionOutcome):
     stage: str = Field(description="stage name")
     round: int = Field(description="round the candidate was selected in")
     core_hours: float = Field(0.0, ge=0, description="core-hours the label's calculations took (when they first ran)")
-    reused: bool = Field(False, description="True when the calculation came from the cache")
 
     def stored(self) -> SelectionOutcome:
         """The part stored on the selection (its candidate, stage and round are the selection's own)."""
@@ -98,61 +94,28 @@ def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[Gen
     return generated, _store_structure(generated, candidate)
 
 
-def mixing_energy_label(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int,
-                        seed: int) -> LabelOutcome:
-    """Validate ``candidate``'s bulk structure and label its mixing energy (eV/atom).
-
-    A candidate whose structure cannot be made (e.g. a fixed supercell too small
-    for its fractions) comes back failed with the reason; the campaign goes on.
-    """
-    try:
-        structure, structure_id = candidate_structure(candidate, stage, seed)
-    except AlloyscreenError as error:
-        return failed_outcome(candidate, stage, round_index, error)
-    calculation, reused = validate(structure, stage.calculator, stage.settings, stage.mode,
-                                   parents=[structure_id, candidate.id], campaign_id=campaign_id)
-    return mixing_energy_outcome(candidate, stage, round_index, structure_id, calculation, reused)
-
-
-def mixing_energy_outcome(candidate: Candidate, stage: StageSpec, round_index: int, structure_id: str,
-                          calculation: CalculationDocument, reused: bool,
-                          crystals: dict[str, dict[str, CalculationDocument]] | None = None) -> LabelOutcome:
-    """Label a finished calculation of ``candidate`` (against the lowest of ``crystals``, default: computed here)."""
-    outcome = {"candidate": candidate, "stage": stage.name, "round": round_index, "calculation_id": calculation.id,
-               "structure_id": structure_id, "status": calculation.status, "reused": reused,
-               "core_hours": float(calculation.core_hours or 0.0)}
-    if calculation.status != "completed":
-        return LabelOutcome(**outcome, error=calculation.error)
-    try:
-        label = store_mixing_energy_label(calculation, candidate.id, stage.settings, crystals)
-    except AlloyscreenError as error:  # e.g. every reference crystal of an element failed
-        return LabelOutcome(**{**outcome, "status": "failed"}, error=str(error))
-    return LabelOutcome(**outcome, value=label.value, label_id=label.id)
-
-
-def pooled_stage(stage: StageSpec, candidate: Candidate, target: str, pool: list[str] | None) -> StageSpec:
-    """``stage`` with its settings resolved for ``pool`` (default: the candidate's elements, and H for delta_g_h)."""
-    pool = pool or [*candidate.composition, *(["H"] if target == "delta_g_h" else [])]
-    return stage.model_copy(update={"settings": pool_settings(stage.calculator, pool, stage.settings)})
+def placed(candidate: Candidate, stage: StageSpec, round_index: int, outcome: SelectionOutcome) -> LabelOutcome:
+    """A label Maker's outcome with its candidate, stage and round."""
+    return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index,
+                        **{**outcome.model_dump(), "core_hours": outcome.core_hours or 0.0})
 
 
 def failed_outcome(candidate: Candidate, stage: StageSpec, round_index: int, error: Exception) -> LabelOutcome:
     """The outcome of a candidate whose label could not even be started (no structure, bad settings)."""
-    return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed", error=str(error),
-                        reused=False)
+    return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed", error=str(error))
 
 
-def label_candidate(candidate: Candidate, stage: StageSpec, campaign_id: str | None, round_index: int, seed: int,
-                    pool: list[str] | None = None) -> LabelOutcome:
-    """Validate ``candidate`` in-process with ``stage``'s calculator and store its mixing-energy label.
+def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyMaker, campaign_id: str | None,
+                    round_index: int, seed: int) -> LabelOutcome:
+    """Make ``candidate``'s structure for ``stage`` and label its mixing energy here with ``label``.
 
-    The stage's settings are resolved once for the element ``pool`` (default:
-    the candidate's elements), so the label and its references share them.
-    Failures come back as failed outcomes with the reason. (dG_H labels and
-    VASP stages run as jobs of their own: :mod:`alloyscreen.campaign.fanout`.)
+    A candidate whose structure cannot be made (e.g. a fixed supercell too small
+    for its fractions) or whose settings the pool cannot have comes back
+    failed with the reason; the campaign goes on.
     """
     try:
-        stage = pooled_stage(stage, candidate, "mixing_energy_per_atom", pool)
+        structure, structure_id = candidate_structure(candidate, stage, seed)
+        outcome = label.run(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
     except AlloyscreenError as error:
         return failed_outcome(candidate, stage, round_index, error)
-    return mixing_energy_label(candidate, stage, campaign_id, round_index, seed)
+    return placed(candidate, stage, round_index, outcome)

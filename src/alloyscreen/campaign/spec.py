@@ -22,6 +22,7 @@ from alloyscreen.descriptors.properties import (
 )
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
+from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
 from alloyscreen.validation.registry import is_remote
@@ -159,6 +160,11 @@ class StageSpec(_Strict):
     max_validations: int = Field(ge=1, description="budget: validations in this stage")
     max_core_hours: float | None = Field(None, gt=0, description="budget: core-hours in this stage")
     category: str = Field("cheap", description="FireWorks _category of this stage's jobs")
+
+    def validation_maker(self) -> ValidationMaker:
+        """The stage's validation Maker (calculator, settings, mode, category), named after the stage."""
+        return ValidationMaker(name=self.name, calculator=self.calculator, settings=dict(self.settings),
+                               relax=self.mode != "static", relax_cell=self.mode == "vc-relax", category=self.category)
 
 
 class StoppingSpec(_Strict):

@@ -6,6 +6,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from pymatgen.core import Structure
@@ -18,11 +19,9 @@ from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.descriptors import parse_formula
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.validation.maker import validate as validate_structure
 from alloyscreen.validation.physics import pool_settings
-from alloyscreen.validation.references import elemental_references
 from alloyscreen.validation.registry import CALCULATORS, get_calculator
-from alloyscreen.validation.targets import mixing_energy_per_atom
+from alloyscreen.validation.targets import MixingEnergyMaker
 
 
 def _settings(text: str | None) -> dict:
@@ -96,37 +95,29 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
     settings = _settings(settings_json)
     init_database(get_database())
     with contextlib.redirect_stdout(sys.stderr):  # calculators print; stdout carries the result only
-        if Path(target).is_file():
-            structure = Structure.from_file(target)
-            elements = [el.symbol for el in structure.composition]
-            if calculator == "vasp":
-                report = _write_vasp_inputs(structure, settings, mode, directory or Path(f"vasp-{structure.formula}"))
-            else:
-                settings = pool_settings(calculator, elements, settings)
-                calculation, reused = validate_structure(structure, calculator, settings, mode)
-                value = None
-                if calculation.status == "completed":
-                    value = mixing_energy_per_atom(calculation, elemental_references(elements, calculator, settings))
-                report = {"calculation_id": calculation.id, "status": calculation.status, "reused": reused,
-                          "error": calculation.error, "mixing_energy_per_atom": value}
-        else:
-            composition = parse_formula(target)
+        given = Structure.from_file(target) if Path(target).is_file() else None
+        composition = parse_formula(target) if given is None else given.composition.fractional_composition.as_dict()
+        pool_settings(calculator, list(composition), settings)  # bad input: one line, exit 2
+        stage = StageSpec(name="validate", calculator=calculator, mode=mode, settings=settings,
+                          structure=StructureSpec(method=method, supercell=supercell or None), max_validations=1)
+        label = MixingEnergyMaker(name="validate", validation=stage.validation_maker())
+        report: dict[str, Any]
+        if given is None:
             lattice = _prototype(composition, prototype)
-            settings = pool_settings(calculator, list(composition), settings)  # bad input: one line, exit 2
-            stage = StageSpec(name="validate", calculator=calculator, mode=mode, settings=settings,
-                              structure=StructureSpec(method=method, supercell=supercell or None), max_validations=1)
             candidate = Candidate(id=candidate_id(composition, lattice), composition=composition, prototype=lattice)
-            if calculator == "vasp":
-                structure, _ = candidate_structure(candidate, stage, seed)
-                report = _write_vasp_inputs(structure, settings, mode, directory or Path(f"vasp-{target}"))
-            else:
-                outcome = label_candidate(candidate, stage, None, 0, seed)
-                report = {"candidate_id": candidate.id, "prototype": lattice,
-                          "calculation_id": outcome.calculation_id, "status": outcome.status,
-                          "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value,
-                          "reference_crystals": _reference_crystals(outcome.label_id)}
-        if "calculation_id" in report:
-            report.update(_calculation_report(report["calculation_id"]))
+            report = {"candidate_id": candidate.id, "prototype": lattice}
+        else:
+            report = {"formula": given.composition.reduced_formula}
+        if calculator == "vasp":
+            structure = given or candidate_structure(candidate, stage, seed)[0]
+            folder = directory or Path(f"vasp-{structure.composition.reduced_formula}")
+            report.update(_write_vasp_inputs(structure, settings, mode, folder))
+        else:
+            outcome = label.run(given) if given is not None else label_candidate(candidate, stage, label, None, 0, seed)
+            report.update({"calculation_id": outcome.calculation_id, "status": outcome.status,
+                           "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value,
+                           "reference_crystals": _reference_crystals(outcome.label_id)})
+            report.update(_calculation_report(outcome.calculation_id))
     if as_json:
         click.echo(json.dumps(report))
     else:

@@ -20,6 +20,7 @@ class SelectionOutcome(BaseModel):
     calculation_id: str | None = Field(None, description="id of the main `calculations` document")
     structure_id: str | None = Field(None, description="id of the `structures` document validated")
     core_hours: float | None = Field(None, ge=0, description="core-hours of the calculation(s) when first run")
+    reused: bool = Field(False, description="True when every calculation came from the cache")
     error: str | None = Field(None, description="why it failed, if it did")
 
 

@@ -16,26 +16,26 @@ each of them once and every label reuses them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
 from jobflow import Flow, Job, Maker, job
-from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
+from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import binding_position, choose_sites
 from alloyscreen.validation.base import SettingsError
-from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, validation_job
+from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, prepare, validate
 from alloyscreen.validation.physics import check_same_physics, pool_settings
-from alloyscreen.validation.references import ElementReference, choose_reference, elemental_references
+from alloyscreen.validation.references import ElementReference, choose_reference, reference_crystals
 from alloyscreen.validation.registry import get_calculator
 
 ZERO_POINT_AND_ENTROPY_EV = 0.24
@@ -92,61 +92,100 @@ def build_label(candidate_id, prop, value, unit, calculations: list[CalculationD
     )
 
 
-def store_mixing_energy_label(calculation: CalculationDocument, candidate_id: str | None,
-                              settings: dict[str, Any],
-                              crystals: dict[str, dict[str, CalculationDocument]] | None = None) -> LabelDocument:
-    """Store (once) the mixing energy label of a completed calculation against its elemental references.
+def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
+                          crystals: dict[str, dict[str, CalculationDocument]], candidate_id: str | None = None,
+                          structure_id: str | None = None) -> SelectionOutcome:
+    """Store (once) the mixing energy label of a finished calculation; return its outcome.
 
-    ``crystals``: element -> crystal -> finished reference calculation (e.g.
-    from VASP jobs), of which the lowest in energy is chosen; default: computed
-    here with ``settings`` (cached calculations).
-
-    Raises
-    ------
-    StructureError
-        Every reference crystal of an element failed.
+    ``crystals``: element -> crystal -> finished reference calculation, of which
+    the lowest in energy is the element's reference. A failed calculation, an
+    element whose every crystal failed or physics that differ give a failed
+    outcome with the reason.
     """
-    if crystals is None:
-        structure = Structure.from_dict(cast(dict[str, Any], calculation.input_structure))
-        references = elemental_references([el.symbol for el in structure.composition], calculation.calculator,
-                                          settings)
-    else:
+    outcome = {"calculation_id": calculation.id, "structure_id": structure_id, "status": calculation.status,
+               "reused": reused, "core_hours": float(calculation.core_hours or 0.0)}
+    if calculation.status != "completed":
+        return SelectionOutcome(**outcome, error=calculation.error)
+    try:
         references = {element: choose_reference(element, found) for element, found in crystals.items()}
-    value = mixing_energy_per_atom(calculation, references)
-    label = build_label(candidate_id, "mixing_energy_per_atom", value, "eV/atom", [calculation],
-                        [references[el].calculation for el in sorted(references)],
-                        {"references": {el: reference.summary() for el, reference in references.items()}})
-    return store_label(label)
+        label = build_label(candidate_id, "mixing_energy_per_atom", mixing_energy_per_atom(calculation, references),
+                            "eV/atom", [calculation], [references[el].calculation for el in sorted(references)],
+                            {"references": {el: reference.summary() for el, reference in references.items()}})
+    except AlloyscreenError as error:
+        return SelectionOutcome(**{**outcome, "status": "failed"}, error=str(error))
+    store_label(label)
+    return SelectionOutcome(**outcome, value=label.value, label_id=label.id)
 
 
 @job
-def mixing_energy_label(validated: ValidationOutput, settings: dict[str, Any]) -> LabelDocument | None:
-    """Store the mixing energy label of a validated structure; None when the calculation failed."""
-    if validated.calculation.status != "completed":
-        return None
-    return store_mixing_energy_label(validated.calculation, validated.candidate_id, settings)
+def mixing_energy_job(validated: ValidationOutput, references: dict[str, dict[str, ValidationOutput]],
+                      structure_id: str | None = None) -> SelectionOutcome:
+    """Label a validated structure from its finished reference jobs (:func:`mixing_energy_outcome`)."""
+    crystals = {element: {name: output.calculation for name, output in found.items()}
+                for element, found in references.items()}
+    return mixing_energy_outcome(validated.calculation, validated.reused, crystals, validated.candidate_id,
+                                 structure_id)
 
 
 @dataclass
 class MixingEnergyMaker(Maker):
-    """Validate a structure and label its mixing energy per atom against cached elemental references."""
+    """Label a structure with its mixing energy per atom (eV/atom) against elemental references.
+
+    Every reference crystal of each element (:func:`reference_crystals`) is
+    vc-relaxed with the same calculator and settings, resolved once for
+    ``pool`` (default: the structure's elements), and the lowest wins.
+    :meth:`make` returns one job per calculation and a label job (any
+    calculator; VASP through atomate2); :meth:`run` does the same calculations
+    in this process (calculators that run here).
+    """
 
     name: str = "mixing energy"
     validation: ValidationMaker = field(default_factory=ValidationMaker)
+    pool: list[str] | None = None
 
-    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None) -> Flow:
-        """Return the flow [validation, label]."""
-        if getattr(get_calculator(self.validation.calculator), "remote", False):
-            raise SettingsError(
-                f"mixing energy labels need an in-process calculator, not {self.validation.calculator!r}"
-            )
-        settings = pool_settings(self.validation.calculator, [el.symbol for el in structure.composition],
-                                 self.validation.settings)
-        validation = replace(self.validation, settings=settings)
-        validated = validation.make(structure, candidate_id=candidate_id, parents=parents)
-        label = mixing_energy_label(validated.output, settings)
-        label.update_config({"manager_config": validated.config.manager_config})
-        return Flow([validated, label], output=label.output, name=f"{self.name} {structure.formula}")
+    def pooled(self, structure: Structure) -> ValidationMaker:
+        """The validation Maker with its settings resolved for the pool (one line on bad settings)."""
+        elements = self.pool or [el.symbol for el in structure.composition]
+        settings = pool_settings(self.validation.calculator, elements, self.validation.settings)
+        return replace(self.validation, settings=settings)
+
+    def crystals(self, structure: Structure, validation: ValidationMaker) -> dict[str, dict[str, Structure]]:
+        """Element -> crystal name -> the crystals whose lowest relaxed energy is its reference."""
+        return {el.symbol: reference_crystals(el.symbol, validation.calculator, validation.settings)
+                for el in structure.composition}
+
+    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
+             structure_id: str | None = None) -> Flow:
+        """Return the flow [validation of ``structure``, one job per reference crystal, label]."""
+        validation = self.pooled(structure)
+        relax_cell = replace(validation, relax=True, relax_cell=True)
+        jobs: dict[str, Job] = {}
+
+        def calculation(crystal: Structure, maker: ValidationMaker, candidate: str | None = None,
+                        from_: list[str] | None = None):
+            key = prepare(crystal, maker.calculator, maker.settings, maker.mode)[3]
+            if key not in jobs:  # a pure element's cell is also one of its reference crystals
+                jobs[key] = maker.make(crystal, candidate_id=candidate, parents=from_)
+            return jobs[key].output
+
+        validated = calculation(structure, validation, candidate_id, parents)
+        references = {element: {name: calculation(crystal, relax_cell) for name, crystal in found.items()}
+                      for element, found in self.crystals(structure, validation).items()}
+        label = mixing_energy_job(validated, references, structure_id)
+        label.update_config({"manager_config": jobs[next(iter(jobs))].config.manager_config})
+        return Flow([*jobs.values(), label], output=label.output, name=f"{self.name} {structure.formula}")
+
+    def run(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | tuple[str, ...] = (),
+            structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
+        """Compute (or reuse) the same calculations here and return the outcome; references only on success."""
+        validation = self.pooled(structure)
+        calc, settings = validation.calculator, validation.settings
+        calculation, reused = validate(structure, calc, settings, validation.mode, parents=parents,
+                                       campaign_id=campaign_id)
+        crystals = {} if calculation.status != "completed" else {
+            element: {name: validate(crystal, calc, settings, "vc-relax")[0] for name, crystal in found.items()}
+            for element, found in self.crystals(structure, validation).items()}
+        return mixing_energy_outcome(calculation, reused, crystals, candidate_id, structure_id)
 
 
 def hydrogen_molecule() -> Structure:
@@ -156,39 +195,6 @@ def hydrogen_molecule() -> Structure:
     centre = H2_BOX_A / 2
     coords = [[centre, centre, centre - H2_BOND_A / 2], [centre, centre, centre + H2_BOND_A / 2]]
     return Structure(Lattice.cubic(H2_BOX_A), ["H", "H"], coords, coords_are_cartesian=True)
-
-
-class HydrogenJobs(BaseModel):
-    """The calculation jobs of a dG_H label (their outputs, once run, are :class:`ValidationOutput`)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    jobs: list[Job] = Field(description="clean slab, H2, then slab+H on each site")
-    sites: list[AdsorptionSite] = Field(description="the sites, in the order of their jobs")
-
-    @property
-    def outputs(self) -> tuple[Any, Any, list[Any]]:
-        """(clean slab, H2, [slab+H per site]) output references."""
-        return self.jobs[0].output, self.jobs[1].output, [job_.output for job_ in self.jobs[2:]]
-
-
-def hydrogen_adsorption_jobs(slab: Structure, sites: list[AdsorptionSite], calculator: str, settings: dict[str, Any],
-                             candidate_id: str | None = None, parents: Sequence[str] = (),
-                             campaign_id: str | None = None) -> HydrogenJobs:
-    """Return one validation job each for the clean slab, H2 and H on every site (parallel under FireWorks).
-
-    ``settings`` are resolved for the slab's elements and H together
-    (:func:`pool_settings`), so the slab, slab+H and H2 share one physics.
-    """
-    settings = pool_settings(calculator, [*(el.symbol for el in slab.composition), "H"], settings)
-    common = {"candidate_id": candidate_id, "parents": list(parents), "campaign_id": campaign_id}
-    jobs = [validation_job(slab, calculator, settings, "relax", **common),
-            validation_job(hydrogen_molecule(), calculator, _molecule_settings(calculator, settings), "relax")]
-    for site in sites:
-        covered = slab.copy()
-        covered.append("H", binding_position(slab, site, "H"), coords_are_cartesian=True)
-        jobs.append(validation_job(covered, calculator, settings, "relax", **common))
-    return HydrogenJobs(jobs=jobs, sites=sites)
 
 
 def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean: CalculationDocument,
@@ -219,36 +225,73 @@ def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean
     return store_label(build_label(candidate_id, "delta_g_h", best, "eV", covered, [clean, h2], details))
 
 
+def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
+                      covered: list[ValidationOutput], structure_id: str | None = None) -> SelectionOutcome:
+    """Store the dG_H label of finished calculations (:func:`delta_g_h_label`); return its outcome.
+
+    Core-hours: the clean slab and the H calculations (H2 is shared by every
+    label, so it is not charged to any).
+    """
+    charged = [clean.calculation, *(c.calculation for c in covered)]
+    outcome = {"structure_id": structure_id, "calculation_id": clean.calculation.id,
+               "reused": all(c.reused for c in (clean, *covered)),
+               "core_hours": sum(float(c.core_hours or 0.0) for c in charged)}
+    try:
+        label = delta_g_h_label(clean.candidate_id, sites, clean.calculation, h2.calculation,
+                                [c.calculation for c in covered])
+    except AlloyscreenError as error:
+        return SelectionOutcome(**outcome, status="failed", error=str(error))
+    if label.value is None:
+        errors = sorted({c.calculation.error or "?" for c in covered})
+        return SelectionOutcome(**outcome, status="failed", label_id=label.id,
+                                error=f"all {len(sites)} H calculations failed: {'; '.join(errors)}")
+    return SelectionOutcome(**outcome, status="completed", value=label.value, label_id=label.id)
+
+
 @job
-def hydrogen_label_job(candidate_id: str | None, sites: list[AdsorptionSite], clean: ValidationOutput,
-                       h2: ValidationOutput, covered: list[ValidationOutput]) -> LabelDocument:
-    """Store the dG_H label from the finished calculation jobs (:func:`delta_g_h_label`)."""
-    return delta_g_h_label(candidate_id, sites, clean.calculation, h2.calculation, [c.calculation for c in covered])
+def hydrogen_label_job(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
+                       covered: list[ValidationOutput], structure_id: str | None = None) -> SelectionOutcome:
+    """Label a slab with dG_H from its finished calculation jobs (:func:`delta_g_h_outcome`)."""
+    return delta_g_h_outcome(sites, clean, h2, covered, structure_id)
+
+
+def _with_hydrogen(slab: Structure, site: AdsorptionSite) -> Structure:
+    covered = slab.copy()
+    covered.append("H", binding_position(slab, site, "H"), coords_are_cartesian=True)
+    return covered
 
 
 @dataclass
 class HydrogenAdsorptionMaker(Maker):
     """Label a slab with dG_H (hydrogen evolution): one job per calculation, then the label job.
 
-    Sites come from :func:`alloyscreen.structures.find_sites` (every top,
-    bridge and hollow site of the top layer, with its local composition); up to
+    The clean slab, H2 and H on every chosen site are relaxed (positions) with
+    the validation Maker's calculator and settings, resolved once for ``pool``
+    (default: the slab's elements) and H, so they share one physics. Sites come
+    from :func:`alloyscreen.structures.find_sites` (every top, bridge and
+    hollow site of the top layer, with its local composition); up to
     ``max_sites`` of them (None: all), drawn round-robin over ``site_kinds``.
     """
 
     name: str = "hydrogen adsorption"
-    calculator: str = "emt"
-    settings: dict[str, Any] = field(default_factory=dict)
+    validation: ValidationMaker = field(default_factory=ValidationMaker)
     site_kinds: list[str] = field(default_factory=lambda: ["fcc", "hcp", "top", "bridge", "hollow"])
     max_sites: int | None = None
     seed: int = 0
-    category: str | None = None
+    pool: list[str] | None = None
 
-    def make(self, slab: Structure, candidate_id: str | None = None) -> Flow:
+    def make(self, slab: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
+             structure_id: str | None = None) -> Flow:
         """Return the flow [clean slab, H2, slab+H per site, label]."""
+        elements = [*(self.pool or [el.symbol for el in slab.composition]), "H"]
+        settings = pool_settings(self.validation.calculator, elements, self.validation.settings)
+        validation = replace(self.validation, settings=settings, relax=True, relax_cell=False)
         sites = choose_sites(find_sites(slab), self.site_kinds, self.max_sites, self.seed)
-        calculations = hydrogen_adsorption_jobs(slab, sites, self.calculator, self.settings, candidate_id)
-        label = hydrogen_label_job(candidate_id, sites, *calculations.outputs)
-        flow = Flow([*calculations.jobs, label], output=label.output,
+        clean = validation.make(slab, candidate_id, parents)
+        h2 = replace(validation, settings=_molecule_settings(validation.calculator, settings)).make(
+            hydrogen_molecule())
+        covered = [validation.make(_with_hydrogen(slab, site), candidate_id, parents) for site in sites]
+        label = hydrogen_label_job(sites, clean.output, h2.output, [c.output for c in covered], structure_id)
+        label.update_config({"manager_config": clean.config.manager_config})
+        return Flow([clean, h2, *covered, label], output=label.output,
                     name=f"{self.name} {slab.composition.reduced_formula}")
-        flow.update_config({"manager_config": {"_category": self.category or get_calculator(self.calculator).category}})
-        return flow
