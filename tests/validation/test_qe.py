@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from ase.io import read
+from pymatgen.core import Structure
 from tests.validation.conftest import fcc_primitive
 
 from alloyscreen.errors import AlloyscreenError
@@ -16,8 +25,8 @@ from alloyscreen.validation.pseudo import (
     select_pseudopotentials,
     suggested_cutoffs,
 )
-from alloyscreen.validation.qe import QECalculator
-from alloyscreen.validation.qe_io import classify_output, kpoint_grid, parse_duration
+from alloyscreen.validation.qe import INTERRUPTED, SLURM_MARGIN_S, QECalculator, max_seconds
+from alloyscreen.validation.qe_io import classify_output, final_fields, kpoint_grid, parse_duration
 
 needs_pw = pytest.mark.skipif(shutil.which("pw.x") is None, reason="pw.x not installed")
 needs_pseudo = pytest.mark.skipif(shutil.os.path.isdir(DEFAULT_PSEUDO_DIR) is False, reason="no QE pseudopotentials")
@@ -67,6 +76,9 @@ def test_pw_output_classification():
     assert classify_output(crashed, 1, "scf").reason == expected
     assert classify_output("Program PWSCF v.6.7MaX starts", -9, "scf").reason.startswith("pw.x killed by signal 9")
     assert parse_duration("1h 2m") == 3720.0 and parse_duration("3m45.50s") == 225.5
+    stopped = "     Maximum CPU time exceeded\n\n     max_seconds     =       0.60\n     elapsed seconds =       0.62\n"
+    outcome = classify_output(stopped + "   JOB DONE.\n", 2, "scf")  # pw.x 6.7 exits with 2 (or 255) there
+    assert (outcome.kind, outcome.reason) == ("stopped", "stopped at max_seconds (0.60 s, 0.62 s elapsed)")
 
 
 @needs_pw
@@ -192,3 +204,160 @@ def test_an_antiferromagnetic_start_stays_antiferromagnetic(database):
     plain = afm.copy()
     plain.remove_site_property("magmom")
     assert validate(plain, "qe", settings, "static", database=database)[0].id != doc.id  # the start is an input
+
+
+def test_max_seconds_comes_from_the_setting_the_time_limit_or_the_slurm_time_left(tmp_path, monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert max_seconds({"max_seconds": None, "timeout_s": None}) is None
+    assert max_seconds({"max_seconds": None, "timeout_s": 1000}) == 900.0  # pw.x stops itself before the kill
+    assert max_seconds({"max_seconds": 50, "timeout_s": 1000}) == 50.0
+    squeue = tmp_path / "squeue"
+    squeue.write_text('#!/bin/sh\n[ "$*" = "-h -j 42 -o %L" ] && echo "$TIME_LEFT"\n')
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv("TIME_LEFT", "1-00:10:00")
+    assert max_seconds({"max_seconds": None, "timeout_s": None}) == 86400 + 600 - SLURM_MARGIN_S
+    assert max_seconds({"max_seconds": 50, "timeout_s": None}) == 50.0  # the smaller wins
+    monkeypatch.setenv("TIME_LEFT", "2:03:04")
+    assert max_seconds({"max_seconds": None, "timeout_s": 1e5}) == 7384 - SLURM_MARGIN_S
+    monkeypatch.setenv("TIME_LEFT", "UNLIMITED")
+    assert max_seconds({"max_seconds": None, "timeout_s": 100}) == 90.0
+    monkeypatch.setenv("SLURM_JOB_ID", "43")  # squeue fails
+    assert max_seconds({"max_seconds": None, "timeout_s": None}) is None
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no squeue at all
+    assert max_seconds({"max_seconds": None, "timeout_s": 100}) == 90.0
+
+
+@needs_pw
+@needs_pseudo
+def test_scf_stopped_at_max_seconds_goes_on_to_the_energy_of_an_uninterrupted_run(tmp_path):
+    calc = QECalculator()
+    cu = fcc_primitive("Cu", 3.56)
+    settings = {**FAST, "kpts": [8, 8, 8]}  # about 7 SCF iterations, 3 s
+    physics, run = calc.resolve(cu, settings, "static")
+    whole = calc.run(cu, physics, run, tmp_path / "whole")
+    limited_physics, limited = calc.resolve(cu, {**settings, "max_seconds": 0.6 * whole["wall_time_s"]}, "static")
+    assert limited_physics == physics  # a run setting: the calculation id stays
+    fields = calc.run(cu, physics, limited, tmp_path / "stopped")
+    assert fields["status"] == "completed", fields["error"]
+    assert fields["corrections"][0]["reason"].startswith("stopped at max_seconds (")
+    assert {str(c["changes"]) for c in fields["corrections"]} == {"{'restart_mode': 'restart'}"}
+    assert "max_seconds = " in (tmp_path / "stopped" / "pw-0.in").read_text()
+    resumed = (tmp_path / "stopped" / f"pw-{len(fields['corrections'])}.out").read_text()
+    assert "Calculation restarted from scf iteration" in resumed
+    assert resumed.count("iteration #") < (tmp_path / "whole" / "pw-0.out").read_text().count("iteration #")
+    assert abs(fields["energy"] - whole["energy"]) < 1e-4  # eV
+
+
+@needs_pw
+@needs_pseudo
+def test_killed_scf_without_restart_files_is_run_again_from_scratch(tmp_path):
+    calc = QECalculator()
+    cu = fcc_primitive("Cu", 3.55)
+    physics, run = calc.resolve(cu, {**FAST, "kpts": [8, 8, 8], "command": "timeout -s KILL 1 pw.x"}, "static")
+    assert calc.run(cu, physics, run, tmp_path)["status"] == "failed"
+    assert not (tmp_path / "tmp" / "pw.save").exists()  # pw.x writes its restart files at the end of an SCF
+    fields = calc.run(cu, physics, {**run, "command": "pw.x"}, tmp_path)
+    assert fields["status"] == "completed", fields["error"]
+    assert fields["corrections"] == [{"step": 1, "reason": INTERRUPTED, "changes": {"restart_from": "scratch"}}]
+    assert sorted(path.name for path in tmp_path.glob("pw-*")) == ["pw-0.in", "pw-0.out", "pw-1.in", "pw-1.out"]
+
+
+RELAX = fcc_primitive("Cu", 3.50)  # with FAST settings a vc-relax of 6 ionic steps and a final SCF, about 13 s
+_RUN_QE = """
+import json, sys
+from pathlib import Path
+from pymatgen.core import Structure
+from alloyscreen.validation.qe import QECalculator
+structure, calc = Structure.from_dict(json.loads(sys.argv[1])), QECalculator()
+physics, run = calc.resolve(structure, json.loads(sys.argv[2]), "vc-relax")
+calc.run(structure, physics, run, Path(sys.argv[3]))
+"""
+
+
+@pytest.fixture(scope="module")
+def relaxed(tmp_path_factory) -> dict:
+    """The uninterrupted vc-relax of ``RELAX``."""
+    calc = QECalculator()
+    physics, run = calc.resolve(RELAX, FAST, "vc-relax")
+    return calc.run(RELAX, physics, run, tmp_path_factory.mktemp("relaxed"))
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory) -> Path:
+    """The run directory of a vc-relax of ``RELAX`` killed (SIGKILL: Python and pw.x) in its third ionic step."""
+    directory = tmp_path_factory.mktemp("killed") / "run"
+    child = subprocess.Popen([sys.executable, "-c", _RUN_QE, json.dumps(RELAX.as_dict()), json.dumps(FAST),
+                              str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    output, deadline = directory / "pw-0.out", time.monotonic() + 60
+    try:
+        while not (output.exists() and output.read_text().count("Self-consistent Calculation") >= 3):
+            assert child.poll() is None and time.monotonic() < deadline, "pw.x ended before its third ionic step"
+            time.sleep(0.05)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # as a batch system at its walltime: the whole job, no warning
+        child.wait()
+    return directory
+
+
+def _resume_killed(killed: Path, directory: Path) -> dict:
+    """Copy the killed run directory to ``directory`` and run the same vc-relax there again."""
+    shutil.copytree(killed, directory)
+    calc = QECalculator()
+    physics, run = calc.resolve(RELAX, FAST, "vc-relax")
+    return calc.run(RELAX, physics, run, directory)
+
+
+def _same_minimum(fields: dict, relaxed: dict) -> bool:
+    """Whether two vc-relax results agree within what the relaxation thresholds allow (eV, A^3)."""
+    volume = Structure.from_dict(fields["final_structure"]).volume
+    return (abs(fields["energy"] - relaxed["energy"]) < 2e-3
+            and abs(volume - Structure.from_dict(relaxed["final_structure"]).volume) < 0.03)
+
+
+@needs_pw
+@needs_pseudo
+def test_vc_relax_killed_from_outside_resumes_from_its_restart_files(killed, relaxed, tmp_path):
+    fields = _resume_killed(killed, tmp_path / "run")
+    assert fields["status"] == "completed", fields["error"]
+    assert fields["corrections"] == [{"step": 1, "reason": INTERRUPTED, "changes": {"restart_mode": "restart"}}]
+    old = (killed / "pw-0.out").read_text()
+    assert (tmp_path / "run" / "pw-0.out").read_text() == old and "JOB DONE" not in old  # kept as it was
+    assert "restart_mode = 'restart'" in (tmp_path / "run" / "pw-1.in").read_text()
+    cycles = re.findall(r"number of scf cycles\s+=\s+(\d+)", (tmp_path / "run" / "pw-1.out").read_text())
+    assert int(cycles[0]) == old.count("Self-consistent Calculation")  # goes on with the ionic step it was in
+    assert _same_minimum(fields, relaxed)
+
+
+@needs_pw
+@needs_pseudo
+def test_killed_vc_relax_without_restart_files_starts_from_its_last_geometry(killed, tmp_path):
+    shutil.copytree(killed, tmp_path / "lost")
+    shutil.rmtree(tmp_path / "lost" / "tmp")  # e.g. an outdir on a node's scratch disk
+    fields = _resume_killed(tmp_path / "lost", tmp_path / "run")
+    assert fields["status"] == "completed", fields["error"]
+    assert fields["corrections"] == [{"step": 1, "reason": INTERRUPTED, "changes": {"restart_from": "last geometry"}}]
+    start = read(tmp_path / "run" / "pw-1.in", format="espresso-in").get_volume()
+    last = final_fields(killed / "pw-0.out")[0].volume
+    assert start == pytest.approx(last, abs=1e-6) and abs(last - RELAX.volume) > 0.3
+    # no comparison with the uninterrupted minimum: pw.x builds a new plane-wave basis for the new cell, and at
+    # FAST's cutoff that moves the minimum (Pulay stress) as much as any restart from a last geometry does
+
+
+@needs_pw
+@needs_pseudo
+def test_corrupt_restart_files_fall_back_to_scratch_once(killed, relaxed, tmp_path):
+    shutil.copytree(killed, tmp_path / "corrupt")
+    xml = tmp_path / "corrupt" / "tmp" / "pw.save" / "data-file-schema.xml"
+    xml.write_text(xml.read_text()[:3000])
+    fields = _resume_killed(tmp_path / "corrupt", tmp_path / "run")
+    assert fields["status"] == "completed", fields["error"]
+    interrupted, fallback = fields["corrections"]
+    assert interrupted == {"step": 1, "reason": INTERRUPTED, "changes": {"restart_mode": "restart"}}
+    assert fallback["reason"].startswith("resuming failed: pw.x ")
+    assert fallback["changes"] == {"restart_from": "scratch"}
+    assert "restart_mode = 'from_scratch'" in (tmp_path / "run" / "pw-2.in").read_text()
+    assert read(tmp_path / "run" / "pw-2.in", format="espresso-in").get_volume() == pytest.approx(RELAX.volume)
+    assert _same_minimum(fields, relaxed)

@@ -295,7 +295,8 @@ class StageMaker(Maker):
         return StageSpec(name=self.name, calculator=self.validation.calculator, mode=self.validation.mode,
                          settings=dict(self.validation.settings), structure=self.structure, slab=self.slab,
                          max_validations=self.max_validations, max_core_hours=self.max_core_hours,
-                         category=self.validation.category or get_calculator(self.validation.calculator).category)
+                         category=self.validation.category or get_calculator(self.validation.calculator).category,
+                         retries=self.validation.retries)
 
     def label_maker(self, target: str, pool: list[str] | None = None,
                     seed: int = 0) -> MixingEnergyMaker | HydrogenAdsorptionMaker:

@@ -34,6 +34,7 @@ def campaign_status(database: Database, key: str) -> dict[str, Any]:
     """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons."""
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
+    failed = list(database["selections"].find({"campaign_id": campaign["_id"], "outcome.status": "failed"}))
     stages = []
     for stage in spec.stages:
         spent = campaign.get("budgets_spent", {})
@@ -41,8 +42,8 @@ def campaign_status(database: Database, key: str) -> dict[str, Any]:
             "stage": stage.name, "calculator": stage.calculator,
             "validations": int(spent.get(f"{stage.name}_validations", 0)), "max_validations": stage.max_validations,
             "core_hours": round(spent.get(f"{stage.name}_core_hours", 0.0), 6), "max_core_hours": stage.max_core_hours,
+            "failed": sum(doc["stage"] == stage.name for doc in failed),
         })
-    failed = database["selections"].find({"campaign_id": campaign["_id"], "outcome.status": "failed"})
     failures = [{"stage": doc["stage"], "candidate_id": doc["candidate_id"],
                  "calculation_id": doc["outcome"]["calculation_id"], "error": doc["outcome"]["error"]}
                 for doc in failed]

@@ -160,11 +160,15 @@ class StageSpec(_Strict):
     max_validations: int = Field(ge=1, description="budget: validations in this stage")
     max_core_hours: float | None = Field(None, gt=0, description="budget: core-hours in this stage")
     category: str = Field("cheap", description="FireWorks _category of this stage's jobs")
+    retries: int = Field(0, ge=0, le=5, description="times a failed calculation is run again before its failure "
+                                                    "is the label's outcome (e.g. a pw.x killed by a time limit "
+                                                    "resumes from its restart files)")
 
     def validation_maker(self) -> ValidationMaker:
         """The stage's validation Maker (calculator, settings, mode, category), named after the stage."""
         return ValidationMaker(name=self.name, calculator=self.calculator, settings=dict(self.settings),
-                               relax=self.mode != "static", relax_cell=self.mode == "vc-relax", category=self.category)
+                               relax=self.mode != "static", relax_cell=self.mode == "vc-relax", category=self.category,
+                               retries=self.retries)
 
 
 class StoppingSpec(_Strict):

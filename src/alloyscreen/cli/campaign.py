@@ -84,7 +84,7 @@ def status(campaign: str, as_json: bool) -> None:
     for stage in report["stages"]:
         hours = f"{stage['core_hours']:.4g}" + (f"/{stage['max_core_hours']}" if stage["max_core_hours"] else "")
         click.echo(f"  {stage['stage']:<12} {stage['calculator']:<7} validations "
-                   f"{stage['validations']}/{stage['max_validations']}  core-hours {hours}")
+                   f"{stage['validations']}/{stage['max_validations']} ({stage['failed']} failed)  core-hours {hours}")
     for failure in report["failures"]:
         click.echo(f"  failed at {failure['stage']}: candidate {failure['candidate_id']}: {failure['error']}")
 

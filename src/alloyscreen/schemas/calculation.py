@@ -40,6 +40,8 @@ class CalculationDocument(Document):
     n_ionic_steps: int | None = Field(None, description="number of ionic steps taken")
     corrections: list[Correction] | None = Field(None, description="automatic corrections, in order")
     error: str | None = Field(None, description="why the calculation failed, parsed from its output")
+    attempts: int = Field(1, ge=1, description="times the calculation was run: 1, plus reruns after a failure")
+    earlier_errors: list[str] | None = Field(None, description="why each earlier attempt failed, in order")
     wall_time_s: float | None = Field(None, description="wall time of all attempts together (s)")
     n_cores: int | None = Field(None, description="CPU cores used (MPI ranks x threads)")
     core_hours: float | None = Field(None, description="wall time x cores (core hours)")

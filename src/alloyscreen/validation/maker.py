@@ -94,7 +94,7 @@ def validate(
     database=None,
     parents: list[str] | tuple[str, ...] = (),
     campaign_id: str | None = None,
-    retry_failed: bool = False,
+    retries: int = 0,
 ) -> tuple[CalculationDocument, bool]:
     """Compute (or reuse) one calculation; return (document, reused).
 
@@ -112,8 +112,9 @@ def validate(
         pymongo Database; default: the configured one, at call time.
     parents, campaign_id
         Provenance: ids of the documents the structure came from, the campaign.
-    retry_failed
-        Run again when the cache holds a failed calculation for the same id.
+    retries
+        Times a failed calculation is run again (at once, or when the cache
+        holds its failure with fewer attempts) before its failure is final.
     """
     from alloyscreen.db.cache import WorkCache
     from alloyscreen.settings import get_settings
@@ -124,21 +125,37 @@ def validate(
             f"calculator {calculator!r} runs only as a workflow: use ValidationMaker(calculator={calculator!r})"
         )
     collection = _calculations(database)
-    if retry_failed:
-        collection.delete_one({"_id": key, "status": "failed"})
     provenance = current_job_provenance(input_hash=key, parents=list(parents), campaign_id=campaign_id)
     claim = {**claim, "provenance": provenance.model_dump()}
+
+    history: dict[str, Any] = {}
 
     def compute() -> dict[str, Any]:
         directory = get_settings().runs_dir / calc.name / key
         fields = calc.run(structure, physics, run, directory)
         where = f"{socket.gethostname()}:{directory}" if directory.exists() else None
-        document = CalculationDocument(id=key, **claim, **fields, directory=where).to_mongo()
+        document = CalculationDocument(id=key, **claim, **fields, directory=where, **history).to_mongo()
         document.pop("_id")
         return document
 
-    raw, reused = WorkCache(collection).run_once(key, compute, claim)
-    return CalculationDocument.from_mongo(raw), reused
+    cache = WorkCache(collection)
+    while True:
+        raw, reused = cache.run_once(key, compute, claim)
+        if not rerun_failure(collection, raw, retries, history):
+            return CalculationDocument.from_mongo(raw), reused
+
+
+def rerun_failure(collection, found: dict[str, Any], retries: int, history: dict[str, Any]) -> bool:
+    """Whether the policy runs the failed calculation ``found`` again; if so, remove it and fill ``history``.
+
+    ``history`` receives the ``attempts`` and ``earlier_errors`` of the next attempt.
+    """
+    attempts = int(found.get("attempts") or 1)
+    if found["status"] != "failed" or attempts > retries:
+        return False
+    collection.delete_one({"_id": found["_id"], "status": "failed"})
+    history.update(attempts=attempts + 1, earlier_errors=[*(found.get("earlier_errors") or []), found["error"]])
+    return True
 
 
 def routing(category: str | None, fworker: str | None) -> dict[str, str]:
@@ -148,9 +165,10 @@ def routing(category: str | None, fworker: str | None) -> dict[str, str]:
 
 @job
 def record_task(
-    task, key: str, claim: dict[str, Any], candidate_id: str | None, parents: list[str]
+    task, key: str, claim: dict[str, Any], candidate_id: str | None, parents: list[str],
+    history: dict[str, Any] | None = None,
 ) -> ValidationOutput:
-    """Store an atomate2 VASP task document as the calculation ``key``."""
+    """Store an atomate2 VASP task document as the calculation ``key`` (``history``: earlier failed attempts)."""
     from alloyscreen.db.cache import WorkCache
 
     calc = get_calculator(claim["calculator"])
@@ -158,7 +176,7 @@ def record_task(
     full = {**claim, "provenance": provenance.model_dump()}
 
     def compute() -> dict[str, Any]:
-        document = CalculationDocument(id=key, **full, **calc.fields_from_task(task)).to_mongo()
+        document = CalculationDocument(id=key, **full, **calc.fields_from_task(task), **(history or {})).to_mongo()
         document.pop("_id")
         return document
 
@@ -167,11 +185,12 @@ def record_task(
 
 
 def vasp_flow(structure: Structure, physics: dict[str, Any], key: str, claim: dict[str, Any],
-              route: dict[str, str], candidate_id: str | None = None, parents: list[str] | None = None) -> Flow:
+              route: dict[str, str], candidate_id: str | None = None, parents: list[str] | None = None,
+              history: dict[str, Any] | None = None) -> Flow:
     """Return the atomate2 VASP job(s) followed by the job recording their result, routed by ``route``."""
     calc = get_calculator("vasp")
     vasp = calc.maker(physics).make(structure)
-    record = record_task(vasp.output, key, claim, candidate_id, list(parents or []))
+    record = record_task(vasp.output, key, claim, candidate_id, list(parents or []), history)
     flow = Flow([vasp, record], output=record.output, name=f"vasp {claim['formula']}")
     flow.update_config({"manager_config": route})
     return flow
@@ -181,19 +200,24 @@ def vasp_flow(structure: Structure, physics: dict[str, Any], key: str, claim: di
 def validation_job(
     structure: Structure, calculator: str, settings: dict[str, Any], mode: str,
     candidate_id: str | None = None, parents: list[str] | None = None, route: dict[str, str] | None = None,
-    retry_failed: bool = False, campaign_id: str | None = None,
+    retries: int = 0, campaign_id: str | None = None,
 ):
-    """Run (or reuse) one calculation; VASP replaces this job with atomate2's jobs on a cache miss."""
+    """Run (or reuse) one calculation; VASP replaces this job with atomate2's jobs on a cache miss.
+
+    A VASP failure is rerun (up to ``retries``) when the label is asked for again.
+    """
     calc, physics, _, key, claim = prepare(structure, calculator, settings, mode)
     if getattr(calc, "remote", False):
         from alloyscreen.db.cache import WorkCache
 
+        history: dict[str, Any] = {}
         found = WorkCache(_calculations(None)).get(key)
-        if found is not None and not (retry_failed and found["status"] == "failed"):
+        if found is not None and not rerun_failure(_calculations(None), found, retries, history):
             calculation = CalculationDocument.from_mongo(found)
             return ValidationOutput(calculation=calculation, reused=True, candidate_id=candidate_id)
-        return Response(replace=vasp_flow(structure, physics, key, claim, route or {}, candidate_id, parents))
-    document, reused = validate(structure, calculator, settings, mode, parents=parents or (), retry_failed=retry_failed,
+        return Response(replace=vasp_flow(structure, physics, key, claim, route or {}, candidate_id, parents,
+                                          history))
+    document, reused = validate(structure, calculator, settings, mode, parents=parents or (), retries=retries,
                                 campaign_id=campaign_id)
     return ValidationOutput(calculation=document, reused=reused, candidate_id=candidate_id)
 
@@ -215,8 +239,8 @@ class ValidationMaker(Maker):
     category, fworker
         FireWorks routing (``_category``, ``_fworker``); category default: the
         calculator's (``cheap`` for emt/chgnet, ``dft`` for qe/vasp).
-    retry_failed
-        Run again when the cache holds a failed calculation.
+    retries
+        Times a failed calculation is run again before its failure is final.
     """
 
     name: str = "validate"
@@ -226,7 +250,7 @@ class ValidationMaker(Maker):
     relax_cell: bool = True
     category: str | None = None
     fworker: str | None = None
-    retry_failed: bool = False
+    retries: int = 0
 
     @property
     def mode(self) -> str:
@@ -240,7 +264,7 @@ class ValidationMaker(Maker):
         route = routing(self.category or calc.category, self.fworker)
         task = validation_job(
             structure, self.calculator, dict(self.settings), self.mode, candidate_id, list(parents or []), route,
-            self.retry_failed,
+            self.retries,
         )
         task.name = f"{self.name} {self.calculator} {structure.composition.reduced_formula}"
         task.update_config({"manager_config": route})

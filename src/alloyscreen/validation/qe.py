@@ -6,13 +6,19 @@ pseudopotential headers), k-point spacing (1/A, 2 pi included) or an explicit
 grid, smearing, spin polarisation (default: on when Fe, Co, Ni, Cr or Mn is
 present, starting moments in Bohr magneton per atom), convergence thresholds.
 Run settings (not in the id): the command template (``{n_mpi}`` is replaced,
-e.g. ``"mpirun -np {n_mpi} pw.x"``), MPI ranks, OpenMP threads, a time limit.
+e.g. ``"mpirun -np {n_mpi} pw.x"``), MPI ranks, OpenMP threads, a time limit
+per attempt and pw.x's own ``max_seconds`` (:func:`max_seconds`).
 
 An SCF that does not converge is retried with a smaller ``mixing_beta`` and more
 steps, then another smearing; an ionic relaxation that runs out of steps is
-restarted from its last geometry with more steps. Every correction is returned
-in ``corrections``. A crashed or killed pw.x gives ``status = "failed"`` with
-the parsed reason instead of an exception, so a campaign goes on.
+restarted from its last geometry with more steps; a run that stopped at
+``max_seconds`` goes on with ``restart_mode = 'restart'``. A run directory left
+by an interrupted run (e.g. killed at a batch system's walltime) is resumed from
+pw.x's restart files, else from the last geometry of a relaxation, else from
+scratch (:func:`_resume`); a resume that pw.x cannot finish falls back to
+scratch once. Every correction is returned in ``corrections``. A crashed or
+killed pw.x gives ``status = "failed"`` with the parsed reason instead of an
+exception, so a campaign goes on.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ from __future__ import annotations
 import codecs
 import ctypes
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,11 +50,25 @@ from alloyscreen.validation.pseudo import (
     select_pseudopotentials,
     suggested_cutoffs,
 )
-from alloyscreen.validation.qe_io import MANAGED_NAMELISTS, classify_output, final_fields, kpoint_grid, write_input
+from alloyscreen.validation.qe_io import (
+    MANAGED_NAMELISTS,
+    PwOutcome,
+    classify_output,
+    completed_scf_cycles,
+    final_fields,
+    kpoint_grid,
+    write_input,
+)
 
 MAGNETIC_MOMENTS = {"Fe": 3.0, "Co": 2.0, "Ni": 1.0, "Cr": 2.0, "Mn": 3.0}
 _CALCULATION = {"static": "scf", "relax": "relax", "vc-relax": "vc-relax"}
 _NEXT_SMEARING = {"mv": "gaussian", "gaussian": "mp", "mp": "mv", "fd": "gaussian"}
+OUTDIR, PREFIX = "tmp", "pw"  # pw.x's outdir (in the run directory) and prefix
+_ATTEMPT = re.compile(r"pw-(\d+)\.(?:in|out)")
+INTERRUPTED = "earlier run in this directory was interrupted"
+RESUME_FAILED = "resuming failed"
+TIMEOUT_FRACTION = 0.9  # max_seconds as a fraction of timeout_s, so that pw.x stops before it is killed
+SLURM_MARGIN_S = 300.0  # seconds of a SLURM job left to pw.x for writing its restart files
 
 
 class QENotInstalledError(AlloyscreenError):
@@ -57,7 +79,9 @@ PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def _correction(kind: str, current: dict[str, Any], step: int) -> dict[str, Any]:
-    """Return the settings to change after an attempt that ended with ``kind`` (scf or ionic)."""
+    """Return the settings to change after an attempt that ended with ``kind`` (stopped, scf or ionic)."""
+    if kind == "stopped":
+        return {"restart_mode": "restart"}
     if kind == "ionic":
         return {"nstep": 2 * int(current["nstep"]), "restart_from": "last geometry"}
     if step <= 2:
@@ -66,6 +90,90 @@ def _correction(kind: str, current: dict[str, Any], step: int) -> dict[str, Any]
             "electron_maxstep": max(2 * int(current["electron_maxstep"]), 200),
         }
     return {"smearing": _NEXT_SMEARING.get(current["smearing"], "gaussian")}
+
+
+def max_seconds(run: dict[str, Any]) -> float | None:
+    """Return pw.x's ``max_seconds`` for the next attempt, or None (no limit).
+
+    The ``max_seconds`` run setting, else ``TIMEOUT_FRACTION`` of ``timeout_s``;
+    inside a SLURM job (``SLURM_JOB_ID`` set) the job's time left (``squeue -h
+    -j ID -o %L``: ``[days-][hours:]minutes:seconds``) less ``SLURM_MARGIN_S``
+    when that is smaller. A missing or failing squeue is ignored.
+    """
+    limits = [float(run["max_seconds"])] if run["max_seconds"] is not None else (
+        [] if run["timeout_s"] is None else [TIMEOUT_FRACTION * float(run["timeout_s"])])
+    job = os.environ.get("SLURM_JOB_ID")
+    if job:
+        try:
+            left = subprocess.run(["squeue", "-h", "-j", job, "-o", "%L"], capture_output=True, text=True,
+                                  timeout=30, check=True).stdout.strip()
+            days, _, clock = left.rpartition("-")
+            seconds = sum(float(part) * 60**power for power, part in enumerate(reversed(clock.split(":"))))
+            limits.append(float(days or 0) * 86400 + seconds - SLURM_MARGIN_S)
+        except (OSError, subprocess.SubprocessError, ValueError):  # no squeue, no job, UNLIMITED ...
+            pass
+    return min(limits, default=None)
+
+
+def _last_attempt(directory: Path) -> int:
+    """Return the number of the last attempt whose ``pw-N.in`` or ``pw-N.out`` is in ``directory``, -1 if none."""
+    return max((int(match.group(1)) for path in directory.iterdir() if (match := _ATTEMPT.fullmatch(path.name))),
+               default=-1)
+
+
+def _resume(directory: Path, output: Path, calculation: str) -> dict[str, Any] | None:
+    """Return how to go on from the earlier attempt that wrote ``output``, or None if it was not interrupted.
+
+    Interrupted: pw.x stopped at ``max_seconds`` or left no clean end. Its
+    restart files (``tmp/pw.save``, written after each ionic step and at
+    ``max_seconds``) are resumed from; else a relaxation with completed ionic
+    steps starts from its last geometry; else the run starts from scratch.
+    """
+    text = output.read_text(errors="replace") if output.exists() else ""
+    if classify_output(text, 0, calculation).kind not in ("stopped", "killed"):
+        return None
+    if (directory / OUTDIR / f"{PREFIX}.save" / "data-file-schema.xml").exists():
+        return {"restart_mode": "restart"}
+    if calculation != "scf" and completed_scf_cycles(text) > 1:
+        return {"restart_from": "last geometry"}
+    return {"restart_from": "scratch"}
+
+
+@dataclass
+class _Plan:
+    """What the next attempt starts from (settings, geometry, restart mode) and the corrections so far."""
+
+    structure: Structure
+    current: dict[str, Any]
+    geometry: Structure = field(init=False)
+    restart_mode: str = "from_scratch"
+    corrections: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.geometry = self.structure
+
+    def correct(self, reason: str, changes: dict[str, Any], output: Path) -> None:
+        """Record a correction and apply its ``changes``; a last geometry is read from ``output``."""
+        self.corrections.append({"step": len(self.corrections) + 1, "reason": reason, "changes": changes})
+        self.current.update({key: value for key, value in changes.items() if key in self.current})
+        self.restart_mode = changes.get("restart_mode", "from_scratch")
+        if changes.get("restart_from") == "last geometry":
+            self.geometry = final_fields(output)[0]
+        elif changes.get("restart_from") == "scratch":
+            self.geometry = self.structure
+
+    def next(self, outcome: PwOutcome, returncode: int | None) -> tuple[str, dict[str, Any]] | None:
+        """Return (reason, changes) of the correction after a failed attempt, None when none can help.
+
+        A resumed attempt that pw.x could not finish (e.g. corrupt restart
+        files) is followed by one from scratch, once.
+        """
+        if outcome.kind not in ("error", "killed"):
+            return str(outcome.reason), _correction(outcome.kind, self.current, len(self.corrections) + 1)
+        fell_back = any(correction["reason"].startswith(RESUME_FAILED) for correction in self.corrections)
+        if self.restart_mode == "restart" and returncode is not None and not fell_back:
+            return f"{RESUME_FAILED}: {outcome.reason}", {"restart_from": "scratch"}
+        return None
 
 
 @lru_cache(maxsize=8)
@@ -92,7 +200,8 @@ class QECalculator:
         "nstep": 50, "forc_conv_thr": 1e-3, "etot_conv_thr": 1e-4, "press_conv_thr": 0.5,
         "max_corrections": 3, "input_data": {},
     }
-    run_defaults: dict[str, Any] = {"command": "pw.x", "n_mpi": 1, "n_threads": 1, "timeout_s": None}
+    run_defaults: dict[str, Any] = {"command": "pw.x", "n_mpi": 1, "n_threads": 1, "timeout_s": None,
+                                    "max_seconds": None}
 
     def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
         """Fix pseudopotentials, cutoffs (the largest the pool's headers suggest) and spin for the pool.
@@ -164,12 +273,17 @@ class QECalculator:
         executable = next((word for word in words if word.endswith("pw.x")), words[-1])
         return pw_version(shutil.which(executable) or executable)
 
-    def namelists(self, physics: dict[str, Any], current: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Return the pw.x namelists for the physics settings and the (corrected) ``current`` values."""
+    def namelists(self, physics: dict[str, Any], current: dict[str, Any],
+                  control: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """Return the pw.x namelists for the physics settings and the (corrected) ``current`` values.
+
+        ``control`` adds this attempt's run values (``restart_mode``, ``max_seconds``) to ``&CONTROL``.
+        """
         calculation = _CALCULATION[physics["mode"]]
         blocks: dict[str, dict[str, Any]] = {
             "control": {
-                "calculation": calculation, "prefix": "pw", "outdir": "./tmp", "pseudo_dir": physics["pseudo_dir"],
+                "calculation": calculation, "prefix": PREFIX, "outdir": f"./{OUTDIR}",
+                "pseudo_dir": physics["pseudo_dir"], **(control or {}),
                 "tprnfor": True, "tstress": True, "nstep": int(current["nstep"]),
                 "forc_conv_thr": float(physics["forc_conv_thr"]), "etot_conv_thr": float(physics["etot_conv_thr"]),
             },
@@ -207,48 +321,56 @@ class QECalculator:
                 for site, moment in zip(structure, moments, strict=True)]
 
     def run(self, structure: Structure, physics: dict[str, Any], run: dict[str, Any], directory: Path) -> dict:
-        """Run pw.x in ``directory`` with corrections; return calculation-document fields."""
+        """Run pw.x in ``directory`` with corrections; return calculation-document fields.
+
+        Attempt ``N`` writes ``pw-N.in`` and ``pw-N.out``; the numbers go on
+        after those of an earlier call, whose interrupted run is resumed
+        (:func:`_resume`, recorded as the first correction).
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         command = self.command(run)
         cores = int(run["n_mpi"]) * int(run["n_threads"])
         env = {**os.environ, "OMP_NUM_THREADS": str(run["n_threads"])}
-        current = {key: physics[key] for key in ("mixing_beta", "electron_maxstep", "smearing", "nstep")}
-        corrections: list[dict[str, Any]] = []
+        calculation = _CALCULATION[physics["mode"]]
+        plan = _Plan(structure, {key: physics[key] for key in ("mixing_beta", "electron_maxstep", "smearing", "nstep")})
+        first = _last_attempt(directory) + 1
+        output = directory / f"pw-{first - 1}.out"
+        resume = _resume(directory, output, calculation) if first else None
+        if resume:
+            plan.correct(INTERRUPTED, resume, output)
         total_wall = 0.0
-        geometry = structure
         magnetization = self.starting_magnetization(structure, physics)  # kept when restarting from a geometry
-        for attempt in range(int(physics["max_corrections"]) + 1):
-            stem = directory / f"pw-{attempt}"
+        last = first + int(physics["max_corrections"])
+        for attempt in range(first, last + 1):
+            output = directory / f"pw-{attempt}.out"
+            limit = max_seconds(run)
+            control = {"restart_mode": plan.restart_mode, **({} if limit is None else {"max_seconds": limit})}
             text = write_input(
-                geometry, self.namelists(physics, current), physics["pseudopotentials"], physics["kpts"],
-                magnetization,
+                plan.geometry, self.namelists(physics, plan.current, control), physics["pseudopotentials"],
+                physics["kpts"], magnetization,
             )
-            stem.with_suffix(".in").write_text(text)
+            output.with_suffix(".in").write_text(text)
             start = time.perf_counter()
-            returncode = _execute(command + ["-in", stem.name + ".in"], stem.with_suffix(".out"), directory, env,
+            returncode = _execute(command + ["-in", output.with_suffix(".in").name], output, directory, env,
                                   run["timeout_s"], f"pw.x {structure.formula.replace(' ', '')} {physics['mode']}"
-                                  + (f" (correction {attempt})" if attempt else ""))
+                                  + (f" (correction {len(plan.corrections)})" if plan.corrections else ""))
             total_wall += time.perf_counter() - start
-            output = stem.with_suffix(".out").read_text(errors="replace")
-            outcome = classify_output(output, returncode, _CALCULATION[physics["mode"]])
+            outcome = classify_output(output.read_text(errors="replace"), returncode, calculation)
             if outcome.kind == "ok":
-                final, energy, forces, stress, magmoms = final_fields(stem.with_suffix(".out"))
+                final, energy, forces, stress, magmoms = final_fields(output)
                 fields = result_fields(final, energy, forces, stress, magmoms)
                 if outcome.total_magnetization is not None and physics["spin"]:
                     fields["total_magnetization"] = outcome.total_magnetization
-                return {**fields, "status": "completed", "converged": True, "corrections": corrections,
+                return {**fields, "status": "completed", "converged": True, "corrections": plan.corrections,
                         "error": None, **accounting(total_wall, cores)}
-            if outcome.kind in ("error", "killed") or attempt == int(physics["max_corrections"]):
+            correction = None if attempt == last else plan.next(outcome, returncode)
+            if correction is None:
                 break
-            changes = _correction(outcome.kind, current, len(corrections) + 1)
-            corrections.append({"step": len(corrections) + 1, "reason": outcome.reason, "changes": changes})
-            current.update({key: value for key, value in changes.items() if key in current})
-            if changes.get("restart_from"):
-                geometry = final_fields(stem.with_suffix(".out"))[0]
+            plan.correct(*correction, output)
         reason = outcome.reason if outcome.kind in ("error", "killed") else (
-            f"{outcome.reason}; gave up after {len(corrections)} correction(s)")
-        return {"status": "failed", "converged": False, "corrections": corrections, "error": reason,
+            f"{outcome.reason}; gave up after {len(plan.corrections)} correction(s)")
+        return {"status": "failed", "converged": False, "corrections": plan.corrections, "error": reason,
                 **accounting(total_wall, cores)}
 
 

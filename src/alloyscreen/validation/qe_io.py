@@ -17,6 +17,8 @@ _WALL = re.compile(r"PWSCF\s*:.*?CPU\s+(.+?)\s*WALL")
 _TOTAL_MAG = re.compile(r"total magnetization\s*=\s*(-?[\d.]+)")
 _VERSION = re.compile(r"Program PWSCF (v\.\S+)")
 _SITE_MOMENT = re.compile(r"atom:\s+(\d+)\s+charge:\s+\S+\s+magn:\s+(-?[\d.]+)")
+_STOPPED = re.compile(r"Maximum CPU time exceeded\s+max_seconds\s*=\s*(\S+)\s+elapsed seconds\s*=\s*(\S+)")
+_SCF_ENERGY = re.compile(r"^!\s+total energy", re.M)
 
 
 def kpoint_grid(structure: Structure, spacing: float) -> list[int]:
@@ -118,7 +120,8 @@ class PwOutcome:
     """What a pw.x run ended with.
 
     ``kind`` is ``ok``, ``scf`` (electrons not converged), ``ionic`` (relaxation
-    steps exhausted), ``error`` (pw.x stopped with an error message) or
+    steps exhausted), ``stopped`` (pw.x reached ``max_seconds`` and wrote its
+    restart files), ``error`` (pw.x stopped with an error message) or
     ``killed`` (no clean end: signal, crash, time limit).
     """
 
@@ -143,6 +146,10 @@ def classify_output(text: str, returncode: int | None, calculation: str) -> PwOu
     if error:
         routine, code, message = error.groups()
         return PwOutcome("error", f"pw.x error in routine {routine} ({code.strip()}): {message.strip()}", **common)
+    stopped = _STOPPED.search(text)
+    if stopped:
+        limit, elapsed = stopped.groups()
+        return PwOutcome("stopped", f"stopped at max_seconds ({limit} s, {elapsed} s elapsed)", **common)
     if "convergence NOT achieved" in text:
         steps = re.findall(r"convergence NOT achieved after\s+(\d+)", text)
         return PwOutcome("scf", f"SCF not converged after {steps[-1] if steps else '?'} iterations", **common)
@@ -155,6 +162,11 @@ def classify_output(text: str, returncode: int | None, calculation: str) -> PwOu
     if calculation != "scf" and ("maximum number of steps has been reached" in text or "bfgs converged" not in text):
         return PwOutcome("ionic", "ionic relaxation not converged within nstep steps", **common)
     return PwOutcome("ok", None, **common)
+
+
+def completed_scf_cycles(text: str) -> int:
+    """Return how many SCF cycles of a pw.x output ended with a total energy (one per ionic step)."""
+    return len(_SCF_ENERGY.findall(text))
 
 
 def read_final(path: Path):

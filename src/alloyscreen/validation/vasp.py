@@ -6,7 +6,7 @@ in ``calculations`` (see :mod:`alloyscreen.validation.maker`). The atomate2 jobs
 are told to hand an unconverged run on (``handle_unsuccessful=False``) instead
 of raising, so that ``record`` stores it as a ``failed`` calculation with its
 reason: the cache then holds it and the same failing run is not resubmitted
-unless asked (``retry_failed``).
+unless the stage allows more attempts (``retries``).
 """
 
 from __future__ import annotations
