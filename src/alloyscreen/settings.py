@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     server_timeout_ms: int = Field(5000, description="how long to wait for the database to answer (ms)")
     embedded_start_timeout_s: float = Field(30.0, description="how long the embedded server may take to start (s)")
     embedded_cache_size: str = Field("512M", description="WiredTiger cache of the embedded server")
+    max_space_size: int = Field(20_000_000, ge=1, description="largest candidate space a campaign may stream each "
+                                                             "round (candidates; about 4 minutes per round here)")
     scratch_dir: Path | None = Field(None, description="where calculations run (e.g. a cluster's scratch); "
                                                        "unset: DATA_DIR/runs")
 

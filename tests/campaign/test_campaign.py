@@ -67,7 +67,7 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
      r"exactly one labelled objective \(mixing_energy or delta_g_h\), got \['mixing_energy', 'delta_g_h'\]"),
     ([{"property": "cost"}], "exactly one labelled objective .*, got none"),
     ([{"property": "mixing_energy"}, {"property": "price"}],
-     "objectives.1: Value error, unknown objective property 'price'; allowed: mixing_energy, delta_g_h, cost"),
+     "objectives.1: unknown objective property 'price'; allowed: mixing_energy, delta_g_h, cost"),
     ([{"property": "mixing_energy"}, {"property": "hhi_reserve"}],
      "objective 'hhi_reserve' has no value for Tc; allowed elements: "),
 ])

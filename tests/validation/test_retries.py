@@ -24,6 +24,7 @@ def test_a_failing_pw_runs_again_up_to_the_retries_and_keeps_every_error(databas
 
 
 def test_a_stored_failure_is_run_again_when_the_policy_allows(database, cu3au):
+    cu3au.scale_lattice(cu3au.volume * 1.013)  # a structure no other test computes
     _, physics, _, key, claim = prepare(cu3au, "emt", {}, "relax")
     lost = CalculationDocument(id=key, **claim, status="failed", error="worker lost (node failure)").to_mongo()
     database["calculations"].insert_one(lost)

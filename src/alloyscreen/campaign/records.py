@@ -29,12 +29,17 @@ def save_campaign(name: str, spec: dict[str, Any], status: CampaignStatus) -> st
     return spec_hash
 
 
-@job
-def set_campaign_status(campaign_id: str, status: CampaignStatus, message: str | None = None) -> str:
-    """Set the status of campaign ``campaign_id``; return the status."""
+def mark_campaign(campaign_id: str, status: CampaignStatus, message: str | None = None) -> bool:
+    """Set the status (and its reason) of campaign ``campaign_id``; False when it is not stored."""
     result = get_database()["campaigns"].update_one(
         {"_id": campaign_id}, {"$set": {"status": status, "message": message}}
     )
-    if result.matched_count != 1:
+    return result.matched_count == 1
+
+
+@job
+def set_campaign_status(campaign_id: str, status: CampaignStatus, message: str | None = None) -> str:
+    """Set the status of campaign ``campaign_id``; return the status."""
+    if not mark_campaign(campaign_id, status, message):
         raise KeyError(f"no campaign with id {campaign_id!r}")
     return status

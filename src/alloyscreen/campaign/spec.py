@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from alloyscreen.candidates.space import CandidateSpace
@@ -22,6 +22,8 @@ from alloyscreen.descriptors.properties import (
 )
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
+from alloyscreen.settings import get_settings
+from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
@@ -50,7 +52,7 @@ class SurrogateSpec(_Strict):
 class AcquisitionSpec(_Strict):
     """How each round's batch is chosen."""
 
-    strategy: str = Field("ucb", description="greedy, ucb, ei, thompson or random")
+    strategy: str = Field("ucb", description=f"acquisition function: {', '.join(ACQUISITIONS)}")
     batch_size: int = Field(4, ge=1, description="candidates validated per round")
     kappa: float = Field(2.0, description="exploration weight of ucb")
     diversity: Literal["maxmin", "kmeans", "none"] = Field("maxmin", description="diversity in descriptor space")
@@ -58,6 +60,12 @@ class AcquisitionSpec(_Strict):
     keep_top: int = Field(200, ge=1, description="prediction documents stored per round (the top slice)")
     shards: int = Field(1, ge=1, description="scoring jobs per round: > 1 fans scoring out over FireWorks workers")
     chunk_size: int = Field(65536, ge=1, description="candidates featurized and scored at a time (memory bound)")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        get_acquisition(value)  # unknown: one line naming the allowed ones
+        return value
 
 
 class ObjectiveSpec(_Strict):
@@ -225,6 +233,7 @@ class CampaignSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> CampaignSpec:
+        self._check_space()
         names = [stage.name for stage in self.stages]
         if not names:
             raise ValueError("at least one stage is needed")
@@ -246,6 +255,16 @@ class CampaignSpec(_Strict):
                 raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
         self._check_stage_physics()
         return self
+
+    def _check_space(self) -> None:
+        """Build the candidate space (every check of its elements, fractions and bounds) and bound its size."""
+        space = CandidateSpace(self.candidates)
+        limit = get_settings().max_space_size
+        if space.size > limit:
+            raise ValueError(
+                f"the candidate space holds {space.size:,} candidates{'' if space.size_is_exact else ' at most'}, "
+                f"above the limit of {limit:,} (setting ALLOYSCREEN_MAX_SPACE_SIZE); allowed: a sample "
+                "(sampling kind dirichlet or sobol), descriptor windows, a coarser step, fewer elements or components")
 
     @property
     def element_pool(self) -> list[str]:
@@ -304,6 +323,9 @@ def _describe(error: ErrorDetails) -> str:
     """One line for a validation error; an unknown key names the closest valid one."""
     location = [str(part) for part in error["loc"]]
     where = ".".join(location)
+    if error["type"] == "value_error":  # our own checks: the message names the value and what is allowed
+        message = error["msg"].removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
     if error["type"] != "extra_forbidden":
         got = "" if isinstance(error.get("input"), dict) else f" (got {error.get('input')!r})"
         return f"{where or 'spec'}: {error['msg']}{got}"
@@ -329,6 +351,9 @@ def load_spec(source: str | Path | dict[str, Any]) -> CampaignSpec:
             data = yaml.safe_load(path.read_text())
         except FileNotFoundError:
             raise AlloyscreenError(f"campaign spec {str(path)!r} does not exist") from None
+        except UnicodeDecodeError as error:
+            raise AlloyscreenError(f"campaign spec {str(path)!r} is not UTF-8 text ({error.reason} at byte "
+                                   f"{error.start}); allowed: a UTF-8 yaml file") from None
         except yaml.YAMLError as error:
             raise AlloyscreenError(f"campaign spec {str(path)!r} is not valid yaml: {error}".splitlines()[0]) from None
     if not isinstance(data, dict):

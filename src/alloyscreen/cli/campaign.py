@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import click
-from pymongo.errors import PyMongoError
 
-from alloyscreen.campaign.execution import run_campaign, submit
+from alloyscreen.campaign.execution import JobFailedError, run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.results import campaign_status, load_campaign_spec, top_candidates
@@ -40,7 +39,7 @@ def run(spec_path: Path, quiet: bool) -> None:
             else:
                 with show_progress():
                     run_campaign(spec)
-    except (PyMongoError, RuntimeError) as error:
+    except JobFailedError as error:
         raise _explain_stop(spec.name, spec_path, error) from None
     click.echo(spec.campaign_id)
 
@@ -53,8 +52,8 @@ def _explain_stop(name: str, spec_path: Path, error: Exception) -> AlloyscreenEr
     except AlloyscreenError as unreachable:
         return DatabaseError(f"campaign {name} stopped, the database went away ({unreachable}); "
                              f"re-run `alloyscreen run {spec_path}` when it is back to resume")
-    return AlloyscreenError(f"campaign {name} stopped: {str(error).splitlines()[0]} (see the log above); "
-                            f"re-running resumes without repeating finished work")
+    return AlloyscreenError(f"campaign {name} failed: {error}; re-running `alloyscreen run {spec_path}` resumes "
+                            "without repeating finished work")
 
 
 @click.command("submit")

@@ -1,0 +1,80 @@
+"""Bad specs fail at load with one line and write nothing; an error inside a job reaches the user and the status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.campaign.test_campaign import COLLECTIONS, _spec
+
+from alloyscreen.campaign.results import campaign_status
+from alloyscreen.campaign.spec import load_spec
+
+BIN = Path(sys.executable).parent
+
+
+def _run(path: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "alloyscreen"), "run", "--quiet", str(path)], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+def _changed(spec: dict, where: str, value) -> dict:
+    *path, key = where.split(".")
+    inner = spec
+    for part in path:
+        inner = inner[part]
+    inner[key] = value
+    return spec
+
+
+@pytest.mark.parametrize(("where", "value", "expected"), [
+    ("candidates.elements", ["Cu", "Xx"], "unknown element symbol 'Xx'; allowed: symbols H to Og"),
+    ("candidates.sampling.step", 0, "grid step 0.0; allowed: a step that divides 1"),
+    ("candidates.sampling.step", -0.25, "grid step -0.25; allowed: a step that divides 1"),
+    ("candidates.n_components", 5, "candidates.n_components 5 is more than the 4 elements available; allowed: 1..4"),
+    ("candidates.min_fraction", {"Cu": 0.8, "Ni": 0.8}, "leave the candidate space empty"),
+    ("acquisition.strategy", "bogus", "unknown acquisition function 'bogus'; allowed: ei, greedy, random"),
+    ("candidates.elements", ["Cu", "Ni", "Fe"], "stage 'emt': emt cannot treat element(s) ['Fe']"),
+])
+def test_bad_spec_is_one_line_at_load_and_writes_nothing(database, tmp_path, where, value, expected):
+    spec = _changed(_spec("bad"), where, value)
+    if where == "candidates.min_fraction":
+        spec["candidates"]["required"] = ["Cu", "Ni"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    before = {name: database[name].count_documents({}) for name in (*COLLECTIONS, "campaigns")}
+    result = _run(path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr
+    assert {name: database[name].count_documents({}) for name in (*COLLECTIONS, "campaigns")} == before
+
+
+def test_a_space_above_the_size_limit_names_its_size_and_what_to_do(tmp_path):
+    spec = _spec("huge")
+    spec["candidates"].update(n_components=[2, 4], sampling={"kind": "grid", "step": 0.01})
+    load_spec(spec)  # under the default limit
+    path = tmp_path / "huge.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = _run(path, ALLOYSCREEN_MAX_SPACE_SIZE="1000")
+    assert result.returncode == 2
+    assert "above the limit of 1,000 (setting ALLOYSCREEN_MAX_SPACE_SIZE); allowed: a sample" in result.stderr
+    assert "holds 176,847 candidates" in result.stderr  # the exact count, with thousands separators
+
+
+def test_an_error_inside_a_job_is_the_one_line_and_the_campaign_is_failed(database, tmp_path):
+    spec = _spec("bad-params", validations=7)
+    spec["surrogate"] = {"params": {"max_depth": -3}}  # free-form booster parameters: XGBoost refuses at training
+    path = tmp_path / "bad-params.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = _run(path)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2, result.stderr
+    assert last.startswith("error: campaign bad-params failed: XGBoostError: value -3 for Parameter max_depth")
+    assert "(job active_learning_round)" in last and "resumes without repeating finished work" in last
+    status = campaign_status(database, load_spec(spec).campaign_id)
+    assert status["status"] == "failed" and "max_depth" in status["message"]
+    assert status["stages"][0]["validations"] == 5  # the random round was labelled and kept
