@@ -32,6 +32,8 @@ def test_stage_makers_round_trip_the_spec():
     maker = CampaignMaker(stages=[StageMaker.from_spec(stage) for stage in spec.stages])
     assert maker.campaign(spec).campaign_id == spec.campaign_id
     assert [stage.validation.name for stage in maker.stages] == ["screen", "dft"]
+    assert [(stage.structure.name, stage.structure.method) for stage in maker.stages] == [("screen", "random"),
+                                                                                         ("dft", "random")]
     assert maker.stages[1].validation.mode == "vc-relax" and maker.stages[1].validation.category == "dft"
 
 

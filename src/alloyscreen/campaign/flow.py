@@ -20,7 +20,6 @@ from alloyscreen.campaign.gnn import train_campaign_gnn
 from alloyscreen.campaign.labelling import (
     Candidate,
     LabelOutcome,
-    candidate_slab,
     candidate_structure,
     failed_outcome,
     label_candidate,
@@ -39,10 +38,11 @@ from alloyscreen.campaign.rounds import (
     stored_batch,
 )
 from alloyscreen.campaign.scoring import ScoredSlice
-from alloyscreen.campaign.spec import CampaignSpec, StageSpec, load_spec
+from alloyscreen.campaign.spec import CampaignSpec, StageSpec, StructureSpec, load_spec
 from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
+from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.registry import get_calculator, is_remote
 from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
@@ -116,11 +116,10 @@ def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_i
         return conclude_label(campaign_id, stage, label_candidate(candidate, stage, label, campaign_id, round_index,
                                                                   seed))
     try:
-        if isinstance(label, HydrogenAdsorptionMaker):
-            slab, structure_id = candidate_slab(candidate, stage.slab, seed)
-            structure = slab.structure
-        else:
-            structure, structure_id = candidate_structure(candidate, stage, seed)
+        structures = stage.slab_maker(seed) if isinstance(label, HydrogenAdsorptionMaker) else \
+            stage.structure_maker(seed)
+        cell_atoms = get_calculator(stage.calculator).cell_atoms
+        structure, structure_id = candidate_structure(candidate, structures, cell_atoms)
         flow = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id)
     except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
         return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
@@ -266,18 +265,19 @@ def train_campaign_gnn_job(maker: CampaignMaker, spec: CampaignSpec, outcomes_re
 
 @dataclass
 class StageMaker(Maker):
-    """One rung of the fidelity ladder as a Maker: its validation Maker, structure recipe and budgets.
+    """One rung of the fidelity ladder as a Maker: its validation and structure Makers, and budgets.
 
     ``validation`` holds the calculator, its settings, the calculation mode and
-    the FireWorks category; it is named after the stage, so jobflow's
-    ``update_maker_kwargs(..., class_filter=ValidationMaker, name_filter=stage)``
-    on a campaign flow reaches it. ``structure`` and ``slab`` are the fields of
-    :class:`StructureSpec` and :class:`SlabSpec`.
+    the FireWorks category; ``structure`` makes the bulk cells. Both are named
+    after the stage, so jobflow's ``update_maker_kwargs(..., class_filter=
+    ValidationMaker, name_filter=stage)`` on a campaign flow reaches them.
+    ``slab`` holds the fields of :class:`SlabSpec` (surface and sites of dG_H).
+    The label Maker (:meth:`label_maker`) is made from them for the campaign's target.
     """
 
     name: str = "stage"
     validation: ValidationMaker = field(default_factory=ValidationMaker)
-    structure: dict[str, Any] = field(default_factory=dict)
+    structure: StructureMaker = field(default_factory=StructureMaker)
     slab: dict[str, Any] = field(default_factory=dict)
     max_validations: int = 1
     max_core_hours: float | None = None
@@ -285,15 +285,16 @@ class StageMaker(Maker):
     @classmethod
     def from_spec(cls, stage: StageSpec) -> StageMaker:
         """The Maker of a spec's stage."""
-        return cls(name=stage.name, validation=stage.validation_maker(),
-                   structure=stage.structure.model_dump(mode="json"),
+        return cls(name=stage.name, validation=stage.validation_maker(), structure=stage.structure_maker(),
                    slab=stage.slab.model_dump(mode="json"), max_validations=stage.max_validations,
                    max_core_hours=stage.max_core_hours)
 
     def stage_spec(self) -> StageSpec:
         """The stage as a spec (what labelling reads)."""
+        recipe = StructureSpec(method=self.structure.method, supercell=self.structure.supercell,
+                               max_error=self.structure.max_error, iterations=self.structure.iterations)
         return StageSpec(name=self.name, calculator=self.validation.calculator, mode=self.validation.mode,
-                         settings=dict(self.validation.settings), structure=self.structure, slab=self.slab,
+                         settings=dict(self.validation.settings), structure=recipe, slab=self.slab,
                          max_validations=self.max_validations, max_core_hours=self.max_core_hours,
                          category=self.validation.category or get_calculator(self.validation.calculator).category,
                          retries=self.validation.retries)

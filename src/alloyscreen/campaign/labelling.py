@@ -8,20 +8,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from alloyscreen.campaign.spec import SlabSpec, StageSpec
+from alloyscreen.campaign.spec import StageSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionOutcome
-from alloyscreen.structures import GeneratedStructure, choose_supercell, make_slab
-from alloyscreen.structures.bulk import SQS_MIN_ATOMS, random_solid_solution, special_quasirandom_structure
-from alloyscreen.structures.elements import element_structure
+from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
@@ -52,46 +48,18 @@ class LabelOutcome(SelectionOutcome):
         return SelectionOutcome.model_validate(self.model_dump(include=set(SelectionOutcome.model_fields)))
 
 
-def candidate_structure(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[Structure, str]:
-    """Generate and store the stage's structure of ``candidate``; return it and its document id.
+def candidate_structure(candidate: Candidate, maker: StructureMaker,
+                        cell_atoms: tuple[int, int] = (1, 256)) -> tuple[Structure, str]:
+    """Generate ``candidate``'s structure with ``maker`` and store it (once); return it and its document id.
 
-    A pure element gets its primitive cell (the cell of its reference crystal).
-    Without a fixed supercell, the smallest near-isotropic supercell that holds
-    the fractions within ``max_error``, inside the calculator's ``cell_atoms``
-    range (a few atoms for DFT, 32 and more for potentials; an SQS needs at
-    least ``SQS_MIN_ATOMS``), is used and recorded.
+    ``cell_atoms``: the calculator's range of atoms per cell, for a supercell
+    the maker chooses itself (:meth:`StructureMaker.generate`).
     """
-    if len(candidate.composition) == 1:
-        generated = element_structure(next(iter(candidate.composition)), candidate.prototype)
-        return generated.structure, _store_structure(generated, candidate)
-    generate = special_quasirandom_structure if stage.structure.method == "sqs" else random_solid_solution
-    options: dict[str, Any] = {"seed": seed, "max_error": stage.structure.max_error}
-    if stage.structure.supercell is not None:
-        options["supercell"] = tuple(stage.structure.supercell)
-    else:
-        fewest, most = get_calculator(stage.calculator).cell_atoms
-        fewest = max(fewest, SQS_MIN_ATOMS) if stage.structure.method == "sqs" else fewest
-        options["supercell"] = choose_supercell(candidate.composition, candidate.prototype, min_atoms=fewest,
-                                                max_atoms=most, max_error=stage.structure.max_error)
-    if stage.structure.method == "sqs":
-        options["iterations"] = stage.structure.iterations
-    generated = generate(candidate.composition, candidate.prototype, **options)
-    return generated.structure, _store_structure(generated, candidate)
-
-
-def _store_structure(generated: GeneratedStructure, candidate: Candidate) -> str:
-    """Insert the ``structures`` document of ``candidate``'s generated structure (once); return its id."""
+    generated = maker.generate(candidate.composition, candidate.prototype, cell_atoms)
     document = generated.to_document(candidate_id=candidate.id,
                                      provenance=current_job_provenance(parents=[candidate.id]))
     insert_document(get_database()["structures"], document)
-    return document.id
-
-
-def candidate_slab(candidate: Candidate, slab: SlabSpec, seed: int) -> tuple[GeneratedStructure, str]:
-    """Generate and store the close-packed slab of ``candidate``; return it and its document id."""
-    generated = make_slab(candidate.composition, candidate.prototype, size=slab.size, layers=slab.layers,
-                          fixed_layers=slab.fixed_layers, vacuum=slab.vacuum, seed=seed, max_error=slab.max_error)
-    return generated, _store_structure(generated, candidate)
+    return generated.structure, document.id
 
 
 def placed(candidate: Candidate, stage: StageSpec, round_index: int, outcome: SelectionOutcome) -> LabelOutcome:
@@ -114,7 +82,8 @@ def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyM
     failed with the reason; the campaign goes on.
     """
     try:
-        structure, structure_id = candidate_structure(candidate, stage, seed)
+        cell_atoms = get_calculator(stage.calculator).cell_atoms
+        structure, structure_id = candidate_structure(candidate, stage.structure_maker(seed), cell_atoms)
         outcome = label.run(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
     except AlloyscreenError as error:
         return failed_outcome(candidate, stage, round_index, error)

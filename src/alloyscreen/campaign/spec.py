@@ -23,6 +23,7 @@ from alloyscreen.descriptors.properties import (
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.settings import get_settings
+from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.physics import pool_settings
@@ -171,6 +172,17 @@ class StageSpec(_Strict):
     retries: int = Field(0, ge=0, le=5, description="times a failed calculation is run again before its failure "
                                                     "is the label's outcome (e.g. a pw.x killed by a time limit "
                                                     "resumes from its restart files)")
+
+    def structure_maker(self, seed: int = 0) -> StructureMaker:
+        """The Maker of this stage's bulk structures (``structure``), seeded with ``seed``."""
+        recipe = self.structure
+        return StructureMaker(name=self.name, method=recipe.method, seed=seed, iterations=recipe.iterations,
+                              max_error=recipe.max_error, supercell=recipe.supercell)
+
+    def slab_maker(self, seed: int = 0) -> StructureMaker:
+        """The Maker of this stage's slabs (``slab``: a delta_g_h label's surface), seeded with ``seed``."""
+        geometry = self.slab.model_dump(include={"size", "layers", "fixed_layers", "vacuum"})
+        return StructureMaker(name=self.name, method="slab", seed=seed, max_error=self.slab.max_error, slab=geometry)
 
     def validation_maker(self) -> ValidationMaker:
         """The stage's validation Maker (calculator, settings, mode, category), named after the stage."""

@@ -109,7 +109,8 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
         else:
             report = {"formula": given.composition.reduced_formula}
         if calculator == "vasp":
-            structure = given or candidate_structure(candidate, stage, seed)[0]
+            structure = given or candidate_structure(candidate, stage.structure_maker(seed),
+                                                     get_calculator("vasp").cell_atoms)[0]
             folder = directory or Path(f"vasp-{structure.composition.reduced_formula}")
             report.update(_write_vasp_inputs(structure, settings, mode, folder))
         else:
