@@ -11,6 +11,7 @@ registry (:mod:`alloyscreen.validation.registry`) maps names to calculators.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import numpy as np
@@ -121,6 +122,19 @@ def result_fields(
         fields["magmoms"] = np.asarray(magmoms, dtype=float).tolist()
         fields["total_magnetization"] = float(np.sum(magmoms))
     return fields
+
+
+def concurrent_runs(calculator: Any, settings: dict[str, Any]) -> int:
+    """How many calculations of ``calculator`` one process runs at once on this host's cores.
+
+    A program run beside Python (``subprocess``, e.g. pw.x) takes ``n_mpi`` x
+    ``n_threads`` cores, so the cores this process may use hold that many at
+    once; a calculator running inside Python runs one at a time.
+    """
+    if not getattr(calculator, "subprocess", False):
+        return 1
+    run = {**calculator.run_defaults, **settings}
+    return max(1, len(os.sched_getaffinity(0)) // (int(run["n_mpi"]) * int(run["n_threads"])))
 
 
 def accounting(wall_time_s: float, n_cores: int) -> dict[str, Any]:

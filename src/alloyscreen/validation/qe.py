@@ -191,6 +191,7 @@ class QECalculator:
 
     name = "qe"
     category = "dft"
+    subprocess = True  # pw.x runs beside Python: several may run at once (:func:`concurrent_runs`)
     cell_atoms = (1, 64)  # atoms of automatic bulk cells (min, max): the smallest exact
     defaults: dict[str, Any] = {
         "pseudo_dir": DEFAULT_PSEUDO_DIR, "functional": "PBE", "pseudopotentials": {},

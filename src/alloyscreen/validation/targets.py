@@ -16,11 +16,12 @@ each of them once and every label reuses them.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
-from jobflow import Flow, Job, Maker, job
+from jobflow import Flow, Maker, job
 from pymatgen.core import Structure
 
 from alloyscreen.errors import AlloyscreenError
@@ -32,7 +33,7 @@ from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import binding_position, choose_sites
-from alloyscreen.validation.base import SettingsError
+from alloyscreen.validation.base import SettingsError, concurrent_runs
 from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, prepare, validate
 from alloyscreen.validation.physics import check_same_physics, pool_settings
 from alloyscreen.validation.references import ElementReference, choose_reference, reference_crystals
@@ -154,38 +155,55 @@ class MixingEnergyMaker(Maker):
         return {el.symbol: reference_crystals(el.symbol, validation.calculator, validation.settings)
                 for el in structure.composition}
 
+    def plan(self, structure: Structure) -> tuple[dict[str, tuple[Structure, ValidationMaker]], str,
+                                                   dict[str, dict[str, str]]]:
+        """Return the label's calculations, each once: (id -> structure and Maker, the structure's id, references).
+
+        References: element -> crystal -> calculation id (a pure element's cell is also one of them).
+        """
+        validation = self.pooled(structure)
+        relax_cell = replace(validation, relax=True, relax_cell=True)
+        calculations: dict[str, tuple[Structure, ValidationMaker]] = {}
+
+        def add(crystal: Structure, maker: ValidationMaker) -> str:
+            key = prepare(crystal, maker.calculator, maker.settings, maker.mode)[3]
+            calculations.setdefault(key, (crystal, maker))
+            return key
+
+        main = add(structure, validation)
+        references = {element: {name: add(crystal, relax_cell) for name, crystal in found.items()}
+                      for element, found in self.crystals(structure, validation).items()}
+        return calculations, main, references
+
     def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
              structure_id: str | None = None) -> Flow:
         """Return the flow [validation of ``structure``, one job per reference crystal, label]."""
-        validation = self.pooled(structure)
-        relax_cell = replace(validation, relax=True, relax_cell=True)
-        jobs: dict[str, Job] = {}
-
-        def calculation(crystal: Structure, maker: ValidationMaker, candidate: str | None = None,
-                        from_: list[str] | None = None):
-            key = prepare(crystal, maker.calculator, maker.settings, maker.mode)[3]
-            if key not in jobs:  # a pure element's cell is also one of its reference crystals
-                jobs[key] = maker.make(crystal, candidate_id=candidate, parents=from_)
-            return jobs[key].output
-
-        validated = calculation(structure, validation, candidate_id, parents)
-        references = {element: {name: calculation(crystal, relax_cell) for name, crystal in found.items()}
-                      for element, found in self.crystals(structure, validation).items()}
-        label = mixing_energy_job(validated, references, structure_id)
-        label.update_config({"manager_config": jobs[next(iter(jobs))].config.manager_config})
+        calculations, main, references = self.plan(structure)
+        jobs = {key: maker.make(crystal, candidate_id if key == main else None, parents if key == main else None)
+                for key, (crystal, maker) in calculations.items()}
+        label = mixing_energy_job(jobs[main].output, {element: {name: jobs[key].output for name, key in found.items()}
+                                                      for element, found in references.items()}, structure_id)
+        label.update_config({"manager_config": jobs[main].config.manager_config})
         return Flow([*jobs.values(), label], output=label.output, name=f"{self.name} {structure.formula}")
 
     def run(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | tuple[str, ...] = (),
             structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
-        """Compute (or reuse) the same calculations here and return the outcome; references only on success."""
-        validation = self.pooled(structure)
-        calc, settings = validation.calculator, validation.settings
-        calculation, reused = validate(structure, calc, settings, validation.mode, parents=parents,
-                                       campaign_id=campaign_id)
-        crystals = {} if calculation.status != "completed" else {
-            element: {name: validate(crystal, calc, settings, "vc-relax")[0] for name, crystal in found.items()}
-            for element, found in self.crystals(structure, validation).items()}
-        return mixing_energy_outcome(calculation, reused, crystals, candidate_id, structure_id)
+        """Compute (or reuse) the same calculations here and return the outcome.
+
+        Calculations run side by side where the calculator allows it
+        (:func:`concurrent_runs`: pw.x on each free core), largest cells first.
+        """
+        calculations, main, references = self.plan(structure)
+        calc = calculations[main][1]
+        with ThreadPoolExecutor(concurrent_runs(get_calculator(calc.calculator), calc.settings)) as pool:
+            running = {key: pool.submit(validate, crystal, maker.calculator, maker.settings, maker.mode,
+                                        parents=parents if key == main else (),
+                                        campaign_id=campaign_id if key == main else None)
+                       for key, (crystal, maker) in sorted(calculations.items(), key=lambda item: -len(item[1][0]))}
+            done = {key: future.result() for key, future in running.items()}
+        crystals = {element: {name: done[key][0] for name, key in found.items()}
+                    for element, found in references.items()}
+        return mixing_energy_outcome(*done[main], crystals, candidate_id, structure_id)
 
 
 def hydrogen_molecule() -> Structure:
