@@ -26,7 +26,7 @@ def _changed(spec: dict, where: str, value) -> dict:
     *path, key = where.split(".")
     inner = spec
     for part in path:
-        inner = inner[part]
+        inner = inner[int(part)] if part.isdigit() else inner[part]
     inner[key] = value
     return spec
 
@@ -39,6 +39,8 @@ def _changed(spec: dict, where: str, value) -> dict:
     ("candidates.min_fraction", {"Cu": 0.8, "Ni": 0.8}, "leave the candidate space empty"),
     ("acquisition.strategy", "bogus", "unknown acquisition function 'bogus'; allowed: ei, greedy, random"),
     ("candidates.elements", ["Cu", "Ni", "Fe"], "stage 'emt': emt cannot treat element(s) ['Fe']"),
+    ("stages.0.antiferromagnetic", ["Co"], "antiferromagnetic element 'Co' is not in the element pool"),
+    ("stages.0.antiferromagnetic", ["Ni"], "antiferromagnetic starts need spin-polarised calculations"),
 ])
 def test_bad_spec_is_one_line_at_load_and_writes_nothing(database, tmp_path, where, value, expected):
     spec = _changed(_spec("bad"), where, value)

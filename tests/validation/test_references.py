@@ -48,3 +48,12 @@ def test_spin_polarised_calculators_also_start_cr_mn_fe_antiferromagnetic():
     assert set(crystals) == {"bcc", "fcc", "hcp", "bcc-afm", "fcc-afm"}
     assert crystals["bcc-afm"].site_properties["magmom"] == [2.0, -2.0]
     assert sorted(crystals["fcc-afm"].site_properties["magmom"]) == [-2.0, -2.0, 2.0, 2.0]
+
+
+def test_an_element_the_user_names_also_starts_antiferromagnetic():
+    from alloyscreen.validation.references import reference_crystals
+
+    assert set(reference_crystals("Ni", "vasp", {})) == {"fcc", "bcc", "hcp"}
+    named = reference_crystals("Ni", "vasp", {}, antiferromagnetic=["Ni"])
+    assert set(named) == {"fcc", "bcc", "hcp", "bcc-afm", "fcc-afm"}
+    assert named["bcc-afm"].site_properties["magmom"] == [2.0, -2.0]

@@ -281,13 +281,14 @@ class StageMaker(Maker):
     slab: dict[str, Any] = field(default_factory=dict)
     max_validations: int = 1
     max_core_hours: float | None = None
+    antiferromagnetic: list[str] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, stage: StageSpec) -> StageMaker:
         """The Maker of a spec's stage."""
         return cls(name=stage.name, validation=stage.validation_maker(), structure=stage.structure_maker(),
                    slab=stage.slab.model_dump(mode="json"), max_validations=stage.max_validations,
-                   max_core_hours=stage.max_core_hours)
+                   max_core_hours=stage.max_core_hours, antiferromagnetic=list(stage.antiferromagnetic))
 
     def stage_spec(self) -> StageSpec:
         """The stage as a spec (what labelling reads)."""
@@ -297,7 +298,7 @@ class StageMaker(Maker):
                          settings=dict(self.validation.settings), structure=recipe, slab=self.slab,
                          max_validations=self.max_validations, max_core_hours=self.max_core_hours,
                          category=self.validation.category or get_calculator(self.validation.calculator).category,
-                         retries=self.validation.retries)
+                         retries=self.validation.retries, antiferromagnetic=self.antiferromagnetic)
 
     def label_maker(self, target: str, pool: list[str] | None = None,
                     seed: int = 0) -> MixingEnergyMaker | HydrogenAdsorptionMaker:
@@ -306,7 +307,8 @@ class StageMaker(Maker):
             slab = self.stage_spec().slab
             return HydrogenAdsorptionMaker(name=self.name, validation=self.validation, site_kinds=list(slab.site_kinds),
                                            max_sites=slab.max_sites, seed=seed, pool=pool)
-        return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool)
+        return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool,
+                                 antiferromagnetic=self.antiferromagnetic)
 
     def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, target: str,
              pool: list[str]) -> Job:

@@ -28,7 +28,7 @@ from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
-from alloyscreen.validation.registry import is_remote
+from alloyscreen.validation.registry import get_calculator, is_remote
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
@@ -169,6 +169,8 @@ class StageSpec(_Strict):
     max_validations: int = Field(ge=1, description="budget: validations in this stage")
     max_core_hours: float | None = Field(None, gt=0, description="budget: core-hours in this stage")
     category: str = Field("cheap", description="FireWorks _category of this stage's jobs")
+    antiferromagnetic: list[str] = Field(default_factory=list, description="elements besides Cr, Mn and Fe whose "
+                                         "references also start antiferromagnetic (spin-polarised stages)")
     retries: int = Field(0, ge=0, le=5, description="times a failed calculation is run again before its failure "
                                                     "is the label's outcome (e.g. a pw.x killed by a time limit "
                                                     "resumes from its restart files)")
@@ -296,12 +298,20 @@ class CampaignSpec(_Strict):
             if is_remote(stage.calculator) and self.target != "mixing_energy_per_atom":
                 raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
                                  f"{self.target}; allowed for {self.target}: emt, chgnet, qe")
+            outside = sorted(set(stage.antiferromagnetic) - set(pool))
+            if outside:
+                raise ValueError(f"stage {stage.name!r}: antiferromagnetic element {outside[0]!r} is not in the "
+                                 f"element pool; allowed: {', '.join(pool)}")
             try:
-                pool_settings(stage.calculator, pool, stage.settings)
+                settings = pool_settings(stage.calculator, pool, stage.settings)
             except MissingPseudoDirectoryError:
                 continue
             except AlloyscreenError as error:
                 raise ValueError(f"stage {stage.name!r}: {error}") from None
+            calc = get_calculator(stage.calculator)
+            if stage.antiferromagnetic and not calc.spin_polarised(settings):
+                raise ValueError(f"stage {stage.name!r}: antiferromagnetic starts need spin-polarised calculations; "
+                                 f"allowed: a calculator and settings with spin (e.g. qe with spin: true)")
 
     @property
     def labelled_objective(self) -> ObjectiveSpec:

@@ -8,6 +8,7 @@ and the energies of the others, go on the label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -49,18 +50,20 @@ def element_reference(element: str, calculator: str, settings: dict[str, Any], d
                                       for name, crystal in crystals.items()})
 
 
-def reference_crystals(element: str, calculator: str, settings: dict[str, Any],
-                       structure: Structure | None = None) -> dict[str, Structure]:
+def reference_crystals(element: str, calculator: str, settings: dict[str, Any], structure: Structure | None = None,
+                       antiferromagnetic: Sequence[str] = ()) -> dict[str, Structure]:
     """Return the crystals whose lowest relaxed energy is the reference of ``element`` (or only ``structure``).
 
-    A spin-polarised calculator also starts Cr, Mn and Fe antiferromagnetic
-    (bcc and fcc); their other crystals start ferromagnetic.
+    A spin-polarised calculator also starts Cr, Mn, Fe and the elements named
+    in ``antiferromagnetic`` antiferromagnetic (bcc and fcc); their other
+    crystals start ferromagnetic.
     """
     if structure is not None:
         return {"given": structure}
     crystals = elemental_crystals(element)
     calc = get_calculator(calculator)
-    if element in ANTIFERROMAGNETIC_MOMENTS and calc.spin_polarised(calc.resolve_pool([element], dict(settings))):
+    named = element in ANTIFERROMAGNETIC_MOMENTS or element in antiferromagnetic
+    if named and calc.spin_polarised(calc.resolve_pool([element], dict(settings))):
         crystals.update(antiferromagnetic_crystals(element))
     return crystals
 

@@ -134,7 +134,9 @@ class MixingEnergyMaker(Maker):
 
     Every reference crystal of each element (:func:`reference_crystals`) is
     vc-relaxed with the same calculator and settings, resolved once for
-    ``pool`` (default: the structure's elements), and the lowest wins.
+    ``pool`` (default: the structure's elements), and the lowest wins;
+    ``antiferromagnetic`` names elements besides Cr, Mn and Fe that also start
+    antiferromagnetic when the calculation is spin-polarised.
     :meth:`make` returns one job per calculation and a label job (any
     calculator; VASP through atomate2); :meth:`run` does the same calculations
     in this process (calculators that run here).
@@ -143,6 +145,7 @@ class MixingEnergyMaker(Maker):
     name: str = "mixing energy"
     validation: ValidationMaker = field(default_factory=ValidationMaker)
     pool: list[str] | None = None
+    antiferromagnetic: list[str] = field(default_factory=list)
 
     def pooled(self, structure: Structure) -> ValidationMaker:
         """The validation Maker with its settings resolved for the pool (one line on bad settings)."""
@@ -152,7 +155,8 @@ class MixingEnergyMaker(Maker):
 
     def crystals(self, structure: Structure, validation: ValidationMaker) -> dict[str, dict[str, Structure]]:
         """Element -> crystal name -> the crystals whose lowest relaxed energy is its reference."""
-        return {el.symbol: reference_crystals(el.symbol, validation.calculator, validation.settings)
+        return {el.symbol: reference_crystals(el.symbol, validation.calculator, validation.settings,
+                                              antiferromagnetic=self.antiferromagnetic)
                 for el in structure.composition}
 
     def plan(self, structure: Structure) -> tuple[dict[str, tuple[Structure, ValidationMaker]], str,
