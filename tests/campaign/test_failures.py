@@ -77,6 +77,21 @@ def test_an_error_inside_a_job_is_the_one_line_and_the_campaign_is_failed(databa
     assert result.returncode == 2, result.stderr
     assert last.startswith("error: campaign bad-params failed: XGBoostError: value -3 for Parameter max_depth")
     assert "(job active_learning_round)" in last and "resumes without repeating finished work" in last
+    assert f"{load_spec(spec).campaign_id}.log)" in last  # where the library messages went
     status = campaign_status(database, load_spec(spec).campaign_id)
     assert status["status"] == "failed" and "max_depth" in status["message"]
     assert status["stages"][0]["validations"] == 5  # the random round was labelled and kept
+
+
+def test_the_terminal_shows_the_projects_lines_and_the_log_file_the_rest(database, tmp_path):
+    spec = _spec("quiet-terminal", validations=6)
+    path = tmp_path / "quiet.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = _run(path)
+    campaign_id = load_spec(spec).campaign_id
+    assert result.returncode == 0 and result.stdout.strip() == campaign_id, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"campaign quiet-terminal: id {campaign_id}, library messages in ")
+    log = Path(first.rsplit(" ", 1)[1]).read_text()
+    assert "FutureWarning: cd is deprecated" in log  # jobflow's, once per place
+    assert "Warning" not in result.stderr

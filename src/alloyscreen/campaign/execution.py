@@ -14,6 +14,7 @@ from pymongo.errors import PyMongoError
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.records import mark_campaign
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
+from alloyscreen.db.cache import WorkCache
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.db.stores import get_job_store, get_launchpad
@@ -57,15 +58,23 @@ def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:
 
     Running it again resumes: finished calculations and stored rounds are reused.
 
+    While it runs, this process holds the campaign's lock (a heartbeat in
+    ``locks``): a second run of the same campaign is refused, and ``status``
+    calls a campaign whose process died ``stalled``.
+
     Raises
     ------
     JobFailedError
         A job raised; the campaign is then marked ``failed`` with that line.
+    LockHeldError
+        The campaign is running in another live process.
     """
     spec = spec if isinstance(spec, CampaignSpec) else load_spec(spec)
-    init_database(get_database())
+    database = get_database()
+    init_database(database)
     try:
-        run_here(CampaignMaker().make(spec))
+        with WorkCache(database["campaigns"]).hold(spec.campaign_id):
+            run_here(CampaignMaker().make(spec))
     except JobFailedError as error:
         with contextlib.suppress(PyMongoError):  # a database that went away cannot be told
             mark_campaign(spec.campaign_id, "failed", str(error))

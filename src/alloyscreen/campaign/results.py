@@ -8,6 +8,7 @@ from pymongo.database import Database
 
 from alloyscreen.campaign.objectives import objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.db.cache import WorkCache
 from alloyscreen.errors import AlloyscreenError
 
 
@@ -31,7 +32,11 @@ def load_campaign_spec(database: Database, key: str) -> CampaignSpec:
 
 
 def campaign_status(database: Database, key: str) -> dict[str, Any]:
-    """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons."""
+    """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons.
+
+    ``status`` is the stored one, or ``stalled`` when the process running the
+    campaign holds its lock no more (it died: no heartbeat).
+    """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
     failed = list(database["selections"].find({"campaign_id": campaign["_id"], "outcome.status": "failed"}))
@@ -47,9 +52,15 @@ def campaign_status(database: Database, key: str) -> dict[str, Any]:
     failures = [{"stage": doc["stage"], "candidate_id": doc["candidate_id"],
                  "calculation_id": doc["outcome"]["calculation_id"], "error": doc["outcome"]["error"]}
                 for doc in failed]
+    status, message = campaign["status"], campaign.get("message")
+    held = WorkCache(database["campaigns"]).holder(campaign["_id"])
+    if status == "running" and held is not None and held[1]:
+        lock = held[0]
+        status, message = "stalled", (f"since {lock['heartbeat']:%Y-%m-%d %H:%M:%S} UTC: the process running it "
+                                      f"(pid {lock['pid']} on {lock['host']}) stopped; re-run to resume")
     return {
-        "campaign_id": campaign["_id"], "name": campaign["name"], "status": campaign["status"],
-        "message": campaign.get("message"), "round": campaign.get("iteration", 0),
+        "campaign_id": campaign["_id"], "name": campaign["name"], "status": status, "message": message,
+        "round": campaign.get("iteration", 0),
         "selections": database["selections"].count_documents({"campaign_id": campaign["_id"]}),
         "models": database["models"].count_documents({"provenance.campaign_id": campaign["_id"]}),
         "stages": stages, "failures": failures,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
@@ -20,6 +18,7 @@ from alloyscreen.db.init import init_database
 from alloyscreen.errors import AlloyscreenError, DatabaseError
 from alloyscreen.progress import show_progress
 from alloyscreen.settings import get_settings
+from alloyscreen.terminal import library_noise_to
 
 SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
 
@@ -27,24 +26,26 @@ SPEC = click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Pat
 @click.command()
 @SPEC
 @click.option("--quiet", is_flag=True, help="No progress bars (a calculation running over 30 s still logs a line).")
-def run(spec_path: Path, quiet: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Show library warnings and log records too (always in the log file).")
+def run(spec_path: Path, quiet: bool, verbose: bool) -> None:
     """Run a campaign to completion here; re-running resumes without repeating work."""
     spec = load_spec(spec_path)
     logging.getLogger("jobflow").setLevel(logging.WARNING)
-    click.echo(f"campaign {spec.name}: id {spec.campaign_id}", err=True)
+    log_path = get_settings().runs_dir / "campaigns" / f"{spec.campaign_id}.log"
+    click.echo(f"campaign {spec.name}: id {spec.campaign_id}, library messages in {log_path}", err=True)
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the id (calculators print)
+        with library_noise_to(log_path, verbose):  # stdout carries only the id
             if quiet:
                 run_campaign(spec)
             else:
                 with show_progress():
                     run_campaign(spec)
     except JobFailedError as error:
-        raise _explain_stop(spec.name, spec_path, error) from None
+        raise _explain_stop(spec.name, spec_path, error, log_path) from None
     click.echo(spec.campaign_id)
 
 
-def _explain_stop(name: str, spec_path: Path, error: Exception) -> AlloyscreenError:
+def _explain_stop(name: str, spec_path: Path, error: Exception, log_path: Path) -> AlloyscreenError:
     """One line for a campaign that stopped: the database went away, or a job failed."""
     settings = get_settings()
     try:
@@ -53,7 +54,7 @@ def _explain_stop(name: str, spec_path: Path, error: Exception) -> AlloyscreenEr
         return DatabaseError(f"campaign {name} stopped, the database went away ({unreachable}); "
                              f"re-run `alloyscreen run {spec_path}` when it is back to resume")
     return AlloyscreenError(f"campaign {name} failed: {error}; re-running `alloyscreen run {spec_path}` resumes "
-                            "without repeating finished work")
+                            f"without repeating finished work (log: {log_path})")
 
 
 @click.command("submit")
@@ -90,7 +91,7 @@ def status(campaign: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("campaign")
-@click.option("-n", "count", default=10, show_default=True, help="How many candidates.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="How many candidates.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def top(campaign: str, count: int, as_json: bool) -> None:
     """The best validated candidates of a campaign, with each stage's label (the campaign's target unit)."""

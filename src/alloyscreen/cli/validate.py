@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.descriptors import parse_formula
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.settings import get_settings
+from alloyscreen.terminal import library_noise_to
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.registry import CALCULATORS, get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
@@ -86,15 +86,16 @@ def _write_vasp_inputs(structure: Structure, settings: dict, mode: str, director
               help="Where --calculator vasp writes its inputs (default: ./vasp-FORMULA).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option("--verbose", is_flag=True, help="Show library warnings and log records too (always in the log file).")
 def validate(target: str, calculator: str, mode: str, prototype: str, method: str, supercell: tuple[int, ...] | None,
-             settings_json: str | None, directory: Path | None, seed: int, as_json: bool) -> None:
+             settings_json: str | None, directory: Path | None, seed: int, as_json: bool, verbose: bool) -> None:
     """Validate TARGET (a formula such as CoCrFeNi, or a structure file) and print its mixing energy.
 
     Prints the relaxed structure and its volume per atom too; exits non-zero when the calculation failed.
     """
     settings = _settings(settings_json)
     init_database(get_database())
-    with contextlib.redirect_stdout(sys.stderr):  # calculators print; stdout carries the result only
+    with library_noise_to(get_settings().runs_dir / "validate.log", verbose):  # stdout carries the result only
         given = Structure.from_file(target) if Path(target).is_file() else None
         composition = parse_formula(target) if given is None else given.composition.fractional_composition.as_dict()
         pool_settings(calculator, list(composition), settings)  # bad input: one line, exit 2

@@ -13,7 +13,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,9 +23,13 @@ from pymongo.errors import DuplicateKeyError
 
 from alloyscreen.db.documents import insert_document
 from alloyscreen.db.server import pid_alive
-from alloyscreen.errors import DatabaseError
+from alloyscreen.errors import AlloyscreenError, DatabaseError
 
 LOCKS = "locks"
+
+
+class LockHeldError(AlloyscreenError):
+    """Work that runs once at a time (e.g. a campaign) is held by a live process."""
 
 
 def _now() -> datetime:
@@ -66,6 +71,33 @@ class WorkCache:
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the finished document for ``key``, or None."""
         return self.collection.find_one({"_id": key})
+
+    def holder(self, key: str) -> tuple[dict[str, Any], bool] | None:
+        """Return the lock on ``key`` and whether its holder is gone (stale), or None when nobody holds it."""
+        lock = self.locks.find_one({"_id": self._lock_id(key)})
+        return None if lock is None else (lock, self._is_stale(lock))
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold the lock on ``key`` while the block runs (heartbeat kept); a stale lock is taken over.
+
+        Raises
+        ------
+        LockHeldError
+            A live holder has it (one line naming it).
+        """
+        owner = self._owner()
+        if not self._claim(key, owner):
+            held = self.holder(key)
+            who = f"pid {held[0]['pid']} on {held[0]['host']}" if held else "another process"
+            raise LockHeldError(f"{self.collection.name[:-1]} {key} is in use by {who}; wait for it to end "
+                                f"(or stop it) and run again")
+        lock_id = self._lock_id(key)
+        try:
+            with _Heartbeat(self.locks, lock_id, owner, every_s=self.stale_seconds / 4):
+                yield
+        finally:
+            self.locks.delete_one({"_id": lock_id, "token": owner["token"]})
 
     def running(self) -> list[dict[str, Any]]:
         """Return the locks of work in progress on this collection."""
