@@ -95,3 +95,19 @@ def test_the_terminal_shows_the_projects_lines_and_the_log_file_the_rest(databas
     log = Path(first.rsplit(" ", 1)[1]).read_text()
     assert "FutureWarning: cd is deprecated" in log  # jobflow's, once per place
     assert "Warning" not in result.stderr
+
+
+def test_a_round_whose_selections_were_partly_stored_is_chosen_again_whole(database):
+    from alloyscreen.campaign.execution import run_campaign
+
+    spec = load_spec(_spec("partial-round", validations=7))
+    run_campaign(spec)
+    query = {"campaign_id": spec.campaign_id, "stage": "emt", "round": 1}
+    chosen = [s["candidate_id"] for s in database["selections"].find(query, sort=[("batch_position", 1)])]
+    assert len(chosen) == 2
+    # as if the process died while writing round 1: one of its two selections stored, none labelled yet
+    database["selections"].delete_many({**query, "batch_position": 1})
+    database["selections"].update_many(query, {"$set": {"outcome": None}})
+    run_campaign(spec)
+    again = list(database["selections"].find(query, sort=[("batch_position", 1)]))
+    assert [s["candidate_id"] for s in again] == chosen and all(s["outcome"] for s in again)

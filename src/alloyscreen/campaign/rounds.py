@@ -50,9 +50,17 @@ def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] |
 
 
 def stored_batch(campaign_id: str, stage: str, round_index: int) -> list[Candidate] | None:
-    """The batch already chosen for ``stage`` in this round (a resumed campaign), or None."""
-    chosen = list(get_database()["selections"].find({"campaign_id": campaign_id, "stage": stage, "round": round_index},
-                                                    sort=[("batch_position", 1)]))
+    """The batch already chosen for ``stage`` in this round (a resumed campaign), or None.
+
+    A batch whose selections were only partly stored (the process died while
+    writing them, before any was labelled) is removed: the round chooses again.
+    """
+    query = {"campaign_id": campaign_id, "stage": stage, "round": round_index}
+    selections = get_database()["selections"]
+    chosen = list(selections.find(query, sort=[("batch_position", 1)]))
+    if chosen and len(chosen) < (chosen[0].get("batch_size") or 0) and all(s["outcome"] is None for s in chosen):
+        selections.delete_many({**query, "outcome": None})
+        return None
     if not chosen:
         return None
     ids = [selection["candidate_id"] for selection in chosen]
@@ -252,7 +260,7 @@ def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
     insert_many(get_database()["selections"], (SelectionDocument(
         id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
         campaign_id=spec.campaign_id, stage=stage.name, round=round_index, candidate_id=outcome.candidate.id,
-        acquisition="confirm", score=float(score), batch_position=position,
+        acquisition="confirm", score=float(score), batch_position=position, batch_size=len(best),
         pareto_rank=int(front) if len(spec.objectives) > 1 else None,
         reason=f"rank {position} of stage {before.name!r} by {by}", provenance=provenance)
         for position, (outcome, score, front) in enumerate(zip(best, utility, fronts, strict=True))))

@@ -34,6 +34,8 @@ class SelectionDocument(Document):
     acquisition: str = Field(description="acquisition function, e.g. 'ucb', or 'random' for the baseline")
     score: float = Field(description="acquisition score of the candidate (higher is better)")
     batch_position: int = Field(ge=0, description="order in which the candidate entered the batch")
+    batch_size: int | None = Field(None, ge=1, description="candidates chosen with it (a batch counts only when "
+                                                           "all of them are stored)")
     reason: str = Field(description="why it was chosen, e.g. 'best score' or 'max-min distance 1.3 in slice'")
     model_id: str | None = Field(None, description="id of the `models` document used (None for random)")
     pareto_rank: int | None = Field(None, ge=0, description="non-dominated front (0 = Pareto front), multi-objective")

@@ -107,6 +107,7 @@ def selection_documents(
             acquisition=acquisition,
             score=float(score),
             batch_position=position,
+            batch_size=len(batch.indices),
             reason=reason,
             model_id=model_id,
             pareto_rank=rank,
