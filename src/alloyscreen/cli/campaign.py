@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import click
+from pymongo.errors import PyMongoError
 
 from alloyscreen.campaign.execution import JobFailedError, run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
@@ -40,7 +41,7 @@ def run(spec_path: Path, quiet: bool, verbose: bool) -> None:
             else:
                 with show_progress():
                     run_campaign(spec)
-    except JobFailedError as error:
+    except (JobFailedError, PyMongoError) as error:  # a job raised, or the database went away between jobs
         raise _explain_stop(spec.name, spec_path, error, log_path) from None
     click.echo(spec.campaign_id)
 

@@ -14,12 +14,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from alloyscreen.db.documents import insert_document
 from alloyscreen.db.server import pid_alive
@@ -45,7 +45,8 @@ class _Heartbeat:
 
     def _beat(self, locks: Collection, lock_id: str, owner: dict[str, Any], every_s: float) -> None:
         while not self._stop.wait(every_s):
-            locks.update_one({"_id": lock_id, "token": owner["token"]}, {"$set": {"heartbeat": _now()}})
+            with suppress(PyMongoError):  # the database is away: the work's own next call says so
+                locks.update_one({"_id": lock_id, "token": owner["token"]}, {"$set": {"heartbeat": _now()}})
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
@@ -97,7 +98,8 @@ class WorkCache:
             with _Heartbeat(self.locks, lock_id, owner, every_s=self.stale_seconds / 4):
                 yield
         finally:
-            self.locks.delete_one({"_id": lock_id, "token": owner["token"]})
+            with suppress(PyMongoError):  # a database that went away keeps a lock the next run takes over
+                self.locks.delete_one({"_id": lock_id, "token": owner["token"]})
 
     def running(self) -> list[dict[str, Any]]:
         """Return the locks of work in progress on this collection."""

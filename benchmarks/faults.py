@@ -1,0 +1,268 @@
+"""Fault injection on the real command line: kill -9, concurrent runs, a database killed mid-run, bad input.
+
+Every scenario runs ``alloyscreen run --quiet SPEC`` (a small EMT campaign) on
+the embedded database in a fresh data directory and compares what is stored
+with an uninterrupted reference run of the same spec (campaign ids and
+document ids are content hashes, so the same work gives the same ids):
+
+- ``kill``: ``kill -9`` after a seeded random delay (20-90 % of the reference's
+  wall time), then the same command again. Reported per run: documents lost
+  (reference ids missing) and extra (ids the reference does not have),
+  selections duplicated (one candidate twice in a stage and round),
+  calculations in flight at the kill (their locks: the only work done twice),
+  and whether ``top`` matches.
+- ``concurrent``: two runs started together; one is refused (one line) or
+  both finish, with nothing duplicated.
+- ``database``: the embedded server is killed mid-run; the time until the run
+  stops and its last line; then a rerun resumes.
+- ``bad_input``: each bad spec or argument of issue 12: exit code, the lines
+  printed, documents written.
+
+    python benchmarks/faults.py [--kills 20] [--seed 0] [--skip concurrent,database]
+
+Prints one JSON object. Goal: 0 lost, 0 duplicated, every bad input one line
+and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pymongo import MongoClient
+
+BIN = Path(sys.executable).parent / "alloyscreen"
+COLLECTIONS = ("campaigns", "candidates", "structures", "calculations", "labels", "models", "predictions",
+               "selections")
+SPEC: dict[str, Any] = {
+    "name": "faults", "seed": 5,
+    "candidates": {"elements": ["Cu", "Ni", "Pd", "Au"], "n_components": [2, 3],
+                   "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
+    "initial_random": 4, "acquisition": {"batch_size": 2, "strategy": "ucb"},
+    "stopping": {"max_rounds": 6, "patience": 3, "top_k": 3},
+    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 10,
+                "structure": {"method": "random", "supercell": [1, 1, 1]}},
+               {"name": "emt-sqs", "calculator": "emt", "max_validations": 2,
+                "structure": {"method": "sqs", "supercell": [2, 2, 2], "iterations": 2000}}],
+}
+
+
+class Place:
+    """A fresh data directory (embedded database) and the spec file of one scenario."""
+
+    def __init__(self, root: Path, name: str, spec: dict[str, Any] | None = None):
+        self.dir = root / name
+        self.dir.mkdir(parents=True)
+        self.spec = self.dir / "spec.yaml"
+        self.spec.write_text(yaml.safe_dump(spec or SPEC))
+        self.env = {**os.environ, "ALLOYSCREEN_DATA_DIR": str(self.dir / "data"), "ALLOYSCREEN_DB_NAME": "faults"}
+        self.env.pop("ALLOYSCREEN_MONGO_URI", None)
+
+    def command(self, *args: str) -> list[str]:
+        """The ``alloyscreen`` command line."""
+        return [str(BIN), *args]
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run ``alloyscreen ARGS`` here to its end."""
+        return subprocess.run(self.command(*args), env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """Start ``alloyscreen ARGS`` here."""
+        return subprocess.Popen(self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    def server(self) -> dict[str, Any] | None:
+        """The embedded server's ``server.json``, if one was started."""
+        path = next((self.dir / "data").rglob("server.json"), None)
+        return json.loads(path.read_text()) if path else None
+
+    def stored(self) -> dict[str, Any]:
+        """Ids of every collection, duplicated selections and held locks (starts the server if needed)."""
+        self.run("db", "start", timeout=60)
+        state = self.server()
+        assert state is not None, "the embedded server did not start"
+        with MongoClient(f"mongodb://127.0.0.1:{state['port']}/?directConnection=true") as client:
+            db = client["faults"]
+            keys = Counter((s["stage"], s["round"], s["candidate_id"]) for s in db["selections"].find())
+            return {"ids": {name: sorted(str(d["_id"]) for d in db[name].find({}, {"_id": 1})) for name in COLLECTIONS},
+                    "duplicated_selections": sum(n - 1 for n in keys.values() if n > 1),
+                    "locks": [lock["_id"] for lock in db["locks"].find()]}
+
+    def top(self) -> list[str]:
+        """The campaign's best candidates (ids)."""
+        result = self.run("top", SPEC["name"], "-n", "5", "--json", timeout=120)
+        return [row["candidate_id"] for row in json.loads(result.stdout or "[]")]
+
+    def stop(self) -> None:
+        """Stop the embedded server."""
+        self.run("db", "stop", timeout=60)
+
+
+def compare(reference: dict[str, Any], got: dict[str, Any]) -> dict[str, int]:
+    """Documents lost and extra per collection (summed), and duplicated selections."""
+    lost = sum(len(set(reference["ids"][n]) - set(got["ids"][n])) for n in COLLECTIONS)
+    extra = sum(len(set(got["ids"][n]) - set(reference["ids"][n])) for n in COLLECTIONS)
+    return {"lost": lost, "extra": extra, "duplicated_selections": got["duplicated_selections"]}
+
+
+def reference_run(root: Path) -> dict[str, Any]:
+    """The uninterrupted run: its wall time, stored ids and top."""
+    place = Place(root, "reference")
+    start = time.perf_counter()
+    result = place.run("run", "--quiet", str(place.spec))
+    wall = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    stored, top = place.stored(), place.top()
+    place.stop()
+    return {"wall_s": wall, "stored": stored, "top": top}
+
+
+def kill_runs(root: Path, reference: dict[str, Any], kills: int, seed: int) -> list[dict[str, Any]]:
+    """``kill -9`` each run after a random delay, then run again; compare with the reference."""
+    delays = np.random.default_rng(seed).uniform(0.2, 0.9, kills) * reference["wall_s"]
+    rows = []
+    for index, delay in enumerate(delays):
+        place = Place(root, f"kill-{index}")
+        process = place.start("run", "--quiet", str(place.spec))
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        in_flight = place.stored()["locks"]
+        resumed = place.run("run", "--quiet", str(place.spec))
+        row = {"delay_s": round(float(delay), 2), "resume_exit": resumed.returncode,
+               "in_flight_at_kill": len(in_flight), **compare(reference["stored"], place.stored()),
+               "same_top": place.top() == reference["top"]}
+        place.stop()
+        rows.append(row)
+    return rows
+
+
+def concurrent_runs(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """Two runs of one campaign started together."""
+    place = Place(root, "concurrent")
+    place.run("db", "start", timeout=60)  # both runs find the server up
+    processes = [place.start("run", "--quiet", str(place.spec)) for _ in range(2)]
+    outputs = [process.communicate() for process in processes]
+    result = {"exits": [process.returncode for process in processes],
+              "refused": [err.strip().splitlines()[-1] for (_, err), p in zip(outputs, processes, strict=True)
+                          if p.returncode != 0],
+              **compare(reference["stored"], place.stored()), "same_top": place.top() == reference["top"]}
+    place.stop()
+    return result
+
+
+def database_killed(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """Kill the embedded server mid-run: how long until the run says so, what it says; then resume."""
+    place = Place(root, "database")
+    place.run("db", "start", timeout=60)
+    process = place.start("run", "--quiet", str(place.spec))
+    time.sleep(0.5 * reference["wall_s"])
+    state = place.server()
+    assert state is not None
+    os.kill(state["pid"], signal.SIGKILL)
+    killed = time.perf_counter()
+    _, err = process.communicate(timeout=600)
+    stopped_after = time.perf_counter() - killed
+    resumed = place.run("run", "--quiet", str(place.spec))
+    result = {"exit": process.returncode, "seconds_to_message": round(stopped_after, 1),
+              "message": (err.strip().splitlines() or [""])[-1], "resume_exit": resumed.returncode,
+              **compare(reference["stored"], place.stored()), "same_top": place.top() == reference["top"]}
+    place.stop()
+    return result
+
+
+def _spec_with(**changes: Any) -> dict[str, Any]:
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    for where, value in changes.items():
+        *path, key = where.split("__")
+        inner = spec
+        for part in path:
+            inner = inner[int(part)] if part.isdigit() else inner[part]
+        inner[key] = value
+    return spec
+
+
+BAD_SPECS: dict[str, dict[str, Any]] = {
+    "unknown element Xx": _spec_with(candidates__elements=["Cu", "Xx"]),
+    "grid step 0": _spec_with(candidates__sampling__step=0),
+    "grid step -0.25": _spec_with(candidates__sampling__step=-0.25),
+    "more components than elements": _spec_with(candidates__n_components=6),
+    "bounds nothing meets": _spec_with(candidates__min_fraction={"Cu": 0.8, "Ni": 0.8},
+                                       candidates__required=["Cu", "Ni"]),
+    "EMT over Fe and Ti": _spec_with(candidates__elements=["Cu", "Ni", "Fe", "Ti"]),
+    "unknown strategy": _spec_with(acquisition__strategy="bogus"),
+    "1.14e18 candidates": _spec_with(candidates__elements=[
+        "H", "Li", "Be", "Na", "Mg", "Al", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga",
+        "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Hf", "Ta", "W", "Re", "Os",
+        "Ir", "Pt", "Au"], candidates__n_components=8, candidates__sampling__step=0.01,
+        stages__0__calculator="chgnet", stages__1__calculator="chgnet"),
+}
+
+
+def bad_inputs(root: Path) -> list[dict[str, Any]]:
+    """Every bad input: exit code, lines printed, documents written."""
+    place = Place(root, "bad")
+    before = place.stored()["ids"]
+    rows = []
+    cases: list[tuple[str, list[str]]] = []
+    for name, spec in BAD_SPECS.items():
+        path = place.dir / f"{len(cases)}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        cases.append((name, ["run", "--quiet", str(path)]))
+    latin = place.dir / "latin.yaml"
+    latin.write_bytes(b"name: caf\xe9\n")
+    cases += [("non-UTF-8 spec", ["run", str(latin)]), ("top -n -1", ["top", "faults", "-n", "-1"])]
+    for name, args in cases:
+        result = place.run(*args)
+        lines = result.stderr.strip().splitlines()
+        after = place.stored()["ids"]
+        rows.append({"input": name, "exit": result.returncode, "lines": len(lines), "message": lines[-1] if lines
+                     else "", "documents_written": sum(len(after[n]) - len(before[n]) for n in COLLECTIONS)})
+        before = after
+    place.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip", default="", help="comma-separated scenarios to skip: kill, concurrent, "
+                                                   "database, bad_input")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    with tempfile.TemporaryDirectory(prefix="alloyscreen-faults-") as folder:
+        root = Path(folder)
+        reference = reference_run(root)
+        report: dict[str, Any] = {"reference": {"wall_s": round(reference["wall_s"], 1), "top": reference["top"],
+                                                "documents": {n: len(ids) for n, ids in
+                                                              reference["stored"]["ids"].items()}}}
+        if "kill" not in skip:
+            rows = kill_runs(root, reference, args.kills, args.seed)
+            report["kill"] = {"runs": rows, "lost": sum(r["lost"] for r in rows),
+                              "extra": sum(r["extra"] for r in rows),
+                              "duplicated_selections": sum(r["duplicated_selections"] for r in rows),
+                              "in_flight_at_kill": sum(r["in_flight_at_kill"] for r in rows),
+                              "same_top": sum(r["same_top"] for r in rows)}
+        if "concurrent" not in skip:
+            report["concurrent"] = concurrent_runs(root, reference)
+        if "database" not in skip:
+            report["database"] = database_killed(root, reference)
+        if "bad_input" not in skip:
+            report["bad_input"] = bad_inputs(root)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
