@@ -1,12 +1,17 @@
+import os
+import signal
 import subprocess
 import time
 
 import pytest
 from pymongo import MongoClient
 
-from alloyscreen.db.client import connect, redact
+from alloyscreen.db import client as client_module
+from alloyscreen.db import server
+from alloyscreen.db.client import connect, get_client, get_database, redact
 from alloyscreen.db.server import _free_port
 from alloyscreen.errors import DatabaseError
+from alloyscreen.settings import Settings
 
 
 def test_unreachable_uri_fails_fast_naming_the_uri():
@@ -62,3 +67,54 @@ def test_calculations_run_on_the_scratch_dir_when_one_is_set(tmp_path, monkeypat
     assert get_settings().runs_dir == tmp_path / "data" / "runs"
     monkeypatch.setenv("ALLOYSCREEN_SCRATCH_DIR", str(tmp_path / "scratch"))
     assert get_settings().runs_dir == tmp_path / "scratch"
+
+
+@pytest.mark.parametrize(("uri", "shown"), [
+    ("mongodb://h/?tls=true&tlsCertificateKeyFilePassword=hunter2&w=1",
+     "mongodb://h/?tls=true&tlsCertificateKeyFilePassword=***&w=1"),
+    ("mongodb://ann:pw@h1:1,h2:2/db?apiTOKEN=t1;My_Secret=s2",
+     "mongodb://ann:***@h1:1,h2:2/db?apiTOKEN=***;My_Secret=***"),
+    ("mongodb+srv://c.example/?authMechanismProperties=AWS_SESSION_TOKEN:t3,SERVICE_NAME:x",
+     "mongodb+srv://c.example/?authMechanismProperties=AWS_SESSION_TOKEN:***,SERVICE_NAME:x"),
+    ("mongodb://h/?authMechanismProperties=AWS_SESSION_TOKEN%3At4%2CSERVICE_NAME%3Ax",
+     "mongodb://h/?authMechanismProperties=AWS_SESSION_TOKEN%3A***%2CSERVICE_NAME%3Ax"),
+    ("mongodb://127.0.0.1:1/?directConnection=true&journal=true",
+     "mongodb://127.0.0.1:1/?directConnection=true&journal=true"),
+])
+def test_redact_hides_secret_query_options(uri, shown):
+    assert redact(uri) == shown
+
+
+@pytest.fixture
+def own_clients(monkeypatch):
+    """This test's clients and embedded-server memory, apart from the session's."""
+    monkeypatch.setattr(client_module, "_CLIENTS", {})
+    monkeypatch.setattr(client_module, "_EMBEDDED_PORTS", {})
+    yield
+    client_module.close_clients()
+
+
+def test_user_uris_get_journaled_majority_writes_unless_they_choose(database, own_clients):
+    port = server.read_state().port
+    durable = get_client(Settings(mongo_uri=f"mongodb://127.0.0.1:{port}/?directConnection=true"))
+    assert durable.write_concern.document == {"w": "majority", "j": True}
+    durable.alloyscreen_wc.things.insert_one({"n": 1})
+    chosen = get_client(Settings(mongo_uri=f"mongodb://127.0.0.1:{port}/?directConnection=true&w=1"))
+    assert chosen.write_concern.document == {"w": 1}
+    durable.drop_database("alloyscreen_wc")
+
+
+def test_embedded_server_that_died_is_not_restarted_behind_the_process(tmp_path, own_clients):
+    settings = Settings(data_dir=tmp_path, server_timeout_ms=500)  # closing a client of a dead server waits this long
+    try:
+        get_database(settings).things.insert_one({"n": 1})  # first connection: started on demand
+        state = server.read_state(settings)
+        os.kill(state.pid, signal.SIGKILL)
+        while server.pid_alive(state.pid):
+            time.sleep(0.05)
+        with pytest.raises(DatabaseError, match=f"embedded database at 127.0.0.1:{state.port} went away") as error:
+            get_database(settings)
+        assert "\n" not in str(error.value) and "alloyscreen db start" in str(error.value)
+        assert server.find_server(settings) is None
+    finally:
+        server.stop(settings)

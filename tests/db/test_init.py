@@ -1,9 +1,15 @@
+import multiprocessing
+import uuid
+
 import pytest
+from pymongo import MongoClient
 from pymongo.errors import DuplicateKeyError
 
+from alloyscreen.db.client import resolve_uri
 from alloyscreen.db.collections import COLLECTIONS
 from alloyscreen.db.documents import insert_document, insert_many
 from alloyscreen.db.init import init_database
+from alloyscreen.db.jsonschema import mongo_json_schema
 from alloyscreen.errors import DatabaseError
 from alloyscreen.schemas.campaign import CampaignDocument
 
@@ -52,3 +58,29 @@ def test_insert_many_batches_and_skips_existing(database):
     assert insert_many(database["campaigns"], documents[:10], batch=4) == 10
     assert insert_many(database["campaigns"], documents, batch=4) == 15
     assert database["campaigns"].count_documents({"_id": {"$regex": "^batch-"}}) == 25
+
+
+def _init_at_once(uri: str, name: str, barrier) -> None:
+    barrier.wait(timeout=60)
+    with MongoClient(uri) as client:
+        init_database(client[name])
+
+
+def test_concurrent_init_of_a_fresh_database_succeeds_everywhere(database):
+    uri, name = resolve_uri(start=False), f"race_{uuid.uuid4().hex[:8]}"
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    workers = [context.Process(target=_init_at_once, args=(uri, name, barrier)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    with MongoClient(uri) as client:
+        fresh = client[name]
+        for spec in COLLECTIONS:
+            options = next(fresh.list_collections(filter={"name": spec.name}))["options"]
+            assert options["validator"] == {"$jsonSchema": mongo_json_schema(spec.model)}
+            assert {index.name for index in spec.indexes} <= set(fresh[spec.name].index_information())
+        assert all(change["validator"] == "unchanged" and not change["new_indexes"] for change in init_database(fresh))
+        client.drop_database(name)

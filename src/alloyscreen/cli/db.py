@@ -29,14 +29,13 @@ def start(port: int | None) -> None:
         uri = redact(settings.mongo_uri)
         raise AlloyscreenError(f"ALLOYSCREEN_MONGO_URI is set ({uri}): no embedded server is used")
     state = server.start(settings, port=port)
-    click.echo(f"embedded database running: pid {state.pid}, {state.uri}, storage {state.storage}")
+    click.echo(f"embedded database running: pid {state.pid}, {redact(state.uri)}, storage {state.storage}")
 
 
 @db.command()
 def stop() -> None:
-    """Stop the embedded database server."""
-    state = server.stop(get_settings())
-    click.echo(f"stopped embedded database (pid {state.pid})" if state else "no embedded database was running")
+    """Stop the embedded database server (found by its command line if server.json was deleted)."""
+    click.echo(server.stop(get_settings()))
 
 
 @db.command()

@@ -2,7 +2,9 @@
 
 The server is never imported: it is a separate process spoken to over the
 MongoDB wire protocol, with its WiredTiger storage in the data directory.
-Its pid and port are recorded in ``server.json`` beside the storage.
+Its pid and port are recorded in ``server.json`` beside the storage. It reads
+only the (empty) configuration file the project writes, never one found in the
+working directory or home, and everything it writes is private to the user.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -28,6 +32,7 @@ from alloyscreen.settings import Settings, get_settings
 
 EXECUTABLE = "secantusd-py"
 HOST = "127.0.0.1"
+CONFIG_TEXT = "# written by alloyscreen: the embedded server takes no settings from configuration files\n"
 
 
 @dataclass
@@ -45,9 +50,46 @@ class ServerState:
         return f"mongodb://{HOST}:{self.port}/?directConnection=true&journal=true"
 
 
-def _paths(settings: Settings) -> tuple[Path, Path, Path, Path]:
-    root = settings.embedded_dir
-    return root / "server.json", root / "storage", root / "server.log", root / "server.lock"
+class ServerPaths(NamedTuple):
+    """The embedded server's directory and the files in it."""
+
+    root: Path
+    state: Path
+    storage: Path
+    log: Path
+    lock: Path
+    config: Path
+
+
+def _paths(settings: Settings) -> ServerPaths:
+    root = settings.embedded_dir.absolute()  # the server runs in it: a relative path would not do
+    return ServerPaths(root, root / "server.json", root / "storage", root / "server.log", root / "server.lock",
+                       root / "secantusd.toml")
+
+
+def _private_dirs(settings: Settings) -> ServerPaths:
+    """Create the data dir 0700 when it is missing and make the embedded dir 0700; return the server's paths."""
+    try:
+        settings.data_dir.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass  # the user's directory: left as it is
+    paths = _paths(settings)
+    paths.root.mkdir(mode=0o700, exist_ok=True)
+    paths.root.chmod(0o700)
+    return paths
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """Open ``path`` with ``flags``, creating it, and make it 0600 even if it existed with looser bits."""
+    descriptor = os.open(path, flags | os.O_CREAT, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return descriptor
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by this user only."""
+    with os.fdopen(_open_private(path, os.O_WRONLY | os.O_TRUNC), "w") as handle:
+        handle.write(text)
 
 
 def _executable() -> str:
@@ -73,15 +115,52 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _is_server(state: ServerState) -> bool:
-    """Tell whether ``state.pid`` is a live secantusd process on the recorded storage."""
-    if not pid_alive(state.pid):
-        return False
+def _argv(pid: int) -> list[str]:
     try:
-        command = Path(f"/proc/{state.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
     except OSError:
-        return False
-    return EXECUTABLE in command and state.storage in command
+        return []
+
+
+def _serving_port(pid: int, storage: Path) -> int | None:
+    """Return the port of process ``pid`` when it is a secantusd on ``storage``, else None."""
+    argv = _argv(pid)
+    flags = dict(zip(argv, argv[1:], strict=False))
+    if not any(Path(arg).name == EXECUTABLE for arg in argv[:2]) or flags.get("--storage-path") != str(storage):
+        return None
+    try:
+        return int(flags["--port"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _started_at(pid: int) -> float:
+    """Return when process ``pid`` started (epoch seconds), from /proc."""
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime "))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _find_process(storage: Path) -> ServerState | None:
+    """Find this user's secantusd on ``storage`` by its command line (for a server whose server.json is gone)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or entry.stat().st_uid != os.getuid():
+                continue
+            port = _serving_port(int(entry.name), storage)
+            if port is not None:
+                return ServerState(int(entry.name), port, str(storage), _started_at(int(entry.name)))
+        except OSError:  # the process exited while we looked
+            continue
+    return None
+
+
+def _live(recorded: ServerState | None, storage: Path) -> ServerState | None:
+    """Return the secantusd running on ``storage``: the recorded one if it still is, else one found by scanning."""
+    if recorded and _serving_port(recorded.pid, storage) == recorded.port:
+        return recorded
+    return _find_process(storage)
 
 
 def _answers(uri: str, timeout_ms: int = 1000) -> bool:
@@ -111,84 +190,94 @@ def _port_taken(port: int) -> bool:
 
 
 @contextmanager
-def _locked(lock_path: Path):
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(lock_path: Path) -> Iterator[None]:
+    descriptor = _open_private(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def read_state(settings: Settings | None = None) -> ServerState | None:
-    """Return the recorded server state, or None when no server was recorded."""
-    state_path = _paths(settings or get_settings())[0]
+    """Return the state recorded in server.json, or None when nothing (readable) is recorded."""
     try:
-        return ServerState(**json.loads(state_path.read_text()))
+        return ServerState(**json.loads(_paths(settings or get_settings()).state.read_text()))
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return None
 
 
+def find_server(settings: Settings | None = None) -> ServerState | None:
+    """Return the live embedded server of the data dir, even when its server.json was deleted, or None."""
+    settings = settings or get_settings()
+    return _live(read_state(settings), _paths(settings).storage)
+
+
 def running_state(settings: Settings | None = None) -> ServerState | None:
     """Return the state of a live, answering embedded server, or None."""
-    state = read_state(settings)
-    if state and _is_server(state) and _answers(state.uri):
-        return state
-    return None
+    state = find_server(settings)
+    return state if state and _answers(state.uri) else None
 
 
-def _spawn(settings: Settings, port: int) -> subprocess.Popen:
-    _, storage, log_path, _ = _paths(settings)
-    storage.mkdir(parents=True, exist_ok=True)
+def _spawn(settings: Settings, paths: ServerPaths, port: int) -> subprocess.Popen:
+    """Start secantusd with the project's own config file only, in its directory, its files private to this user."""
+    paths.storage.mkdir(mode=0o700, exist_ok=True)
+    write_private(paths.config, CONFIG_TEXT)
     command = [
-        _executable(), "--host", HOST, "--port", str(port), "--storage-path", str(storage),
-        "--cache-size", settings.embedded_cache_size, "--log-level", "WARNING",
+        _executable(), "--config", str(paths.config), "--host", HOST, "--port", str(port),
+        "--storage-path", str(paths.storage), "--cache-size", settings.embedded_cache_size, "--log-level", "WARNING",
     ]
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SECANTUS_")}
+    with os.fdopen(_open_private(paths.log, os.O_WRONLY | os.O_APPEND), "ab") as log:
+        return subprocess.Popen(command, cwd=paths.root, env=environment, umask=0o077, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def _log_tail(settings: Settings, lines: int = 3) -> str:
-    log_path = _paths(settings)[2]
+def _log_tail(paths: ServerPaths, lines: int = 3) -> str:
     try:
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-lines:]
+        tail = paths.log.read_text(errors="replace").strip().splitlines()[-lines:]
     except FileNotFoundError:
         return ""
     return " | ".join(line.strip() for line in tail)
 
 
+def _record(paths: ServerPaths, state: ServerState) -> None:
+    write_private(paths.state, json.dumps(asdict(state)))
+
+
 def start(settings: Settings | None = None, port: int | None = None) -> ServerState:
     """Start the embedded server (or return the one already running).
 
-    A stale ``server.json`` (dead pid, or a pid that no longer answers) is
-    replaced. A taken ``port`` is refused with a clear message; without a
-    port a free one is chosen.
+    A server running without its server.json is found by its command line and
+    recorded again. A stale ``server.json`` (dead pid, or a server that no
+    longer answers) is replaced. A taken ``port`` is refused with a clear
+    message; without a port a free one is chosen.
     """
     settings = settings or get_settings()
-    state_path, storage, _, lock_path = _paths(settings)
-    with _locked(lock_path):
-        live = running_state(settings)
-        if live:
-            return live
-        stale = read_state(settings)
-        if stale and _is_server(stale):  # alive but not answering: a hung server
-            _terminate(stale.pid)
-        state_path.unlink(missing_ok=True)
+    paths = _private_dirs(settings)
+    with _locked(paths.lock):
+        recorded = read_state(settings)
+        found = _live(recorded, paths.storage)
+        if found and _answers(found.uri):
+            if found != recorded:
+                _record(paths, found)
+            return found
+        if found:  # alive but not answering: a hung server
+            _terminate(found.pid)
+        paths.state.unlink(missing_ok=True)
         if port is not None and _port_taken(port):
             raise DatabaseError(f"port {port} on {HOST} is taken: choose another or leave it unset for a free one")
         chosen = port or _free_port()
-        process = _spawn(settings, chosen)
-        state = ServerState(pid=process.pid, port=chosen, storage=str(storage), started_at=time.time())
+        process = _spawn(settings, paths, chosen)
+        state = ServerState(pid=process.pid, port=chosen, storage=str(paths.storage), started_at=time.time())
         deadline = time.monotonic() + settings.embedded_start_timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise DatabaseError(
-                    f"embedded server on port {chosen} exited with code {process.returncode}: {_log_tail(settings)}"
+                    f"embedded server on port {chosen} exited with code {process.returncode}: {_log_tail(paths)}"
                 )
             if _answers(state.uri, timeout_ms=500):
-                state_path.write_text(json.dumps(asdict(state)))
+                _record(paths, state)
                 return state
             time.sleep(0.2)
         _terminate(process.pid)
@@ -213,15 +302,22 @@ def _terminate(pid: int, timeout_s: float = 15.0) -> None:
         pass
 
 
-def stop(settings: Settings | None = None) -> ServerState | None:
-    """Stop the embedded server by its recorded pid; return the state it had, or None."""
+def stop(settings: Settings | None = None) -> str:
+    """Stop the embedded server of the data dir (found even without its server.json); return one line on what was done.
+
+    A server.json naming a process that is not this data dir's server is removed;
+    that process is left alone.
+    """
     settings = settings or get_settings()
-    state_path, _, _, lock_path = _paths(settings)
-    with _locked(lock_path):
-        state = read_state(settings)
-        if state is None:
-            return None
-        if _is_server(state):
-            _terminate(state.pid)
-        state_path.unlink(missing_ok=True)
-        return state
+    paths = _private_dirs(settings)
+    with _locked(paths.lock):
+        recorded = read_state(settings)
+        found = _live(recorded, paths.storage)
+        paths.state.unlink(missing_ok=True)
+        if found:
+            _terminate(found.pid)
+            return f"stopped embedded database (pid {found.pid}, port {found.port})"
+        if recorded is None:
+            return "no embedded database was running"
+        what = "another process, left alone" if pid_alive(recorded.pid) else "which has exited"
+        return f"no embedded database was running: server.json named pid {recorded.pid}, {what}; removed server.json"

@@ -9,13 +9,15 @@ server is started on demand there too).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from fireworks import LaunchPad
 from jobflow import JobStore
 from maggma.stores import GridFSStore, MongoStore
 
-from alloyscreen.db.client import connect, resolve_uri
+from alloyscreen.db.client import connect, resolve_uri, write_concern
+from alloyscreen.db.server import write_private
 from alloyscreen.settings import Settings, get_settings
 
 OUTPUTS = "jobflow_outputs"
@@ -31,7 +33,7 @@ class _SettingsConnection:
         settings = get_settings()
         self.uri = resolve_uri(settings)
         self.database = settings.db_name
-        self.mongoclient_kwargs = {"serverSelectionTimeoutMS": settings.server_timeout_ms, "tz_aware": True}
+        self.mongoclient_kwargs = {**_client_options(self.uri, settings), "tz_aware": True}
         super().connect(force_reset=force_reset)  # type: ignore[misc]
 
 
@@ -49,6 +51,11 @@ class SettingsGridFSStore(_SettingsConnection, GridFSStore):
         super().__init__(database="alloyscreen", collection_name=collection_name, **kwargs)
 
 
+def _client_options(uri: str, settings: Settings) -> dict[str, Any]:
+    """Client options for the stores and the LaunchPad: the settings' timeout and durable writes."""
+    return {"serverSelectionTimeoutMS": settings.server_timeout_ms, **write_concern(uri)}
+
+
 def get_job_store() -> JobStore:
     """Return the jobflow JobStore: documents in MongoDB, large data (``data=``) in GridFS."""
     return JobStore(SettingsMongoStore(OUTPUTS), additional_stores={"data": SettingsGridFSStore(DATA)})
@@ -60,7 +67,7 @@ def get_launchpad(settings: Settings | None = None) -> LaunchPad:
     uri = resolve_uri(settings)
     connect(uri, settings.server_timeout_ms).close()  # one clear line if unreachable
     launchpad = LaunchPad(host=uri, uri_mode=True, name=settings.db_name, strm_lvl="WARNING",
-                          mongoclient_kwargs={"serverSelectionTimeoutMS": settings.server_timeout_ms})
+                          mongoclient_kwargs=_client_options(uri, settings))
     if launchpad.fw_id_assigner.count_documents({}) == 0:  # a new database: initialise, as `lpad reset` would
         launchpad.fw_id_assigner.insert_one({"next_fw_id": 1, "next_launch_id": 1})
         launchpad.tuneup()  # as reset() does: same index options, so a later reset does not conflict
@@ -68,15 +75,19 @@ def get_launchpad(settings: Settings | None = None) -> LaunchPad:
 
 
 def write_launchpad_file(path: Path, settings: Settings | None = None) -> Path:
-    """Write ``my_launchpad.yaml`` for the database in use, for ``lpad``, ``rlaunch`` and ``qlaunch``."""
+    """Write ``my_launchpad.yaml`` for the database in use, for ``lpad``, ``rlaunch`` and ``qlaunch``.
+
+    The file may hold a password: it is made readable by this user only (0600), also when it existed.
+    """
     settings = settings or get_settings()
+    uri = resolve_uri(settings)
     config = {
-        "host": resolve_uri(settings),
+        "host": uri,
         "uri_mode": True,
         "name": settings.db_name,
         "logdir": None,
         "strm_lvl": "INFO",
-        "mongoclient_kwargs": {"serverSelectionTimeoutMS": settings.server_timeout_ms},
+        "mongoclient_kwargs": _client_options(uri, settings),
     }
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    write_private(path, yaml.safe_dump(config, sort_keys=False))
     return path
