@@ -5,6 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, TooFewLabelsError, model_id
 
 
@@ -74,3 +75,51 @@ def test_bad_input_errors(smooth_data):
         model.predict(X[:, :5])
     with pytest.raises(AlloyscreenError, match="not a serialised EnsembleRegressor"):
         EnsembleRegressor.from_bytes(b"not a zip")
+
+
+@pytest.fixture
+def counted_pools(monkeypatch):
+    """Count the CatBoost Pools built (ours and CatBoost's own conversions of numpy input)."""
+    import catboost
+
+    built = []
+    init = catboost.Pool.__init__
+
+    def counted_init(self, *args, **kwargs):
+        built.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(catboost.Pool, "__init__", counted_init)
+    return built
+
+
+@pytest.mark.parametrize("virtual", [0, 3])
+def test_catboost_members_score_one_pool_with_unchanged_outputs(smooth_data, counted_pools, virtual):
+    X, y = smooth_data
+    model = EnsembleRegressor(learner="catboost", n_members=3, virtual_ensembles=virtual, random_state=4).fit(X, y)
+    if virtual:
+        reference = np.concatenate([np.asarray(m.virtual_ensembles_predict(
+            X, prediction_type="VirtEnsembles", virtual_ensembles_count=virtual, thread_count=1))[:, :, 0].T
+            for m in model.members_])
+    else:
+        reference = np.stack([m.predict(X, thread_count=1) for m in model.members_])
+    counted_pools.clear()
+    members = model.predict_members(X, calibrated=False)
+    assert len(counted_pools) == 1
+    assert np.array_equal(members, reference)
+
+
+@pytest.mark.parametrize("learner", ["xgboost", "catboost"])
+def test_predict_moments_equals_separate_predictions(smooth_data, learner):
+    X, y = smooth_data
+    model = EnsembleRegressor(learner=learner, n_members=3, std_scale=1.7).fit(X, y)
+    mean, std, members = model.predict_moments(X, members=True)
+    separate_mean, separate_std = model.predict(X, return_std=True)
+    separate_members = model.predict_members(X)
+    assert np.array_equal(mean, separate_mean) and np.array_equal(std, separate_std)
+    assert np.array_equal(members, separate_members)
+    assert model.predict_moments(X)[2] is None
+    objective = Objective("mixing_energy_per_atom", "minimize")
+    thompson = [acquisition_scores("thompson", objective, m, s, members=ms, rng=np.random.default_rng(3))
+                for m, s, ms in ((mean, std, members), (separate_mean, separate_std, separate_members))]
+    assert np.array_equal(*thompson)

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from alloyscreen.schemas import provenance as provenance_module
+from alloyscreen.schemas.provenance import Provenance, current_job_provenance
 from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents
@@ -37,3 +39,22 @@ def test_prediction_and_selection_documents(scored):
     assert {s.stage for s in selections} == {"emt"}
     assert docs[0].candidate_id not in {s.candidate_id for s in selections}
     assert selections[0].candidate_id == docs[1].candidate_id
+
+
+def test_documents_share_one_provenance_built_without_reading_packages(scored, monkeypatch):
+    top, space = scored
+    current_job_provenance()  # imports jobflow; the installed versions are read once per process
+
+    def unread(name):
+        raise AssertionError(f"package versions read again ({name})")
+
+    monkeypatch.setattr(provenance_module.metadata, "version", unread)
+    provenance = current_job_provenance(campaign_id="camp", parents=["model123"])
+    assert provenance.versions["alloyscreen"] and provenance.job_uuid is None
+    provenance.versions["numpy"] = "changed"
+    assert Provenance().versions["numpy"] != "changed"
+    docs = prediction_documents(top, "camp", 1, "model123", OBJ.name, "ei", top=3, provenance=provenance)
+    batch = select_batch(top.score, space, top.candidate_ids, 2)
+    selections = selection_documents(batch, "camp", 1, "ei", "model123", provenance=provenance)
+    assert all(d.provenance is provenance for d in docs + selections)
+    assert selection_documents(batch, "camp", 1, "ei", "model123")[0].provenance.campaign_id is None

@@ -105,8 +105,7 @@ def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[L
     pareto = len(spec.objectives) > 1 and strategy != "random"
 
     def scorer(comps: Compositions, X: np.ndarray, positions: np.ndarray):
-        mean, std = model.predict(X, return_std=True)
-        members = model.predict_members(X) if strategy == "thompson" else None
+        mean, std, members = model.predict_moments(X, members=strategy == "thompson")
         rng = np.random.default_rng([spec.seed, round_index])  # the same draw for every chunk
         learned = acquisition_scores(strategy, objective, mean, std, members=members, y_labelled=y_labelled,
                                      rng=rng, **options)
@@ -147,11 +146,11 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
         top = Scored(np.asarray(scored.ids), scored.mean, scored.std,
                      scored.scores[:, labelled_column(spec)] if pareto else scored.scores,
                      fronts=scored.fronts if pareto else None, objective_scores=scored.scores if pareto else None)
-        predictions = prediction_documents(top, campaign_id, round_index, model_id, spec.target, acquisition, top=keep)
-        insert_many(database["predictions"], (p.model_copy(update={"provenance": provenance}) for p in predictions))
-    selections = selection_documents(batch, campaign_id, round_index, acquisition, model_id, pareto_ranks=fronts,
-                                     stage=spec.stages[0].name)
-    insert_many(database["selections"], (s.model_copy(update={"provenance": provenance}) for s in selections))
+        insert_many(database["predictions"], prediction_documents(
+            top, campaign_id, round_index, model_id, spec.target, acquisition, top=keep, provenance=provenance))
+    insert_many(database["selections"], selection_documents(
+        batch, campaign_id, round_index, acquisition, model_id, pareto_ranks=fronts, stage=spec.stages[0].name,
+        provenance=provenance))
 
 
 class RoundPlan(BaseModel):

@@ -82,19 +82,20 @@ def featurize(comps: Compositions, columns: list[str] | tuple[str, ...] | None =
     selected = COLUMNS if columns is None else check_columns(columns)
     hea_wanted = [c for c in selected if c in hea.COLUMNS]
     magpie_wanted = [c for c in selected if c.startswith(_MAGPIE_PREFIX)]
-    properties = tuple(p for p in magpie.PROPERTIES if any(c.endswith(f" {p}") for c in magpie_wanted))
-    magpie_columns = [f"{_MAGPIE_PREFIX}{s} {p}" for p in properties for s in magpie.STATISTICS]
-    hea_index = [hea.COLUMNS.index(c) for c in hea_wanted]
+    named = [c.removeprefix(_MAGPIE_PREFIX).split(" ") for c in magpie_wanted]  # [statistic, property]
+    statistics = tuple(s for s in magpie.STATISTICS if any(s == stat for stat, _ in named))
+    properties = tuple(p for p in magpie.PROPERTIES if any(p == prop for _, prop in named))
+    magpie_columns = [f"{_MAGPIE_PREFIX}{s} {p}" for p in properties for s in statistics]
     magpie_index = [magpie_columns.index(c) for c in magpie_wanted]
 
     out = np.empty((len(comps), len(selected)))
     for start in range(0, len(comps), _BLOCK_ROWS):
         block = Compositions(z=comps.z[start:start + _BLOCK_ROWS], c=comps.c[start:start + _BLOCK_ROWS])
         rows = slice(start, start + len(block))
-        if hea_index:
-            out[rows, : len(hea_index)] = hea.hea_parameters(block)[:, hea_index]
+        if hea_wanted:
+            out[rows, : len(hea_wanted)] = hea.hea_parameters(block, hea_wanted)
         if magpie_index:
-            out[rows, len(hea_index):] = magpie.magpie_statistics(block, properties)[:, magpie_index]
+            out[rows, len(hea_wanted):] = magpie.magpie_statistics(block, properties, statistics)[:, magpie_index]
     return DescriptorTable(columns=tuple(hea_wanted + magpie_wanted), values=out)
 
 

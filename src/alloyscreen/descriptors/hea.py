@@ -41,7 +41,8 @@ normalised composition and are left out.
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -55,16 +56,8 @@ IDEAL_RATIOS = np.array([
     0.154701, 0.224745, 0.361654, 0.414214, 0.518145, 0.616517, 0.709914, 0.798907, 0.884003, 0.902113,
     0.976006, 1.04733, 1.11632, 1.18318, 1.2481, 1.31123, 1.37271, 1.43267, 1.49119, 1.5484, 1.60436, 1.65915,
 ])
-
-COLUMNS = (
-    "n_components", "vec", "delta_h_mix", "delta_s_mix", "delta", "omega", "t_melt_mean",
-    "electronegativity_difference", "electronegativity_delta", "electronegativity_local_mismatch",
-    "radii_local_mismatch", "radii_gamma", "lambda_entropy", "ape_mean", "atomic_weight_mean",
-    "cohesive_energy_mean", "interant_electrons", "interant_s_electrons", "interant_p_electrons",
-    "interant_d_electrons", "interant_f_electrons", "shear_modulus_mean", "shear_modulus_delta",
-    "shear_modulus_local_mismatch", "shear_modulus_strength_model",
-)
 _ELEMENT_COLUMNS = ("vec", "radius", "t_melt", "chi", "phi", "weight", "e_coh", "shear", "s", "p", "d", "f")
+_INDEX = {name: i for i, name in enumerate(_ELEMENT_COLUMNS)}
 
 
 def _interant(shell: str, capacity: int) -> np.ndarray:
@@ -97,65 +90,139 @@ def _delta(values: np.ndarray, c: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("nm,nm->n", c, (1.0 - values / mean[:, None]) ** 2))
 
 
-def hea_parameters(comps: Compositions) -> np.ndarray:
-    """Return the (n, len(COLUMNS)) HEA parameters of ``comps``, columns in ``COLUMNS`` order."""
-    c, z = comps.c, comps.z
-    n, m = c.shape
-    per_element = _table()[z]  # (n, m, 12)
-    means = np.einsum("nm,nmq->nq", c, per_element)
-    col = {name: i for i, name in enumerate(_ELEMENT_COLUMNS)}
-    values = {name: per_element[:, :, i] for name, i in col.items()}
-    mean = {name: means[:, i] for name, i in col.items()}
+class _Block:
+    """What the HEA parameters of some compositions share, each part computed when a column first needs it."""
 
-    pair_a, pair_b = np.triu_indices(m, k=1)
-    cc = c[:, pair_a] * c[:, pair_b]
-    enthalpy = 4.0 * np.einsum("nk,nk->n", cc, mixing_enthalpy()[z[:, pair_a], z[:, pair_b]])
+    def __init__(self, comps: Compositions):
+        self.c, self.z, self.present = comps.c, comps.z, comps.present
 
-    def local_mismatch(name: str) -> np.ndarray:
-        return np.einsum("nk,nk->n", cc, np.abs(values[name][:, pair_a] - values[name][:, pair_b]))
+    @cached_property
+    def per_element(self) -> np.ndarray:
+        """(n, m, 12) element data of every slot, in ``_ELEMENT_COLUMNS`` order."""
+        return _table()[self.z]
 
-    entropy = -GAS_CONSTANT * np.einsum("nm,nm->n", c, np.log(np.where(c > 0, c, 1.0)))
-    delta = _delta(values["radius"], c, mean["radius"])
-    omega = mean["t_melt"] * entropy * 1e-3 / np.maximum(np.abs(enthalpy), MIN_ABS_ENTHALPY)
-    delta_percent_sq = (100.0 * delta) ** 2
-    lambda_entropy = np.divide(entropy, delta_percent_sq, out=np.zeros(n), where=delta_percent_sq != 0)
+    @cached_property
+    def means(self) -> np.ndarray:
+        """(n, 12) fraction-weighted means of the element data."""
+        return np.einsum("nm,nmq->nq", self.c, self.per_element)
 
-    r_mean = mean["radius"]
-    r_min, r_max = values["radius"].min(axis=1), values["radius"].max(axis=1)
-    gamma = (1 - np.sqrt((r_mean * r_min + r_min**2) / (r_mean + r_min) ** 2)) / (
+    def values(self, name: str) -> np.ndarray:
+        """(n, m) element data ``name`` of every slot."""
+        return self.per_element[:, :, _INDEX[name]]
+
+    def mean(self, name: str) -> np.ndarray:
+        """(n,) fraction-weighted mean of element data ``name``."""
+        return self.means[:, _INDEX[name]]
+
+    def delta(self, name: str) -> np.ndarray:
+        """sqrt(Σ c_i (1 − x_i/x̄)²) of element data ``name``."""
+        return _delta(self.values(name), self.c, self.mean(name))
+
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slots ``a < b`` of every pair and the products c_a c_b, (n, pairs)."""
+        a, b = np.triu_indices(self.c.shape[1], k=1)
+        return a, b, self.c[:, a] * self.c[:, b]
+
+    def local_mismatch(self, name: str) -> np.ndarray:
+        """Σ_{i<j} c_i c_j |x_i − x_j| of element data ``name``."""
+        a, b, cc = self.pairs
+        values = self.values(name)
+        return np.einsum("nk,nk->n", cc, np.abs(values[:, a] - values[:, b]))
+
+    @cached_property
+    def enthalpy(self) -> np.ndarray:
+        """ΔH_mix (kJ/mol), Takeuchi-Inoue pair enthalpies."""
+        a, b, cc = self.pairs
+        return 4.0 * np.einsum("nk,nk->n", cc, mixing_enthalpy()[self.z[:, a], self.z[:, b]])
+
+    @cached_property
+    def entropy(self) -> np.ndarray:
+        """ΔS_mix (J/(mol K)), ideal configurational."""
+        return -GAS_CONSTANT * np.einsum("nm,nm->n", self.c, np.log(np.where(self.c > 0, self.c, 1.0)))
+
+    @cached_property
+    def radius_delta(self) -> np.ndarray:
+        """Yang-Zhang δ of the Miracle radii."""
+        return self.delta("radius")
+
+    @cached_property
+    def interant(self) -> np.ndarray:
+        """(n, 4) interant s, p, d, f electrons."""
+        return np.einsum("nm,nmq->nq", self.present.astype(np.float64), self.per_element[:, :, _INDEX["s"]:])
+
+
+def _omega(block: _Block) -> np.ndarray:
+    return block.mean("t_melt") * block.entropy * 1e-3 / np.maximum(np.abs(block.enthalpy), MIN_ABS_ENTHALPY)
+
+
+def _lambda_entropy(block: _Block) -> np.ndarray:
+    delta_percent_sq = (100.0 * block.radius_delta) ** 2
+    return np.divide(block.entropy, delta_percent_sq, out=np.zeros(len(block.c)), where=delta_percent_sq != 0)
+
+
+def _electronegativity_difference(block: _Block) -> np.ndarray:
+    return np.sqrt(np.einsum("nm,nm->n", block.c, (block.values("chi") - block.mean("chi")[:, None]) ** 2))
+
+
+def _radii_gamma(block: _Block) -> np.ndarray:
+    radii, r_mean = block.values("radius"), block.mean("radius")
+    r_min, r_max = radii.min(axis=1), radii.max(axis=1)
+    return (1 - np.sqrt((r_mean * r_min + r_min**2) / (r_mean + r_min) ** 2)) / (
         1 - np.sqrt((r_mean * r_max + r_max**2) / (r_mean + r_max) ** 2)
     )
 
-    present = comps.present
-    interant = np.einsum("nm,nmq->nq", present.astype(np.float64), per_element[:, :, col["s"]:])
 
-    shear, g_mean = values["shear"], mean["shear"]
-    modulus = 2 * c * (shear - g_mean[:, None]) / (shear + g_mean[:, None])
+def _ape_mean(block: _Block) -> np.ndarray:
+    ratio = block.values("radius") / block.mean("radius")[:, None]
+    return np.einsum("nm,nm->n", block.c, _packing_efficiency(ratio))
 
-    return np.column_stack([
-        present.sum(axis=1),
-        mean["vec"],
-        enthalpy,
-        entropy,
-        delta,
-        omega,
-        mean["t_melt"],
-        np.sqrt(np.einsum("nm,nm->n", c, (values["chi"] - mean["chi"][:, None]) ** 2)),
-        _delta(values["phi"], c, mean["phi"]),
-        local_mismatch("phi"),
-        local_mismatch("radius"),
-        gamma,
-        lambda_entropy,
-        np.einsum("nm,nm->n", c, _packing_efficiency(values["radius"] / r_mean[:, None])),
-        mean["weight"],
-        mean["e_coh"],
-        interant.sum(axis=1),
-        interant,
-        g_mean,
-        _delta(shear, c, g_mean),
-        local_mismatch("shear"),
-        (modulus / (1 + 0.5 * np.abs(modulus))).sum(axis=1),
-    ])
+
+def _strength_model(block: _Block) -> np.ndarray:
+    shear, g_mean = block.values("shear"), block.mean("shear")
+    modulus = 2 * block.c * (shear - g_mean[:, None]) / (shear + g_mean[:, None])
+    return (modulus / (1 + 0.5 * np.abs(modulus))).sum(axis=1)
+
+
+def _interant_shell(index: int) -> Callable[[_Block], np.ndarray]:
+    return lambda block: block.interant[:, index]
+
+
+#: column name -> how to compute it from a block, in column order
+_COLUMNS: dict[str, Callable[[_Block], np.ndarray]] = {
+    "n_components": lambda block: block.present.sum(axis=1),
+    "vec": lambda block: block.mean("vec"),
+    "delta_h_mix": lambda block: block.enthalpy,
+    "delta_s_mix": lambda block: block.entropy,
+    "delta": lambda block: block.radius_delta,
+    "omega": _omega,
+    "t_melt_mean": lambda block: block.mean("t_melt"),
+    "electronegativity_difference": _electronegativity_difference,
+    "electronegativity_delta": lambda block: block.delta("phi"),
+    "electronegativity_local_mismatch": lambda block: block.local_mismatch("phi"),
+    "radii_local_mismatch": lambda block: block.local_mismatch("radius"),
+    "radii_gamma": _radii_gamma,
+    "lambda_entropy": _lambda_entropy,
+    "ape_mean": _ape_mean,
+    "atomic_weight_mean": lambda block: block.mean("weight"),
+    "cohesive_energy_mean": lambda block: block.mean("e_coh"),
+    "interant_electrons": lambda block: block.interant.sum(axis=1),
+    **{f"interant_{shell}_electrons": _interant_shell(i) for i, shell in enumerate("spdf")},
+    "shear_modulus_mean": lambda block: block.mean("shear"),
+    "shear_modulus_delta": lambda block: block.delta("shear"),
+    "shear_modulus_local_mismatch": lambda block: block.local_mismatch("shear"),
+    "shear_modulus_strength_model": _strength_model,
+}
+COLUMNS: tuple[str, ...] = tuple(_COLUMNS)
+
+
+def hea_parameters(comps: Compositions, columns: tuple[str, ...] | list[str] = COLUMNS) -> np.ndarray:
+    """Return the (n, len(columns)) HEA parameters of ``comps``, computing only what ``columns`` need."""
+    block = _Block(comps)
+    out = np.empty((len(comps), len(columns)))
+    for j, name in enumerate(columns):
+        out[:, j] = _COLUMNS[name](block)
+    return out
 
 
 def _packing_efficiency(ratio: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ within ``numpy.isclose`` tolerance, the smallest value).
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -32,8 +32,10 @@ def _table(properties: tuple[str, ...]) -> np.ndarray:
     return np.ascontiguousarray(np.stack([magpie(p) for p in properties], axis=1))
 
 
-def magpie_statistics(comps: Compositions, properties: tuple[str, ...] = PROPERTIES) -> np.ndarray:
-    """Return (n, 6 * len(properties)) statistics, columns ordered property-major like ``COLUMNS``.
+def magpie_statistics(
+    comps: Compositions, properties: tuple[str, ...] = PROPERTIES, statistics: tuple[str, ...] = STATISTICS
+) -> np.ndarray:
+    """Return (n, len(statistics) * len(properties)) statistics, columns ordered property-major like ``COLUMNS``.
 
     Parameters
     ----------
@@ -41,30 +43,56 @@ def magpie_statistics(comps: Compositions, properties: tuple[str, ...] = PROPERT
         Compositions to describe.
     properties : tuple of str
         Magpie properties, a subset of ``PROPERTIES`` in any order.
+    statistics : tuple of str
+        Statistics, a subset of ``STATISTICS`` in any order; only these are computed.
 
     Returns
     -------
     np.ndarray
         float64 array; for property ``p`` (position ``i``) and statistic ``s`` (position ``j``
-        in ``STATISTICS``) the column is ``6 * i + j``.
+        in ``statistics``) the column is ``len(statistics) * i + j``.
     """
-    n, m = comps.c.shape
-    values = np.take(_table(tuple(properties)), comps.z.T, axis=0)  # (m, n, p), slot-major for fast reductions
-    weights = comps.c.T[:, :, None]  # (m, n, 1)
-    out = np.empty((n, len(properties), len(STATISTICS)))
-    minimum = np.minimum.reduce(values, axis=0)
-    maximum = np.maximum.reduce(values, axis=0)
-    out[:, :, 0] = minimum
-    out[:, :, 1] = maximum
-    np.subtract(maximum, minimum, out=out[:, :, 2])
-    mean = np.einsum("mn,mnp->np", comps.c.T, values)
-    out[:, :, 3] = mean
-    deviation = values - mean
-    np.abs(deviation, out=deviation)
-    deviation *= weights
-    out[:, :, 4] = deviation.sum(axis=0)
-    out[:, :, 5] = _mode(comps.c, values)
+    n = len(comps)
+    block = _Block(comps.c, np.take(_table(tuple(properties)), comps.z.T, axis=0))
+    out = np.empty((n, len(properties), len(statistics)))
+    for j, name in enumerate(statistics):
+        out[:, :, j] = getattr(block, name)
     return out.reshape(n, -1)
+
+
+class _Block:
+    """The statistics of some compositions, each computed when first asked for (attributes named as ``STATISTICS``)."""
+
+    def __init__(self, c: np.ndarray, values: np.ndarray):
+        self.c = c
+        self.values = values  # (m, n, p), slot-major for fast reductions
+
+    @cached_property
+    def minimum(self) -> np.ndarray:
+        return np.minimum.reduce(self.values, axis=0)
+
+    @cached_property
+    def maximum(self) -> np.ndarray:
+        return np.maximum.reduce(self.values, axis=0)
+
+    @cached_property
+    def range(self) -> np.ndarray:
+        return self.maximum - self.minimum
+
+    @cached_property
+    def mean(self) -> np.ndarray:
+        return np.einsum("mn,mnp->np", self.c.T, self.values)
+
+    @cached_property
+    def avg_dev(self) -> np.ndarray:
+        deviation = self.values - self.mean
+        np.abs(deviation, out=deviation)
+        deviation *= self.c.T[:, :, None]
+        return deviation.sum(axis=0)
+
+    @cached_property
+    def mode(self) -> np.ndarray:
+        return _mode(self.c, self.values)
 
 
 def _mode(c: np.ndarray, values: np.ndarray) -> np.ndarray:

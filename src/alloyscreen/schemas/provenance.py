@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata
 
 from pydantic import BaseModel, Field
@@ -14,15 +15,27 @@ TRACKED_PACKAGES = (
 )
 
 
-def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
-    """Return installed versions of ``names`` (key: package name, no dots)."""
-    versions = {}
+@cache
+def _installed(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Read the installed versions of ``names`` once per process (they do not change while it runs)."""
+    found = []
     for name in names:
         try:
-            versions[name] = metadata.version(name)
+            found.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    return tuple(found)
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Return installed versions of ``names`` (key: package name, no dots), read once per process."""
+    return dict(_installed(names))
+
+
+@cache
+def host_name() -> str:
+    """Return this worker's host name, read once per process."""
+    return socket.gethostname()
 
 
 def _now() -> datetime:
@@ -36,7 +49,7 @@ class Provenance(BaseModel):
     flow_uuid: str | None = Field(None, description="uuid of the jobflow flow the job belongs to")
     campaign_id: str | None = Field(None, description="id of the campaign, if any")
     created_at: datetime = Field(default_factory=_now, description="creation time (UTC)")
-    host: str = Field(default_factory=socket.gethostname, description="host name of the worker")
+    host: str = Field(default_factory=host_name, description="host name of the worker")
     versions: dict[str, str] = Field(
         default_factory=package_versions, description="versions of alloyscreen and scientific packages"
     )

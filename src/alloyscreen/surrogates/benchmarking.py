@@ -159,8 +159,7 @@ def _check_strategy(strategy: str) -> None:
 def _acquire(X, y_true, labelled, rows, strategy, objective, model, rng, options) -> tuple[np.ndarray, np.ndarray]:
     """Fit ``model`` on the labelled rows; return its mean and acquisition scores on ``rows``."""
     model.fit(X[labelled], y_true[labelled])
-    mean, std = model.predict(X[rows], return_std=True)
-    members = model.predict_members(X[rows]) if strategy == "thompson" else None
+    mean, std, members = model.predict_moments(X[rows], members=strategy == "thompson")
     scores = acquisition_scores(strategy, objective, mean, std, members=members, y_labelled=y_true[labelled], rng=rng,
                                 **options)
     return mean, scores

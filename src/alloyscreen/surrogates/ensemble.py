@@ -162,6 +162,24 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
             )
         return X
 
+    def _raw_members(self, X: Any) -> np.ndarray:
+        """Uncalibrated per-member predictions, shape ``(n_members_total, n)``."""
+        spec = get_learner(self.learner)
+        data = spec.prepare(self._check_X(X), self.n_jobs)  # converted once, shared by the members
+        if self.virtual_ensembles and spec.virtual_members is not None:
+            virtual = spec.virtual_members
+            return np.concatenate([virtual(m, data, self.virtual_ensembles, self.n_jobs) for m in self.members_])
+        return np.stack([spec.predict(m, data, self.n_jobs) for m in self.members_]).astype(float)
+
+    def _calibrated(self, members: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """Members whose deviations from ``mean`` (their mean) are scaled by ``std_scale``."""
+        return members if self.std_scale == 1.0 else mean + self.std_scale * (members - mean)
+
+    def _std(self, members: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """Calibrated standard deviation of uncalibrated ``members`` (zero for a single member)."""
+        std = members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros_like(mean)
+        return self.std_scale * std
+
     def predict_members(self, X: Any, calibrated: bool = True) -> np.ndarray:
         """Return per-member predictions, shape ``(n_members_total, n)``.
 
@@ -169,27 +187,24 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         multiplied by ``std_scale``, so their spread equals the calibrated ``std``
         (what Thompson sampling should draw from).
         """
-        X = self._check_X(X)
-        spec = get_learner(self.learner)
-        if self.virtual_ensembles and spec.virtual_members is not None:
-            virtual = spec.virtual_members
-            rows = [virtual(m, X, self.virtual_ensembles, self.n_jobs) for m in self.members_]
-            members = np.concatenate(rows, axis=0)
-        else:
-            members = np.stack([spec.predict(m, X, self.n_jobs) for m in self.members_]).astype(float)
-        if calibrated and self.std_scale != 1.0:
-            mean = members.mean(axis=0)
-            members = mean + self.std_scale * (members - mean)
-        return members
+        members = self._raw_members(X)
+        return self._calibrated(members, members.mean(axis=0)) if calibrated else members
 
     def predict(self, X: Any, return_std: bool = False):
         """Return the ensemble mean, and the calibrated standard deviation if ``return_std``."""
-        members = self.predict_members(X, calibrated=False)
+        members = self._raw_members(X)
         mean = members.mean(axis=0)
-        if not return_std:
-            return mean
-        std = members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros_like(mean)
-        return mean, self.std_scale * std
+        return (mean, self._std(members, mean)) if return_std else mean
+
+    def predict_moments(self, X: Any, members: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Return mean, calibrated std and, if ``members``, the calibrated members (Thompson sampling).
+
+        One prediction gives all three: equal to ``predict(X, return_std=True)``
+        and ``predict_members(X)``.
+        """
+        raw = self._raw_members(X)
+        mean = raw.mean(axis=0)
+        return mean, self._std(raw, mean), self._calibrated(raw, mean) if members else None
 
     def to_bytes(self) -> bytes:
         """Serialise the fitted ensemble: parameters as JSON plus native member files in a zip."""

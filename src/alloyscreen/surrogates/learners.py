@@ -33,21 +33,27 @@ class BaseLearner:
     build
         ``build(params, seed, n_jobs) -> estimator`` (unfitted).
     predict
-        ``predict(estimator, X, n_jobs) -> (n,)`` array.
+        ``predict(estimator, data, n_jobs) -> (n,)`` array; ``data`` comes from ``prepare``.
     dump, load
         Native serialisation to and from bytes.
     file_suffix
         Suffix of a member's file inside the ensemble archive.
+    virtual_members
+        ``virtual_members(estimator, data, count, n_jobs) -> (count, n)`` array, or None.
+    prepare
+        ``prepare(X, n_jobs) -> data``: the library's input for a scoring matrix, built once
+        and shared by the members (CatBoost: one ``Pool``).
     """
 
     name: str
     defaults: dict[str, Any]
     build: Callable[[dict[str, Any], int, int], Any]
-    predict: Callable[[Any, np.ndarray, int], np.ndarray]
+    predict: Callable[[Any, Any, int], np.ndarray]
     dump: Callable[[Any], bytes]
     load: Callable[[bytes], Any]
     file_suffix: str
-    virtual_members: Callable[[Any, np.ndarray, int, int], np.ndarray] | None = None
+    virtual_members: Callable[[Any, Any, int, int], np.ndarray] | None = None
+    prepare: Callable[[np.ndarray, int], Any] = lambda X, n_jobs: X  # the array itself (XGBoost)
 
 
 def _xgb_build(params: dict[str, Any], seed: int, n_jobs: int):
@@ -81,14 +87,21 @@ def _cat_build(params: dict[str, Any], seed: int, n_jobs: int):
     )
 
 
-def _cat_predict(model, X: np.ndarray, n_jobs: int) -> np.ndarray:
-    return model.predict(X, thread_count=n_jobs)
+def _cat_pool(X: np.ndarray, n_jobs: int):
+    """The ``Pool`` CatBoost would build from ``X`` in every member's predict call (no categorical columns)."""
+    import catboost
+
+    return catboost.Pool(X, thread_count=n_jobs)
 
 
-def _cat_virtual_members(model, X: np.ndarray, count: int, n_jobs: int) -> np.ndarray:
+def _cat_predict(model, pool, n_jobs: int) -> np.ndarray:
+    return model.predict(pool, thread_count=n_jobs)
+
+
+def _cat_virtual_members(model, pool, count: int, n_jobs: int) -> np.ndarray:
     """Return CatBoost's virtual-ensemble predictions, shape ``(count, n)``."""
     raw = model.virtual_ensembles_predict(
-        X, prediction_type="VirtEnsembles", virtual_ensembles_count=count, thread_count=n_jobs
+        pool, prediction_type="VirtEnsembles", virtual_ensembles_count=count, thread_count=n_jobs
     )
     return np.asarray(raw)[:, :, 0].T
 
@@ -137,6 +150,7 @@ LEARNERS: dict[str, BaseLearner] = {
         load=_cat_load,
         file_suffix="cbm",
         virtual_members=_cat_virtual_members,
+        prepare=_cat_pool,
     ),
 }
 

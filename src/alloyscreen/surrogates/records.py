@@ -13,6 +13,7 @@ import numpy as np
 
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.prediction import PredictionDocument
+from alloyscreen.schemas.provenance import Provenance
 from alloyscreen.schemas.selection import SelectionDocument
 from alloyscreen.surrogates.selection import Batch
 
@@ -43,8 +44,10 @@ def prediction_documents(
     target: str,
     acquisition: str,
     top: int = 1000,
+    provenance: Provenance | None = None,
 ) -> list[PredictionDocument]:
-    """Return ``predictions`` documents for the ``top`` best-scored candidates, ranked."""
+    """Return ``predictions`` documents for the ``top`` best-scored candidates, ranked, sharing one provenance."""
+    provenance = provenance or Provenance()
     order = scored.order()[:top]
     fronts = [None] * len(order) if scored.fronts is None else scored.fronts[order].tolist()
     objective_scores = [None] * len(order) if scored.objective_scores is None else \
@@ -66,6 +69,7 @@ def prediction_documents(
             rank=rank,
             pareto_front=front,
             objective_scores=per_objective,
+            provenance=provenance,
         )
         for rank, (cid, mean, std, score, front, per_objective) in enumerate(
             zip(
@@ -94,8 +98,10 @@ def selection_documents(
     model_id: str | None,
     pareto_ranks=None,
     stage: str = "surrogate",
+    provenance: Provenance | None = None,
 ) -> list[SelectionDocument]:
-    """Return ``selections`` documents for a batch chosen for ``stage``, in the order it was chosen."""
+    """Return ``selections`` documents for a batch chosen for ``stage``, in its order, sharing one provenance."""
+    provenance = provenance or Provenance()
     ranks = [None] * len(batch.indices) if pareto_ranks is None else [int(r) for r in pareto_ranks]
     return [
         SelectionDocument(
@@ -111,6 +117,7 @@ def selection_documents(
             reason=reason,
             model_id=model_id,
             pareto_rank=rank,
+            provenance=provenance,
         )
         for position, (cid, score, reason, rank) in enumerate(
             zip(batch.candidate_ids, batch.scores, batch.reasons, ranks, strict=True)
