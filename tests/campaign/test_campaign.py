@@ -105,9 +105,6 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
             "candidate_id", {"campaign_id": spec.campaign_id})}}) < 3:
         assert process.poll() is None and time.monotonic() < deadline, "campaign ended before it could be killed"
         time.sleep(0.2)
-    second = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=120)
-    assert second.returncode == 2  # one run of a campaign at a time
-    assert f"campaign {spec.campaign_id} is in use by pid {process.pid}" in second.stderr.strip().splitlines()[-1]
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert database["campaigns"].find_one({"_id": spec.campaign_id})["status"] == "running"

@@ -45,7 +45,8 @@ def test_database_going_away_stops_the_run_clearly_then_it_resumes(tmp_path, spa
     _, stderr = run.communicate(timeout=180)
     assert run.returncode == 2
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: campaign db-away stopped, the database went away") and f":{port}" in last
+    assert last.startswith("error: campaign db-away stopped: cannot reach MongoDB at ") and f":{port}" in last
+    assert last.endswith(f"re-run `alloyscreen run {path}` when it is back to resume")
     spawn_server(storage, port)  # the database is back, with what it had
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -111,3 +111,20 @@ def test_a_round_whose_selections_were_partly_stored_is_chosen_again_whole(datab
     run_campaign(spec)
     again = list(database["selections"].find(query, sort=[("batch_position", 1)]))
     assert [s["candidate_id"] for s in again] == chosen and all(s["outcome"] for s in again)
+
+
+def test_a_second_run_of_a_running_campaign_is_refused_in_one_line(database, tmp_path):
+
+
+    from alloyscreen.db.cache import WorkCache
+
+    spec = _spec("held")
+    path = tmp_path / "held.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    campaign_id = load_spec(spec).campaign_id
+    with WorkCache(database["campaigns"]).hold(campaign_id):  # this process runs it, as far as anyone can tell
+        result = _run(path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 2, result.stderr  # the campaign's id line, then the refusal
+    assert lines[-1].startswith(f"error: campaign {campaign_id} is in use by pid {os.getpid()} on ")
+    assert database["locks"].count_documents({"_id": f"campaigns:{campaign_id}"}) == 0  # released on exit

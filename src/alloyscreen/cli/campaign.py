@@ -52,8 +52,9 @@ def _explain_stop(name: str, spec_path: Path, error: Exception, log_path: Path) 
     try:
         connect(resolve_uri(settings, start=False), settings.server_timeout_ms).close()
     except AlloyscreenError as unreachable:
-        return DatabaseError(f"campaign {name} stopped, the database went away ({unreachable}); "
-                             f"re-run `alloyscreen run {spec_path}` when it is back to resume")
+        again = f"re-run `alloyscreen run {spec_path}` when it is back to resume"
+        hint = "" if "re-run" in str(unreachable) else f"; {again}"
+        return DatabaseError(f"campaign {name} stopped: {unreachable}{hint}")
     return AlloyscreenError(f"campaign {name} failed: {error}; re-running `alloyscreen run {spec_path}` resumes "
                             f"without repeating finished work (log: {log_path})")
 
