@@ -32,6 +32,15 @@ class LockHeldError(AlloyscreenError):
     """Work that runs once at a time (e.g. a campaign) is held by a live process."""
 
 
+def _database_gone(error: BaseException | None) -> bool:
+    """Whether ``error`` (or an error it came from) says the database cannot be reached."""
+    while error is not None:
+        if isinstance(error, PyMongoError | DatabaseError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -54,7 +63,7 @@ class _Heartbeat:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=1.0)  # a beat waiting on a database that went away is left to end alone
 
 
 class WorkCache:
@@ -93,12 +102,26 @@ class WorkCache:
             who = f"pid {held[0]['pid']} on {held[0]['host']}" if held else "another process"
             raise LockHeldError(f"{self.collection.name[:-1]} {key} is in use by {who}; wait for it to end "
                                 f"(or stop it) and run again")
-        lock_id = self._lock_id(key)
+        with self._holding(key, owner):
+            yield
+
+    @contextmanager
+    def _holding(self, key: str, owner: dict[str, Any]) -> Iterator[None]:
+        """Keep a claimed lock's heartbeat while the block runs, then release it.
+
+        When the block failed because the database went away, the lock is left
+        (waiting for the database would only delay the message); the next
+        claim takes it over as stale.
+        """
+        lock_id, release = self._lock_id(key), True
         try:
             with _Heartbeat(self.locks, lock_id, owner, every_s=self.stale_seconds / 4):
                 yield
+        except BaseException as error:
+            release = not _database_gone(error)
+            raise
         finally:
-            with suppress(PyMongoError):  # a database that went away keeps a lock the next run takes over
+            if release:
                 self.locks.delete_one({"_id": lock_id, "token": owner["token"]})
 
     def running(self) -> list[dict[str, Any]]:
@@ -155,15 +178,11 @@ class WorkCache:
                     f"gave up after {wait_timeout_s} s waiting for {self._lock_id(key)} held by another worker"
                 )
             time.sleep(self.poll_seconds)
-        lock_id = self._lock_id(key)
-        try:
+        with self._holding(key, owner):
             done = self.get(key)  # finished between our look and our claim
             if done is not None:
                 return done, True
-            with _Heartbeat(self.locks, lock_id, owner, every_s=self.stale_seconds / 4):
-                result = compute()
+            result = compute()
             document = {**(claim or {}), **result, "_id": key}
             insert_document(self.collection, document)
             return self.get(key) or document, False
-        finally:
-            self.locks.delete_one({"_id": lock_id, "token": owner["token"]})
