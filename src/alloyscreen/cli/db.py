@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from alloyscreen.db import server
-from alloyscreen.db.client import connect, get_database, redact
+from alloyscreen.db.client import close_clients, connect, get_database, redact
 from alloyscreen.db.init import init_database, write_schema_files
 from alloyscreen.db.stores import write_launchpad_file
 from alloyscreen.errors import AlloyscreenError
@@ -66,8 +66,16 @@ def status(as_json: bool) -> None:
 
 
 @db.command()
-def init() -> None:
+@click.option("--auth", "auth", is_flag=True,
+              help="Embedded server only: require a user and password (kept in a 0600 file); idempotent.")
+def init(auth: bool) -> None:
     """Create collections with schema validators and indexes (running it twice changes nothing)."""
+    if auth:
+        settings = get_settings()
+        if settings.mongo_uri:
+            raise AlloyscreenError("--auth is for the embedded server: ALLOYSCREEN_MONGO_URI carries its credentials")
+        click.echo(server.enable_auth(settings))
+        close_clients()  # the server restarted: forget clients of its old port
     for change in init_database(get_database()):
         indexes = ", ".join(change["new_indexes"]) or "none"
         click.echo(f"{change['collection']}: validator {change['validator']}, new indexes: {indexes}")

@@ -5,6 +5,10 @@ MongoDB wire protocol, with its WiredTiger storage in the data directory.
 Its pid and port are recorded in ``server.json`` beside the storage. It reads
 only the (empty) configuration file the project writes, never one found in the
 working directory or home, and everything it writes is private to the user.
+
+Authentication is optional (``alloyscreen db init --auth``, see ``enable_auth``):
+once ``credentials.json`` (0600) exists in the embedded dir, the server runs
+with ``--auth`` and its URI carries that user and password.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,9 +28,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote
 
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from alloyscreen.errors import DatabaseError
 from alloyscreen.settings import Settings, get_settings
@@ -33,6 +39,26 @@ from alloyscreen.settings import Settings, get_settings
 EXECUTABLE = "secantusd-py"
 HOST = "127.0.0.1"
 CONFIG_TEXT = "# written by alloyscreen: the embedded server takes no settings from configuration files\n"
+CREDENTIALS = "credentials.json"
+AUTH_USER = "alloyscreen"
+# admin-bound roles: read/write, indexes and collMod on any database (the project database,
+# whatever ALLOYSCREEN_DB_NAME names, FireWorks' and jobflow's collections in it), and
+# server monitoring; no user administration
+AUTH_ROLES = ["readWriteAnyDatabase", "dbAdminAnyDatabase", "clusterMonitor"]
+_USER_EXISTS = 51003
+
+
+def read_credentials(root: Path) -> dict[str, str] | None:
+    """Return ``{"user", "password"}`` from the embedded dir ``root``, or None when authentication is off."""
+    try:
+        credentials = json.loads((root / CREDENTIALS).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise DatabaseError(f"unreadable credentials file {root / CREDENTIALS}: {error}") from None
+    if not isinstance(credentials, dict) or not all(isinstance(credentials.get(k), str) for k in ("user", "password")):
+        raise DatabaseError(f"credentials file {root / CREDENTIALS} lacks a user and a password")
+    return {"user": credentials["user"], "password": credentials["password"]}
 
 
 @dataclass
@@ -46,7 +72,20 @@ class ServerState:
 
     @property
     def uri(self) -> str:
-        """The MongoDB URI of the server; ``journal=true`` makes an acknowledged write survive ``kill -9``."""
+        """The MongoDB URI of the server; ``journal=true`` makes an acknowledged write survive ``kill -9``.
+
+        With authentication on (a credentials file beside the storage) it carries the user and password:
+        print it through ``client.redact`` only.
+        """
+        credentials = read_credentials(Path(self.storage).parent)
+        if credentials is None:
+            return f"mongodb://{HOST}:{self.port}/?directConnection=true&journal=true"
+        login = f"{quote(credentials['user'], safe='')}:{quote(credentials['password'], safe='')}@"
+        return f"mongodb://{login}{HOST}:{self.port}/?directConnection=true&journal=true&authSource=admin"
+
+    @property
+    def open_uri(self) -> str:
+        """The URI without credentials (to provision the user before ``--auth``)."""
         return f"mongodb://{HOST}:{self.port}/?directConnection=true&journal=true"
 
 
@@ -59,12 +98,13 @@ class ServerPaths(NamedTuple):
     log: Path
     lock: Path
     config: Path
+    credentials: Path
 
 
 def _paths(settings: Settings) -> ServerPaths:
     root = settings.embedded_dir.absolute()  # the server runs in it: a relative path would not do
     return ServerPaths(root, root / "server.json", root / "storage", root / "server.log", root / "server.lock",
-                       root / "secantusd.toml")
+                       root / "secantusd.toml", root / CREDENTIALS)
 
 
 def _private_dirs(settings: Settings) -> ServerPaths:
@@ -227,6 +267,8 @@ def _spawn(settings: Settings, paths: ServerPaths, port: int) -> subprocess.Pope
         _executable(), "--config", str(paths.config), "--host", HOST, "--port", str(port),
         "--storage-path", str(paths.storage), "--cache-size", settings.embedded_cache_size, "--log-level", "WARNING",
     ]
+    if paths.credentials.exists():
+        command.append("--auth")
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SECANTUS_")}
     with os.fdopen(_open_private(paths.log, os.O_WRONLY | os.O_APPEND), "ab") as log:
         return subprocess.Popen(command, cwd=paths.root, env=environment, umask=0o077, stdout=log,
@@ -321,3 +363,53 @@ def stop(settings: Settings | None = None) -> str:
             return "no embedded database was running"
         what = "another process, left alone" if pid_alive(recorded.pid) else "which has exited"
         return f"no embedded database was running: server.json named pid {recorded.pid}, {what}; removed server.json"
+
+
+
+def _runs_with_auth(pid: int) -> bool:
+    return "--auth" in _argv(pid)
+
+
+def _provision_user(uri: str, password: str, timeout_ms: int) -> None:
+    """Create the project's user (or reset its password and roles when it exists) on a server running without auth."""
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    try:
+        try:
+            client.admin.command("createUser", AUTH_USER, pwd=password, roles=AUTH_ROLES)
+        except OperationFailure as error:
+            if error.code != _USER_EXISTS:  # e.g. a server already under --auth without our credentials file
+                raise
+            client.admin.command("updateUser", AUTH_USER, pwd=password, roles=AUTH_ROLES)
+    except PyMongoError as error:
+        raise DatabaseError(f"cannot create database user {AUTH_USER!r}: {error}") from None
+    finally:
+        client.close()
+
+
+def enable_auth(settings: Settings | None = None) -> str:
+    """Turn on authentication for the embedded server; return one line on what was done.
+
+    The first call creates the user with a random password, keeps ``{"user", "password"}``
+    in the 0600 ``credentials.json`` of the embedded dir and restarts the server with
+    ``--auth``. Later calls keep the credentials and only make sure the server runs with
+    ``--auth``. Clients of this process that used the server before must be closed
+    (``client.close_clients``): the restarted server listens on another port.
+    """
+    settings = settings or get_settings()
+    paths = _private_dirs(settings)
+    if read_credentials(paths.root) is not None:
+        state = start(settings)
+        if _runs_with_auth(state.pid):
+            return f"authentication already on (credentials in {paths.credentials})"
+        stop(settings)  # started before the credentials file was written: restart with --auth
+        start(settings)
+        return f"authentication on: restarted with --auth (credentials in {paths.credentials})"
+    state = start(settings)
+    if _runs_with_auth(state.pid):
+        raise DatabaseError(f"the embedded server runs with --auth but {paths.credentials} is missing")
+    password = secrets.token_urlsafe(32)
+    _provision_user(state.open_uri, password, settings.server_timeout_ms)
+    write_private(paths.credentials, json.dumps({"user": AUTH_USER, "password": password}))
+    stop(settings)
+    start(settings)
+    return f"authentication on: created user {AUTH_USER!r}, password in {paths.credentials} (0600)"
