@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Install everything alloyscreen needs on a fresh Debian machine: Quantum ESPRESSO and a Python venv.
+# Install everything alloyscreen needs on a fresh Debian machine: Quantum ESPRESSO, a local SLURM (for the
+# cluster tests, scripts/slurm.sh) and a Python venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v pw.x >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq quantum-espresso >/dev/null
-fi
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=""
+apt_install() {  # apt_install PACKAGE...: install with apt (one `apt-get update` per run)
+    [ -n "$APT_UPDATED" ] || { $SUDO apt-get update -qq; APT_UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+command -v pw.x >/dev/null 2>&1 || apt_install quantum-espresso
+# A one-node SLURM for tests and trials (scripts/slurm.sh start): controller, node daemon, client, munge.
+missing=""
+for package in slurmctld slurmd slurm-client munge; do
+    dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing="$missing $package"
+done
+[ -z "$missing" ] || apt_install $missing
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from pymatgen.core import Composition
 
@@ -15,3 +16,17 @@ def assert_each_structure_validated_once(formulas: list[str]) -> None:
     assert len(alloys) == len(set(alloys)), Counter(alloys).most_common(3)
     elements = Counter(formula for formula in formulas if len(Composition(formula)) == 1)
     assert all(count <= REFERENCE_CRYSTALS for count in elements.values()), elements
+
+
+def category_split_spec(name: str, seed: int) -> dict[str, Any]:
+    """EMT screening (category ``cheap``), then an EMT SQS confirmation of the top 2 as a ``dft`` stage."""
+    return {
+        "name": name, "seed": seed,
+        "candidates": {"elements": ["Cu", "Ni", "Pd"], "n_components": 2,
+                       "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
+        "initial_random": 4, "acquisition": {"batch_size": 2}, "confirm_top": 2,
+        "stages": [{"name": "cheap", "calculator": "emt", "max_validations": 6, "category": "cheap",
+                    "structure": {"method": "random", "supercell": [1, 1, 1]}},
+                   {"name": "expensive", "calculator": "emt", "max_validations": 2, "category": "dft",
+                    "structure": {"method": "sqs", "supercell": [2, 1, 1], "iterations": 200}}],
+    }

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import yaml
-from tests.campaign.checks import assert_each_structure_validated_once
+from tests.campaign.checks import assert_each_structure_validated_once, category_split_spec
 
 from alloyscreen.campaign.results import campaign_status
 from alloyscreen.campaign.spec import load_spec
@@ -75,16 +75,7 @@ def test_two_rlaunch_workers_finish_a_submitted_campaign(database, tmp_path):
 
 
 def test_category_split_workers_each_take_only_their_own_fireworks(database, tmp_path):
-    campaign_id = _submit({
-        "name": "split-workers", "seed": 5,
-        "candidates": {"elements": ["Cu", "Ni", "Pd"], "n_components": 2,
-                       "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
-        "initial_random": 4, "acquisition": {"batch_size": 2}, "confirm_top": 2,
-        "stages": [{"name": "cheap", "calculator": "emt", "max_validations": 6, "category": "cheap",
-                    "structure": {"method": "random", "supercell": [1, 1, 1]}},
-                   {"name": "expensive", "calculator": "emt", "max_validations": 2, "category": "dft",
-                    "structure": {"method": "sqs", "supercell": [2, 1, 1], "iterations": 200}}],
-    }, tmp_path)
+    campaign_id = _submit(category_split_spec("split-workers", seed=5), tmp_path)
     _run_workers(database, tmp_path, {"cheap-node": "cheap", "dft-node": "dft"})
     assert database["campaigns"].find_one({"_id": campaign_id})["status"] == "completed"
     ran_by = {launch["fw_id"]: launch["fworker"]["name"] for launch in database["launches"].find()}
