@@ -128,3 +128,15 @@ def test_a_second_run_of_a_running_campaign_is_refused_in_one_line(database, tmp
     assert result.returncode == 2 and len(lines) == 2, result.stderr  # the campaign's id line, then the refusal
     assert lines[-1].startswith(f"error: campaign {campaign_id} is in use by pid {os.getpid()} on ")
     assert database["locks"].count_documents({"_id": f"campaigns:{campaign_id}"}) == 0  # released on exit
+
+
+def test_descriptor_windows_that_no_candidate_meets_fail_the_campaign_in_one_line(database, tmp_path):
+    spec = _spec("empty-windows")
+    spec["candidates"]["windows"] = {"vec": [100, 200]}  # only streaming the space can tell it is empty
+    path = tmp_path / "empty.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    result = _run(path)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and "no candidate of the space passes the descriptor windows" in last, last
+    status = campaign_status(database, load_spec(spec).campaign_id)
+    assert status["status"] == "failed" and status["selections"] == 0

@@ -207,6 +207,9 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
     """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages."""
     stage = spec.stages[0]
     if reason is None and not batch:
+        if round_index == 0:  # only descriptor windows can empty a space that was checked at load
+            raise AlloyscreenError(f"no candidate of the space passes the descriptor windows "
+                                   f"{spec.candidates.windows}; allowed: windows that some candidate meets")
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
