@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     embedded_cache_size: str = Field("512M", description="WiredTiger cache of the embedded server")
     max_space_size: int = Field(20_000_000, ge=1, description="largest candidate space a campaign may stream each "
                                                              "round (candidates; about 4 minutes per round here)")
+    full_ranking_max: int = Field(1_000_000, ge=0, description="largest candidate space whose every score a round "
+                                                              "keeps (16 bytes per candidate in memory) and stores "
+                                                              "in GridFS `rankings`; above it a round keeps and "
+                                                              "stores its top slice and a fixed-size summary "
+                                                              "(count, min, mean, max, histogram)")
     scratch_dir: Path | None = Field(None, description="where calculations run (e.g. a cluster's scratch); "
                                                        "unset: DATA_DIR/runs")
 

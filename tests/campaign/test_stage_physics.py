@@ -53,3 +53,10 @@ def test_a_stage_that_cannot_treat_its_pool_fails_when_the_spec_loads(database, 
 def test_a_cluster_pseudopotential_directory_is_checked_where_the_stage_runs():
     spec = load_spec(_spec(["Cu", "Ni"], {"calculator": "qe", "settings": {"pseudo_dir": "/cluster/SSSP"}}))
     assert spec.element_pool == ["Cu", "Ni"]
+
+
+def test_a_spec_with_an_element_7net0_lacks_fails_at_load():
+    message = r"stage 'first': sevennet cannot treat element\(s\) \['Po'\]; allowed: H, "
+    with pytest.raises(AlloyscreenError, match=message) as error:
+        load_spec(_spec(["Cu", "Po"], {"calculator": "sevennet"}))
+    assert "\n" not in str(error.value)

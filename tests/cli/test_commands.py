@@ -30,6 +30,8 @@ def test_bad_input_is_one_line_with_exit_code_2(database):
         (("validate", "CuPd", "-c", "qe", "--method", "random"), "no PBE pseudopotential for Pd"),
         (("validate", "CuNi", "--settings", "{oops"), "--settings '{oops' is not JSON"),
         (("status", "no-such-campaign"), "no campaign 'no-such-campaign'"),
+        (("screen", "no-such-campaign"), "no campaign 'no-such-campaign'"),
+        (("screen", "flows/missing.yaml"), "campaign spec 'flows/missing.yaml' does not exist"),
     ]:
         result = _alloyscreen(*args)
         assert result.returncode == 2

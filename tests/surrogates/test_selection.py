@@ -4,7 +4,7 @@ import pytest
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.acquisition import Objective
 from alloyscreen.surrogates.pareto import pareto_ranks
-from alloyscreen.surrogates.selection import select_batch
+from alloyscreen.surrogates.selection import select_batch, select_stratified
 
 # candidates a0..a3 form a tight cluster with the best scores; b0 is far away
 X = np.array([[0.0, 0.0], [0.01, 0.0], [0.0, 0.01], [0.01, 0.01], [5.0, 5.0], [2.0, 2.0]])
@@ -51,3 +51,18 @@ def test_pareto_ranks_hand_example():
     assert pareto_ranks(values, flipped).tolist()[6] == 0
     with pytest.raises(AlloyscreenError, match="number of objectives >= 2"):
         pareto_ranks(values[:, :1], objectives[:1])
+
+
+def test_stratified_design_takes_one_central_candidate_from_each_cluster():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    X = np.vstack([centre + rng.normal(scale=0.5, size=(40, 2)) for centre in centres])
+    ids = np.array([f"c{i}" for i in range(len(X))])
+    batch = select_stratified(X, ids, 3, seed=1)
+    assert sorted(batch.indices // 40) == [0, 1, 2] and all("k-means cluster" in r for r in batch.reasons)
+    for index in batch.indices:
+        members = X[index // 40 * 40:(index // 40 + 1) * 40]
+        distances = np.linalg.norm(members - members.mean(axis=0), axis=1)
+        assert np.linalg.norm(X[index] - members.mean(axis=0)) <= np.quantile(distances, 0.2)  # central, not random
+    again = select_stratified(X, ids, 3, exclude_ids=ids[batch.indices[:1]], seed=1)
+    assert batch.indices[0] not in again.indices and sorted(again.indices // 40) == [0, 1, 2]

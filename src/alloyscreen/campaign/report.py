@@ -29,6 +29,7 @@ from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
 TOP_ROWS = 15
+RANKER_KIND = "potential-"  # models of a ranker: a calibrated universal potential
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
 th{background:#eee}td.l{text-align:left}p.what{color:#444;max-width:900px}img{max-width:100%}"""
@@ -43,6 +44,7 @@ class ReportData:
     labels: pd.DataFrame
     selections: pd.DataFrame
     predictions: pd.DataFrame
+    ranker_predictions: pd.DataFrame
     models: pd.DataFrame
     candidates: pd.DataFrame
 
@@ -75,15 +77,16 @@ def load_report_data(database: Database, key: str) -> ReportData:
     predictions = _frame(rounds["predictions"], ["round", "candidate_id", "model_id", "mean", "std", "score", "rank"])
     model_round = predictions.groupby("model_id")["round"].min().to_dict()
     models = _frame([{
-        "model_id": m["_id"], "round": model_round.get(m["_id"]), "n_labels": len(m["training_label_ids"]),
-        "training": set(m["training_label_ids"]), "cv": m.get("cv")} for m in rounds["models"]],
-        ["model_id", "round", "n_labels", "training", "cv"]).sort_values("round")
+        "model_id": m["_id"], "kind": m["kind"], "round": model_round.get(m["_id"]),
+        "n_labels": len(m["training_label_ids"]), "training": set(m["training_label_ids"]), "cv": m.get("cv")}
+        for m in rounds["models"]], ["model_id", "kind", "round", "n_labels", "training", "cv"]).sort_values("round")
+    ranker = predictions.model_id.isin(models.model_id[models.kind.str.startswith(RANKER_KIND)])
     ids = sorted(set(labels.candidate_id) | set(predictions.candidate_id) | set(selections.candidate_id))
     candidates = _frame(list(database["candidates"].find(
         {"_id": {"$in": ids}}, {"formula": 1, "prototype": 1, "composition": 1})),
         ["_id", "formula", "prototype", "composition"]).set_index("_id")
     return ReportData(CampaignSpec.model_validate(campaign["spec"]), campaign_status(database, campaign["_id"]),
-                      labels, selections, predictions, models, candidates)
+                      labels, selections, predictions[~ranker], predictions[ranker], models, candidates)
 
 
 def _image(figure: Figure, alt: str) -> str:
@@ -180,11 +183,12 @@ def _ranking_figure(data: ReportData, last: pd.DataFrame, objective: Objective, 
             + _image(figure, "last round ranking"))
 
 
-def _held_out(data: ReportData) -> pd.DataFrame:
-    """Predictions of each round on candidates whose label the predicting model was not trained on."""
+def _held_out(data: ReportData, predictions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Predictions (default: the trees') of each round on candidates whose label the model was not trained on."""
+    predictions = data.predictions if predictions is None else predictions
     values, label_ids = data.first_stage(), data.first_stage(column="label_id")
     training = data.models.set_index("model_id").training
-    rows = data.predictions[data.predictions.candidate_id.isin(values.index)].copy()
+    rows = predictions[predictions.candidate_id.isin(values.index)].copy()
     rows["label"] = values.reindex(rows.candidate_id).values
     rows["held_out"] = [label_ids[c] not in training.get(m, set()) for c, m in zip(rows.candidate_id, rows.model_id,
                                                                                   strict=True)]
@@ -227,6 +231,39 @@ def _parity(data: ReportData) -> str:
     return _section("parity", "Surrogate against validation", what, _image(figure, "parity"))
 
 
+def _ranker(data: ReportData) -> str:
+    title = "Ranker against validation"
+    if data.ranker_predictions.empty:
+        return _section("ranker", title, "No ranker re-ranked a round (a spec's 'ranker' section re-ranks each "
+                                         "round's top slice with a calibrated universal potential).")
+    rows, unit = _held_out(data, data.ranker_predictions), data.spec.target_unit
+    models = data.models[data.models.kind.str.startswith(RANKER_KIND)]
+    table = pd.DataFrame({"round": models["round"].values, "ranker": models.kind.values,
+                          "calibration labels": models.n_labels.values,
+                          "leave-one-out MAE": [cv["mae"] if cv else np.nan for cv in models.cv],
+                          "leave-one-out Spearman": [cv["spearman"] if cv else np.nan for cv in models.cv]})
+    what = ("Each round the potential's mixing energy, mapped onto the labels by a line fitted on the labels so far "
+            "(spread: its leave-one-out RMS residual), re-ranked the trees' best candidates. ")
+    body = [_table(table)]
+    if len(rows):
+        error = np.abs(rows["mean"] - rows["label"]).values
+        std = rows["std"].values
+        figure = Figure(layout="constrained", figsize=(5.5, 5))
+        axes = figure.subplots()
+        for round_index, group in rows.groupby("round"):
+            axes.errorbar(group["label"], group["mean"], yerr=group["std"], fmt="o", capsize=2, alpha=0.8,
+                          label=f"round {round_index}")
+        _diagonal(axes, rows[["label", "mean"]].values)
+        axes.set(xlabel=f"validated label ({unit})", ylabel=f"calibrated potential ({unit})",
+                 title="ranker vs validation")
+        axes.legend(fontsize=8)
+        what += (f"The plot: its calibrated prediction (± spread) against the label the {data.spec.stages[0].name} "
+                 f"stage gave later ({len(rows)} points): MAE {np.mean(error):.3g} {unit}; {np.mean(error <= std):.0%} "
+                 f"inside ±1 spread (68% expected), {np.mean(error <= 2 * std):.0%} inside ±2 (95% expected).")
+        body.append(_image(figure, "ranker parity"))
+    return _section("ranker", title, what, *body)
+
+
 def _fidelity_pairs(data: ReportData) -> pd.DataFrame:
     first = data.first_stage()
     later = data.labels[(data.labels.stage != data.spec.stages[0].name) & (data.labels.property == data.spec.target)
@@ -242,7 +279,8 @@ def _diagonal(axes, points: np.ndarray) -> None:
 
 
 def _learning(data: ReportData) -> str:
-    if data.models.empty:
+    models = data.models[~data.models.kind.str.startswith(RANKER_KIND)]
+    if models.empty:
         return _section("learning", "Learning curve", "No surrogate has been trained yet.")
     rows = _held_out(data)
     selected = data.selections.drop_duplicates("candidate_id").set_index("candidate_id")["round"]
@@ -250,15 +288,15 @@ def _learning(data: ReportData) -> str:
     out_of_round = (in_round.assign(error=np.abs(in_round["mean"] - in_round["label"]))
                     .groupby("round")["error"].mean())
     table = pd.DataFrame({
-        "round": data.models["round"].values, "training labels": data.models.n_labels.values,
-        "CV MAE": [cv["mae"] if cv else np.nan for cv in data.models.cv],
-        "CV RMSE": [cv["rmse"] if cv else np.nan for cv in data.models.cv],
-        "CV Spearman": [cv["spearman"] if cv else np.nan for cv in data.models.cv],
+        "round": models["round"].values, "training labels": models.n_labels.values,
+        "CV MAE": [cv["mae"] if cv else np.nan for cv in models.cv],
+        "CV RMSE": [cv["rmse"] if cv else np.nan for cv in models.cv],
+        "CV Spearman": [cv["spearman"] if cv else np.nan for cv in models.cv],
         "coverage 68%": [cv["calibration"]["coverage_after"]["p68"] if cv and cv.get("calibration") else np.nan
-                         for cv in data.models.cv],
+                         for cv in models.cv],
         "coverage 95%": [cv["calibration"]["coverage_after"]["p95"] if cv and cv.get("calibration") else np.nan
-                         for cv in data.models.cv],
-        "next-batch MAE": out_of_round.reindex(data.models["round"].values).values,
+                         for cv in models.cv],
+        "next-batch MAE": out_of_round.reindex(models["round"].values).values,
     })
     figure = Figure(layout="constrained", figsize=(6, 4))
     axes = figure.subplots()
@@ -397,8 +435,8 @@ def _composition(data: ReportData) -> str:
     return _section("composition", "Composition maps", what, _image(figure, "composition maps"))
 
 
-SECTIONS = (("summary", _summary), ("ranking", _ranking), ("parity", _parity), ("learning", _learning),
-            ("discovery", _discovery), ("pareto", _pareto), ("composition", _composition))
+SECTIONS = (("summary", _summary), ("ranking", _ranking), ("parity", _parity), ("ranker", _ranker),
+            ("learning", _learning), ("discovery", _discovery), ("pareto", _pareto), ("composition", _composition))
 
 
 def render_report(data: ReportData) -> str:

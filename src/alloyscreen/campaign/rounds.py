@@ -23,6 +23,7 @@ from alloyscreen.campaign.objectives import (
     rank,
     utilities,
 )
+from alloyscreen.campaign.ranking import rerank
 from alloyscreen.campaign.scoring import ScoredSlice, score_space
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.candidates import CandidateSpace
@@ -37,7 +38,7 @@ from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
 from alloyscreen.surrogates.registry import model_document
-from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch
+from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch, select_stratified
 
 CV_FOLDS = 5
 
@@ -128,8 +129,13 @@ def _random_scorer(seed: int, round_index: int):
 
 
 def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batch: Batch, acquisition: str,
-                 model_id: str | None, fronts: np.ndarray | None) -> None:
-    """Store candidates, the top-slice predictions, the full ranking and the selections of a round."""
+                 model_id: str | None, fronts: np.ndarray | None, ranker_id: str | None = None) -> None:
+    """Store candidates, the top-slice predictions, the ranking and the selections of a round.
+
+    The ranking file holds the summary of every scored candidate and, for a
+    space up to the setting ``full_ranking_max``, every candidate's score
+    (metadata ``full``).
+    """
     database = get_database()
     campaign_id = spec.campaign_id
     provenance = current_job_provenance(campaign_id=campaign_id, parents=[model_id] if model_id else [])
@@ -141,7 +147,8 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
         bucket = gridfs.GridFS(database, "rankings")
         name = f"{campaign_id}-round-{round_index}"
         if not bucket.exists(filename=name):
-            bucket.put(scored.ranking_blob(), filename=name, metadata={"campaign_id": campaign_id})
+            bucket.put(scored.ranking_blob(), filename=name, metadata={
+                "campaign_id": campaign_id, "candidates": scored.summary.rows, "full": scored.ranking is not None})
         pareto = scored.scores.ndim == 2
         top = Scored(np.asarray(scored.ids), scored.mean, scored.std,
                      scored.scores[:, labelled_column(spec)] if pareto else scored.scores,
@@ -150,7 +157,7 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
             top, campaign_id, round_index, model_id, spec.target, acquisition, top=keep, provenance=provenance))
     insert_many(database["selections"], selection_documents(
         batch, campaign_id, round_index, acquisition, model_id, pareto_ranks=fronts, stage=spec.stages[0].name,
-        provenance=provenance))
+        provenance=provenance, ranker_id=ranker_id))
 
 
 class RoundPlan(BaseModel):
@@ -158,7 +165,7 @@ class RoundPlan(BaseModel):
 
     round: int = Field(description="active-learning round")
     model_id: str | None = Field(None, description="surrogate in the model registry; None for the random round")
-    acquisition: str = Field(description="acquisition function, or 'random'")
+    acquisition: str = Field(description="acquisition function, 'random' or 'direct' (stratified initial design)")
     diversity: str = Field(description="diversity method of the batch")
     size: int = Field(description="candidates to choose")
     keep: int = Field(description="top slice kept by each scoring job")
@@ -169,6 +176,9 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
     labelled = [outcome for outcome in history if outcome.value is not None]
     keep = max(spec.acquisition.keep_top, int(np.ceil(spec.acquisition.pool_factor * size))) + len(history)
     if len(labelled) < max(spec.initial_random, MIN_LABELS):
+        if spec.initial_design == "direct" and not history:
+            return RoundPlan(round=round_index, acquisition="direct", diversity="none", size=size,
+                             keep=max(keep, spec.direct_sample))
         return RoundPlan(round=round_index, acquisition="random", diversity="none", size=size, keep=keep)
     return RoundPlan(round=round_index, model_id=_train(spec, labelled, round_index), size=size, keep=keep,
                      acquisition=spec.acquisition.strategy, diversity=spec.acquisition.diversity)
@@ -195,19 +205,23 @@ def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome
                  scored: ScoredSlice) -> list[Candidate]:
     """Choose the batch from the scored slice (skipping labelled candidates) and store the round.
 
-    With one score column per objective the batch is taken front by front.
+    With one score column per objective the batch is taken front by front;
+    with one, a ``ranker`` re-scores the slice's best first (:func:`rerank`).
     """
     exclude = {outcome.candidate.id for outcome in history}
-    fronts = None
-    if scored.scores.ndim == 2:
+    fronts, ranker_id = None, None
+    if plan.acquisition == "direct":
+        batch = select_stratified(scored.X, scored.ids, plan.size, exclude_ids=exclude, seed=spec.seed)
+    elif scored.scores.ndim == 2:
         batch, fronts = select_pareto_batch(scored.fronts, scored.scores[:, labelled_column(spec)], scored.X,
                                             scored.ids, plan.size, exclude_ids=exclude, diversity=plan.diversity,
                                             seed=spec.seed + plan.round)
     else:
-        batch = select_batch(scored.scores, scored.X, scored.ids, plan.size, exclude_ids=exclude,
+        scores, ranker_id = rerank(spec, plan.round, history, scored, plan.size, plan.acquisition)
+        batch = select_batch(scores, scored.X, scored.ids, plan.size, exclude_ids=exclude,
                              diversity=plan.diversity, pool_factor=spec.acquisition.pool_factor,
                              seed=spec.seed + plan.round)
-    _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id, fronts)
+    _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id, fronts, ranker_id)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
 

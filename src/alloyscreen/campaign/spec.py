@@ -25,10 +25,11 @@ from alloyscreen.hashing import content_hash
 from alloyscreen.settings import get_settings
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
+from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
-from alloyscreen.validation.registry import get_calculator, is_remote
+from alloyscreen.validation.registry import CALCULATORS, get_calculator, is_remote, universal_potentials
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
@@ -160,7 +161,7 @@ class StageSpec(_Strict):
     """One rung of the fidelity ladder: a calculator, what it validates and its budget."""
 
     name: str = Field(description="stage name, e.g. 'emt', 'chgnet', 'dft'")
-    calculator: Literal["emt", "chgnet", "qe", "vasp"] = Field(description="validation calculator")
+    calculator: Literal["emt", "chgnet", "sevennet", "qe", "vasp"] = Field(description="validation calculator")
     mode: Literal["static", "relax", "vc-relax"] = Field("vc-relax", description="calculation type")
     settings: dict[str, Any] = Field(default_factory=dict, description="calculator settings")
     structure: StructureSpec = Field(default_factory=StructureSpec, description="bulk structure generation")
@@ -228,6 +229,50 @@ class GnnSpec(_Strict):
         return self
 
 
+class RankerSpec(_Strict):
+    """A universal potential that re-ranks the trees' top slice each round from the candidates' structures.
+
+    Each round the potential gives every candidate of the slice (and every
+    labelled one) a mixing energy against its own elemental references, from
+    the structure ``structure`` generates (relaxed references, the candidate
+    ``static`` or with positions relaxed). A line fitted on the labelled
+    candidates maps it onto the labels, its leave-one-out RMS residual being its
+    spread (:class:`~alloyscreen.surrogates.potential.CalibratedPotential`).
+    ``combine: precision`` weights the trees' and the potential's means by
+    their inverse variances (two independent Gaussian estimates);
+    ``combine: ranker`` uses the potential's alone.
+    """
+
+    kind: str = Field("chgnet", description=f"the potential: {', '.join(universal_potentials())}")
+    pool_factor: float = Field(4.0, ge=1, description="candidates re-ranked per round, as a multiple of batch_size")
+    mode: Literal["static", "relax"] = Field("static", description="candidate structures evaluated as generated "
+                                                                   "or with their positions relaxed")
+    settings: dict[str, Any] = Field(default_factory=dict, description="the potential's calculator settings")
+    structure: StructureSpec = Field(default_factory=StructureSpec, description="candidate structure generation")
+    combine: Literal["precision", "ranker"] = Field("precision", description="how the potential's calibrated "
+                                                    "mean and spread meet the trees'")
+    min_labels: int = Field(4, ge=MIN_CALIBRATION_LABELS, description="labels with a potential value needed to "
+                            "calibrate it; with fewer the round ranks by the trees alone")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in universal_potentials():
+            raise ValueError(f"unknown ranker {value!r}; allowed: {', '.join(universal_potentials())}")
+        return value
+
+    def structure_maker(self, seed: int = 0) -> StructureMaker:
+        """The Maker of the structures the potential evaluates, seeded with ``seed``."""
+        recipe = self.structure
+        return StructureMaker(name=f"ranker {self.kind}", method=recipe.method, seed=seed,
+                              iterations=recipe.iterations, max_error=recipe.max_error, supercell=recipe.supercell)
+
+    def validation_maker(self) -> ValidationMaker:
+        """The potential's validation Maker for the candidates (references are vc-relaxed by the label Maker)."""
+        return ValidationMaker(name=f"ranker {self.kind}", calculator=self.kind, settings=dict(self.settings),
+                               relax=self.mode == "relax", relax_cell=False)
+
+
 class CampaignSpec(_Strict):
     """A whole screening campaign."""
 
@@ -239,11 +284,16 @@ class CampaignSpec(_Strict):
     surrogate: SurrogateSpec = Field(default_factory=SurrogateSpec, description="tree-ensemble surrogate")
     acquisition: AcquisitionSpec = Field(default_factory=AcquisitionSpec, description="batch selection")
     objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()], description="objectives")
-    initial_random: int = Field(8, ge=1, description="random candidates validated before the first model")
+    initial_random: int = Field(8, ge=1, description="candidates validated before the first model")
+    initial_design: Literal["random", "direct"] = Field(
+        "random", description="how the first candidates are chosen: at random, or 'direct' (one per cluster of "
+                              "the descriptor space of a random sample of direct_sample candidates)")
+    direct_sample: int = Field(20000, ge=1, description="candidates drawn at random for the 'direct' design")
     stages: list[StageSpec] = Field(description="fidelity ladder: first = active-learning oracle, then top-k checks")
     confirm_top: int = Field(2, ge=0, description="best candidates of each stage passed to the next stage")
     stopping: StoppingSpec = Field(default_factory=StoppingSpec, description="stopping rule")
     gnn: GnnSpec | None = Field(None, description="graph network trained on the labels after the last stage")
+    ranker: RankerSpec | None = Field(None, description="potential that re-ranks each round's top slice")
 
     @model_validator(mode="after")
     def _check(self) -> CampaignSpec:
@@ -268,7 +318,20 @@ class CampaignSpec(_Strict):
             if unknown:
                 raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
         self._check_stage_physics()
+        self._check_ranker()
         return self
+
+    def _check_ranker(self) -> None:
+        """A ranker predicts a mixing energy for one objective, with an element pool its potential treats."""
+        if self.ranker is None:
+            return
+        if self.target != "mixing_energy_per_atom" or len(self.objectives) > 1:
+            raise ValueError(f"ranker {self.ranker.kind!r} re-ranks single-objective mixing-energy campaigns; "
+                             f"allowed: one objective, mixing_energy (got {[o.property for o in self.objectives]})")
+        try:
+            pool_settings(self.ranker.kind, self.element_pool, self.ranker.settings)
+        except AlloyscreenError as error:
+            raise ValueError(f"ranker {self.ranker.kind!r}: {error}") from None
 
     def _check_space(self) -> None:
         """Build the candidate space (every check of its elements, fractions and bounds) and bound its size."""
@@ -297,7 +360,8 @@ class CampaignSpec(_Strict):
         for stage in self.stages:
             if is_remote(stage.calculator) and self.target != "mixing_energy_per_atom":
                 raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
-                                 f"{self.target}; allowed for {self.target}: emt, chgnet, qe")
+                                 f"{self.target}; allowed for {self.target}: "
+                                 f"{', '.join(name for name in CALCULATORS if not is_remote(name))}")
             outside = sorted(set(stage.antiferromagnetic) - set(pool))
             if outside:
                 raise ValueError(f"stage {stage.name!r}: antiferromagnetic element {outside[0]!r} is not in the "

@@ -108,18 +108,27 @@ class BoundedCompositions:
             self._rows[key] = rows
         return rows
 
-    def blocks(self, limit: int, depth: int = 0, total: int | None = None) -> Iterator[np.ndarray]:
-        """Yield (rows, k - depth) int32 blocks of at most ``limit`` rows, in lexicographic order."""
+    def blocks(self, limit: int, skip: int = 0, depth: int = 0, total: int | None = None) -> Iterator[np.ndarray]:
+        """Yield (rows, k - depth) int32 blocks of at most ``limit`` rows, in lexicographic order.
+
+        The first ``skip`` rows are left out without being enumerated (whole
+        sub-trees are passed over by their counts).
+        """
         total = self.total if total is None else total
         n = self.count(depth, total)
-        if n == 0:
+        if n <= skip:
             return
         if n <= limit or depth == self.k - 1:
-            yield self._all(depth, total)
+            yield self._all(depth, total)[skip:]
             return
         for x in range(self.lo[depth], min(self.hi[depth], total) + 1):
-            for block in self.blocks(limit, depth + 1, total - x):
+            below = self.count(depth + 1, total - x)
+            if skip >= below:
+                skip -= below
+                continue
+            for block in self.blocks(limit, skip, depth + 1, total - x):
                 yield _prepend(x, block)
+            skip = 0
 
 
 def _prepend(value: int, rows: np.ndarray) -> np.ndarray:

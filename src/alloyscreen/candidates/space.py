@@ -225,22 +225,35 @@ class CandidateSpace:
         return kept
 
     # ---- stream ---------------------------------------------------------------------------------
-    def _raw(self, chunk_size: int) -> Iterator[np.ndarray]:
-        """Yield dense fraction blocks in stream order, before windows."""
+    def _raw(self, chunk_size: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
+        """Yield dense fraction blocks of stream rows ``start:stop``, before windows.
+
+        Grids and lists reach ``start`` directly; samplers draw the rows before it and drop them.
+        """
         if self._explicit is not None:
-            for start in range(0, len(self._explicit), chunk_size):
-                yield np.array(self._explicit[start:start + chunk_size])
+            rows = self._explicit[start:stop]
+            for first in range(0, len(rows), chunk_size):
+                yield np.array(rows[first:first + chunk_size])
         elif isinstance(self.spec.sampling, GridSampling):
-            bounds = dict(zip(self.active, self._grid_bounds(), strict=True))
-            for subset in self._subsets():
-                enumerator = compositions_for(tuple(bounds[i][0] for i in subset),
-                                              tuple(bounds[i][1] for i in subset), self.total)
-                for block in enumerator.blocks(chunk_size):
-                    dense = np.zeros((len(block), len(self.elements)))
-                    dense[:, subset] = block / self.total
-                    yield dense
+            blocks = self._grid_blocks(chunk_size, start)
+            yield from blocks if stop is None else _head(blocks, stop - start)
         else:
-            yield from self._sampler.draw(self.size)
+            yield from _skip(self._sampler.draw(self.size if stop is None else stop), start)
+
+    def _grid_blocks(self, chunk_size: int, skip: int) -> Iterator[np.ndarray]:
+        """Yield the grid's dense blocks after its first ``skip`` rows (whole subsets passed over by count)."""
+        bounds = dict(zip(self.active, self._grid_bounds(), strict=True))
+        for subset in self._subsets():
+            enumerator = compositions_for(tuple(bounds[i][0] for i in subset),
+                                          tuple(bounds[i][1] for i in subset), self.total)
+            if skip >= enumerator.count():
+                skip -= enumerator.count()
+                continue
+            for block in enumerator.blocks(chunk_size, skip):
+                dense = np.zeros((len(block), len(self.elements)))
+                dense[:, subset] = block / self.total
+                yield dense
+            skip = 0
 
     def _finish(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Apply descriptor windows and assign prototypes; return (fractions, prototypes)."""
@@ -260,13 +273,38 @@ class CandidateSpace:
                       else np.full(int(keep.sum()), self.spec.prototype))
         return fractions[keep], prototypes
 
-    def iter_chunks(self, chunk_size: int = 65536) -> Iterator[CandidateChunk]:
-        """Yield the candidates in chunks of ``chunk_size`` rows (the last may be shorter)."""
+    def iter_chunks(self, chunk_size: int = 65536, shard: tuple[int, int] = (0, 1)) -> Iterator[CandidateChunk]:
+        """Yield the candidates in chunks of ``chunk_size`` rows (the last may be shorter).
+
+        ``shard=(index, count)`` yields only that shard's chunks; the shards
+        together give the whole stream, chunk for chunk. With an exact size a
+        shard is a contiguous range of chunks reached without producing the
+        rows before it (grids and lists by counting; samplers draw and drop
+        them, without descriptors). With descriptor windows a position depends
+        on every candidate before it, so each shard streams the whole space
+        and keeps every ``count``-th chunk.
+        """
         if chunk_size < 1:
             raise AlloyscreenError(f"chunk_size {chunk_size}; allowed: an integer >= 1")
+        index, count = shard
+        if not 0 <= index < count:
+            raise AlloyscreenError(f"shard {index} of {count}; allowed: 0 <= shard < count")
+        if not self.size_is_exact:
+            for number, chunk in enumerate(self._chunks(chunk_size, 0, None)):
+                if number % count == index:
+                    yield chunk
+            return
+        chunks = -(-self.size // chunk_size)
+        start = index * chunks // count * chunk_size
+        stop = min((index + 1) * chunks // count * chunk_size, self.size)
+        if start < stop:
+            yield from self._chunks(chunk_size, start, stop)
+
+    def _chunks(self, chunk_size: int, start: int, stop: int | None) -> Iterator[CandidateChunk]:
+        """Yield the chunks of stream rows ``start:stop`` (``start`` on a chunk boundary)."""
         pending: list[tuple[np.ndarray, np.ndarray]] = []
-        held, start = 0, 0
-        for raw in self._raw(chunk_size):
+        held = 0
+        for raw in self._raw(chunk_size, start, stop):
             fractions, prototypes = self._finish(raw)
             if len(fractions):
                 pending.append((fractions, prototypes))
@@ -285,3 +323,20 @@ class CandidateSpace:
     def count(self) -> int:
         """Return the number of candidates after windows, by streaming (``size`` when exact)."""
         return self.size if self.size_is_exact else sum(len(c) for c in self.iter_chunks())
+
+
+def _skip(blocks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Yield ``blocks`` without their first ``rows`` rows."""
+    for block in blocks:
+        if rows < len(block):
+            yield block[rows:]
+        rows = max(rows - len(block), 0)
+
+
+def _head(blocks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Yield the first ``rows`` rows of ``blocks``, consuming no more blocks than needed."""
+    for block in blocks:
+        if rows <= 0:
+            return
+        yield block[:rows]
+        rows -= len(block)

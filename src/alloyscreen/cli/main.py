@@ -10,6 +10,7 @@ from alloyscreen.cli.campaign import run, status, submit_command, top
 from alloyscreen.cli.db import db
 from alloyscreen.cli.featurize import featurize
 from alloyscreen.cli.report import report
+from alloyscreen.cli.screen import screen_command
 from alloyscreen.cli.validate import validate
 from alloyscreen.errors import AlloyscreenError
 
@@ -31,5 +32,5 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-for command in (db, run, submit_command, status, top, report, featurize, validate):
+for command in (db, run, submit_command, status, top, screen_command, report, featurize, validate):
     cli.add_command(command)

@@ -23,7 +23,7 @@ class CalculationDocument(Document):
     """A calculation: a claim while ``running``, then its results or its failure reason."""
 
     status: Literal["running", "completed", "failed"] = Field(description="state of the calculation")
-    calculator: str = Field(description="registry name of the calculator: emt, chgnet, qe, vasp")
+    calculator: str = Field(description="registry name of the calculator: emt, chgnet, sevennet, qe, vasp")
     settings: dict[str, Any] = Field(description="resolved calculator settings (all that changes the result)")
     code_version: str | None = Field(None, description="version of the code that computed the result")
     formula: str | None = Field(None, description="reduced formula of the structure")

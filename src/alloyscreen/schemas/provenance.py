@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 TRACKED_PACKAGES = (
     "alloyscreen", "ase", "atomate2", "catboost", "chgnet", "fireworks", "jobflow",
-    "matgl", "numpy", "pymatgen", "pymongo", "torch", "xgboost",
+    "matgl", "numpy", "pymatgen", "pymongo", "sevenn", "torch", "xgboost",
 )
 
 

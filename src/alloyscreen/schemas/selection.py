@@ -38,5 +38,7 @@ class SelectionDocument(Document):
                                                            "all of them are stored)")
     reason: str = Field(description="why it was chosen, e.g. 'best score' or 'max-min distance 1.3 in slice'")
     model_id: str | None = Field(None, description="id of the `models` document used (None for random)")
+    ranker_id: str | None = Field(None, description="id of the `models` document of the calibrated potential that "
+                                                    "re-ranked the trees' top slice (None: the trees alone)")
     pareto_rank: int | None = Field(None, ge=0, description="non-dominated front (0 = Pareto front), multi-objective")
     outcome: SelectionOutcome | None = Field(None, description="validation outcome; None while in flight")

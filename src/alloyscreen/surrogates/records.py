@@ -99,6 +99,7 @@ def selection_documents(
     pareto_ranks=None,
     stage: str = "surrogate",
     provenance: Provenance | None = None,
+    ranker_id: str | None = None,
 ) -> list[SelectionDocument]:
     """Return ``selections`` documents for a batch chosen for ``stage``, in its order, sharing one provenance."""
     provenance = provenance or Provenance()
@@ -116,6 +117,7 @@ def selection_documents(
             batch_size=len(batch.indices),
             reason=reason,
             model_id=model_id,
+            ranker_id=ranker_id,
             pareto_rank=rank,
             provenance=provenance,
         )

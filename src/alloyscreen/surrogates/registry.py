@@ -14,21 +14,26 @@ from alloyscreen.schemas.model import CVMetrics, ModelDocument
 from alloyscreen.schemas.provenance import Provenance
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, model_id
 from alloyscreen.surrogates.gnn import MatglRegressor
+from alloyscreen.surrogates.potential import CalibratedPotential
 
-KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor]] = {
+KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor] | type[CalibratedPotential]] = {
     "ensemble": EnsembleRegressor,
     "matgl": MatglRegressor,
+    "potential": CalibratedPotential,
 }
 """Model kinds are ``<prefix>-<learner or architecture>``, e.g. ``ensemble-xgboost``."""
 
 
 def model_kind(model) -> str:
-    """Return the kind string of a fitted surrogate, e.g. ``"ensemble-catboost"``, ``"matgl-megnet"``."""
+    """Return the kind string of a fitted model, e.g. ``"ensemble-catboost"``, ``"potential-chgnet"``."""
     if isinstance(model, EnsembleRegressor):
         return f"ensemble-{model.learner}"
     if isinstance(model, MatglRegressor):
         return f"matgl-{model.architecture}"
-    raise AlloyscreenError(f"no registry kind for {type(model).__name__}; allowed: EnsembleRegressor, MatglRegressor")
+    if isinstance(model, CalibratedPotential):
+        return f"potential-{model.potential}"
+    raise AlloyscreenError(f"no registry kind for {type(model).__name__}; allowed: "
+                           f"{', '.join(cls.__name__ for cls in KIND_PREFIXES.values())}")
 
 
 def load_model(kind: str, blob: bytes):

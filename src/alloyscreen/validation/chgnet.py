@@ -34,6 +34,7 @@ class CHGNetCalculator:
 
     name = "chgnet"
     category = "cheap"
+    universal = True
     cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
     defaults: dict[str, Any] = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "0.3.0"}
     run_defaults: dict[str, Any] = {}

@@ -224,7 +224,7 @@ def validation_job(
 
 @dataclass
 class ValidationMaker(Maker):
-    """Validate a structure with one calculator of the registry (emt, chgnet, qe, vasp).
+    """Validate a structure with one calculator of the registry (emt, chgnet, sevennet, qe, vasp).
 
     Parameters
     ----------

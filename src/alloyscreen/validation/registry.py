@@ -6,13 +6,16 @@ from alloyscreen.validation.base import SettingsError
 from alloyscreen.validation.chgnet import CHGNetCalculator
 from alloyscreen.validation.emt import EMTCalculator
 from alloyscreen.validation.qe import QECalculator
+from alloyscreen.validation.sevennet import SevenNetCalculator
 from alloyscreen.validation.vasp import VaspCalculator
 
-CALCULATORS = {calc.name: calc for calc in (EMTCalculator, CHGNetCalculator, QECalculator, VaspCalculator)}
+CALCULATORS = {
+    calc.name: calc for calc in (EMTCalculator, CHGNetCalculator, QECalculator, VaspCalculator, SevenNetCalculator)
+}
 
 
 def get_calculator(name: str):
-    """Return a calculator instance for ``name`` (emt, chgnet, qe, vasp)."""
+    """Return a calculator instance for ``name`` (emt, chgnet, qe, vasp, sevennet)."""
     try:
         return CALCULATORS[name]()
     except KeyError:
@@ -22,3 +25,8 @@ def get_calculator(name: str):
 def is_remote(name: str) -> bool:
     """True for a calculator that runs only as a workflow on a cluster (VASP), never in-process."""
     return bool(getattr(get_calculator(name), "remote", False))
+
+
+def universal_potentials() -> list[str]:
+    """Calculators that are universal (pretrained, every element) potentials: the rankers of a campaign."""
+    return [name for name, calc in CALCULATORS.items() if getattr(calc, "universal", False)]

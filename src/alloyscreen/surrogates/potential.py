@@ -1,0 +1,81 @@
+"""A universal potential's zero-shot values mapped onto a campaign's labels (the ``potential-*`` models).
+
+A potential (CHGNet, ...) gives every candidate a mixing energy against its own
+elemental references without any training; its scale and offset differ from
+the campaign's oracle (EMT, DFT). :class:`CalibratedPotential` fits
+``label ≈ a + b·value`` on the labelled candidates and takes as its spread the
+root-mean-square leave-one-out residual of that fit (one spread for every
+candidate: the potential itself has none).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from alloyscreen.errors import AlloyscreenError
+
+MIN_CALIBRATION_LABELS = 3
+"""Fewest labels a line (two parameters) and its leave-one-out spread can be fitted on."""
+
+
+class CalibratedPotential(BaseEstimator):
+    """Linear map of a potential's values onto labels, with the leave-one-out residual as spread.
+
+    Parameters
+    ----------
+    potential
+        Calculator name of the potential (e.g. ``chgnet``).
+    mode
+        ``static`` or ``relax``: how the candidate structures were evaluated.
+    settings
+        The potential's calculator settings (model version, ...).
+    """
+
+    def __init__(self, potential: str = "chgnet", mode: str = "static", settings: dict | None = None):
+        self.potential = potential
+        self.mode = mode
+        self.settings = settings
+
+    def fit(self, values, y) -> CalibratedPotential:
+        """Fit ``y ≈ intercept + slope·values`` by least squares (property units)."""
+        values, y = np.asarray(values, dtype=float), np.asarray(y, dtype=float)
+        if len(y) < MIN_CALIBRATION_LABELS or len(values) != len(y):
+            raise AlloyscreenError(f"calibrating a potential needs at least {MIN_CALIBRATION_LABELS} labels with "
+                                   f"a potential value each, got {len(y)} labels and {len(values)} values")
+        design = np.column_stack([np.ones_like(values), values])
+        (self.intercept_, self.slope_), *_ = np.linalg.lstsq(design, y, rcond=None)
+        leverage = np.einsum("ij,jk,ik->i", design, np.linalg.pinv(design.T @ design), design)
+        residuals = (y - design @ np.array([self.intercept_, self.slope_])) / np.clip(1 - leverage, 1e-6, None)
+        self.held_out_ = y - residuals  # each label's prediction by the line fitted without it
+        self.spread_ = float(np.sqrt(np.mean(residuals ** 2)))
+        self.n_train_ = len(y)
+        return self
+
+    def predict_moments(self, values) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated mean and spread (property units) of candidates with potential ``values``."""
+        if not hasattr(self, "spread_"):
+            raise AlloyscreenError("this CalibratedPotential is not fitted; call fit(values, y) first")
+        values = np.asarray(values, dtype=float)
+        return self.intercept_ + self.slope_ * values, np.full(values.shape, self.spread_)
+
+    def to_bytes(self) -> bytes:
+        """Serialise parameters and the fitted line as JSON (the bytes the model id hashes)."""
+        fitted = {"intercept": float(self.intercept_), "slope": float(self.slope_), "spread": self.spread_,
+                  "n_train": self.n_train_}
+        return json.dumps({"params": self.get_params(), "fitted": fitted}, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> CalibratedPotential:
+        """Rebuild a model written by :meth:`to_bytes`."""
+        try:
+            data = json.loads(blob)
+            model = cls(**data["params"])
+            fitted = data["fitted"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AlloyscreenError(f"bytes are not a serialised CalibratedPotential ({exc})") from None
+        model.intercept_, model.slope_ = fitted["intercept"], fitted["slope"]
+        model.spread_, model.n_train_ = fitted["spread"], fitted["n_train"]
+        return model

@@ -1,0 +1,89 @@
+"""A CHGNet ranker re-ranks the trees' top slice of an EMT campaign: calibrated, recorded, deciding the batch."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from alloyscreen.campaign.execution import run_here
+from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.models import load_stored_model
+from alloyscreen.campaign.report import load_report_data, render_report
+from alloyscreen.campaign.spec import load_spec
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.surrogates.potential import CalibratedPotential
+
+pytestmark = pytest.mark.slow
+
+SPEC = {
+    "name": "ranker-campaign", "seed": 4,
+    "candidates": {"elements": ["Cu", "Ni", "Pd", "Au"], "n_components": [2, 3],
+                   "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
+    "initial_random": 6, "acquisition": {"batch_size": 2, "strategy": "greedy", "diversity": "none"},
+    "stopping": {"max_rounds": 3, "patience": 3},
+    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 10,
+                "structure": {"method": "random", "supercell": [1, 1, 1]}}],
+    "ranker": {"kind": "chgnet", "pool_factor": 3, "combine": "ranker",
+               "structure": {"method": "random", "supercell": [1, 1, 1]}},
+}
+
+
+@pytest.fixture(scope="module")
+def ranked_campaign(database):
+    spec = load_spec(SPEC)
+    with threadpool_limits(1, user_api="blas"):
+        run_here(CampaignMaker().make(spec))
+    return spec
+
+
+def test_the_calibrated_potential_chooses_each_batch_and_is_recorded(database, ranked_campaign):
+    spec = ranked_campaign
+    selections = list(database["selections"].find({"campaign_id": spec.campaign_id}, sort=[("round", 1)]))
+    assert [s["ranker_id"] for s in selections if s["round"] == 0] == [None] * 6  # random round: no ranker
+    later = [s for s in selections if s["round"] > 0]
+    assert len(later) == 4 and all(s["ranker_id"] for s in later)
+    for round_index in (1, 2):
+        chosen = [s for s in later if s["round"] == round_index]
+        ranker_id = chosen[0]["ranker_id"]
+        model = database["models"].find_one({"_id": ranker_id})
+        assert model["kind"] == "potential-chgnet" and len(model["training_label_ids"]) == 6 + 2 * (round_index - 1)
+        ranked = list(database["predictions"].find({"campaign_id": spec.campaign_id, "model_id": ranker_id}))
+        assert len(ranked) == 6  # pool_factor 3 x batch 2
+        lowest = sorted(ranked, key=lambda p: p["mean"])[:2]  # greedy on the potential alone, minimizing
+        assert {s["candidate_id"] for s in chosen} == {p["candidate_id"] for p in lowest}
+        assert all(p["std"] > 0 for p in ranked)
+
+
+def test_the_calibration_is_a_line_through_the_labels(database, ranked_campaign):
+    selections = database["selections"].find({"campaign_id": ranked_campaign.campaign_id, "round": 2})
+    model = load_stored_model(database, next(selections)["ranker_id"])
+    assert isinstance(model, CalibratedPotential) and model.n_train_ == 8
+    assert model.slope_ > 0  # EMT and CHGNet agree in the sign of Cu-Ni-Pd-Au mixing trends
+    mean, std = model.predict_moments([0.0, 0.1])
+    assert mean[1] - mean[0] == pytest.approx(0.1 * model.slope_) and std[0] == std[1] == model.spread_
+
+
+def test_leave_one_out_spread_of_an_exact_line_is_zero():
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    model = CalibratedPotential().fit(x, 2 * x - 1)
+    assert model.slope_ == pytest.approx(2) and model.intercept_ == pytest.approx(-1)
+    assert model.spread_ == pytest.approx(0, abs=1e-9)
+    assert CalibratedPotential.from_bytes(model.to_bytes()).to_bytes() == model.to_bytes()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"ranker": {"kind": "emt"}}, "unknown ranker 'emt'; allowed: chgnet, sevennet"),
+    ({"objectives": [{"property": "mixing_energy"}, {"property": "cost"}]},
+     "re-ranks single-objective mixing-energy campaigns"),
+    ({"ranker": {"kind": "chgnet", "min_labels": 2}}, "ranker.min_labels"),
+])
+def test_bad_rankers_fail_at_load(change, message):
+    with pytest.raises(AlloyscreenError, match=message):
+        load_spec({**SPEC, **change})
+
+
+def test_the_report_shows_the_ranker_against_later_labels(database, ranked_campaign):
+    data = load_report_data(database, ranked_campaign.campaign_id)
+    assert len(data.ranker_predictions) == 12 and not data.predictions.model_id.isin(
+        data.ranker_predictions.model_id).any()
+    page = render_report(data)
+    assert "Ranker against validation" in page and "ranker parity" in page and "leave-one-out MAE" in page
