@@ -10,6 +10,7 @@ from alloyscreen.campaign.models import load_stored_model
 from alloyscreen.campaign.report import load_report_data, render_report
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.surrogates.gnn import GnnEnsemble
 from alloyscreen.surrogates.potential import CalibratedPotential
 
 pytestmark = pytest.mark.slow
@@ -70,10 +71,41 @@ def test_leave_one_out_spread_of_an_exact_line_is_zero():
     assert CalibratedPotential.from_bytes(model.to_bytes()).to_bytes() == model.to_bytes()
 
 
+@pytest.fixture(scope="module")
+def network_campaign(database):
+    spec = load_spec({**SPEC, "name": "network-ranker", "stopping": {"max_rounds": 4, "patience": 4},
+                      "stages": [{**SPEC["stages"][0], "max_validations": 12}],
+                      "ranker": {"kind": "matgl", "members": 2, "epochs": 5, "pool_factor": 3, "combine": "ranker",
+                                 "min_labels": 5, "structure": {"method": "random", "supercell": [1, 1, 1]}}})
+    with threadpool_limits(1, user_api="blas"):
+        run_here(CampaignMaker().make(spec))
+    return spec
+
+
+def test_a_matgl_ensemble_trained_each_round_chooses_the_batch(database, network_campaign):
+    selections = list(database["selections"].find({"campaign_id": network_campaign.campaign_id, "round": {"$gt": 0}}))
+    assert sorted(s["round"] for s in selections) == [1, 1, 2, 2, 3, 3]
+    scales = []
+    for round_index in (1, 2, 3):
+        chosen = [s for s in selections if s["round"] == round_index]
+        model = database["models"].find_one({"_id": chosen[0]["ranker_id"]})
+        assert model["kind"] == "gnn-megnet" and len(model["training_label_ids"]) == 6 + 2 * (round_index - 1)
+        scales.append(model["hyperparameters"]["std_scale"])
+        ranked = list(database["predictions"].find({"model_id": model["_id"],
+                                                    "campaign_id": network_campaign.campaign_id}))
+        assert len(ranked) == 6 and all(p["std"] > 0 for p in ranked)
+        lowest = sorted(ranked, key=lambda p: p["mean"])[:2]
+        assert {s["candidate_id"] for s in chosen} == {p["candidate_id"] for p in lowest}
+    # rounds 1 and 2 have fewer than 3 earlier predictions with a later label; round 3 has 4
+    assert scales[:2] == [1.0, 1.0] and scales[2] != 1.0
+    ensemble = load_stored_model(database, selections[-1]["ranker_id"])
+    assert isinstance(ensemble, GnnEnsemble) and len(ensemble.members_) == 2
+
+
 @pytest.mark.parametrize(("change", "message"), [
-    ({"ranker": {"kind": "emt"}}, "unknown ranker 'emt'; allowed: chgnet, sevennet"),
+    ({"ranker": {"kind": "emt"}}, "unknown ranker 'emt'; allowed: chgnet, sevennet, matgl"),
     ({"objectives": [{"property": "mixing_energy"}, {"property": "cost"}]},
-     "re-ranks single-objective mixing-energy campaigns"),
+     "re-ranks single-objective campaigns"),
     ({"ranker": {"kind": "chgnet", "min_labels": 2}}, "ranker.min_labels"),
 ])
 def test_bad_rankers_fail_at_load(change, message):

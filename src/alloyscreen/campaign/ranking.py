@@ -1,33 +1,41 @@
-"""A universal potential re-ranks each round's top slice (the ``ranker`` section of a spec).
+"""A graph network re-ranks each round's top slice (the ``ranker`` section of a spec).
 
 The trees score the whole space; the best ``pool_factor × batch`` unlabelled
-candidates of their slice get structures (stored once, by content id) and the
-potential's mixing energy (cached calculations, like every validation). The
-potential is calibrated on the labelled candidates
-(:class:`~alloyscreen.surrogates.potential.CalibratedPotential`, stored in the
-model registry each round) and its mean and spread replace, or are
+candidates of their slice get structures (stored once, by content id). A
+universal potential gives each its mixing energy (cached calculations, like
+every validation), calibrated on the labelled candidates
+(:class:`~alloyscreen.surrogates.potential.CalibratedPotential`); a matgl
+ensemble is trained on the labelled candidates' structures
+(:class:`~alloyscreen.surrogates.gnn.GnnEnsemble`). Either is stored in the
+model registry each round, and its mean and spread replace, or are
 precision-weighted with, the trees' before the acquisition picks the batch.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
+from pymatgen.core import Structure
 
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, candidate_structure
 from alloyscreen.campaign.models import store_model
 from alloyscreen.campaign.objectives import objective_of
 from alloyscreen.campaign.scoring import ScoredSlice
-from alloyscreen.campaign.spec import CampaignSpec, RankerSpec
+from alloyscreen.campaign.spec import GNN_RANKER, CampaignSpec, RankerSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CVMetrics
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.surrogates.acquisition import acquisition_scores
+from alloyscreen.surrogates.calibration import fit_std_scale
 from alloyscreen.surrogates.crossval import regression_metrics
-from alloyscreen.surrogates.potential import CalibratedPotential
+from alloyscreen.surrogates.ensemble import MIN_LABELS
+from alloyscreen.surrogates.gnn import GnnEnsemble
+from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
 from alloyscreen.validation.registry import get_calculator
@@ -62,7 +70,25 @@ def _ranker(spec: CampaignSpec) -> RankerSpec:
     return spec.ranker
 
 
-def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[CalibratedPotential, str] | None:
+Predictor = Callable[[list[Candidate]], tuple[np.ndarray, np.ndarray]]
+"""Candidates -> the ranker's calibrated mean and spread (label units; NaN where it has no value)."""
+
+
+def _too_few(spec: CampaignSpec, usable: int, needed: int) -> bool:
+    if usable < needed:
+        logger.info("campaign %s: no ranker %s this round: %d labels with a ranker value, %d needed; the round "
+                    "ranks by the trees", spec.name, _ranker(spec).kind, usable, needed)
+    return usable < needed
+
+
+def _stored(spec: CampaignSpec, model, label_ids: list[str], cv: CVMetrics | None = None) -> str:
+    blob = model.to_bytes()
+    document = model_document(model, blob, spec.target, label_ids, cv=cv,
+                              provenance=current_job_provenance(campaign_id=spec.campaign_id))
+    return store_model(get_database(), document, blob).id
+
+
+def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
     """Fit the potential on the labelled candidates and store it with its leave-one-out errors as CV.
 
     None (logged) with fewer usable labels than the ranker's ``min_labels``.
@@ -70,24 +96,78 @@ def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Calibra
     ranker = _ranker(spec)
     values = potential_values(spec, [outcome.candidate for outcome in labelled])
     usable = [i for i, value in enumerate(values) if np.isfinite(value)]
-    if len(usable) < ranker.min_labels:
-        logger.info("campaign %s: ranker %s not calibrated: %d labels with a potential value, %d needed; the "
-                    "round ranks by the trees", spec.name, ranker.kind, len(usable), ranker.min_labels)
+    if _too_few(spec, len(usable), ranker.min_labels):
         return None
     model = CalibratedPotential(ranker.kind, ranker.mode, dict(ranker.settings))
     y = [labelled[i].value for i in usable]
     model.fit(values[usable], y)
-    blob = model.to_bytes()
-    label_ids = [label_id for i in usable if (label_id := labelled[i].label_id)]
     cv = CVMetrics(n_labels=len(y), n_splits=len(y), **regression_metrics(y, model.held_out_))
-    document = model_document(model, blob, spec.target, label_ids, cv=cv,
-                              provenance=current_job_provenance(campaign_id=spec.campaign_id))
-    return model, store_model(get_database(), document, blob).id
+    ranker_id = _stored(spec, model, [label_id for i in usable if (label_id := labelled[i].label_id)], cv)
+    logger.info("campaign %s: ranker %s calibrated: label = %.3g + %.3g x potential, spread %.3g", spec.name,
+                ranker.kind, model.intercept_, model.slope_, model.spread_)
+    return (lambda candidates: model.predict_moments(potential_values(spec, candidates))), ranker_id
+
+
+def _structures(spec: CampaignSpec, candidates: list[Candidate]) -> dict[int, Structure]:
+    """Index -> structure from the ranker's recipe (stored once, by content id), for the candidates that have one."""
+    maker, made = _ranker(spec).structure_maker(spec.seed), {}
+    for index, candidate in enumerate(candidates):
+        try:
+            made[index] = candidate_structure(candidate, maker)[0]
+        except AlloyscreenError as error:
+            logger.info("ranker %s: no structure for %s: %s", maker.name, candidate.id, error)
+    return made
+
+
+def _network_moments(model: GnnEnsemble, spec: CampaignSpec, candidates: list[Candidate]):
+    """The ensemble's mean and spread of each candidate's structure (NaN without one)."""
+    made = _structures(spec, candidates)
+    mean, std = np.full(len(candidates), np.nan), np.full(len(candidates), np.nan)
+    if made:
+        rows = list(made)
+        mean[rows], std[rows] = model.predict_moments(list(made.values()))
+    return mean, std
+
+
+def _later_label_scale(spec: CampaignSpec, kind: str, values: dict[str, float]) -> float:
+    """Maximum-likelihood scale of earlier ``kind`` rankers' raw spreads on the labels that came later (1: none)."""
+    database = get_database()
+    scales = {m["_id"]: m["hyperparameters"]["std_scale"] for m in database["models"].find(
+        {"provenance.campaign_id": spec.campaign_id, "kind": kind}, {"hyperparameters.std_scale": 1})}
+    earlier = list(database["predictions"].find({"campaign_id": spec.campaign_id, "model_id": {"$in": list(scales)},
+                                                 "candidate_id": {"$in": list(values)}}))
+    if len(earlier) < MIN_CALIBRATION_LABELS:
+        return 1.0
+    return fit_std_scale([values[p["candidate_id"]] - p["mean"] for p in earlier],
+                         [p["std"] / scales[p["model_id"]] for p in earlier])
+
+
+def train_network(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
+    """Train the matgl ensemble on the labelled candidates' structures and store it; None (logged) with too few."""
+    ranker = _ranker(spec)
+    made = _structures(spec, [outcome.candidate for outcome in labelled])
+    if _too_few(spec, len(made), max(ranker.min_labels, MIN_LABELS)):
+        return None
+    used = [labelled[i] for i in made]
+    values = {outcome.candidate.id: float(cast(float, outcome.value)) for outcome in used}
+    scale = _later_label_scale(spec, f"gnn-{ranker.architecture}", values)
+    model = GnnEnsemble(ranker.architecture, ranker.members, ranker.epochs, random_state=spec.seed,
+                        element_types=tuple(spec.element_pool), std_scale=scale)
+    model.fit(list(made.values()), [values[outcome.candidate.id] for outcome in used])
+    ranker_id = _stored(spec, model, [label_id for outcome in used if (label_id := outcome.label_id)])
+    logger.info("campaign %s: ranker %s trained on %d labels (spread scale %.3g)", spec.name, ranker.kind,
+                len(used), scale)
+    return (lambda candidates: _network_moments(model, spec, candidates)), ranker_id
+
+
+def fit_ranker(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
+    """The round's ranker, calibrated or trained on ``labelled`` and stored, with its model id; None if too few."""
+    return (train_network if _ranker(spec).kind == GNN_RANKER else calibrate)(spec, labelled)
 
 
 def combine(tree_mean: np.ndarray, tree_std: np.ndarray, mean: np.ndarray, std: np.ndarray,
             how: str) -> tuple[np.ndarray, np.ndarray]:
-    """The potential's mean and spread (``ranker``), or both estimates weighted by inverse variance (``precision``)."""
+    """The ranker's mean and spread (``ranker``), or both estimates weighted by inverse variance (``precision``)."""
     if how == "ranker":
         return mean, std
     tree_precision = 1 / np.maximum(tree_std, 1e-12) ** 2
@@ -100,24 +180,24 @@ def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], sc
            size: int, acquisition: str) -> tuple[np.ndarray, str | None]:
     """Scores to choose from and the calibrated ranker's id; stores the ranker's predictions.
 
-    The best unlabelled rows of ``scored`` are re-scored with the calibrated
-    potential, the other rows get NaN (never chosen). Without a ranker, or
+    The best unlabelled rows of ``scored`` are re-scored with the round's
+    ranker, the other rows get NaN (never chosen). Without a ranker, or
     while it cannot be calibrated: the trees' scores and None.
     """
     labelled = [outcome for outcome in history if outcome.value is not None]
-    calibrated = calibrate(spec, labelled) if spec.ranker is not None and acquisition != "random" else None
-    if calibrated is None:
+    fitted = fit_ranker(spec, labelled) if spec.ranker is not None and acquisition != "random" else None
+    if fitted is None:
         return scored.scores, None
-    ranker, (model, ranker_id) = _ranker(spec), calibrated
+    ranker, (predict, ranker_id) = _ranker(spec), fitted
     done = {outcome.candidate.id for outcome in history}
     rows = np.array([r for r in range(len(scored.ids)) if scored.ids[r] not in done][:int(ranker.pool_factor * size)],
                     dtype=int)
     candidates = [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
                   for r in rows]
-    potential_mean, potential_std = model.predict_moments(potential_values(spec, candidates))
-    valued = np.isfinite(potential_mean)
+    ranker_mean, ranker_std = predict(candidates)
+    valued = np.isfinite(ranker_mean)
     mean, std = scored.mean[rows].copy(), scored.std[rows].copy()
-    mean[valued], std[valued] = combine(mean[valued], std[valued], potential_mean[valued], potential_std[valued],
+    mean[valued], std[valued] = combine(mean[valued], std[valued], ranker_mean[valued], ranker_std[valued],
                                         ranker.combine)
     rng = np.random.default_rng([spec.seed, round_index])
     members = rng.normal(mean, std, size=(spec.surrogate.n_members, len(rows))) if acquisition == "thompson" else None
@@ -129,8 +209,8 @@ def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], sc
     provenance = current_job_provenance(campaign_id=spec.campaign_id, parents=[ranker_id])
     ids = np.asarray(scored.ids)[rows][valued]
     insert_many(get_database()["predictions"], prediction_documents(
-        Scored(ids, potential_mean[valued], potential_std[valued], chosen[valued]), spec.campaign_id, round_index,
+        Scored(ids, ranker_mean[valued], ranker_std[valued], chosen[valued]), spec.campaign_id, round_index,
         ranker_id, spec.target, acquisition, top=len(ids), provenance=provenance))
-    logger.info("campaign %s round %d: ranker %s re-ranked %d candidates (line %.3g + %.3g x, spread %.3g)",
-                spec.name, round_index, ranker.kind, len(rows), model.intercept_, model.slope_, model.spread_)
+    logger.info("campaign %s round %d: ranker %s re-ranked %d candidates", spec.name, round_index, ranker.kind,
+                len(rows))
     return scores, ranker_id

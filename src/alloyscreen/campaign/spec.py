@@ -229,21 +229,33 @@ class GnnSpec(_Strict):
         return self
 
 
-class RankerSpec(_Strict):
-    """A universal potential that re-ranks the trees' top slice each round from the candidates' structures.
+GNN_RANKER = "matgl"
 
-    Each round the potential gives every candidate of the slice (and every
-    labelled one) a mixing energy against its own elemental references, from
-    the structure ``structure`` generates (relaxed references, the candidate
-    ``static`` or with positions relaxed). A line fitted on the labelled
-    candidates maps it onto the labels, its leave-one-out RMS residual being its
-    spread (:class:`~alloyscreen.surrogates.potential.CalibratedPotential`).
-    ``combine: precision`` weights the trees' and the potential's means by
-    their inverse variances (two independent Gaussian estimates);
-    ``combine: ranker`` uses the potential's alone.
+
+def ranker_kinds() -> list[str]:
+    """The rankers a spec may name: the universal potentials, and a matgl ensemble trained on the labels."""
+    return [*universal_potentials(), GNN_RANKER]
+
+
+class RankerSpec(_Strict):
+    """A graph network that re-ranks the trees' top slice each round from the candidates' structures.
+
+    A universal potential (``chgnet``, ``sevennet``) gives every candidate of
+    the slice (and every labelled one) a mixing energy against its own
+    elemental references, from the structure ``structure`` generates (relaxed
+    references, the candidate ``static`` or with positions relaxed); a line
+    fitted on the labelled candidates maps it onto the labels, its leave-one-out
+    RMS residual being its spread
+    (:class:`~alloyscreen.surrogates.potential.CalibratedPotential`).
+    ``matgl`` trains ``members`` networks on the labelled candidates'
+    (unrelaxed) structures each round; their spread is scaled by the maximum
+    likelihood fit on the earlier rounds' predictions of labels that came later.
+    ``combine: precision`` weights the trees' and the ranker's means by their
+    inverse variances (two independent Gaussian estimates); ``combine:
+    ranker`` uses the ranker's alone.
     """
 
-    kind: str = Field("chgnet", description=f"the potential: {', '.join(universal_potentials())}")
+    kind: str = Field("chgnet", description=f"the ranker: {', '.join(ranker_kinds())}")
     pool_factor: float = Field(4.0, ge=1, description="candidates re-ranked per round, as a multiple of batch_size")
     mode: Literal["static", "relax"] = Field("static", description="candidate structures evaluated as generated "
                                                                    "or with their positions relaxed")
@@ -251,14 +263,17 @@ class RankerSpec(_Strict):
     structure: StructureSpec = Field(default_factory=StructureSpec, description="candidate structure generation")
     combine: Literal["precision", "ranker"] = Field("precision", description="how the potential's calibrated "
                                                     "mean and spread meet the trees'")
-    min_labels: int = Field(4, ge=MIN_CALIBRATION_LABELS, description="labels with a potential value needed to "
-                            "calibrate it; with fewer the round ranks by the trees alone")
+    min_labels: int = Field(4, ge=MIN_CALIBRATION_LABELS, description="labels (with a ranker value) needed to "
+                            "calibrate or train the ranker; with fewer the round ranks by the trees alone")
+    architecture: Literal["megnet", "m3gnet", "tensornet"] = Field("megnet", description="matgl architecture (matgl)")
+    members: int = Field(3, ge=2, description="networks of the ensemble (matgl)")
+    epochs: int = Field(30, ge=1, description="training epochs of each network (matgl)")
 
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        if value not in universal_potentials():
-            raise ValueError(f"unknown ranker {value!r}; allowed: {', '.join(universal_potentials())}")
+        if value not in ranker_kinds():
+            raise ValueError(f"unknown ranker {value!r}; allowed: {', '.join(ranker_kinds())}")
         return value
 
     def structure_maker(self, seed: int = 0) -> StructureMaker:
@@ -322,12 +337,17 @@ class CampaignSpec(_Strict):
         return self
 
     def _check_ranker(self) -> None:
-        """A ranker predicts a mixing energy for one objective, with an element pool its potential treats."""
+        """A ranker re-ranks one objective; a potential's is a mixing energy, over a pool it treats."""
         if self.ranker is None:
             return
-        if self.target != "mixing_energy_per_atom" or len(self.objectives) > 1:
-            raise ValueError(f"ranker {self.ranker.kind!r} re-ranks single-objective mixing-energy campaigns; "
-                             f"allowed: one objective, mixing_energy (got {[o.property for o in self.objectives]})")
+        if len(self.objectives) > 1:
+            raise ValueError(f"ranker {self.ranker.kind!r} re-ranks single-objective campaigns; allowed: one "
+                             f"objective (got {[o.property for o in self.objectives]})")
+        if self.ranker.kind == GNN_RANKER:
+            return
+        if self.target != "mixing_energy_per_atom":
+            raise ValueError(f"ranker {self.ranker.kind!r} predicts mixing energies, not {self.target}; allowed for "
+                             f"{self.target}: {GNN_RANKER}")
         try:
             pool_settings(self.ranker.kind, self.element_pool, self.ranker.settings)
         except AlloyscreenError as error:

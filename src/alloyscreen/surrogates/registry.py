@@ -13,12 +13,14 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CVMetrics, ModelDocument
 from alloyscreen.schemas.provenance import Provenance
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, model_id
-from alloyscreen.surrogates.gnn import MatglRegressor
+from alloyscreen.surrogates.gnn import GnnEnsemble, MatglRegressor
 from alloyscreen.surrogates.potential import CalibratedPotential
 
-KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor] | type[CalibratedPotential]] = {
+KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor] | type[GnnEnsemble] |
+                   type[CalibratedPotential]] = {
     "ensemble": EnsembleRegressor,
     "matgl": MatglRegressor,
+    "gnn": GnnEnsemble,
     "potential": CalibratedPotential,
 }
 """Model kinds are ``<prefix>-<learner or architecture>``, e.g. ``ensemble-xgboost``."""
@@ -30,6 +32,8 @@ def model_kind(model) -> str:
         return f"ensemble-{model.learner}"
     if isinstance(model, MatglRegressor):
         return f"matgl-{model.architecture}"
+    if isinstance(model, GnnEnsemble):
+        return f"gnn-{model.architecture}"
     if isinstance(model, CalibratedPotential):
         return f"potential-{model.potential}"
     raise AlloyscreenError(f"no registry kind for {type(model).__name__}; allowed: "
