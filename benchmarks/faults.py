@@ -10,15 +10,18 @@ document ids are content hashes, so the same work gives the same ids):
   (reference ids missing) and extra (ids the reference does not have),
   selections duplicated (one candidate twice in a stage and round),
   calculations in flight at the kill (their locks: the only work done twice),
-  and whether ``top`` matches.
+  and whether ``top`` matches; ``extra_job_outputs`` counts jobflow output
+  documents beyond the reference's (a rerun replaces its earlier runs' outputs).
 - ``concurrent``: two runs started together; one is refused (one line) or
   both finish, with nothing duplicated.
 - ``database``: the embedded server is killed mid-run; the time until the run
   stops and its last line; then a rerun resumes.
+- ``user_database``: the same with a user URI (``ALLOYSCREEN_MONGO_URI``, a
+  separate ``secantusd-py``), restarted on its port before the rerun.
 - ``bad_input``: each bad spec or argument of issue 12: exit code, the lines
   printed, documents written.
 
-    python benchmarks/faults.py [--kills 20] [--seed 0] [--skip concurrent,database]
+    python benchmarks/faults.py [--kills 20] [--seed 0] [--skip concurrent,database,user_database]
 
 Prints one JSON object. Goal: 0 lost, 0 duplicated, every bad input one line
 and nothing written.
@@ -30,6 +33,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -59,15 +63,18 @@ SPEC: dict[str, Any] = {
 
 
 class Place:
-    """A fresh data directory (embedded database) and the spec file of one scenario."""
+    """A fresh data directory (embedded database, or the user URI ``uri``) and the spec file of one scenario."""
 
-    def __init__(self, root: Path, name: str, spec: dict[str, Any] | None = None):
+    def __init__(self, root: Path, name: str, spec: dict[str, Any] | None = None, uri: str | None = None):
         self.dir = root / name
         self.dir.mkdir(parents=True)
         self.spec = self.dir / "spec.yaml"
         self.spec.write_text(yaml.safe_dump(spec or SPEC))
+        self.uri = uri
         self.env = {**os.environ, "ALLOYSCREEN_DATA_DIR": str(self.dir / "data"), "ALLOYSCREEN_DB_NAME": "faults"}
         self.env.pop("ALLOYSCREEN_MONGO_URI", None)
+        if uri:
+            self.env["ALLOYSCREEN_MONGO_URI"] = uri
 
     def command(self, *args: str) -> list[str]:
         """The ``alloyscreen`` command line."""
@@ -88,16 +95,23 @@ class Place:
         return json.loads(path.read_text()) if path else None
 
     def stored(self) -> dict[str, Any]:
-        """Ids of every collection, duplicated selections and held locks (starts the server if needed)."""
-        self.run("db", "start", timeout=60)
-        state = self.server()
-        assert state is not None, "the embedded server did not start"
-        with MongoClient(f"mongodb://127.0.0.1:{state['port']}/?directConnection=true") as client:
+        """Ids of every collection, duplicated selections, held locks and the number of jobflow outputs.
+
+        Starts the embedded server if needed.
+        """
+        uri = self.uri
+        if uri is None:
+            self.run("db", "start", timeout=60)
+            state = self.server()
+            assert state is not None, "the embedded server did not start"
+            uri = f"mongodb://127.0.0.1:{state['port']}/?directConnection=true"
+        with MongoClient(uri) as client:
             db = client["faults"]
             keys = Counter((s["stage"], s["round"], s["candidate_id"]) for s in db["selections"].find())
             return {"ids": {name: sorted(str(d["_id"]) for d in db[name].find({}, {"_id": 1})) for name in COLLECTIONS},
                     "duplicated_selections": sum(n - 1 for n in keys.values() if n > 1),
-                    "locks": [lock["_id"] for lock in db["locks"].find()]}
+                    "locks": [lock["_id"] for lock in db["locks"].find()],
+                    "job_outputs": db["jobflow_outputs"].count_documents({})}
 
     def top(self) -> list[str]:
         """The campaign's best candidates (ids)."""
@@ -110,10 +124,11 @@ class Place:
 
 
 def compare(reference: dict[str, Any], got: dict[str, Any]) -> dict[str, int]:
-    """Documents lost and extra per collection (summed), and duplicated selections."""
+    """Documents lost and extra per collection (summed), duplicated selections, jobflow outputs beyond the reference."""
     lost = sum(len(set(reference["ids"][n]) - set(got["ids"][n])) for n in COLLECTIONS)
     extra = sum(len(set(got["ids"][n]) - set(reference["ids"][n])) for n in COLLECTIONS)
-    return {"lost": lost, "extra": extra, "duplicated_selections": got["duplicated_selections"]}
+    return {"lost": lost, "extra": extra, "duplicated_selections": got["duplicated_selections"],
+            "extra_job_outputs": got["job_outputs"] - reference["job_outputs"]}
 
 
 def reference_run(root: Path) -> dict[str, Any]:
@@ -160,6 +175,41 @@ def concurrent_runs(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
               **compare(reference["stored"], place.stored()), "same_top": place.top() == reference["top"]}
     place.stop()
     return result
+
+
+def _user_server(storage: Path, port: int) -> subprocess.Popen:
+    """Start a stand-alone ``secantusd-py`` (a user's own database) and wait until it answers."""
+    process = subprocess.Popen([str(BIN.parent / "secantusd-py"), "--port", str(port), "--storage-path",
+                                str(storage)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=30000) as client:
+        client.admin.command("ping")
+    return process
+
+
+def user_database_killed(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """Kill a user-URI database mid-run (5 s server timeout): time to the run's message; restart it and resume."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    place = Place(root, "user-database", uri=f"mongodb://127.0.0.1:{port}/?directConnection=true&journal=true")
+    storage = place.dir / "user-db"
+    server = _user_server(storage, port)
+    process = place.start("run", "--quiet", str(place.spec))
+    time.sleep(0.5 * reference["wall_s"])
+    server.kill()
+    server.wait()
+    killed = time.perf_counter()
+    _, err = process.communicate(timeout=600)
+    stopped_after = time.perf_counter() - killed
+    server = _user_server(storage, port)
+    try:
+        resumed = place.run("run", "--quiet", str(place.spec))
+        return {"exit": process.returncode, "seconds_to_message": round(stopped_after, 1),
+                "message": (err.strip().splitlines() or [""])[-1], "resume_exit": resumed.returncode,
+                **compare(reference["stored"], place.stored()), "same_top": place.top() == reference["top"]}
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def database_killed(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +289,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated scenarios to skip: kill, concurrent, "
-                                                   "database, bad_input")
+                                                   "database, user_database, bad_input")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     with tempfile.TemporaryDirectory(prefix="alloyscreen-faults-") as folder:
@@ -253,12 +303,15 @@ def main() -> None:
             report["kill"] = {"runs": rows, "lost": sum(r["lost"] for r in rows),
                               "extra": sum(r["extra"] for r in rows),
                               "duplicated_selections": sum(r["duplicated_selections"] for r in rows),
+                              "extra_job_outputs": sum(r["extra_job_outputs"] for r in rows),
                               "in_flight_at_kill": sum(r["in_flight_at_kill"] for r in rows),
                               "same_top": sum(r["same_top"] for r in rows)}
         if "concurrent" not in skip:
             report["concurrent"] = concurrent_runs(root, reference)
         if "database" not in skip:
             report["database"] = database_killed(root, reference)
+        if "user_database" not in skip:
+            report["user_database"] = user_database_killed(root, reference)
         if "bad_input" not in skip:
             report["bad_input"] = bad_inputs(root)
     print(json.dumps(report, indent=1))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alloyscreen.errors import AlloyscreenError
@@ -62,11 +62,27 @@ class Settings(BaseSettings):
                                                               "(count, min, mean, max, histogram)")
     scratch_dir: Path | None = Field(None, description="where calculations run (e.g. a cluster's scratch); "
                                                        "unset: DATA_DIR/runs")
+    _arguments: frozenset[str] = PrivateAttr(frozenset())
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        self._arguments = frozenset(values)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, **_other_sources):
         """Order of precedence: arguments, environment, yaml file, defaults."""
         return init_settings, env_settings, _YamlSource(settings_cls)
+
+    def source_of(self, name: str) -> str:
+        """Say where setting ``name`` came from: an argument, the environment, the config file or its default."""
+        variable = f"ALLOYSCREEN_{name.upper()}"
+        if name in self._arguments:
+            return f"the {name} argument"
+        if any(key.upper() == variable for key in os.environ):  # read case-insensitively, as pydantic-settings does
+            return f"environment variable {variable}"
+        if name in self.model_fields_set:
+            return f"{name} in {os.environ.get('ALLOYSCREEN_CONFIG', 'the ALLOYSCREEN_CONFIG file')}"
+        return "its default"
 
     @property
     def embedded_dir(self) -> Path:

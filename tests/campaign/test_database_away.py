@@ -32,7 +32,8 @@ def test_database_going_away_stops_the_run_clearly_then_it_resumes(tmp_path, spa
     path.write_text(yaml.safe_dump(spec_data))
     campaign_id = load_spec(path).campaign_id
     env = {**os.environ, "ALLOYSCREEN_MONGO_URI": uri, "ALLOYSCREEN_DB_NAME": "away",
-           "ALLOYSCREEN_SERVER_TIMEOUT_MS": "2000"}
+           "ALLOYSCREEN_DATA_DIR": str(tmp_path / "data"),
+           "ALLOYSCREEN_SERVER_TIMEOUT_MS": "4000"}
     command = [str(BIN / "alloyscreen"), "run", "--quiet", str(path)]
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with MongoClient(uri) as client:
@@ -42,7 +43,10 @@ def test_database_going_away_stops_the_run_clearly_then_it_resumes(tmp_path, spa
             time.sleep(0.1)
     server.send_signal(signal.SIGKILL)
     server.wait()
+    killed = time.monotonic()
     _, stderr = run.communicate(timeout=180)
+    # one 4 s server timeout, then the rest fails at once (each operation, lock and clean-up waited 4 s before)
+    assert time.monotonic() - killed < 4 + 7, stderr
     assert run.returncode == 2
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: campaign db-away stopped: cannot reach MongoDB at ") and f":{port}" in last

@@ -87,7 +87,7 @@ def test_the_terminal_shows_the_projects_lines_and_the_log_file_the_rest(databas
     spec = _spec("quiet-terminal", validations=6)
     path = tmp_path / "quiet.yaml"
     path.write_text(yaml.safe_dump(spec))
-    result = _run(path)
+    result = _run(path, PYTHONWARNINGS="always::ResourceWarning")  # no unclosed database client at exit either
     campaign_id = load_spec(spec).campaign_id
     assert result.returncode == 0 and result.stdout.strip() == campaign_id, result.stderr
     first = result.stderr.splitlines()[0]
@@ -113,9 +113,20 @@ def test_a_round_whose_selections_were_partly_stored_is_chosen_again_whole(datab
     assert [s["candidate_id"] for s in again] == chosen and all(s["outcome"] for s in again)
 
 
+def test_a_rerun_replaces_the_job_outputs_of_the_last_run(database):
+    from alloyscreen.campaign.execution import run_campaign
+
+    spec = load_spec(_spec("outputs-once", validations=6))
+    run_campaign(spec)
+    outputs = database["jobflow_outputs"]
+    this_campaign = {"metadata.campaign_id": spec.campaign_id, "metadata.manager": "local"}
+    first, total = outputs.count_documents(this_campaign), outputs.count_documents({})
+    run_campaign(spec)  # every job runs again (reusing its stored work) and stores its output again
+    assert first > 0 and outputs.count_documents(this_campaign) == first
+    assert outputs.count_documents({}) == total  # jobs created while it ran carry the campaign too
+
+
 def test_a_second_run_of_a_running_campaign_is_refused_in_one_line(database, tmp_path):
-
-
     from alloyscreen.db.cache import WorkCache
 
     spec = _spec("held")

@@ -2,7 +2,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from alloyscreen.db.server import _free_port
 
 BIN = Path(sys.executable).parent
 
@@ -45,6 +48,27 @@ def test_db_status_reports_the_uri_in_use(database):
     report = json.loads(result.stdout)
     assert report["answering"] and report["embedded"] and report["database"] == database.name
     assert report["uri"].startswith("mongodb://127.0.0.1:")
+
+
+def test_an_unreachable_database_is_one_line_within_the_server_timeout():
+    port = _free_port()
+    env = {**os.environ, "ALLOYSCREEN_MONGO_URI": f"mongodb://ann:secret@127.0.0.1:{port}/x",
+           "ALLOYSCREEN_SERVER_TIMEOUT_MS": "3000"}
+    started = time.monotonic()
+    result = subprocess.run([str(BIN / "alloyscreen"), "status", "any"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert time.monotonic() - started < 3 + 12  # the timeout, plus starting Python on a busy machine
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: cannot reach MongoDB at mongodb://ann:***@127.0.0.1:{port}/x (from "
+                                    "environment variable ALLOYSCREEN_MONGO_URI) within 3000 ms: ")
+
+
+def test_a_command_closes_its_database_client_at_exit(database):
+    env = {**os.environ, "PYTHONWARNINGS": "always::ResourceWarning"}  # pymongo warns of unclosed clients
+    result = subprocess.run([str(BIN / "alloyscreen"), "top", "no-such-campaign"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("error: no campaign 'no-such-campaign'")
+    assert result.stderr.count("\n") == 1, result.stderr
 
 
 def test_submit_to_a_new_database_initialises_the_launchpad(database, tmp_path):

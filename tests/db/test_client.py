@@ -5,10 +5,11 @@ import time
 
 import pytest
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from alloyscreen.db import client as client_module
 from alloyscreen.db import server
-from alloyscreen.db.client import connect, get_client, get_database, redact
+from alloyscreen.db.client import close_client, connect, get_client, get_database, redact
 from alloyscreen.db.server import _free_port
 from alloyscreen.errors import DatabaseError
 from alloyscreen.settings import Settings
@@ -24,7 +25,7 @@ def test_unreachable_uri_fails_fast_naming_the_uri():
 
 
 def test_invalid_uri_is_one_line():
-    with pytest.raises(DatabaseError, match="invalid MongoDB URI 'mongo://nowhere'"):
+    with pytest.raises(DatabaseError, match="invalid MongoDB URI mongo://nowhere: "):
         connect("mongo://nowhere", timeout_ms=500)
 
 
@@ -118,3 +119,81 @@ def test_embedded_server_that_died_is_not_restarted_behind_the_process(tmp_path,
         assert server.find_server(settings) is None
     finally:
         server.stop(settings)
+
+
+def test_each_setting_says_where_it_came_from(tmp_path, monkeypatch):
+    config = tmp_path / "settings.yaml"
+    config.write_text("embedded_cache_size: 256M\nserver_timeout_ms: 2000\n")
+    monkeypatch.setenv("ALLOYSCREEN_CONFIG", str(config))
+    monkeypatch.setenv("ALLOYSCREEN_SERVER_TIMEOUT_MS", "3000")  # the environment wins over the file
+    for unset in ("ALLOYSCREEN_EMBEDDED_CACHE_SIZE", "ALLOYSCREEN_EMBEDDED_START_TIMEOUT_S"):
+        monkeypatch.delenv(unset, raising=False)
+    settings = Settings(data_dir=tmp_path)
+    assert settings.source_of("data_dir") == "the data_dir argument"
+    assert settings.source_of("server_timeout_ms") == "environment variable ALLOYSCREEN_SERVER_TIMEOUT_MS"
+    assert settings.source_of("embedded_cache_size") == f"embedded_cache_size in {config}"
+    assert settings.source_of("embedded_start_timeout_s") == "its default"
+
+
+def test_an_unreachable_uri_is_one_line_naming_it_and_where_it_was_set(tmp_path, monkeypatch, own_clients):
+    port = _free_port()
+    uri = f"mongodb://ann:secret@127.0.0.1:{port}/x"
+    monkeypatch.setenv("ALLOYSCREEN_SERVER_TIMEOUT_MS", "1000")
+    monkeypatch.setenv("ALLOYSCREEN_MONGO_URI", uri)
+    with pytest.raises(DatabaseError) as from_environment:
+        get_database()
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"mongo_uri: {uri}\n")
+    monkeypatch.delenv("ALLOYSCREEN_MONGO_URI")
+    monkeypatch.setenv("ALLOYSCREEN_CONFIG", str(config))
+    with pytest.raises(DatabaseError) as from_file:
+        get_database()
+    shown = f"cannot reach MongoDB at mongodb://ann:***@127.0.0.1:{port}/x"
+    for error, source in [(from_environment, "environment variable ALLOYSCREEN_MONGO_URI"),
+                          (from_file, f"mongo_uri in {config}")]:
+        message = str(error.value)
+        assert message.startswith(f"{shown} (from {source}) within 1000 ms: "), message
+        assert "secret" not in message and "\n" not in message
+
+
+def test_a_database_that_stopped_answering_is_refused_at_once_after_one_timeout(tmp_path, spawn_server,
+                                                                                 own_clients):
+    port = _free_port()
+    process = spawn_server(tmp_path, port)
+    settings = Settings(mongo_uri=f"mongodb://127.0.0.1:{port}/?directConnection=true", server_timeout_ms=3000)
+    get_database(settings).things.insert_one({"n": 1})
+    process.kill()
+    process.wait()
+    with pytest.raises(PyMongoError):  # pymongo waits the server timeout for it to come back
+        get_database(settings).things.find_one()
+    started = time.monotonic()
+    with pytest.raises(DatabaseError, match=f"127.0.0.1:{port}/.* within 3000 ms: no answer for "):
+        get_database(settings)
+    with pytest.raises(DatabaseError, match="no answer for"):
+        connect(settings.mongo_uri, settings.server_timeout_ms, settings)
+    assert time.monotonic() - started < 2  # not one more 3 s timeout each
+    spawn_server(tmp_path, port)  # back, with its data: the client answers again
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert get_database(settings).things.count_documents({}) == 1
+            break
+        except DatabaseError:
+            assert time.monotonic() < deadline, "the client did not see the database come back"
+            time.sleep(0.2)
+
+
+def test_a_client_of_a_database_that_went_away_closes_at_once(tmp_path, spawn_server):
+    port = _free_port()
+    process = spawn_server(tmp_path, port)
+    client = connect(f"mongodb://127.0.0.1:{port}/?directConnection=true", timeout_ms=3000)
+    with client.start_session() as first, client.start_session() as second:  # two sessions back in the pool
+        client.db.things.find_one(session=first)
+        client.db.things.find_one(session=second)
+    process.kill()
+    process.wait()
+    with pytest.raises(PyMongoError):  # takes one session; pymongo now knows the server is gone
+        client.db.things.find_one()
+    started = time.monotonic()
+    close_client(client)  # pymongo's close would wait 3 s to end the other session on the server
+    assert time.monotonic() - started < 1.5

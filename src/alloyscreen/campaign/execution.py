@@ -15,10 +15,10 @@ from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.records import mark_campaign
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
 from alloyscreen.db.cache import WorkCache
-from alloyscreen.db.client import get_database
+from alloyscreen.db.client import close_client, get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.db.stores import get_job_store, get_launchpad
-from alloyscreen.errors import AlloyscreenError
+from alloyscreen.errors import AlloyscreenError, DatabaseError
 
 
 class JobFailedError(AlloyscreenError):
@@ -40,23 +40,39 @@ def run_here(flow: Flow | Job, root_dir: str | None = None) -> dict[str, Any]:
         A job raised: the run stops there, with that job's error as the cause.
     """
     try:
-        return run_locally(flow, store=get_job_store(), root_dir=root_dir, ensure_success=True, log=False,
-                           raise_immediately=True)
+        with get_job_store() as store:
+            return run_locally(flow, store=store, root_dir=root_dir, ensure_success=True, log=False,
+                               raise_immediately=True)
     except Exception as error:
         failed = CURRENT_JOB.job  # jobflow leaves the job that raised as the current one
         raise JobFailedError(failed.name if failed is not None else "?", error) from error
 
 
+def _forget_outputs(metadata: dict[str, Any]) -> None:
+    """Remove the job store's outputs (and their GridFS data) whose metadata holds ``metadata``."""
+    with get_job_store() as store:
+        store.remove_docs({f"metadata.{key}": value for key, value in metadata.items()})
+
+
 def submit(flow: Flow | Job, launchpad: LaunchPad | None = None) -> dict[int, int]:
     """Add ``flow`` to the FireWorks LaunchPad; return FireWorks' id mapping."""
     workflow = flow_to_workflow(flow, store=get_job_store())
-    return (launchpad or get_launchpad()).add_wf(workflow)
+    if launchpad is not None:
+        return launchpad.add_wf(workflow)
+    own = get_launchpad()
+    try:
+        return own.add_wf(workflow)
+    finally:
+        close_client(own.connection)
 
 
 def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:
     """Run a campaign (a spec, a mapping or a yaml path) to completion here; return its id.
 
     Running it again resumes: finished calculations and stored rounds are reused.
+    Every job's output document in the job store carries ``metadata.campaign_id``
+    and ``metadata.manager: local``; those of earlier local runs of the campaign
+    are removed first, so a resumed or repeated run does not add to the store.
 
     While it runs, this process holds the campaign's lock (a heartbeat in
     ``locks``): a second run of the same campaign is refused, and ``status``
@@ -74,9 +90,13 @@ def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:
     init_database(database)
     try:
         with WorkCache(database["campaigns"]).hold(spec.campaign_id):
-            run_here(CampaignMaker().make(spec))
+            flow = CampaignMaker().make(spec)
+            tag = {"campaign_id": spec.campaign_id, "manager": "local"}
+            flow.update_metadata(tag)  # dynamic: jobs created while it runs carry it too
+            _forget_outputs(tag)
+            run_here(flow)
     except JobFailedError as error:
-        with contextlib.suppress(PyMongoError):  # a database that went away cannot be told
+        with contextlib.suppress(PyMongoError, DatabaseError):  # a database that went away cannot be told
             mark_campaign(spec.campaign_id, "failed", str(error))
         raise
     return spec.campaign_id

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from alloyscreen.db import server
-from alloyscreen.db.client import close_clients, connect, get_database, redact
+from alloyscreen.db.client import close_client, close_clients, connect, get_database, redact
 from alloyscreen.db.init import init_database, write_schema_files
 from alloyscreen.db.stores import write_launchpad_file
 from alloyscreen.errors import AlloyscreenError
@@ -50,7 +50,7 @@ def status(as_json: bool) -> None:
     reason = "embedded database not running (alloyscreen db start)" if uri is None else None
     if uri is not None:
         try:
-            connect(uri, settings.server_timeout_ms).close()
+            close_client(connect(uri, settings.server_timeout_ms, settings))
             answering = True
         except AlloyscreenError as error:
             reason = str(error)

@@ -15,8 +15,9 @@ import yaml
 from fireworks import LaunchPad
 from jobflow import JobStore
 from maggma.stores import GridFSStore, MongoStore
+from pymongo import MongoClient
 
-from alloyscreen.db.client import connect, resolve_uri, write_concern
+from alloyscreen.db.client import close_client, connect, resolve_uri, write_concern
 from alloyscreen.db.server import write_private
 from alloyscreen.settings import Settings, get_settings
 
@@ -28,6 +29,8 @@ class _SettingsConnection:
     """Mixin: take URI and database from the settings at connect time."""
 
     uri: str | None
+    _coll: Any
+    _collection: Any
 
     def connect(self, force_reset: bool = False) -> None:
         settings = get_settings()
@@ -35,6 +38,15 @@ class _SettingsConnection:
         self.database = settings.db_name
         self.mongoclient_kwargs = {**_client_options(self.uri, settings), "tz_aware": True}
         super().connect(force_reset=force_reset)  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Close the store's client at once, also when the database went away (see ``client.close_client``)."""
+        if self._coll is not None:
+            close_client(self._client())
+        self._coll = None
+
+    def _client(self) -> MongoClient:
+        return self._collection.database.client
 
 
 class SettingsMongoStore(_SettingsConnection, MongoStore):
@@ -49,6 +61,9 @@ class SettingsGridFSStore(_SettingsConnection, GridFSStore):
 
     def __init__(self, collection_name: str, **kwargs):
         super().__init__(database="alloyscreen", collection_name=collection_name, **kwargs)
+
+    def _client(self) -> MongoClient:
+        return self._files_collection.database.client
 
 
 def _client_options(uri: str, settings: Settings) -> dict[str, Any]:
@@ -65,7 +80,7 @@ def get_launchpad(settings: Settings | None = None) -> LaunchPad:
     """Return a FireWorks LaunchPad on the project database."""
     settings = settings or get_settings()
     uri = resolve_uri(settings)
-    connect(uri, settings.server_timeout_ms).close()  # one clear line if unreachable
+    close_client(connect(uri, settings.server_timeout_ms, settings))  # one clear line if unreachable
     launchpad = LaunchPad(host=uri, uri_mode=True, name=settings.db_name, strm_lvl="WARNING",
                           mongoclient_kwargs=_client_options(uri, settings))
     if launchpad.fw_id_assigner.count_documents({}) == 0:  # a new database: initialise, as `lpad reset` would
