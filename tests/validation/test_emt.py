@@ -69,6 +69,11 @@ def test_maker_job_runs_locally_and_reports_reuse(database, cu3au):
     [
         ("emt", {}, Structure(Lattice.cubic(3.0), ["Fe"], [[0, 0, 0]]), r"cannot treat element\(s\) \['Fe'\]"),
         ("emt", {"fmaks": 0.1}, None, r"unknown emt setting\(s\) \['fmaks'\]; allowed: fmax"),
+        ("emt", {"fmax": "x"}, None, r"emt setting 'fmax' is 'x'; allowed: a number > 0"),
+        ("emt", {"steps": 0}, None, r"emt setting 'steps' is 0; allowed: an integer > 0"),
+        ("emt", {"steps": 1.5}, None, r"emt setting 'steps' is 1\.5; allowed: an integer > 0"),
+        ("emt", {"optimizer": 3}, None, r"emt setting 'optimizer' is 3; allowed: a str"),
+        ("qe", {"max_corrections": -1}, None, r"qe setting 'max_corrections' is -1; allowed: an integer >= 0"),
         ("nwchem", {}, None, r"unknown calculator 'nwchem'; allowed: emt, chgnet, qe, vasp"),
         ("emt", {}, Structure(Lattice.cubic(4.0), ["Cu", "Cu"], [[0, 0, 0], [0.05, 0, 0]]), r"0\.200 A apart"),
     ],

@@ -55,9 +55,30 @@ def split_settings(
     if unknown:
         allowed = ", ".join(sorted({**defaults, **run_defaults}))
         raise SettingsError(f"unknown {calculator} setting(s) {unknown}; allowed: {allowed}")
+    for key, value in settings.items():
+        _check_value(calculator, key, value, {**defaults, **run_defaults}[key])
     physics = {key: settings.get(key, value) for key, value in defaults.items()}
     run = {key: settings.get(key, value) for key, value in run_defaults.items()}
     return physics, run
+
+
+def _check_value(calculator: str, key: str, value: Any, default: Any) -> None:
+    """Refuse a value of another kind than its default, or not positive where the default is (``max_*``: >= 0)."""
+    if default is None or value is None:
+        return
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        if not isinstance(value, type(default)):
+            raise SettingsError(f"{calculator} setting {key!r} is {value!r}; allowed: a {type(default).__name__} "
+                                f"(like the default {default!r})")
+        return
+    integer, counted = isinstance(default, int), key.startswith("max_")
+    fits = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool) and value == value
+    if fits and default > 0:
+        fits = value >= 0 if counted else value > 0
+    if not fits:
+        bound = "" if default <= 0 else " >= 0" if counted else " > 0"
+        raise SettingsError(f"{calculator} setting {key!r} is {value!r}; allowed: "
+                            f"{'an integer' if integer else 'a number'}{bound}")
 
 
 def check_elements(elements: list[str], allowed: tuple[str, ...], calculator: str) -> None:
