@@ -76,7 +76,7 @@ def test_an_error_inside_a_job_is_the_one_line_and_the_campaign_is_failed(databa
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 2, result.stderr
     assert last.startswith("error: campaign bad-params failed: XGBoostError: value -3 for Parameter max_depth")
-    assert "(job active_learning_round)" in last and "resumes without repeating finished work" in last
+    assert "(job round 1)" in last and "resumes without repeating finished work" in last
     assert f"{load_spec(spec).campaign_id}.log)" in last  # where the library messages went
     status = campaign_status(database, load_spec(spec).campaign_id)
     assert status["status"] == "failed" and "max_depth" in status["message"]

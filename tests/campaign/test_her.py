@@ -104,7 +104,7 @@ def test_every_site_is_its_own_job_and_failures_come_back_with_the_reason(databa
     first, responses = _hydrogen_label(candidate, stage, seed=2)
     replaced = next(r.replace for by_index in responses.values() for r in by_index.values() if r.replace)
     label_flow, stored = replaced.jobs[:2]  # the label Maker's flow, then the job storing its outcome
-    assert stored.name == "conclude_job" and label_flow.jobs[-1].name == "hydrogen_label_job"
+    assert stored.name == "emt r0 Ni0.5Pt0.5 conclude" and label_flow.jobs[-1].name == "hydrogen_label_job"
     assert len(label_flow.jobs) == 2 + SLAB["max_sites"] + 1  # clean slab, H2, one job per site, the label
     assert all(job.name.startswith("emt emt ") for job in label_flow.jobs[:-1])
     again, _ = _hydrogen_label(candidate, stage, seed=2)

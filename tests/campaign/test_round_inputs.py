@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from jobflow import Flow
 from monty.json import jsanitize
@@ -22,7 +23,7 @@ def _round_jobs(responses: dict) -> dict[int, object]:
         item = pending.pop()
         if isinstance(item, Flow):
             pending.extend(item.jobs)
-        elif item.name == "active_learning_round":
+        elif re.fullmatch(r"round \d+", item.name):
             found[item.function_args[3]] = item  # (maker, spec, campaign id, round, previous outcomes)
     return found
 

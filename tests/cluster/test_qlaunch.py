@@ -106,7 +106,8 @@ def _running_label_job(database, tried: set[int], timeout: float) -> tuple[int, 
     """Wait for a label Firework RUNNING in a SLURM job; return its fw_id and the job id (its reservation)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for fw in database["fireworks"].find({"state": "RUNNING", "name": "label_job"}, {"fw_id": 1}):
+        label = {"$regex": r"^\S+ r\d+ \S+$"}  # "<stage> r<round> <formula>"
+        for fw in database["fireworks"].find({"state": "RUNNING", "name": label}, {"fw_id": 1}):
             if fw["fw_id"] in tried:
                 continue
             launch = database["launches"].find_one({"fw_id": fw["fw_id"], "state": "RUNNING"})

@@ -14,10 +14,11 @@ from pymongo.errors import PyMongoError
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.records import mark_campaign
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
+from alloyscreen.campaign.workflow import project_launchpad
 from alloyscreen.db.cache import WorkCache
-from alloyscreen.db.client import close_client, get_database
+from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
-from alloyscreen.db.stores import get_job_store, get_launchpad
+from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError, DatabaseError
 
 
@@ -55,15 +56,13 @@ def _forget_outputs(metadata: dict[str, Any]) -> None:
 
 
 def submit(flow: Flow | Job, launchpad: LaunchPad | None = None) -> dict[int, int]:
-    """Add ``flow`` to the FireWorks LaunchPad; return FireWorks' id mapping."""
+    """Add ``flow`` to the FireWorks LaunchPad (default: the project's); return FireWorks' id mapping."""
+    flow.update_metadata({"manager": "fireworks"}, dynamic=True)
     workflow = flow_to_workflow(flow, store=get_job_store())
     if launchpad is not None:
         return launchpad.add_wf(workflow)
-    own = get_launchpad()
-    try:
+    with project_launchpad() as own:
         return own.add_wf(workflow)
-    finally:
-        close_client(own.connection)
 
 
 def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:

@@ -39,6 +39,7 @@ from alloyscreen.campaign.rounds import (
 )
 from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec, StructureSpec, load_spec
+from alloyscreen.candidates import formula
 from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
@@ -56,6 +57,22 @@ def _routed(job_: Job, category: str) -> Job:
     """Route ``job_`` (and the jobs it creates) to FireWorks workers of ``category``."""
     job_.update_config({"manager_config": {"_category": category}})
     return job_
+
+
+def _named(job_: Job, name: str) -> Job:
+    """Name ``job_`` (FireWorks names its Firework after it; no content id depends on it)."""
+    job_.name = name
+    return job_
+
+
+def _label_name(stage: str, round_index: int, candidate: Candidate) -> str:
+    """The name of a candidate's label job at a stage, e.g. ``emt r2 Au0.25Cu0.75``."""
+    return f"{stage} r{round_index} {formula(candidate.composition)}"
+
+
+def _confirm_name(spec: CampaignSpec, stage_index: int) -> str:
+    """The name of the driver that confirms with stage ``stage_index`` (past the last stage: closes the campaign)."""
+    return f"confirm {spec.stages[stage_index].name}" if stage_index < len(spec.stages) else "finish campaign"
 
 
 def _driver(job_: Job) -> Job:
@@ -123,7 +140,8 @@ def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_i
         flow = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id)
     except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
         return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
-    concluded = conclude_job(candidate, stage, campaign_id, round_index, flow.output)
+    concluded = _named(conclude_job(candidate, stage, campaign_id, round_index, flow.output),
+                       f"{_label_name(stage.name, round_index, candidate)} conclude")
     return Response(replace=Flow([flow, concluded], output=concluded.output, name=f"{stage.name} {candidate.id}"))
 
 
@@ -170,8 +188,11 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
     if batch is None:
         plan = plan_round(spec, round_index, history, size)
         if spec.acquisition.shards > 1:
-            shards = [_driver(score_shard(spec, plan, index)) for index in range(spec.acquisition.shards)]
-            select = _driver(select_from_shards(maker, spec, campaign_id, plan, [j.output for j in shards]))
+            shards = [_driver(_named(score_shard(spec, plan, index),
+                                     f"round {round_index} shard {index} of {spec.acquisition.shards}"))
+                      for index in range(spec.acquisition.shards)]
+            select = _driver(_named(select_from_shards(maker, spec, campaign_id, plan, [j.output for j in shards]),
+                                    f"round {round_index} select"))
             return Response(replace=Flow([*shards, select], output=select.output, name=f"round {round_index} scoring"))
         batch = select_round(spec, plan, history, score_round(spec, plan, history))
     return _continue(maker, spec, campaign_id, round_index, batch, None)
@@ -213,12 +234,13 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
-        confirm = confirm_stage(maker, spec, 1, round_index, [], reason)
+        confirm = _named(confirm_stage(maker, spec, 1, round_index, [], reason), _confirm_name(spec, 1))
         return Response(replace=_driver(confirm))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(maker, spec, 0, batch, round_index)
-    following = active_learning_round(maker, spec, campaign_id, round_index + 1, [j.output for j in labels])
+    following = _named(active_learning_round(maker, spec, campaign_id, round_index + 1, [j.output for j in labels]),
+                       f"round {round_index + 1}")
     return _labels_then(labels, following, f"round {round_index}")
 
 
@@ -237,7 +259,8 @@ def confirm_stage(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, ro
     best = confirmation_batch(spec, stage_index, round_index, stage_history(spec.campaign_id, before.name))
     logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
     labels = _label_jobs(maker, spec, stage_index, best, round_index)
-    following = confirm_stage(maker, spec, stage_index + 1, round_index, [j.output for j in labels], reason)
+    following = _named(confirm_stage(maker, spec, stage_index + 1, round_index, [j.output for j in labels], reason),
+                       _confirm_name(spec, stage_index + 1))
     return _labels_then(labels, following, f"stage {stage.name}")
 
 
@@ -316,7 +339,8 @@ class StageMaker(Maker):
     def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, target: str,
              pool: list[str]) -> Job:
         """Return the label job of ``candidate`` at this stage, routed to the stage's FireWorks category."""
-        job_ = label_job(self, candidate, campaign_id, round_index, seed, target, pool)
+        job_ = _named(label_job(self, candidate, campaign_id, round_index, seed, target, pool),
+                      _label_name(self.name, round_index, candidate))
         return _routed(job_, self.stage_spec().category)
 
 
@@ -344,9 +368,12 @@ class CampaignMaker(Maker):
     def make(self, spec: CampaignSpec) -> Flow:
         """Return the flow: register the campaign, then the first active-learning round."""
         maker = self if self.stages else replace(self, stages=[StageMaker.from_spec(s) for s in spec.stages])
-        register = _driver(start_campaign(maker, spec))
-        first = _driver(active_learning_round(maker, spec, register.output, 0, []))
+        register = _driver(_named(start_campaign(maker, spec), f"start {spec.name}"))
+        first = _driver(_named(active_learning_round(maker, spec, register.output, 0, []), "round 0"))
         jobs: list[Job | Flow] = [register, first]
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
-            jobs.append(_driver(train_campaign_gnn_job(maker, spec, first.output)))
-        return Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")
+            jobs.append(_driver(_named(train_campaign_gnn_job(maker, spec, first.output), "train gnn")))
+        flow = Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")
+        # every job's metadata (and so its Firework's spec) names the campaign, jobs created later too
+        flow.update_metadata({"campaign_id": maker.campaign(spec).campaign_id}, dynamic=True)
+        return flow

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.database import Database
 
 from alloyscreen.campaign.objectives import objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.campaign.workflow import project_launchpad, submitted, workflow_status
 from alloyscreen.db.cache import WorkCache
 from alloyscreen.errors import AlloyscreenError
 
@@ -31,11 +33,14 @@ def load_campaign_spec(database: Database, key: str) -> CampaignSpec:
     return CampaignSpec.model_validate(find_campaign(database, key)["spec"])
 
 
-def campaign_status(database: Database, key: str) -> dict[str, Any]:
+def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPIRATION_SECS) -> dict[str, Any]:
     """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons.
 
     ``status`` is the stored one, or ``stalled`` when the process running the
-    campaign holds its lock no more (it died: no heartbeat).
+    campaign holds its lock no more (it died: no heartbeat). A campaign
+    submitted to FireWorks also has ``workflow`` (see
+    :func:`~alloyscreen.campaign.workflow.workflow_status`; None otherwise): a
+    FIZZLED workflow makes it ``failed``, a lost run ``stalled``.
     """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
@@ -58,13 +63,33 @@ def campaign_status(database: Database, key: str) -> dict[str, Any]:
         lock = held[0]
         status, message = "stalled", (f"since {lock['heartbeat']:%Y-%m-%d %H:%M:%S} UTC: the process running it "
                                       f"(pid {lock['pid']} on {lock['host']}) stopped; re-run to resume")
+    workflow = None
+    if submitted(database, campaign["_id"]):
+        with project_launchpad() as launchpad:
+            workflow = workflow_status(launchpad, campaign["_id"], lost_after_s)
+        status, message = _workflow_verdict(campaign["_id"], workflow, status, message)
     return {
         "campaign_id": campaign["_id"], "name": campaign["name"], "status": status, "message": message,
         "round": campaign.get("iteration", 0),
         "selections": database["selections"].count_documents({"campaign_id": campaign["_id"]}),
         "models": database["models"].count_documents({"provenance.campaign_id": campaign["_id"]}),
-        "stages": stages, "failures": failures,
+        "stages": stages, "failures": failures, "workflow": workflow,
     }
+
+
+def _workflow_verdict(campaign_id: str, workflow: dict[str, Any], status: str,
+                      message: str | None) -> tuple[str, str | None]:
+    """The status and message of a campaign that did not finish, as its FireWorks workflow tells them."""
+    if status not in ("created", "running"):
+        return status, message
+    if workflow["state"] == "FIZZLED":
+        return "failed", (f"workflow FIZZLED: {len(workflow['fizzled'])} Firework(s) failed; "
+                          f"`alloyscreen rerun {campaign_id} --failed` reruns them")
+    if workflow["lost"]:
+        return "stalled", (f"{len(workflow['lost'])} Firework(s) RUNNING without a ping for "
+                           f"{workflow['lost_after_s']:.0f} s (lost); `lpad detect_lostruns --time "
+                           f"{workflow['lost_after_s']:.0f} --rerun` reruns them")
+    return status, message
 
 
 def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[str, Any]]:

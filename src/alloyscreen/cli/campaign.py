@@ -1,4 +1,4 @@
-"""``alloyscreen run|submit|status|top``: campaigns from the command line."""
+"""``alloyscreen run|submit|status|rerun|top``: campaigns from the command line."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import logging
 from pathlib import Path
 
 import click
+from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.errors import PyMongoError
 
 from alloyscreen.campaign.execution import JobFailedError, run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.records import save_campaign
-from alloyscreen.campaign.results import campaign_status, load_campaign_spec, top_candidates
+from alloyscreen.campaign.results import campaign_status, find_campaign, load_campaign_spec, top_candidates
 from alloyscreen.campaign.spec import load_spec
+from alloyscreen.campaign.workflow import project_launchpad, rerun_failed, submitted
 from alloyscreen.db.client import connect, get_database, resolve_uri
 from alloyscreen.db.init import init_database
 from alloyscreen.errors import AlloyscreenError, DatabaseError
@@ -74,9 +76,11 @@ def submit_command(spec_path: Path) -> None:
 @click.command()
 @click.argument("campaign")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def status(campaign: str, as_json: bool) -> None:
-    """Progress of a campaign: stages, budgets spent, failures with reasons."""
-    report = campaign_status(get_database(), campaign)
+@click.option("--lost-after", "lost_after_s", type=click.FloatRange(min=0), default=RUN_EXPIRATION_SECS,
+              show_default=True, help="Seconds without a ping after which a RUNNING Firework counts as lost.")
+def status(campaign: str, as_json: bool, lost_after_s: float) -> None:
+    """Progress of a campaign: stages, budgets spent, failures with reasons; its Fireworks when submitted."""
+    report = campaign_status(get_database(), campaign, lost_after_s)
     if as_json:
         click.echo(json.dumps(report, default=str))
         return
@@ -89,6 +93,39 @@ def status(campaign: str, as_json: bool) -> None:
                    f"{stage['validations']}/{stage['max_validations']} ({stage['failed']} failed)  core-hours {hours}")
     for failure in report["failures"]:
         click.echo(f"  failed at {failure['stage']}: candidate {failure['candidate_id']}: {failure['error']}")
+    workflow = report["workflow"]
+    if workflow is not None:
+        counts = ", ".join(f"{count} {state}" for state, count in sorted(workflow["fireworks"].items()))
+        click.echo(f"fireworks: workflow {workflow['state']}; {counts}")
+        for firework in workflow["fizzled"]:
+            click.echo(f"  FIZZLED {firework['name']} (fw {firework['fw_id']}): {firework['error']}")
+        for firework in workflow["lost"]:
+            click.echo(f"  lost {firework['name']} (fw {firework['fw_id']}): RUNNING, no ping for "
+                       f"{workflow['lost_after_s']:.0f} s")
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("--failed", is_flag=True, help="Rerun the campaign's FIZZLED Fireworks.")
+def rerun(campaign: str, failed: bool) -> None:
+    """Rerun a submitted campaign's failed Fireworks; COMPLETED ones never run again."""
+    if not failed:
+        raise AlloyscreenError("say what to rerun; allowed: --failed (the campaign's FIZZLED Fireworks); "
+                               "lost runs: `lpad detect_lostruns --time SECONDS --rerun`")
+    database = get_database()
+    found = find_campaign(database, campaign)
+    name = f"campaign {found['name']} ({found['_id']})"
+    if not submitted(database, found["_id"]):
+        raise AlloyscreenError(f"{name} was not submitted to FireWorks: no Firework to rerun "
+                               f"(`alloyscreen run SPEC` resumes a local run)")
+    with project_launchpad() as launchpad:
+        again = rerun_failed(launchpad, found["_id"])
+    if not again:
+        click.echo(f"{name}: no FIZZLED Firework, nothing to rerun")
+        return
+    listed = ", ".join(f"{firework['name']} (fw {firework['fw_id']})" for firework in again)
+    click.echo(f"{name}: {len(again)} FIZZLED Firework(s) set to run again: {listed}; "
+               f"start rlaunch or qlaunch to run them")
 
 
 @click.command()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from alloyscreen.cli.campaign import run, status, submit_command, top
+from alloyscreen.cli.campaign import rerun, run, status, submit_command, top
 from alloyscreen.cli.db import db
 from alloyscreen.cli.featurize import featurize
 from alloyscreen.cli.report import report
@@ -32,5 +32,5 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-for command in (db, run, submit_command, status, top, screen_command, report, featurize, validate):
+for command in (db, run, submit_command, status, rerun, top, screen_command, report, featurize, validate):
     cli.add_command(command)
