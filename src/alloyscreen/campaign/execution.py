@@ -17,6 +17,7 @@ from alloyscreen.campaign.spec import CampaignSpec, load_spec
 from alloyscreen.campaign.workflow import project_launchpad
 from alloyscreen.db.cache import WorkCache
 from alloyscreen.db.client import get_database
+from alloyscreen.db.identity import database_id
 from alloyscreen.db.init import init_database
 from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError, DatabaseError
@@ -56,9 +57,13 @@ def _forget_outputs(metadata: dict[str, Any]) -> None:
 
 
 def submit(flow: Flow | Job, launchpad: LaunchPad | None = None) -> dict[int, int]:
-    """Add ``flow`` to the FireWorks LaunchPad (default: the project's); return FireWorks' id mapping."""
+    """Add ``flow`` to the FireWorks LaunchPad (default: the project's); return FireWorks' id mapping.
+
+    Its jobs run only on this database (:mod:`alloyscreen.db.identity`): a
+    worker whose environment names none, or another, fails them in one line.
+    """
     flow.update_metadata({"manager": "fireworks"}, dynamic=True)
-    workflow = flow_to_workflow(flow, store=get_job_store())
+    workflow = flow_to_workflow(flow, store=get_job_store(database_id(get_database())))
     if launchpad is not None:
         return launchpad.add_wf(workflow)
     with project_launchpad() as own:

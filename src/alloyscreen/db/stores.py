@@ -18,6 +18,7 @@ from maggma.stores import GridFSStore, MongoStore
 from pymongo import MongoClient
 
 from alloyscreen.db.client import close_client, connect, resolve_uri, write_concern
+from alloyscreen.db.identity import campaign_database_uri
 from alloyscreen.db.server import write_private
 from alloyscreen.settings import Settings, get_settings
 
@@ -26,15 +27,23 @@ DATA = "jobflow_data"
 
 
 class _SettingsConnection:
-    """Mixin: take URI and database from the settings at connect time."""
+    """Mixin: take URI and database from the settings at connect time.
+
+    With a ``database_id`` (a submitted campaign's) the settings must name that
+    database, and no embedded server is started (:mod:`alloyscreen.db.identity`).
+    """
 
     uri: str | None
+    database_id: str | None
     _coll: Any
     _collection: Any
 
     def connect(self, force_reset: bool = False) -> None:
         settings = get_settings()
-        self.uri = resolve_uri(settings)
+        if self.database_id is None:
+            self.uri = resolve_uri(settings)
+        else:
+            self.uri = campaign_database_uri(self.database_id, settings)
         self.database = settings.db_name
         self.mongoclient_kwargs = {**_client_options(self.uri, settings), "tz_aware": True}
         super().connect(force_reset=force_reset)  # type: ignore[misc]
@@ -52,14 +61,16 @@ class _SettingsConnection:
 class SettingsMongoStore(_SettingsConnection, MongoStore):
     """maggma MongoStore on the alloyscreen database."""
 
-    def __init__(self, collection_name: str, **kwargs):
+    def __init__(self, collection_name: str, database_id: str | None = None, **kwargs):
+        self.database_id = database_id
         super().__init__(database="alloyscreen", collection_name=collection_name, **kwargs)
 
 
 class SettingsGridFSStore(_SettingsConnection, GridFSStore):
     """maggma GridFSStore on the alloyscreen database."""
 
-    def __init__(self, collection_name: str, **kwargs):
+    def __init__(self, collection_name: str, database_id: str | None = None, **kwargs):
+        self.database_id = database_id
         super().__init__(database="alloyscreen", collection_name=collection_name, **kwargs)
 
     def _client(self) -> MongoClient:
@@ -71,9 +82,13 @@ def _client_options(uri: str, settings: Settings) -> dict[str, Any]:
     return {"serverSelectionTimeoutMS": settings.server_timeout_ms, **write_concern(uri)}
 
 
-def get_job_store() -> JobStore:
-    """Return the jobflow JobStore: documents in MongoDB, large data (``data=``) in GridFS."""
-    return JobStore(SettingsMongoStore(OUTPUTS), additional_stores={"data": SettingsGridFSStore(DATA)})
+def get_job_store(database_id: str | None = None) -> JobStore:
+    """Return the jobflow JobStore: documents in MongoDB, large data (``data=``) in GridFS.
+
+    ``database_id``: the database a submitted campaign lives on; its jobs run on no other.
+    """
+    return JobStore(SettingsMongoStore(OUTPUTS, database_id),
+                    additional_stores={"data": SettingsGridFSStore(DATA, database_id)})
 
 
 def get_launchpad(settings: Settings | None = None) -> LaunchPad:
