@@ -1,0 +1,151 @@
+"""Ranking quality against label count: trees, zero-shot CHGNet, a trained matgl ensemble and a Δ model.
+
+Ground truth: every candidate of a 7-element fcc space (Al, Cu, Ag, Au, Ni, Pd,
+Pt; 2-3 components; grid step 1/8: 882 compositions), each an 8-atom random
+solid solution (2x1x1 conventional cells, exact counts, seed 0) at its Vegard
+lattice. The label is its EMT mixing energy (vc-relaxed, against vc-relaxed
+elemental references): the oracle of the campaign's cheap stage. CHGNet's
+mixing energy of the same unrelaxed cell (static, against CHGNet's vc-relaxed
+references) is the zero-shot ranker's value. Every calculation goes through
+:func:`alloyscreen.validation.maker.validate` (the project's calculation cache);
+the assembled table is cached as an ``.npz`` under ``<data_dir>/benchmarks``.
+
+For each label count n (20, 50, 100, 200) and seed, n candidates are labelled
+at random and the rest held out; on the held-out candidates the script reports
+Spearman's rank correlation and the MAE (eV/atom) of:
+- ``trees``: the XGBoost ensemble on the composition descriptors;
+- ``chgnet``: zero-shot CHGNet mapped onto the labels by a line fitted on the n
+  labels (:class:`~alloyscreen.surrogates.potential.CalibratedPotential`);
+- ``gnn``: a matgl MEGNet ensemble trained on the n labelled (unrelaxed) cells;
+- ``delta``: the same ensemble trained on label minus calibrated CHGNet, added to it;
+also over the held-out candidates without Al (where EMT and CHGNet agree best).
+
+    python benchmarks/ranking_quality.py [--seeds 3] [--gnn-seeds 2] [--epochs 20] [--counts 20 50 100 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from threadpoolctl import threadpool_limits
+
+from alloyscreen.candidates import CandidateSpace
+from alloyscreen.descriptors import Compositions, featurize
+from alloyscreen.hashing import content_hash
+from alloyscreen.structures.bulk import random_solid_solution
+from alloyscreen.surrogates.ensemble import EnsembleRegressor
+from alloyscreen.surrogates.gnn import GnnEnsemble
+from alloyscreen.surrogates.potential import CalibratedPotential
+
+ELEMENTS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
+SPACE = {"elements": ELEMENTS, "n_components": [2, 3], "sampling": {"kind": "grid", "step": 0.125},
+         "prototype": "fcc"}
+SUPERCELL = (2, 1, 1)
+FIDELITIES = {"emt": ("emt", "vc-relax"), "chgnet": ("chgnet", "static")}
+
+
+def _structure(row: np.ndarray):
+    composition = {e: float(x) for e, x in zip(ELEMENTS, row, strict=True) if x > 0}
+    return random_solid_solution(composition, "fcc", supercell=SUPERCELL, seed=0).structure
+
+
+def _mixing_energies(fractions: np.ndarray, calculator: str, mode: str) -> np.ndarray:
+    """Mixing energy (eV/atom) of every composition's cell with ``calculator`` in ``mode`` (NaN if it failed)."""
+    from alloyscreen.validation.maker import validate
+    from alloyscreen.validation.references import elemental_references
+
+    mu = {e: float(r.calculation.energy_per_atom) for e, r in elemental_references(ELEMENTS, calculator, {}).items()}
+    values = np.full(len(fractions), np.nan)
+    for i, row in enumerate(fractions):
+        document, _ = validate(_structure(row), calculator, {}, mode)
+        if document.status == "completed":
+            values[i] = document.energy_per_atom - float(np.dot(row, [mu[e] for e in ELEMENTS]))
+        if (i + 1) % 100 == 0:
+            print(f"  {calculator}: {i + 1}/{len(fractions)}", file=sys.stderr, flush=True)
+    return values
+
+
+def ground_truth() -> dict[str, np.ndarray]:
+    """The two-fidelity table, from the ``.npz`` cache when present."""
+    from alloyscreen.settings import get_settings
+
+    recipe = {"space": SPACE, "supercell": SUPERCELL, "fidelities": FIDELITIES, "seed": 0}
+    path = Path(get_settings().data_dir) / "benchmarks" / f"two_fidelity_{content_hash(recipe)}.npz"
+    if not path.exists():
+        fractions = np.concatenate([chunk.fractions for chunk in CandidateSpace(SPACE).iter_chunks()])
+        table = {name: _mixing_energies(fractions, *how) for name, how in FIDELITIES.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, fractions=fractions, **table)
+    with np.load(path) as stored:
+        return {key: stored[key] for key in stored.files}
+
+
+def _scores(y: np.ndarray, predicted: np.ndarray, subset: np.ndarray) -> dict[str, float]:
+    return {"spearman": round(float(spearmanr(y, predicted).statistic), 3),
+            "mae": round(float(np.mean(np.abs(y - predicted))), 4),
+            "spearman_without_al": round(float(spearmanr(y[subset], predicted[subset]).statistic), 3)}
+
+
+def evaluate(table: dict[str, np.ndarray], n: int, seed: int, epochs: int | None) -> dict[str, dict[str, float]]:
+    """Held-out scores of each ranker trained on ``n`` random labels (``epochs`` None: no networks)."""
+    y, chgnet, fractions = table["emt"], table["chgnet"], table["fractions"]
+    train = np.random.default_rng(seed).choice(len(y), n, replace=False)
+    test = np.setdiff1d(np.arange(len(y)), train)
+    without_al = fractions[test, ELEMENTS.index("Al")] == 0
+    X = featurize(Compositions.from_dense(ELEMENTS, fractions)).values
+    trees = EnsembleRegressor("xgboost", 5, random_state=seed).fit(X[train], y[train])
+    line = CalibratedPotential().fit(chgnet[train], y[train])
+    calibrated = line.predict_moments(chgnet)[0]
+    rows = {"trees": _scores(y[test], trees.predict(X[test]), without_al),
+            "chgnet": _scores(y[test], calibrated[test], without_al)}
+    if epochs:
+        structures = [_structure(row) for row in fractions]
+        train_cells, test_cells = [structures[i] for i in train], [structures[i] for i in test]
+        gnn = GnnEnsemble(n_members=2, max_epochs=epochs, random_state=seed, element_types=tuple(ELEMENTS))
+        rows["gnn"] = _scores(y[test], gnn.fit(train_cells, y[train]).predict(test_cells), without_al)
+        delta = GnnEnsemble(n_members=2, max_epochs=epochs, random_state=seed, element_types=tuple(ELEMENTS))
+        delta.fit(train_cells, y[train] - calibrated[train])
+        rows["delta"] = _scores(y[test], calibrated[test] + delta.predict(test_cells), without_al)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[20, 50, 100, 200])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the trees and CHGNet rows")
+    parser.add_argument("--gnn-seeds", type=int, default=2, help="seeds that also train the networks")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs of each network")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    with threadpool_limits(1), contextlib.redirect_stdout(sys.stderr):  # banners of the libraries: not the JSON
+        table = ground_truth()
+        ok = np.isfinite(table["emt"]) & np.isfinite(table["chgnet"])
+        table = {key: value[ok] for key, value in table.items()}
+        without_al = table["fractions"][:, ELEMENTS.index("Al")] == 0
+        results = {}
+        for n in args.counts:
+            runs = [evaluate(table, n, seed, args.epochs if seed < args.gnn_seeds else None)
+                    for seed in range(args.seeds)]
+            results[n] = {name: {metric: round(float(np.mean([run[name][metric] for run in runs if name in run])), 3)
+                                 for metric in runs[0][name]} | {"runs": sum(name in run for run in runs)}
+                          for name in runs[0]}
+    print(json.dumps({
+        "space": SPACE, "cells": f"8-atom random solid solutions ({SUPERCELL} fcc cells), Vegard lattice",
+        "label": "EMT mixing energy (eV/atom), vc-relaxed; CHGNet: static mixing energy of the same cell",
+        "n_candidates": int(len(table["emt"])), "n_without_al": int(without_al.sum()),
+        "zero_shot_chgnet_vs_emt_spearman": round(float(spearmanr(table["emt"], table["chgnet"]).statistic), 3),
+        "zero_shot_chgnet_vs_emt_spearman_without_al": round(float(spearmanr(
+            table["emt"][without_al], table["chgnet"][without_al]).statistic), 3),
+        "held_out_by_label_count": results, "wall_s": round(time.perf_counter() - start, 1),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
