@@ -38,23 +38,49 @@ from alloyscreen.surrogates.gnn import GnnEnsemble
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
+from alloyscreen.validation.maker import validate_many
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 logger = logging.getLogger(__name__)
 
 
-def potential_values(spec: CampaignSpec, candidates: list[Candidate]) -> np.ndarray:
-    """The ranker potential's mixing energy (eV/atom) of each candidate's structure; NaN where it failed."""
-    ranker = _ranker(spec)
-    structures = ranker.structure_maker(spec.seed)
-    label = MixingEnergyMaker(name=f"ranker {ranker.kind}", validation=ranker.validation_maker(),
-                              pool=spec.element_pool)
-    cell_atoms = get_calculator(ranker.kind).cell_atoms
-    values = np.full(len(candidates), np.nan)
+def _structures(spec: CampaignSpec, candidates: list[Candidate],
+                cell_atoms: tuple[int, int] = (1, 256)) -> dict[int, tuple[Structure, str]]:
+    """Index -> (structure, its document id) from the ranker's recipe, for the candidates that have one."""
+    maker, made = _ranker(spec).structure_maker(spec.seed), {}
     for index, candidate in enumerate(candidates):
         try:
-            structure, structure_id = candidate_structure(candidate, structures, cell_atoms)
+            made[index] = candidate_structure(candidate, maker, cell_atoms)
+        except AlloyscreenError as error:
+            logger.info("%s: no structure for %s: %s", maker.name, candidate.id, error)
+    return made
+
+
+def potential_values(spec: CampaignSpec, candidates: list[Candidate]) -> np.ndarray:
+    """The ranker potential's mixing energy (eV/atom) of each candidate's structure; NaN where it failed.
+
+    A ``static`` ranker first computes the candidates' uncached calculations
+    together (:func:`~alloyscreen.validation.maker.validate_many`: one lookup,
+    batched model calls, one bulk insert); their labels then find them in the
+    cache, the references as before.
+    """
+    ranker = _ranker(spec)
+    label = MixingEnergyMaker(name=f"ranker {ranker.kind}", validation=ranker.validation_maker(),
+                              pool=spec.element_pool)
+    built = _structures(spec, candidates, get_calculator(ranker.kind).cell_atoms)
+    if ranker.mode == "static" and built:
+        validation = label.pooled(next(iter(built.values()))[0])
+        try:
+            validate_many([structure for structure, _ in built.values()], validation.calculator,
+                          validation.settings, validation.mode,
+                          parents=[[structure_id, candidates[index].id] for index, (_, structure_id) in built.items()])
+        except AlloyscreenError as error:  # e.g. a structure the potential refuses: each is tried, and told, alone
+            logger.info("ranker %s: no batched evaluation: %s", ranker.kind, error)
+    values = np.full(len(candidates), np.nan)
+    for index, (structure, structure_id) in built.items():
+        candidate = candidates[index]
+        try:
             outcome = label.run(structure, candidate.id, [structure_id, candidate.id], structure_id)
         except AlloyscreenError as error:
             logger.info("ranker %s: no value for %s: %s", ranker.kind, candidate.id, error)
@@ -108,24 +134,13 @@ def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predict
     return (lambda candidates: model.predict_moments(potential_values(spec, candidates))), ranker_id
 
 
-def _structures(spec: CampaignSpec, candidates: list[Candidate]) -> dict[int, Structure]:
-    """Index -> structure from the ranker's recipe (stored once, by content id), for the candidates that have one."""
-    maker, made = _ranker(spec).structure_maker(spec.seed), {}
-    for index, candidate in enumerate(candidates):
-        try:
-            made[index] = candidate_structure(candidate, maker)[0]
-        except AlloyscreenError as error:
-            logger.info("ranker %s: no structure for %s: %s", maker.name, candidate.id, error)
-    return made
-
-
 def _network_moments(model: GnnEnsemble, spec: CampaignSpec, candidates: list[Candidate]):
     """The ensemble's mean and spread of each candidate's structure (NaN without one)."""
     made = _structures(spec, candidates)
     mean, std = np.full(len(candidates), np.nan), np.full(len(candidates), np.nan)
     if made:
         rows = list(made)
-        mean[rows], std[rows] = model.predict_moments(list(made.values()))
+        mean[rows], std[rows] = model.predict_moments([structure for structure, _ in made.values()])
     return mean, std
 
 
@@ -153,7 +168,7 @@ def train_network(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Pre
     scale = _later_label_scale(spec, f"gnn-{ranker.architecture}", values)
     model = GnnEnsemble(ranker.architecture, ranker.members, ranker.epochs, random_state=spec.seed,
                         element_types=tuple(spec.element_pool), std_scale=scale)
-    model.fit(list(made.values()), [values[outcome.candidate.id] for outcome in used])
+    model.fit([structure for structure, _ in made.values()], [values[outcome.candidate.id] for outcome in used])
     ranker_id = _stored(spec, model, [label_id for outcome in used if (label_id := outcome.label_id)])
     logger.info("campaign %s: ranker %s trained on %d labels (spread scale %.3g)", spec.name, ranker.kind,
                 len(used), scale)

@@ -3,11 +3,14 @@
 The calculation id is the content hash of (structure, calculator, resolved
 physics settings, code version): the same work is computed once, ever, through
 :class:`alloyscreen.db.cache.WorkCache`, and reused afterwards (``reused``).
+:func:`validate_many` computes the static calculations of many structures in
+batched model calls where the calculator offers them, as the same documents.
 """
 
 from __future__ import annotations
 
 import socket
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +89,27 @@ def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | No
     return calc, physics, run, key, claim
 
 
+def _local(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str,
+           parents: list[str] | tuple[str, ...], campaign_id: str | None):
+    """:func:`prepare` for a calculation run in this process; the claim gets its provenance."""
+    calc, physics, run, key, claim = prepare(structure, calculator, settings, mode)
+    if getattr(calc, "remote", False):
+        raise SettingsError(
+            f"calculator {calculator!r} runs only as a workflow: use ValidationMaker(calculator={calculator!r})"
+        )
+    provenance = current_job_provenance(input_hash=key, parents=list(parents), campaign_id=campaign_id)
+    return calc, physics, run, key, {**claim, "provenance": provenance.model_dump()}
+
+
+def calculation_document(key: str, claim: dict[str, Any], fields: dict[str, Any], directory=None,
+                         history: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored form of finished calculation ``key`` without its ``_id`` (``directory``: where it ran, if kept)."""
+    where = f"{socket.gethostname()}:{directory}" if directory is not None and directory.exists() else None
+    document = CalculationDocument(id=key, **claim, **fields, directory=where, **(history or {})).to_mongo()
+    document.pop("_id")
+    return document
+
+
 def validate(
     structure: Structure,
     calculator: str = "emt",
@@ -119,30 +143,74 @@ def validate(
     from alloyscreen.db.cache import WorkCache
     from alloyscreen.settings import get_settings
 
-    calc, physics, run, key, claim = prepare(structure, calculator, settings, mode)
-    if getattr(calc, "remote", False):
-        raise SettingsError(
-            f"calculator {calculator!r} runs only as a workflow: use ValidationMaker(calculator={calculator!r})"
-        )
+    calc, physics, run, key, claim = _local(structure, calculator, settings, mode, parents, campaign_id)
     collection = _calculations(database)
-    provenance = current_job_provenance(input_hash=key, parents=list(parents), campaign_id=campaign_id)
-    claim = {**claim, "provenance": provenance.model_dump()}
-
     history: dict[str, Any] = {}
 
     def compute() -> dict[str, Any]:
         directory = get_settings().runs_dir / calc.name / key
-        fields = calc.run(structure, physics, run, directory)
-        where = f"{socket.gethostname()}:{directory}" if directory.exists() else None
-        document = CalculationDocument(id=key, **claim, **fields, directory=where, **history).to_mongo()
-        document.pop("_id")
-        return document
+        return calculation_document(key, claim, calc.run(structure, physics, run, directory), directory, history)
 
     cache = WorkCache(collection)
     while True:
         raw, reused = cache.run_once(key, compute, claim)
         if not rerun_failure(collection, raw, retries, history):
             return CalculationDocument.from_mongo(raw), reused
+
+
+def validate_many(
+    structures: list[Structure],
+    calculator: str = "emt",
+    settings: dict[str, Any] | None = None,
+    mode: str = "static",
+    database=None,
+    parents: list[list[str]] | None = None,
+    campaign_id: str | None = None,
+) -> list[tuple[CalculationDocument, bool]]:
+    """Compute (or reuse) the calculations of many structures; return (document, reused) of each, in order.
+
+    Every structure is checked before anything runs. Static calculations of a
+    calculator with ``predict_batch`` (chgnet, sevennet) that are neither cached
+    nor running elsewhere are computed in one ``predict_batch`` call (batched
+    model calls) and stored in one bulk insert, as the documents
+    :func:`validate` stores (same ids, same fields); the others go through
+    :func:`validate` one by one. ``parents``: each structure's provenance parents.
+    """
+    from alloyscreen.db.cache import LockHeldError, WorkCache
+    from alloyscreen.db.documents import insert_many
+
+    collection = _calculations(database)
+    every_parents = parents if parents is not None else [[] for _ in structures]
+    local = [_local(structure, calculator, settings, mode, structure_parents, campaign_id)
+             for structure, structure_parents in zip(structures, every_parents, strict=True)]
+    keys = [key for _, _, _, key, _ in local]
+
+    def stored(wanted: list[str]) -> dict[str, dict[str, Any]]:
+        return {found["_id"]: found for found in collection.find({"_id": {"$in": wanted}})}
+
+    computed: list[str] = []
+    if local and mode == "static" and hasattr(local[0][0], "predict_batch"):
+        cached, cache = stored(keys), WorkCache(collection)
+        todo = {key: (structure, claim) for structure, (_, _, _, key, claim) in zip(structures, local, strict=True)
+                if key not in cached}
+        with ExitStack() as held:
+            for key in list(todo):
+                try:
+                    held.enter_context(cache.hold(key))
+                except LockHeldError:  # running elsewhere: validate() below waits for its result
+                    del todo[key]
+            for key in stored(list(todo)):  # finished between our look and our claim
+                del todo[key]
+            if todo:
+                calc, physics = local[0][0], local[0][1]  # one physics: a potential's does not depend on the structure
+                fields = calc.predict_batch([structure for structure, _ in todo.values()], physics)
+                insert_many(collection, [{**calculation_document(key, claim, found), "_id": key}
+                                         for (key, (_, claim)), found in zip(todo.items(), fields, strict=True)])
+                computed = list(todo)
+    done = stored(keys)
+    return [(CalculationDocument.from_mongo(done[key]), key not in computed) if key in done
+            else validate(structure, calculator, settings, mode, database, structure_parents, campaign_id)
+            for structure, key, structure_parents in zip(structures, keys, every_parents, strict=True)]
 
 
 def rerun_failure(collection, found: dict[str, Any], retries: int, history: dict[str, Any]) -> bool:

@@ -4,7 +4,10 @@ Only models whose checkpoint lies inside the wheel are offered: sevenn
 downloads any other at first use, which fails without a network. The model
 is loaded from its file in the package (never by name, which could fall back
 to a download); the elements a stage may hold are the model's own
-``chemical_species``.
+``chemical_species``. Static calculations of many structures can also run
+together, without the maker (:meth:`SevenNetCalculator.predict_batch`: batched
+model calls on a GPU, as sevenn's own ``inference`` batches), giving the same
+fields.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from typing import Any
 
 from ase.data import atomic_numbers
 from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
-from alloyscreen.validation.ase_runner import maker_options, run_ase_maker
-from alloyscreen.validation.base import SettingsError, check_elements, check_structure, split_settings
+from alloyscreen.validation.ase_runner import maker_options
+from alloyscreen.validation.base import SettingsError, check_elements, split_settings
+from alloyscreen.validation.universal import UniversalPotential
 
 # model name -> constant of ``sevenn._const`` holding its checkpoint path inside the wheel
 SHIPPED_MODELS = {"7net-0": "SEVENNET_0_11Jul2024", "7net-l3i5": "SEVENNET_l3i5"}
@@ -45,11 +50,37 @@ def _checkpoint(model: str):
     return load_checkpoint(str(path))
 
 
-@lru_cache(maxsize=2)
-def _model(model: str):
+@lru_cache(maxsize=4)
+def _model(model: str, batched: bool = False):
+    import torch
+
     network = _checkpoint(model).build_model()
-    network.set_is_batch_data(False)  # one structure per call, as the ASE calculator does
+    network.set_is_batch_data(batched)  # False: one structure per call, as the ASE calculator does
+    if batched:  # on the device the ASE calculator would choose
+        network.to("cuda" if torch.cuda.is_available() else "cpu").eval()
     return network
+
+
+def _predict(model: str, structures: list[Structure], batch_size: int) -> list[dict[str, Any]]:
+    """Energy, forces and stress of ``structures`` in batches, in the units of SevenNet's ASE calculator."""
+    from sevenn import _keys
+    from sevenn.atom_graph_data import AtomGraphData
+    from sevenn.train.dataload import unlabeled_atoms_to_graph
+    from sevenn.util import to_atom_graph_list
+    from torch_geometric.data import Batch
+
+    network = _model(model, batched=True)
+    device = next(network.parameters()).device
+    graphs = [AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(AseAtomsAdaptor.get_atoms(structure),
+                                                                     network.cutoff, with_shift=False))
+              for structure in structures]
+    results = []
+    for start in range(0, len(graphs), batch_size):
+        output = network(Batch.from_data_list(graphs[start:start + batch_size]).to(device))
+        for graph in to_atom_graph_list(output.detach().cpu()):
+            results.append({"energy": graph[_keys.PRED_TOTAL_ENERGY].item(), "forces": graph[_keys.PRED_FORCE].numpy(),
+                            "stress": -graph[_keys.PRED_STRESS][0].numpy()[[0, 1, 2, 4, 5, 3]]})  # Voigt, ASE's sign
+    return results
 
 
 @lru_cache(maxsize=2)
@@ -60,15 +91,14 @@ def model_elements(model: str) -> tuple[str, ...]:
     return tuple(sorted(_checkpoint(model).config[_keys.CHEMICAL_SPECIES], key=atomic_numbers.__getitem__))
 
 
-class SevenNetCalculator:
+class SevenNetCalculator(UniversalPotential):
     """SevenNet universal potential 7net-0 (MPtrj-trained, PBE/PBE+U-like energies), relax or static."""
 
     name = "sevennet"
-    category = "cheap"
-    universal = True
-    cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
+    package = "sevenn"
     defaults: dict[str, Any] = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "7net-0"}
-    run_defaults: dict[str, Any] = {}
+    maker = staticmethod(_maker)
+    predict = staticmethod(_predict)
 
     def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
         """Check the settings and that the model was trained on every element of the pool."""
@@ -78,25 +108,3 @@ class SevenNetCalculator:
                                 f"download at run time); allowed: {', '.join(SHIPPED_MODELS)}")
         check_elements(elements, model_elements(physics["model"]), self.name)
         return settings
-
-    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
-        """Check ``structure`` and return (physics settings with mode, run settings)."""
-        self.resolve_pool([el.symbol for el in structure.composition], settings)
-        check_structure(structure)
-        physics, run = split_settings(self.name, self.defaults, self.run_defaults, settings)
-        return {**physics, "mode": mode}, run
-
-    def spin_polarised(self, settings: dict[str, Any]) -> bool:
-        """Whether calculations start from given magnetic moments: no, SevenNet has no spin."""
-        return False
-
-    def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
-        """Return the sevenn package and model versions."""
-        return f"sevenn-{metadata.version('sevenn')}-model-{physics['model']}"
-
-    def run(self, structure: Structure, physics: dict[str, Any], run: dict[str, Any], directory) -> dict[str, Any]:
-        """Relax (or evaluate) ``structure`` with SevenNet; return calculation-document fields."""
-        import torch
-
-        key = (physics["mode"], int(physics["steps"]), float(physics["fmax"]), physics["optimizer"], physics["model"])
-        return run_ase_maker(_maker(*key), structure, n_cores=torch.get_num_threads())
