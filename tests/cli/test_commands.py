@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from alloyscreen.db.server import _free_port
 
 BIN = Path(sys.executable).parent
@@ -50,13 +52,14 @@ def test_db_status_reports_the_uri_in_use(database):
     assert report["uri"].startswith("mongodb://127.0.0.1:")
 
 
-def test_an_unreachable_database_is_one_line_within_the_server_timeout():
+@pytest.mark.parametrize("command", [("status", "any"), ("run", "flows/demo.yaml")])
+def test_an_unreachable_database_is_one_line_within_the_server_timeout(command):
     port = _free_port()
     env = {**os.environ, "ALLOYSCREEN_MONGO_URI": f"mongodb://ann:secret@127.0.0.1:{port}/x",
            "ALLOYSCREEN_SERVER_TIMEOUT_MS": "3000"}
     started = time.monotonic()
-    result = subprocess.run([str(BIN / "alloyscreen"), "status", "any"], env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run([str(BIN / "alloyscreen"), *command], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert time.monotonic() - started < 3 + 12  # the timeout, plus starting Python on a busy machine
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: cannot reach MongoDB at mongodb://ann:***@127.0.0.1:{port}/x (from "

@@ -35,6 +35,7 @@ def run(spec_path: Path, quiet: bool, verbose: bool) -> None:
     spec = load_spec(spec_path)
     logging.getLogger("jobflow").setLevel(logging.WARNING)
     log_path = get_settings().runs_dir / "campaigns" / f"{spec.campaign_id}.log"
+    get_database()  # an unreachable database: its one line, before anything else is said
     click.echo(f"campaign {spec.name}: id {spec.campaign_id}, library messages in {log_path}", err=True)
     try:
         with library_noise_to(log_path, verbose):  # stdout carries only the id
