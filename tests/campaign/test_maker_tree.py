@@ -27,6 +27,13 @@ def _spec():
     })
 
 
+def test_the_campaign_id_hashes_only_values_that_differ_from_their_defaults():
+    spec = _spec()
+    data = spec.model_dump(mode="json")
+    assert load_spec({**data, "ranker": None, "initial_design": "random"}).campaign_id == spec.campaign_id
+    assert load_spec({**data, "initial_design": "direct"}).campaign_id != spec.campaign_id
+
+
 def test_stage_makers_round_trip_the_spec():
     spec = _spec()
     maker = CampaignMaker(stages=[StageMaker.from_spec(stage) for stage in spec.stages])

@@ -35,7 +35,7 @@ def _submit(spec_data: dict[str, Any]) -> str:
     spec = load_spec(spec_data)
     get_launchpad().reset("", require_password=False)
     submit(CampaignMaker().make(spec))
-    save_campaign(spec.name, spec.model_dump(mode="json"), "created")
+    save_campaign(spec, "created")
     return spec.campaign_id
 
 

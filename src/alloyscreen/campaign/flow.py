@@ -279,7 +279,7 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
 def start_campaign(maker: CampaignMaker, spec: CampaignSpec) -> str:
     """Mark the campaign running (storing it first if needed) with its stages as ``maker`` has them; return its id."""
     spec = maker.campaign(spec)
-    return save_campaign(spec.name, spec.model_dump(mode="json"), "running")
+    return save_campaign(spec, "running")
 
 
 @job

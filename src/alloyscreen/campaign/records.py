@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jobflow import job
 
+from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
-from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.campaign import CampaignDocument, CampaignStatus
 from alloyscreen.schemas.provenance import current_job_provenance
 
 
-def save_campaign(name: str, spec: dict[str, Any], status: CampaignStatus) -> str:
-    """Store the campaign document once (its id is the spec hash) and set its status; return the id.
+def save_campaign(spec: CampaignSpec, status: CampaignStatus) -> str:
+    """Store the campaign document once (its id is :attr:`CampaignSpec.campaign_id`) and set its status; return the id.
 
     Status ``created`` never overwrites a stored status (a worker may already run the campaign).
     """
-    spec_hash = content_hash(spec)
+    spec_hash = spec.campaign_id
     document = CampaignDocument(
-        id=spec_hash, name=name, spec=spec, spec_hash=spec_hash, status=status,
+        id=spec_hash, name=spec.name, spec=spec.model_dump(mode="json"), spec_hash=spec_hash, status=status,
         provenance=current_job_provenance(campaign_id=spec_hash, input_hash=spec_hash),
     )
     campaigns = get_database()["campaigns"]

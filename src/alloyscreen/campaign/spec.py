@@ -414,8 +414,11 @@ class CampaignSpec(_Strict):
 
     @property
     def campaign_id(self) -> str:
-        """The campaign id: content hash of the spec."""
-        return content_hash(self.model_dump(mode="json"))
+        """The campaign id: content hash of the spec's values that differ from their defaults.
+
+        A field added to the spec later, at its default, leaves every campaign's id as it was.
+        """
+        return content_hash(self.model_dump(mode="json", exclude_defaults=True))
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -69,7 +69,7 @@ def submit_command(spec_path: Path) -> None:
     spec = load_spec(spec_path)
     init_database(get_database())
     ids = submit(CampaignMaker().make(spec))
-    save_campaign(spec.name, spec.model_dump(mode="json"), "created")
+    save_campaign(spec, "created")
     click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
     click.echo(spec.campaign_id)
 

@@ -16,7 +16,7 @@ class CampaignDocument(Document):
 
     name: str = Field(description="human-readable campaign name from the spec")
     spec: dict[str, Any] = Field(description="the full campaign spec as given")
-    spec_hash: str = Field(description="content hash of the spec")
+    spec_hash: str = Field(description="content hash of the spec's values that differ from their defaults (the id)")
     status: CampaignStatus = Field("created", description="lifecycle state of the campaign")
     iteration: int = Field(0, ge=0, description="active-learning round the campaign is in")
     budgets_spent: dict[str, float] = Field(
