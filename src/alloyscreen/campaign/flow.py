@@ -375,5 +375,5 @@ class CampaignMaker(Maker):
             jobs.append(_driver(_named(train_campaign_gnn_job(maker, spec, first.output), "train gnn")))
         flow = Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")
         # every job's metadata (and so its Firework's spec) names the campaign, jobs created later too
-        flow.update_metadata({"campaign_id": maker.campaign(spec).campaign_id}, dynamic=True)
+        flow.update_metadata({"campaign_id": self.campaign(spec).campaign_id}, dynamic=True)
         return flow
