@@ -6,6 +6,18 @@ Au, Ni, Pd, Pt with 2-4 components on a 1/8 grid (``benchmarks/emt_ground_truth.
 assembled into a cached ``.npz``; the first run computes it: 20 min on 2 shared cores).
 ``--ground-truth FILE.npz`` (arrays ``X`` and ``y``) or ``--synthetic`` replace it.
 
+``--fidelities``: the two-fidelity benchmark instead. Ground truth
+(``benchmarks/fidelity_table.py``): every composition of the same 7-element space
+as an 8-atom random solid solution, labelled by EMT (vc-relaxed: the cheap
+fidelity) and by CHGNet (vc-relaxed: the expensive one), with CHGNet's static
+energy of the unrelaxed cell as the zero-shot ranker; each mixing energy
+against the same calculator's vc-relaxed elements. Core-hours per calculation
+are the medians measured while building it. Two spaces: all 2107 compositions
+(with Al, where EMT is misleading) and the 1050 without Al. For each, over the
+seeds: the expensive calls (and core-hours) each strategy of
+:mod:`alloyscreen.surrogates.fidelity_benchmarking` spends to label 90 % of the
+expensive top-10.
+
 Prints JSON: for each strategy the oracle calls needed to find 90 % of the true
 top-k (mean, 2.5-97.5 percentile interval over seeds, bootstrap 95 % interval of the
 mean), the discovery acceleration factor vs random (random's mean calls / the
@@ -13,22 +25,43 @@ strategy's) at the target and on the way (1, k/2 found), the final surrogate MAE
 and the ground truth's provenance.
 
     python benchmarks/discovery.py [--seeds 10] [--batch 10] [--n-init 10] [--features both]
+    python benchmarks/discovery.py --fidelities [--seeds 10] [--share 0.5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
 from emt_ground_truth import TARGET, load_or_build
+from fidelity_table import fidelity_table
+from scipy.stats import spearmanr
+from threadpoolctl import threadpool_limits
 
 from alloyscreen.descriptors import Compositions, featurize
 from alloyscreen.surrogates.acquisition import Objective
 from alloyscreen.surrogates.benchmarking import simulate_campaign, summarize, synthetic_alloy_space
+from alloyscreen.surrogates.fidelity_benchmarking import STRATEGIES, TwoFidelityProblem, simulate_fidelities
 
 FEATURES = ("fractions", "descriptors", "both")
+ELEMENTS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
+FIDELITY_SPACE = {"elements": ELEMENTS, "n_components": [2, 4], "sampling": {"kind": "grid", "step": 0.125},
+                  "prototype": "fcc"}
+FIDELITIES = {"emt": ("emt", "vc-relax"), "chgnet_static": ("chgnet", "static"), "chgnet": ("chgnet", "vc-relax")}
+
+
+def descriptors(elements: list[str], fractions: np.ndarray, features: str) -> np.ndarray:
+    """Fractions, composition descriptors (finite columns) or both, side by side."""
+    blocks = []
+    if features in ("fractions", "both"):
+        blocks.append(fractions)
+    if features in ("descriptors", "both"):
+        table = featurize(Compositions.from_dense(elements, fractions))
+        blocks.append(table.values[:, np.all(np.isfinite(table.values), axis=0)])
+    return np.column_stack(blocks)
 
 
 def emt_problem(features: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -37,16 +70,9 @@ def emt_problem(features: str) -> tuple[np.ndarray, np.ndarray, dict]:
     arrays, provenance = load_or_build()
     keep = np.isfinite(arrays["y"])
     elements = [str(e) for e in arrays["elements"]]
-    fractions = arrays["fractions"][keep]
-    blocks = []
-    if features in ("fractions", "both"):
-        blocks.append(fractions)
-    if features in ("descriptors", "both"):
-        table = featurize(Compositions.from_dense(elements, fractions))
-        blocks.append(table.values[:, np.all(np.isfinite(table.values), axis=0)])
     provenance.update(n_dropped_failed=int((~keep).sum()), target=TARGET,
                       ground_truth_wall_s=round(time.perf_counter() - start, 2))
-    return np.column_stack(blocks), arrays["y"][keep], provenance
+    return descriptors(elements, arrays["fractions"][keep], features), arrays["y"][keep], provenance
 
 
 def calls_to_find(trace, j: int) -> int | None:
@@ -58,6 +84,58 @@ def bootstrap_mean_interval(values: np.ndarray, seed: int = 0, n: int = 10_000) 
     """Return the bootstrap 2.5 and 97.5 percentiles of the mean of ``values``."""
     draws = np.random.default_rng(seed).choice(values, size=(n, values.size)).mean(axis=1)
     return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
+
+
+def fidelity_problems(features: str) -> tuple[dict[str, TwoFidelityProblem], dict]:
+    """The two-fidelity problems (with Al, without Al) and the ground truth's description."""
+    with threadpool_limits(1):
+        table = fidelity_table(FIDELITY_SPACE, FIDELITIES, "two_fidelity_discovery")
+    ok = np.all([np.isfinite(table[name]) for name in FIDELITIES], axis=0)
+    hours = {name: float(np.nanmedian(table[f"{name}_core_hours"])) for name in FIDELITIES}
+    without_al = table["fractions"][:, ELEMENTS.index("Al")] == 0
+    problems = {}
+    for space, rows in (("with_al", ok), ("without_al", ok & without_al)):
+        problems[space] = TwoFidelityProblem(
+            descriptors(ELEMENTS, table["fractions"][rows], features), table["emt"][rows], table["chgnet"][rows],
+            hours["emt"], hours["chgnet"], table["chgnet_static"][rows], hours["chgnet_static"])
+    spearman = {space: round(float(spearmanr(p.cheap, p.expensive).statistic), 3) for space, p in problems.items()}
+    return problems, {
+        "space": FIDELITY_SPACE, "cells": "8-atom random solid solutions (2x1x1 fcc cells, seed 0), Vegard lattice",
+        "cheap": "EMT mixing energy (eV/atom), vc-relaxed", "expensive": "CHGNet mixing energy (eV/atom), vc-relaxed",
+        "ranker": "CHGNet static mixing energy of the unrelaxed cell, a line fitted on the expensive labels",
+        "core_hours_per_calculation_median": hours, "n_failed_dropped": int((~ok).sum()),
+        "cheap_vs_expensive_spearman": spearman}
+
+
+def run_fidelities(args) -> None:
+    """Print the two-fidelity benchmark's JSON."""
+    problems, provenance = fidelity_problems(args.features)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    results = {}
+    for space, problem in problems.items():
+        results[space] = {"n_candidates": len(problem.expensive)}
+        for strategy in STRATEGIES:
+            start = time.perf_counter()
+            with threadpool_limits(1):
+                traces = [simulate_fidelities(problem, strategy, seed=seed, batch=args.batch, n_init=args.n_init,
+                                              top_k=args.top_k, share=args.share,
+                                              ladder_cheap_calls=args.ladder_cheap_calls) for seed in seeds]
+            calls = np.array([t.calls_to_target or t.expensive_calls[-1] for t in traces], dtype=float)
+            hours = np.array([t.core_hours_to_target or t.core_hours[-1] for t in traces])
+            results[space][strategy] = {
+                "expensive_calls_mean": round(float(calls.mean()), 1),
+                "expensive_calls_mean_bootstrap_95": [round(v, 1) for v in bootstrap_mean_interval(calls)],
+                "core_hours_mean": round(float(hours.mean()), 4),
+                "core_hours_mean_bootstrap_95": [round(v, 4) for v in bootstrap_mean_interval(hours)],
+                "censored": int(sum(t.calls_to_target is None for t in traces)),
+                "expensive_calls_per_seed": calls.astype(int).tolist(),
+                "wall_s_all_seeds": round(time.perf_counter() - start, 1)}
+            print(f"  {space} {strategy}: {calls.mean():.1f} expensive calls", file=sys.stderr, flush=True)
+    print(json.dumps({
+        "benchmark": "two-fidelity discovery", "ground_truth": provenance,
+        "target": f"expensive calls to label 90% of the expensive top-{args.top_k}",
+        "batch": args.batch, "n_init": args.n_init, "share": args.share,
+        "ladder_cheap_calls": args.ladder_cheap_calls, "seeds": list(seeds), "spaces": results}, indent=1))
 
 
 def main() -> None:
@@ -74,7 +152,13 @@ def main() -> None:
     parser.add_argument("--n-init", type=int, default=10)
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--diversity", default="maxmin", choices=["maxmin", "kmeans", "none"])
+    source.add_argument("--fidelities", action="store_true", help="the two-fidelity benchmark (EMT, CHGNet)")
+    parser.add_argument("--share", type=float, default=0.5, help="multi: core-hour share of the expensive fidelity")
+    parser.add_argument("--ladder-cheap-calls", type=int, default=200, help="ladder: cheap labels before checks")
     args = parser.parse_args()
+    if args.fidelities:
+        run_fidelities(args)
+        return
 
     if args.ground_truth:
         data = np.load(args.ground_truth)

@@ -30,16 +30,13 @@ import contextlib
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from fidelity_table import SUPERCELL, fidelity_table, structure
 from scipy.stats import spearmanr
 from threadpoolctl import threadpool_limits
 
-from alloyscreen.candidates import CandidateSpace
 from alloyscreen.descriptors import Compositions, featurize
-from alloyscreen.hashing import content_hash
-from alloyscreen.structures.bulk import random_solid_solution
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.gnn import GnnEnsemble
 from alloyscreen.surrogates.potential import CalibratedPotential
@@ -47,44 +44,7 @@ from alloyscreen.surrogates.potential import CalibratedPotential
 ELEMENTS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
 SPACE = {"elements": ELEMENTS, "n_components": [2, 3], "sampling": {"kind": "grid", "step": 0.125},
          "prototype": "fcc"}
-SUPERCELL = (2, 1, 1)
 FIDELITIES = {"emt": ("emt", "vc-relax"), "chgnet": ("chgnet", "static")}
-
-
-def _structure(row: np.ndarray):
-    composition = {e: float(x) for e, x in zip(ELEMENTS, row, strict=True) if x > 0}
-    return random_solid_solution(composition, "fcc", supercell=SUPERCELL, seed=0).structure
-
-
-def _mixing_energies(fractions: np.ndarray, calculator: str, mode: str) -> np.ndarray:
-    """Mixing energy (eV/atom) of every composition's cell with ``calculator`` in ``mode`` (NaN if it failed)."""
-    from alloyscreen.validation.maker import validate
-    from alloyscreen.validation.references import elemental_references
-
-    mu = {e: float(r.calculation.energy_per_atom) for e, r in elemental_references(ELEMENTS, calculator, {}).items()}
-    values = np.full(len(fractions), np.nan)
-    for i, row in enumerate(fractions):
-        document, _ = validate(_structure(row), calculator, {}, mode)
-        if document.status == "completed":
-            values[i] = document.energy_per_atom - float(np.dot(row, [mu[e] for e in ELEMENTS]))
-        if (i + 1) % 100 == 0:
-            print(f"  {calculator}: {i + 1}/{len(fractions)}", file=sys.stderr, flush=True)
-    return values
-
-
-def ground_truth() -> dict[str, np.ndarray]:
-    """The two-fidelity table, from the ``.npz`` cache when present."""
-    from alloyscreen.settings import get_settings
-
-    recipe = {"space": SPACE, "supercell": SUPERCELL, "fidelities": FIDELITIES, "seed": 0}
-    path = Path(get_settings().data_dir) / "benchmarks" / f"two_fidelity_{content_hash(recipe)}.npz"
-    if not path.exists():
-        fractions = np.concatenate([chunk.fractions for chunk in CandidateSpace(SPACE).iter_chunks()])
-        table = {name: _mixing_energies(fractions, *how) for name, how in FIDELITIES.items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, fractions=fractions, **table)
-    with np.load(path) as stored:
-        return {key: stored[key] for key in stored.files}
 
 
 def _scores(y: np.ndarray, predicted: np.ndarray, subset: np.ndarray) -> dict[str, float]:
@@ -106,7 +66,7 @@ def evaluate(table: dict[str, np.ndarray], n: int, seed: int, epochs: int | None
     rows = {"trees": _scores(y[test], trees.predict(X[test]), without_al),
             "chgnet": _scores(y[test], calibrated[test], without_al)}
     if epochs:
-        structures = [_structure(row) for row in fractions]
+        structures = [structure(ELEMENTS, row) for row in fractions]
         train_cells, test_cells = [structures[i] for i in train], [structures[i] for i in test]
         gnn = GnnEnsemble(n_members=2, max_epochs=epochs, random_state=seed, element_types=tuple(ELEMENTS))
         rows["gnn"] = _scores(y[test], gnn.fit(train_cells, y[train]).predict(test_cells), without_al)
@@ -125,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     with threadpool_limits(1), contextlib.redirect_stdout(sys.stderr):  # banners of the libraries: not the JSON
-        table = ground_truth()
+        table = fidelity_table(SPACE, FIDELITIES, "two_fidelity")
         ok = np.isfinite(table["emt"]) & np.isfinite(table["chgnet"])
         table = {key: value[ok] for key, value in table.items()}
         without_al = table["fractions"][:, ELEMENTS.index("Al")] == 0

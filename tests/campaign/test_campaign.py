@@ -124,8 +124,7 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
 
 
 def test_stored_model_reloads_by_id_and_reproduces_its_predictions(database):
-    from alloyscreen.campaign.models import load_stored_model
-    from alloyscreen.campaign.rounds import descriptor_matrix
+    from alloyscreen.campaign.models import descriptor_matrix, load_stored_model
 
     spec = load_spec(_spec("loop"))
     run_here(CampaignMaker().make(spec))  # reuses everything when the loop test ran first

@@ -10,7 +10,7 @@ from monty.json import jsanitize
 
 from alloyscreen.campaign.execution import run_here
 from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.rounds import stage_history
+from alloyscreen.campaign.history import stage_history
 from alloyscreen.campaign.spec import load_spec
 
 

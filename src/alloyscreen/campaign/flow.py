@@ -16,7 +16,9 @@ import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
 
+from alloyscreen.campaign.fidelity import second_stage_batch
 from alloyscreen.campaign.gnn import train_campaign_gnn
+from alloyscreen.campaign.history import stage_history, stored_batch
 from alloyscreen.campaign.labelling import (
     Candidate,
     LabelOutcome,
@@ -34,8 +36,6 @@ from alloyscreen.campaign.rounds import (
     plan_round,
     score_round,
     select_round,
-    stage_history,
-    stored_batch,
 )
 from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec, StructureSpec, load_spec
@@ -187,6 +187,8 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
     batch = stored_batch(spec.campaign_id, stage.name, round_index)
     if batch is None:
         plan = plan_round(spec, round_index, history, size)
+        if spec.multi_fidelity:  # stored first: a resumed round that finds its batch finds this one too
+            second_stage_batch(spec, round_index, size, plan.acquisition, plan.delta_model_id)
         if spec.acquisition.shards > 1:
             shards = [_driver(_named(score_shard(spec, plan, index),
                                      f"round {round_index} shard {index} of {spec.acquisition.shards}"))
@@ -234,11 +236,15 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
-        confirm = _named(confirm_stage(maker, spec, 1, round_index, [], reason), _confirm_name(spec, 1))
+        first = 2 if spec.multi_fidelity else 1  # a multi-fidelity loop labelled at the second stage already
+        confirm = _named(confirm_stage(maker, spec, first, round_index, [], reason), _confirm_name(spec, first))
         return Response(replace=_driver(confirm))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(maker, spec, 0, batch, round_index)
+    if spec.multi_fidelity:
+        second = stored_batch(spec.campaign_id, spec.stages[1].name, round_index) or []
+        labels += _label_jobs(maker, spec, 1, second, round_index)
     following = _named(active_learning_round(maker, spec, campaign_id, round_index + 1, [j.output for j in labels]),
                        f"round {round_index + 1}")
     return _labels_then(labels, following, f"round {round_index}")

@@ -13,7 +13,7 @@ from alloyscreen.campaign.labelling import LabelOutcome
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.descriptors import Compositions
 from alloyscreen.descriptors.properties import composition_properties
-from alloyscreen.surrogates.acquisition import Objective
+from alloyscreen.surrogates.acquisition import Objective, acquisition_scores
 from alloyscreen.surrogates.pareto import pareto_fronts
 
 
@@ -30,6 +30,16 @@ def labelled_column(spec: CampaignSpec) -> int:
 def objective_of(spec: CampaignSpec) -> Objective:
     """The labelled objective as the surrogates package sees it."""
     return objectives_of(spec)[labelled_column(spec)]
+
+
+def moment_scores(spec: CampaignSpec, acquisition: str, round_index: int, mean: np.ndarray, std: np.ndarray,
+                  y_labelled) -> np.ndarray:
+    """Acquisition scores of predicted means and spreads (Thompson draws its members from each normal)."""
+    rng = np.random.default_rng([spec.seed, round_index])
+    members = rng.normal(mean, std, size=(spec.surrogate.n_members, len(mean))) if acquisition == "thompson" else None
+    options = {"kappa": spec.acquisition.kappa} if acquisition == "ucb" else {}
+    return acquisition_scores(acquisition, objective_of(spec), mean, std, members=members, y_labelled=y_labelled,
+                              rng=rng, **options)
 
 
 def composition_objectives(spec: CampaignSpec, comps: Compositions) -> np.ndarray:

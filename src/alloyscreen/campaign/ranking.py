@@ -22,7 +22,7 @@ from pymatgen.core import Structure
 
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, candidate_structure
 from alloyscreen.campaign.models import store_model
-from alloyscreen.campaign.objectives import objective_of
+from alloyscreen.campaign.objectives import moment_scores
 from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import GNN_RANKER, CampaignSpec, RankerSpec
 from alloyscreen.db.client import get_database
@@ -30,12 +30,11 @@ from alloyscreen.db.documents import insert_many
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CVMetrics
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.surrogates.acquisition import acquisition_scores
 from alloyscreen.surrogates.calibration import fit_std_scale
 from alloyscreen.surrogates.crossval import regression_metrics
 from alloyscreen.surrogates.ensemble import MIN_LABELS
 from alloyscreen.surrogates.gnn import GnnEnsemble
-from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential
+from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential, combine
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
 from alloyscreen.validation.maker import validate_many
@@ -180,17 +179,6 @@ def fit_ranker(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predic
     return (train_network if _ranker(spec).kind == GNN_RANKER else calibrate)(spec, labelled)
 
 
-def combine(tree_mean: np.ndarray, tree_std: np.ndarray, mean: np.ndarray, std: np.ndarray,
-            how: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ranker's mean and spread (``ranker``), or both estimates weighted by inverse variance (``precision``)."""
-    if how == "ranker":
-        return mean, std
-    tree_precision = 1 / np.maximum(tree_std, 1e-12) ** 2
-    precision = 1 / np.maximum(std, 1e-12) ** 2
-    total = tree_precision + precision
-    return (tree_mean * tree_precision + mean * precision) / total, 1 / np.sqrt(total)
-
-
 def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], scored: ScoredSlice,
            size: int, acquisition: str) -> tuple[np.ndarray, str | None]:
     """Scores to choose from and the calibrated ranker's id; stores the ranker's predictions.
@@ -214,11 +202,7 @@ def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], sc
     mean, std = scored.mean[rows].copy(), scored.std[rows].copy()
     mean[valued], std[valued] = combine(mean[valued], std[valued], ranker_mean[valued], ranker_std[valued],
                                         ranker.combine)
-    rng = np.random.default_rng([spec.seed, round_index])
-    members = rng.normal(mean, std, size=(spec.surrogate.n_members, len(rows))) if acquisition == "thompson" else None
-    options = {"kappa": spec.acquisition.kappa} if acquisition == "ucb" else {}
-    chosen = acquisition_scores(acquisition, objective_of(spec), mean, std, members=members,
-                                y_labelled=[outcome.value for outcome in labelled], rng=rng, **options)
+    chosen = moment_scores(spec, acquisition, round_index, mean, std, [outcome.value for outcome in labelled])
     scores = np.full(len(scored.ids), np.nan)
     scores[rows] = chosen
     provenance = current_job_provenance(campaign_id=spec.campaign_id, parents=[ranker_id])

@@ -12,8 +12,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from alloyscreen import progress
+from alloyscreen.campaign.fidelity import DeltaPredictor, delta_predictor, incumbents, train_delta
+from alloyscreen.campaign.history import record_outcome, stored_batch
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
-from alloyscreen.campaign.models import load_stored_model, store_model
+from alloyscreen.campaign.models import load_stored_model, train_surrogate
 from alloyscreen.campaign.objectives import (
     best_outcomes,
     composition_objectives,
@@ -30,83 +32,39 @@ from alloyscreen.candidates import CandidateSpace
 from alloyscreen.candidates.chunk import candidate_document
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
-from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
+from alloyscreen.descriptors import Compositions
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionDocument
 from alloyscreen.surrogates.acquisition import acquisition_scores
-from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
+from alloyscreen.surrogates.multifidelity import expensive_moments
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
-from alloyscreen.surrogates.registry import model_document
 from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch, select_stratified
 
-CV_FOLDS = 5
 
-
-def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] | None) -> np.ndarray:
-    """Descriptors of explicit compositions (element -> fraction maps)."""
-    elements = sorted({element for composition in compositions for element in composition})
-    dense = np.array([[composition.get(e, 0.0) for e in elements] for composition in compositions])
-    return featurize(Compositions.from_dense(elements, dense), columns).values
-
-
-def stored_batch(campaign_id: str, stage: str, round_index: int) -> list[Candidate] | None:
-    """The batch already chosen for ``stage`` in this round (a resumed campaign), or None.
-
-    A batch whose selections were only partly stored (the process died while
-    writing them, before any was labelled) is removed: the round chooses again.
-    """
-    query = {"campaign_id": campaign_id, "stage": stage, "round": round_index}
-    selections = get_database()["selections"]
-    chosen = list(selections.find(query, sort=[("batch_position", 1)]))
-    if chosen and len(chosen) < (chosen[0].get("batch_size") or 0) and all(s["outcome"] is None for s in chosen):
-        selections.delete_many({**query, "outcome": None})
-        return None
-    if not chosen:
-        return None
-    ids = [selection["candidate_id"] for selection in chosen]
-    found = _candidates(ids)
-    return [found[i] for i in ids]
-
-
-def _candidates(ids: list[str]) -> dict[str, Candidate]:
-    """Candidate id -> :class:`Candidate`, from the ``candidates`` collection."""
-    return {doc["_id"]: Candidate(id=doc["_id"], composition=doc["composition"], prototype=doc["prototype"])
-            for doc in get_database()["candidates"].find({"_id": {"$in": list(set(ids))}})}
-
-
-def _train(spec: CampaignSpec, labelled: list[LabelOutcome], round_index: int) -> str:
-    """Fit the ensemble (calibrated when labels allow), store it in the registry; return its model id."""
-    X = descriptor_matrix([outcome.candidate.composition for outcome in labelled], spec.descriptors)
-    y = np.array([outcome.value for outcome in labelled])
-    model = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
-                              learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
-    metrics = None
-    if spec.surrogate.calibrate and len(y) >= min_labels_for_cv(CV_FOLDS):
-        metrics = fit_calibrated(model, X, y, n_splits=CV_FOLDS, seed=spec.seed)
-    else:
-        model.fit(X, y)
-    blob = model.to_bytes()
-    document = model_document(model, blob, spec.target, [o.label_id for o in labelled if o.label_id],
-                              feature_set=FEATURE_SET, cv=metrics,
-                              provenance=current_job_provenance(campaign_id=spec.campaign_id))
-    return store_model(get_database(), document, blob).id
-
-
-def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int):
+def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int,
+                  delta: DeltaPredictor | None = None):
     """Score with the surrogate's acquisition; with several objectives one column per objective.
 
     Objectives known from the composition enter as their exact utility. The
     ``random`` strategy stays one random score (the baseline ignores objectives).
+    With ``delta`` (a multi-fidelity loop) the score is that of the second
+    stage's value predicted from the first stage's (:func:`expensive_moments`).
     """
     objective = objective_of(spec)
-    y_labelled = np.array([outcome.value for outcome in labelled])
+    y_labelled = np.array(incumbents(spec, round_index) if delta else [outcome.value for outcome in labelled])
     strategy = spec.acquisition.strategy
     options = {"kappa": spec.acquisition.kappa} if strategy == "ucb" else {}
     pareto = len(spec.objectives) > 1 and strategy != "random"
 
     def scorer(comps: Compositions, X: np.ndarray, positions: np.ndarray):
         mean, std, members = model.predict_moments(X, members=strategy == "thompson")
+        if delta is not None:
+            delta_mean, delta_std = delta(X)
+            mean, std = expensive_moments(mean, std, delta_mean, delta_std)
+            if members is not None:  # each member draws its own Δ
+                draws = np.random.default_rng([spec.seed, round_index, int(positions[0])])
+                members = members + delta_mean + draws.standard_normal(members.shape) * delta_std
         rng = np.random.default_rng([spec.seed, round_index])  # the same draw for every chunk
         learned = acquisition_scores(strategy, objective, mean, std, members=members, y_labelled=y_labelled,
                                      rng=rng, **options)
@@ -165,6 +123,8 @@ class RoundPlan(BaseModel):
 
     round: int = Field(description="active-learning round")
     model_id: str | None = Field(None, description="surrogate in the model registry; None for the random round")
+    delta_model_id: str | None = Field(None, description="Δ model (second − first stage) of a multi-fidelity "
+                                                         "round; None: none, or its residual prior")
     acquisition: str = Field(description="acquisition function, 'random' or 'direct' (stratified initial design)")
     diversity: str = Field(description="diversity method of the batch")
     size: int = Field(description="candidates to choose")
@@ -180,7 +140,11 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
             return RoundPlan(round=round_index, acquisition="direct", diversity="none", size=size,
                              keep=max(keep, spec.direct_sample))
         return RoundPlan(round=round_index, acquisition="random", diversity="none", size=size, keep=keep)
-    return RoundPlan(round=round_index, model_id=_train(spec, labelled, round_index), size=size, keep=keep,
+    values = [o.value for o in labelled if o.value is not None]
+    model_id = train_surrogate(spec, [o.candidate.composition for o in labelled], values,
+                               [label_id for o in labelled if (label_id := o.label_id)], round_index)
+    return RoundPlan(round=round_index, model_id=model_id, size=size, keep=keep,
+                     delta_model_id=train_delta(spec, round_index) if spec.multi_fidelity else None,
                      acquisition=spec.acquisition.strategy, diversity=spec.acquisition.diversity)
 
 
@@ -191,7 +155,8 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
         scorer = _random_scorer(spec.seed, plan.round)
     else:
         model = load_stored_model(get_database(), plan.model_id)
-        scorer = _model_scorer(spec, model, [o for o in history if o.value is not None], plan.round)
+        delta = delta_predictor(spec, plan.round, plan.delta_model_id) if spec.multi_fidelity else None
+        scorer = _model_scorer(spec, model, [o for o in history if o.value is not None], plan.round, delta)
     space = CandidateSpace(spec.candidates)
     bar, total = f"round {plan.round} scoring", space.size if space.size_is_exact else None
     scored = score_space(space, spec.descriptors, scorer, plan.keep, chunk_size=spec.acquisition.chunk_size,
@@ -231,27 +196,6 @@ def conclude_label(campaign_id: str, stage: StageSpec, outcome: LabelOutcome) ->
     record_outcome(campaign_id, outcome)
     progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
     return outcome
-
-
-def record_outcome(campaign_id: str, outcome: LabelOutcome) -> None:
-    """Store on its selection what validating a candidate gave (the campaign's own link to its label)."""
-    key = selection_id(campaign_id, outcome.stage, outcome.round, outcome.candidate.id)
-    get_database()["selections"].update_one({"_id": key}, {"$set": {"outcome": outcome.stored().model_dump()}})
-
-
-def stage_history(campaign_id: str, stage: str, before_round: int | None = None) -> list[LabelOutcome]:
-    """The outcomes of ``stage`` stored on the campaign's selections (rounds before ``before_round``), in order.
-
-    Jobs read the history here instead of taking it as input, so a round's
-    stored input does not grow with the rounds before it.
-    """
-    query: dict = {"campaign_id": campaign_id, "stage": stage, "outcome": {"$ne": None}}
-    if before_round is not None:
-        query["round"] = {"$lt": before_round}
-    chosen = list(get_database()["selections"].find(query, sort=[("round", 1), ("batch_position", 1)]))
-    candidates = _candidates([selection["candidate_id"] for selection in chosen])
-    return [LabelOutcome(candidate=candidates[s["candidate_id"]], stage=stage, round=s["round"],
-                         **{**s["outcome"], "core_hours": s["outcome"].get("core_hours") or 0.0}) for s in chosen]
 
 
 def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,

@@ -232,6 +232,25 @@ class GnnSpec(_Strict):
 GNN_RANKER = "matgl"
 
 
+class FidelitySpec(_Strict):
+    """How the first two stages share the work: a ladder, or one multi-fidelity loop.
+
+    ``ladder``: the first stage alone is the active-learning oracle; later
+    stages confirm its best candidates at the end. ``multi``: each round the
+    trees predict the second stage's value as the first stage's plus a Δ model
+    learned on the candidates labelled at both
+    (:mod:`~alloyscreen.surrogates.multifidelity`), the first stage's batch is
+    chosen on that prediction, and the second stage labels the candidates whose
+    expected improvement given their first-stage label is highest, as many as
+    ``share`` of the round's core-hours buys at each stage's measured
+    core-hours per calculation; later stages confirm the second stage's best.
+    """
+
+    mode: Literal["ladder", "multi"] = Field("ladder", description="fidelity ladder or multi-fidelity loop")
+    share: float = Field(0.5, gt=0, lt=1, description="fraction of each round's core-hours spent at the second "
+                                                      "stage (multi)")
+
+
 def ranker_kinds() -> list[str]:
     """The rankers a spec may name: the universal potentials, and a matgl ensemble trained on the labels."""
     return [*universal_potentials(), GNN_RANKER]
@@ -309,6 +328,7 @@ class CampaignSpec(_Strict):
     stopping: StoppingSpec = Field(default_factory=StoppingSpec, description="stopping rule")
     gnn: GnnSpec | None = Field(None, description="graph network trained on the labels after the last stage")
     ranker: RankerSpec | None = Field(None, description="potential that re-ranks each round's top slice")
+    fidelity: FidelitySpec = Field(default_factory=FidelitySpec, description="how the first two stages share work")
 
     @model_validator(mode="after")
     def _check(self) -> CampaignSpec:
@@ -334,7 +354,24 @@ class CampaignSpec(_Strict):
                 raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
         self._check_stage_physics()
         self._check_ranker()
+        self._check_fidelity()
         return self
+
+    @property
+    def multi_fidelity(self) -> bool:
+        """Whether the second stage labels candidates inside the active-learning loop."""
+        return self.fidelity.mode == "multi"
+
+    def _check_fidelity(self) -> None:
+        """A multi-fidelity loop needs a second stage and learns the labelled objective alone."""
+        if not self.multi_fidelity:
+            return
+        if len(self.stages) < 2:
+            raise ValueError(f"fidelity mode 'multi' needs two stages or more, got {[s.name for s in self.stages]}; "
+                             f"allowed with one stage: mode 'ladder'")
+        if len(self.objectives) > 1 or self.ranker is not None:
+            raise ValueError("fidelity mode 'multi' learns one objective without a ranker; allowed: mode 'ladder' "
+                             "with several objectives or a ranker")
 
     def _check_ranker(self) -> None:
         """A ranker re-ranks one objective; a potential's is a mixing energy, over a pool it treats."""

@@ -10,7 +10,7 @@ import click
 from pymatgen.core import Structure
 
 from alloyscreen.campaign.labelling import Candidate, candidate_structure, label_candidate
-from alloyscreen.campaign.rounds import descriptor_matrix
+from alloyscreen.campaign.models import descriptor_matrix
 from alloyscreen.campaign.spec import StageSpec, StructureSpec
 from alloyscreen.candidates import candidate_id, prototype_from_vec
 from alloyscreen.db.client import get_database

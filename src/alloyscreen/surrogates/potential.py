@@ -79,3 +79,14 @@ class CalibratedPotential(BaseEstimator):
         model.intercept_, model.slope_ = fitted["intercept"], fitted["slope"]
         model.spread_, model.n_train_ = fitted["spread"], fitted["n_train"]
         return model
+
+
+def combine(tree_mean: np.ndarray, tree_std: np.ndarray, mean: np.ndarray, std: np.ndarray,
+            how: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ranker's mean and spread (``ranker``), or both estimates weighted by inverse variance (``precision``)."""
+    if how == "ranker":
+        return mean, std
+    tree_precision = 1 / np.maximum(tree_std, 1e-12) ** 2
+    precision = 1 / np.maximum(std, 1e-12) ** 2
+    total = tree_precision + precision
+    return (tree_mean * tree_precision + mean * precision) / total, 1 / np.sqrt(total)
