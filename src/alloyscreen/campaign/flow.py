@@ -45,6 +45,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
 from alloyscreen.validation.registry import get_calculator, is_remote
 from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
 
@@ -119,16 +120,18 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 
 @job
 def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_index: int, seed: int,
-              target: str, pool: list[str]) -> LabelOutcome | Response:
+              target: str, pool: list[str], stability: dict[str, Any] | None = None) -> LabelOutcome | Response:
     """Label ``candidate`` with ``target`` (the campaign's label property) at the stage ``maker``.
 
     ``pool``: the campaign's elements, for which the stage's physics settings
-    are resolved once. A mixing energy from a calculator that runs here is
+    are resolved once; ``stability``: the temperature and prototypes of a
+    stability target (:func:`stability_options`). A mixing energy (or a
+    stability derived from it) from a calculator that runs here is
     labelled in this job; dG_H (one job per adsorption site) and calculators
     that run only as a workflow (VASP) replace this job with the label Maker's
     flow and a job storing its outcome on the selection.
     """
-    stage, label = maker.stage_spec(), maker.label_maker(target, pool, seed)
+    stage, label = maker.stage_spec(), maker.label_maker(target, pool, seed, stability)
     if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
         return conclude_label(campaign_id, stage, label_candidate(candidate, stage, label, campaign_id, round_index,
                                                                   seed))
@@ -152,10 +155,17 @@ def conclude_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round
     return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcome))
 
 
+def stability_options(spec: CampaignSpec) -> dict[str, Any] | None:
+    """The temperature (K) and prototypes of a stability target (hull or free energy); None for the others."""
+    if spec.target not in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
+        return None
+    return {"temperature": spec.labelled_objective.temperature or 0.0, "prototypes": list(spec.phases.prototypes)}
+
+
 def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
                 round_index: int) -> list[Job]:
-    stage, pool = maker.stages[stage_index], spec.element_pool
-    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.target, pool) for c in candidates]
+    stage, pool, stability = maker.stages[stage_index], spec.element_pool, stability_options(spec)
+    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.target, pool, stability) for c in candidates]
 
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
@@ -230,9 +240,10 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
     """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages."""
     stage = spec.stages[0]
     if reason is None and not batch:
-        if round_index == 0:  # only descriptor windows can empty a space that was checked at load
+        if round_index == 0:  # only filters can empty a space that was checked at load
             raise AlloyscreenError(f"no candidate of the space passes the descriptor windows "
-                                   f"{spec.candidates.windows}; allowed: windows that some candidate meets")
+                                   f"{spec.candidates.windows} and the single-phase filter "
+                                   f"{spec.phases.single_phase}; allowed: filters that some candidate meets")
         reason = "every candidate of the space is labelled"
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
@@ -332,20 +343,23 @@ class StageMaker(Maker):
                          category=self.validation.category or get_calculator(self.validation.calculator).category,
                          retries=self.validation.retries, antiferromagnetic=self.antiferromagnetic)
 
-    def label_maker(self, target: str, pool: list[str] | None = None,
-                    seed: int = 0) -> MixingEnergyMaker | HydrogenAdsorptionMaker:
+    def label_maker(self, target: str, pool: list[str] | None = None, seed: int = 0,
+                    stability: dict[str, Any] | None = None) -> MixingEnergyMaker | HydrogenAdsorptionMaker:
         """The Maker of this stage's label of ``target`` (settings resolved for ``pool`` when it runs)."""
         if target == "delta_g_h":
             slab = self.stage_spec().slab
             return HydrogenAdsorptionMaker(name=self.name, validation=self.validation, site_kinds=list(slab.site_kinds),
                                            max_sites=slab.max_sites, seed=seed, pool=pool)
+        if target in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
+            return StabilityMaker(name=self.name, validation=self.validation, pool=pool,
+                                  antiferromagnetic=self.antiferromagnetic, prop=target, **(stability or {}))
         return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool,
                                  antiferromagnetic=self.antiferromagnetic)
 
     def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, target: str,
-             pool: list[str]) -> Job:
+             pool: list[str], stability: dict[str, Any] | None = None) -> Job:
         """Return the label job of ``candidate`` at this stage, routed to the stage's FireWorks category."""
-        job_ = _named(label_job(self, candidate, campaign_id, round_index, seed, target, pool),
+        job_ = _named(label_job(self, candidate, campaign_id, round_index, seed, target, pool, stability),
                       _label_name(self.name, round_index, candidate))
         return _routed(job_, self.stage_spec().category)
 

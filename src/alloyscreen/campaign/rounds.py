@@ -33,6 +33,7 @@ from alloyscreen.candidates.chunk import candidate_document
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
 from alloyscreen.descriptors import Compositions
+from alloyscreen.descriptors.pairs import single_phase
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionDocument
 from alloyscreen.surrogates.acquisition import acquisition_scores
@@ -40,6 +41,8 @@ from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
 from alloyscreen.surrogates.multifidelity import expensive_moments
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
 from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch, select_stratified
+from alloyscreen.validation.phases import pool_hull
+from alloyscreen.validation.targets import MixingEnergyMaker
 
 
 def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int,
@@ -84,6 +87,25 @@ def _random_scorer(seed: int, round_index: int):
         return nan, nan, rng.random(len(positions))
 
     return scorer
+
+
+def _single_phase_only(spec: CampaignSpec, scorer):
+    """``scorer`` with the candidates outside the single-phase window scored NaN (never kept); as is without one."""
+    criterion = spec.phases.single_phase
+    if criterion is None:
+        return scorer
+    stage = spec.phases_stage
+    label = MixingEnergyMaker(name=stage.name, validation=stage.validation_maker(), pool=spec.element_pool,
+                              antiferromagnetic=list(stage.antiferromagnetic))
+    enthalpies = pool_hull(label, spec.element_pool, spec.phases.prototypes).pair_enthalpies()
+
+    def filtered(comps: Compositions, X: np.ndarray, positions: np.ndarray):
+        mean, std, scores = scorer(comps, X, positions)
+        scores = np.array(scores, dtype=float)
+        scores[~single_phase(comps, enthalpies, criterion.temperature, criterion.upper)] = np.nan
+        return mean, std, scores
+
+    return filtered
 
 
 def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batch: Batch, acquisition: str,
@@ -157,6 +179,7 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
         model = load_stored_model(get_database(), plan.model_id)
         delta = delta_predictor(spec, plan.round, plan.delta_model_id) if spec.multi_fidelity else None
         scorer = _model_scorer(spec, model, [o for o in history if o.value is not None], plan.round, delta)
+    scorer = _single_phase_only(spec, scorer)
     space = CandidateSpace(spec.candidates)
     bar, total = f"round {plan.round} scoring", space.size if space.size_is_exact else None
     scored = score_space(space, spec.descriptors, scorer, plan.keep, chunk_size=spec.acquisition.chunk_size,

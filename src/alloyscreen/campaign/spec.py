@@ -24,9 +24,11 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.settings import get_settings
 from alloyscreen.structures.makers import StructureMaker
+from alloyscreen.structures.prototypes import PROTOTYPES
 from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS
 from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
 from alloyscreen.validation.registry import CALCULATORS, get_calculator, is_remote, universal_potentials
@@ -34,6 +36,8 @@ from alloyscreen.validation.registry import CALCULATORS, get_calculator, is_remo
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
     "mixing_energy": ("mixing_energy_per_atom", "eV/atom"),
+    "energy_above_hull": (HULL_PROPERTY, "eV/atom"),
+    "mixing_free_energy": (FREE_ENERGY_PROPERTY, "eV/atom"),
     "delta_g_h": ("delta_g_h", "eV"),
 }
 
@@ -73,8 +77,11 @@ class AcquisitionSpec(_Strict):
 class ObjectiveSpec(_Strict):
     """A property to optimise: a validated label, or a property known from the composition alone.
 
-    Labelled: ``mixing_energy`` (eV/atom, bulk) or ``delta_g_h`` (eV, H on the
-    close-packed surface). From the composition (see
+    Labelled: ``mixing_energy`` (eV/atom, bulk), ``energy_above_hull`` (eV/atom:
+    above the hull of the pool's competing phases, negative below it; see the
+    spec's ``phases``), ``mixing_free_energy`` (eV/atom: ΔH_mix − T·ΔS_conf at
+    ``temperature``, ideal configurational entropy only) or ``delta_g_h`` (eV,
+    H on the close-packed surface). From the composition (see
     :mod:`alloyscreen.descriptors.properties`): ``cost`` (USD/kg), ``density``
     (g/cm^3), ``hhi_production``, ``hhi_reserve`` or any descriptor column. A
     campaign learns one labelled objective; with two or more objectives its
@@ -88,6 +95,7 @@ class ObjectiveSpec(_Strict):
     direction: Literal["minimize", "maximize", "target"] = Field("minimize", description="what is better")
     target: float | None = Field(None, description="target value when direction is 'target' (hydrogen evolution: "
                                                     "delta_g_h with direction 'target' and target 0.0)")
+    temperature: float | None = Field(None, description="temperature of mixing_free_energy (K)")
 
     @builtins.property  # the field 'property' shadows the builtin in this class
     def labelled(self) -> bool:
@@ -109,6 +117,11 @@ class ObjectiveSpec(_Strict):
         if not self.labelled and not is_composition_property(self.property):
             raise ValueError(f"unknown objective property {self.property!r}; allowed: {', '.join(PROPERTIES)}, "
                              f"{', '.join(COMPUTED)} or a descriptor column (e.g. delta_h_mix)")
+        if (self.property == "mixing_free_energy") != (self.temperature is not None):
+            raise ValueError(f"objective {self.property!r} with temperature {self.temperature!r}: a temperature (K) "
+                             "is required with mixing_free_energy and only then")
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError(f"temperature {self.temperature:g} K; allowed: 0 K or above")
         if (self.direction == "target") != (self.target is not None):
             raise ValueError(f"direction {self.direction!r} with target {self.target!r}: a target value is "
                              "required with direction 'target' and only then")
@@ -232,6 +245,43 @@ class GnnSpec(_Strict):
 GNN_RANKER = "matgl"
 
 
+class SinglePhaseSpec(_Strict):
+    """The single-phase criterion of Troparevsky et al. (Phys. Rev. X 5, 011041, 2015) as a filter of the space.
+
+    A candidate stays when every pair of its elements has its lowest computed
+    formation enthalpy (competing phases, ``phases``) in ``[−temperature·ΔS_mix,
+    upper]``, ΔS_mix its ideal configurational entropy.
+    """
+
+    temperature: float = Field(1000.0, gt=0, description="annealing temperature of the lower bound (K); 1000 K is "
+                                                         "this project's default, not the paper's")
+    upper: float = Field(0.037, description="upper bound of the pair enthalpies (eV/atom); 0.037 from the paper")
+
+
+class PhasesSpec(_Strict):
+    """Competing phases: ordered prototypes of every pair of the pool, relaxed with a stage's calculator.
+
+    They make the hull of an ``energy_above_hull`` objective (each stage's own,
+    at that stage's settings) and the pair enthalpies of the ``single_phase``
+    filter (those of ``stage``).
+    """
+
+    prototypes: list[str] = Field(default_factory=lambda: list(PROTOTYPES), description="ordered prototypes: "
+                                  f"{', '.join(PROTOTYPES)} (C15 only where the radii fit)")
+    stage: str | None = Field(None, description="stage whose calculator computes the filter's enthalpies "
+                                                "(default: the first)")
+    single_phase: SinglePhaseSpec | None = Field(None, description="Troparevsky filter of the space; None: none")
+
+    @field_validator("prototypes")
+    @classmethod
+    def _known_prototypes(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in PROTOTYPES]
+        if unknown or not value:
+            raise ValueError(f"unknown prototype {unknown[0] if unknown else 'list []'!r}; allowed: "
+                             f"{', '.join(PROTOTYPES)}")
+        return value
+
+
 class FidelitySpec(_Strict):
     """How the first two stages share the work: a ladder, or one multi-fidelity loop.
 
@@ -329,6 +379,7 @@ class CampaignSpec(_Strict):
     gnn: GnnSpec | None = Field(None, description="graph network trained on the labels after the last stage")
     ranker: RankerSpec | None = Field(None, description="potential that re-ranks each round's top slice")
     fidelity: FidelitySpec = Field(default_factory=FidelitySpec, description="how the first two stages share work")
+    phases: PhasesSpec = Field(default_factory=PhasesSpec, description="competing phases: hull and pair filter")
 
     @model_validator(mode="after")
     def _check(self) -> CampaignSpec:
@@ -347,6 +398,8 @@ class CampaignSpec(_Strict):
                                  f"elements: {', '.join(tabulated_elements(objective.property))}")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
+        if self.phases.stage is not None and self.phases.stage not in names:
+            raise ValueError(f"phases stage {self.phases.stage!r} is not a stage of this campaign; allowed: {names}")
         if self.gnn is not None:
             named = {stage for stage in (self.gnn.stage, self.gnn.delta_from) if stage is not None}
             unknown = sorted(named - set(names))
@@ -356,6 +409,11 @@ class CampaignSpec(_Strict):
         self._check_ranker()
         self._check_fidelity()
         return self
+
+    @property
+    def phases_stage(self) -> StageSpec:
+        """The stage whose calculator computes the single-phase filter's pair enthalpies."""
+        return next(stage for stage in self.stages if stage.name == (self.phases.stage or self.stages[0].name))
 
     @property
     def multi_fidelity(self) -> bool:

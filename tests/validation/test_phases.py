@@ -1,0 +1,63 @@
+"""Competing phases, the hull they make, the stability labels derived from it, and the single-phase criterion."""
+
+import numpy as np
+import pytest
+
+from alloyscreen.descriptors import Compositions
+from alloyscreen.descriptors.pairs import BOLTZMANN, pair_enthalpy_range, single_phase
+from alloyscreen.structures.bulk import random_solid_solution
+from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.phases import HULL_PROPERTY, PhaseEnergy, PhaseHull, StabilityMaker, pool_hull
+from alloyscreen.validation.targets import MixingEnergyMaker
+
+CUAU = PhaseHull(["Cu", "Au"], [PhaseEnergy("CuAu L1_0", "L1_0", {"Cu": 0.5, "Au": 0.5}, -0.10),
+                                PhaseEnergy("Cu3Au L1_2", "L1_2", {"Cu": 0.75, "Au": 0.25}, -0.02)])
+
+
+def test_energy_above_the_hull_is_measured_from_the_tie_lines():
+    entropy = -BOLTZMANN * (0.25 * np.log(0.25) + 0.75 * np.log(0.75))
+    assert CUAU.energy_above_hull({"Cu": 0.75, "Au": 0.25}, -0.02) == pytest.approx(0.03)  # hull: -0.05 there
+    assert CUAU.stabilization_temperature({"Cu": 0.75, "Au": 0.25}, -0.02) == pytest.approx(0.03 / entropy)
+    assert CUAU.energy_above_hull({"Cu": 0.5, "Au": 0.5}, -0.13) == pytest.approx(-0.03)  # below: decomposition
+    assert CUAU.stabilization_temperature({"Cu": 0.5, "Au": 0.5}, -0.13) == 0.0
+    assert CUAU.stable() == ["CuAu L1_0"] and CUAU.pair_enthalpies() == {("Au", "Cu"): -0.10}
+
+
+def test_the_single_phase_window_of_troparevsky():
+    table = {("Cu", "Ni"): 0.01, ("Au", "Cu"): -0.3, ("Au", "Ni"): 0.05}
+    comps = Compositions.from_dicts([{"Cu": 0.5, "Ni": 0.5}, {"Cu": 0.5, "Au": 0.5}, {"Au": 0.5, "Ni": 0.5},
+                                     {"Cu": 1.0}, {"Cu": 0.4, "Ni": 0.3, "Au": 0.3}])
+    bounds = pair_enthalpy_range(comps, table)
+    assert bounds[4] == pytest.approx([-0.3, 0.05]) and np.isnan(bounds[3]).all()
+    # lower bound at 1000 K for CuAu: -1000 k_B ln 2 = -0.060 eV/atom > -0.3; AuNi is above 0.037
+    assert single_phase(comps, table, 1000.0).tolist() == [True, False, False, True, False]
+    assert single_phase(comps, table, 6000.0).tolist() == [True, True, False, True, False]  # -0.36 < -0.3
+    assert single_phase(comps, table, 6000.0, upper=0.06).tolist() == [True, True, True, True, True]
+
+
+@pytest.fixture(scope="module")
+def emt_hull(database):
+    return pool_hull(MixingEnergyMaker(validation=ValidationMaker(calculator="emt")), ["Cu", "Pt"])
+
+
+def test_emt_competing_phases_of_cu_pt_order_below_the_elements(emt_hull):
+    names = {phase.name for phase in emt_hull.phases}
+    assert {"CuPt L1_0", "Cu3Pt L1_2", "CuPt3 L1_2", "CuPt B2"} <= names  # the radii of Cu and Pt do not fit C15
+    assert all(phase.label_id for phase in emt_hull.phases)
+    assert min(emt_hull.pair_enthalpies().values()) < -0.05  # Cu-Pt orders (L1_1 CuPt and L1_2 Cu3Pt are known)
+
+
+def test_the_hull_label_cites_the_phases_and_equals_mixing_minus_hull(database, emt_hull):
+    structure = random_solid_solution({"Cu": 0.5, "Pt": 0.5}, "fcc", supercell=(1, 1, 1), seed=0).structure
+    validation = ValidationMaker(calculator="emt")
+    mixing = MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
+    stable = StabilityMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
+    assert stable.value == pytest.approx(emt_hull.energy_above_hull({"Cu": 0.5, "Pt": 0.5}, mixing.value))
+    label = database["labels"].find_one({"_id": stable.label_id})
+    assert label["property"] == HULL_PROPERTY and label["details"]["mixing_label_id"] == mixing.label_id
+    phase_calculations = {c for phase in database["labels"].find(
+        {"_id": {"$in": [p.label_id for p in emt_hull.phases]}}) for c in phase["calculation_ids"]}
+    assert phase_calculations <= set(label["reference_calculation_ids"])
+    free = StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop="mixing_free_energy_per_atom",
+                          temperature=1200.0).run(structure, "cand-cupt")
+    assert free.value == pytest.approx(mixing.value - 1200.0 * BOLTZMANN * np.log(2))
