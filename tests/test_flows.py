@@ -11,7 +11,8 @@ FLOWS = sorted((Path(__file__).resolve().parents[1] / "flows").glob("*.yaml"))
 
 
 def test_the_shipped_campaigns():
-    assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her", "cheap_noble_pareto"}
+    assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her", "cheap_noble_pareto",
+                                             "hea_single_phase"}
 
 
 @pytest.mark.parametrize("path", FLOWS, ids=[path.stem for path in FLOWS])
@@ -36,3 +37,22 @@ def test_hea_stability_runs_through_its_chgnet_stage_here(database):
     assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
     label = database["labels"].find_one({"_id": outcomes[0]["label_id"]})
     assert len(label["details"]["references"]) >= 4  # quaternary or quinary: every element has its reference
+
+
+def test_hea_single_phase_filters_and_labels_hull_distances_with_chgnet_here(database):
+    """Its CHGNet stage on a three-element pool (28 competing phases), two candidates."""
+    import yaml
+
+    from alloyscreen.campaign.execution import run_campaign
+
+    data = yaml.safe_load((FLOWS[0].parent / "hea_single_phase.yaml").read_text())
+    data.update({"initial_random": 2, "initial_design": "random", "confirm_top": 0,
+                 "candidates": {"elements": ["Cu", "Ni", "Pt"], "n_components": [2, 3],
+                                "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"}})
+    data["stages"][0].update({"max_validations": 2, "structure": {"method": "random", "supercell": [1, 1, 1]}})
+    campaign_id = run_campaign(data)
+    outcomes = [s["outcome"] for s in database["selections"].find({"campaign_id": campaign_id, "stage": "chgnet"})]
+    assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
+    label = database["labels"].find_one({"_id": outcomes[0]["label_id"]})
+    assert label["property"] == "energy_above_hull_per_atom" and label["calculator"] == "chgnet"
+    assert label["details"]["stable_phases"]  # CHGNet orders Cu-Pt and Ni-Pt below their elements
