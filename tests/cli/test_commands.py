@@ -121,3 +121,15 @@ def test_validate_with_vasp_writes_inputs_to_submit(tmp_path, database):
     assert "wrote" in result.stderr and str(tmp_path / "cuni") in result.stderr
     assert (tmp_path / "cuni" / "POTCAR.spec").read_text().split() == ["Cu_pv", "Ni_pv"]
     assert "ISPIN = 2" in (tmp_path / "cuni" / "INCAR").read_text()
+
+
+def test_phases_prints_the_pool_hull_and_refuses_a_bad_prototype_in_one_line(database):
+    result = _alloyscreen("phases", "Cu", "Pt", "--prototypes", "L1_2,L1_0", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["phases"]) == {"Cu3Pt L1_2", "CuPt3 L1_2", "CuPt L1_0"}
+    assert report["pair_enthalpies"]["Cu-Pt"] == min(report["phases"].values()) < 0
+    assert "CuPt L1_0" in report["on_hull"]
+    bad = _alloyscreen("phases", "Cu", "Pt", "--prototypes", "L12")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: unknown prototype 'L12'; allowed: L1_2, L1_0, B2, D0_19, D0_3, B32, C15"]

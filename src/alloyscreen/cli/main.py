@@ -9,6 +9,7 @@ import click
 from alloyscreen.cli.campaign import rerun, run, status, submit_command, top
 from alloyscreen.cli.db import db
 from alloyscreen.cli.featurize import featurize
+from alloyscreen.cli.phases import phases
 from alloyscreen.cli.report import report
 from alloyscreen.cli.screen import screen_command
 from alloyscreen.cli.validate import validate
@@ -32,5 +33,5 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-for command in (db, run, submit_command, status, rerun, top, screen_command, report, featurize, validate):
+for command in (db, run, submit_command, status, rerun, top, screen_command, report, featurize, validate, phases):
     cli.add_command(command)
