@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from threadpoolctl import threadpool_limits
+from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
 
 
@@ -25,6 +23,5 @@ def finished_campaign(database) -> CampaignSpec:
              "structure": {"method": "sqs", "supercell": [2, 1, 1], "iterations": 500}},
         ],
     })
-    with threadpool_limits(1, user_api="blas"):  # 3x3 cell-filter solves: BLAS threads only contend (5x slower)
-        run_here(CampaignMaker().make(spec))
+    run_to_the_end(spec)
     return spec

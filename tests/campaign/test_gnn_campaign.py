@@ -4,10 +4,8 @@ import logging
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.gnn import campaign_gnn_data, train_campaign_gnn
 from alloyscreen.campaign.models import load_stored_model
 from alloyscreen.campaign.results import campaign_labels
@@ -36,8 +34,7 @@ def gnn_campaign(database):
         ],
         "gnn": {**TINY, "cv_folds": 3},
     })
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
+    run_to_the_end(spec)
     return spec
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from monty.json import MontyDecoder
-from threadpoolctl import threadpool_limits
+from tests.campaign.checks import run_to_the_end
 
 from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker, StageMaker, label_job
+from alloyscreen.campaign.flow import StageMaker, label_job
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
@@ -42,8 +42,7 @@ def _her_spec(name: str) -> dict:
 def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_free(database):
     spec = load_spec(_her_spec("her"))
     assert (spec.target, spec.target_unit) == ("delta_g_h", "eV")
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
+    run_to_the_end(spec)
     status = campaign_status(database, spec.campaign_id)
     assert status["status"] == "completed" and not status["failures"]
     assert [s["validations"] for s in status["stages"]] == [7, 1]
@@ -69,8 +68,7 @@ def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_
     assert len(ranked) == 7 and distances == sorted(distances)
     assert "emt-3-sites" in ranked[0]  # the confirmation went to the candidate closest to 0
     before = {name: database[name].count_documents({}) for name in COLLECTIONS}
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
+    run_to_the_end(spec)
     assert {name: database[name].count_documents({}) for name in COLLECTIONS} == before
 
 

@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.history import stage_history
 from alloyscreen.campaign.models import descriptor_matrix, load_stored_model
 from alloyscreen.campaign.rounds import RoundPlan, score_round
@@ -31,10 +29,7 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def campaign(database):
-    spec = load_spec(SPEC)
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
-    return spec
+    return run_to_the_end(SPEC)
 
 
 def _mean_core_hours(outcomes):

@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.models import load_stored_model
 from alloyscreen.campaign.report import load_report_data, render_report
 from alloyscreen.campaign.spec import load_spec
@@ -30,10 +28,7 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def ranked_campaign(database):
-    spec = load_spec(SPEC)
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
-    return spec
+    return run_to_the_end(SPEC)
 
 
 def test_the_calibrated_potential_chooses_each_batch_and_is_recorded(database, ranked_campaign):
@@ -77,8 +72,7 @@ def network_campaign(database):
                       "stages": [{**SPEC["stages"][0], "max_validations": 12}],
                       "ranker": {"kind": "matgl", "members": 2, "epochs": 5, "pool_factor": 3, "combine": "ranker",
                                  "min_labels": 5, "structure": {"method": "random", "supercell": [1, 1, 1]}}})
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
+    run_to_the_end(spec)
     return spec
 
 

@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.descriptors import Compositions
@@ -33,10 +31,7 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def campaign(database):
-    spec = load_spec(SPEC)
-    with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
-    return spec
+    return run_to_the_end(SPEC)
 
 
 def test_only_single_phase_candidates_are_chosen_and_labelled_by_their_hull_distance(database, campaign):
