@@ -12,7 +12,7 @@ FLOWS = sorted((Path(__file__).resolve().parents[1] / "flows").glob("*.yaml"))
 
 def test_the_shipped_campaigns():
     assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her", "cheap_noble_pareto",
-                                             "hea_single_phase"}
+                                             "hea_single_phase", "noble_multi_fidelity"}
 
 
 @pytest.mark.parametrize("path", FLOWS, ids=[path.stem for path in FLOWS])

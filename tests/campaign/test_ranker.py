@@ -9,7 +9,7 @@ from alloyscreen.campaign.report import load_report_data, render_report
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.gnn import GnnEnsemble
-from alloyscreen.surrogates.potential import CalibratedPotential
+from alloyscreen.surrogates.potential import CalibratedPotential, PotentialCommittee
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +113,30 @@ def test_the_report_shows_the_ranker_against_later_labels(database, ranked_campa
         data.ranker_predictions.model_id).any()
     page = render_report(data)
     assert "Ranker against validation" in page and "ranker parity" in page and "leave-one-out MAE" in page
+
+
+@pytest.fixture(scope="module")
+def committee_campaign(database):
+    return run_to_the_end({**SPEC, "name": "committee-ranker", "ranker": {**SPEC["ranker"], "second": "sevennet"}})
+
+
+def test_two_potentials_make_a_committee_whose_disagreement_widens_the_spread(database, committee_campaign):
+    spec = committee_campaign
+    ranker_id = database["selections"].find_one({"campaign_id": spec.campaign_id, "round": 2})["ranker_id"]
+    assert database["models"].find_one({"_id": ranker_id})["kind"] == "committee-chgnet-sevennet"
+    committee = load_stored_model(database, ranker_id)
+    assert isinstance(committee, PotentialCommittee) and committee.potentials == ["chgnet", "sevennet"]
+    ranked = list(database["predictions"].find({"campaign_id": spec.campaign_id, "model_id": ranker_id}))
+    floor = np.sqrt(np.mean([member.spread_ ** 2 for member in committee.members]))
+    assert ranked and all(p["std"] >= floor - 1e-12 for p in ranked)
+    assert max(p["std"] for p in ranked) > floor  # somewhere the two potentials disagree
+    mean, std = committee.predict_moments([[0.0, 0.1]])
+    members = [m.predict_moments([v])[0][0] for m, v in zip(committee.members, (0.0, 0.1), strict=True)]
+    assert mean[0] == pytest.approx(np.mean(members))
+    assert std[0] ** 2 == pytest.approx(floor ** 2 + np.var(members))
+
+
+@pytest.mark.parametrize("second", ["chgnet", "matgl", "emt"])
+def test_a_second_potential_must_be_another_universal_potential(second):
+    with pytest.raises(AlloyscreenError, match=f"second potential '{second}' for ranker 'chgnet'; allowed: sevennet"):
+        load_spec({**SPEC, "ranker": {**SPEC["ranker"], "second": second}})

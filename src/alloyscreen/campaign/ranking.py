@@ -34,7 +34,7 @@ from alloyscreen.surrogates.calibration import fit_std_scale
 from alloyscreen.surrogates.crossval import regression_metrics
 from alloyscreen.surrogates.ensemble import MIN_LABELS
 from alloyscreen.surrogates.gnn import GnnEnsemble
-from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential, combine
+from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential, PotentialCommittee, combine
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
 from alloyscreen.validation.maker import validate_many
@@ -56,8 +56,8 @@ def _structures(spec: CampaignSpec, candidates: list[Candidate],
     return made
 
 
-def potential_values(spec: CampaignSpec, candidates: list[Candidate]) -> np.ndarray:
-    """The ranker potential's mixing energy (eV/atom) of each candidate's structure; NaN where it failed.
+def potential_values(spec: CampaignSpec, candidates: list[Candidate], kind: str | None = None) -> np.ndarray:
+    """The ranker potential ``kind``'s mixing energy (eV/atom) of each candidate's structure; NaN where it failed.
 
     A ``static`` ranker first computes the candidates' uncached calculations
     together (:func:`~alloyscreen.validation.maker.validate_many`: one lookup,
@@ -65,9 +65,10 @@ def potential_values(spec: CampaignSpec, candidates: list[Candidate]) -> np.ndar
     cache, the references as before.
     """
     ranker = _ranker(spec)
-    label = MixingEnergyMaker(name=f"ranker {ranker.kind}", validation=ranker.validation_maker(),
+    kind = kind or ranker.kind
+    label = MixingEnergyMaker(name=f"ranker {kind}", validation=ranker.validation_maker(kind),
                               pool=spec.element_pool)
-    built = _structures(spec, candidates, get_calculator(ranker.kind).cell_atoms)
+    built = _structures(spec, candidates, get_calculator(kind).cell_atoms)
     if ranker.mode == "static" and built:
         validation = label.pooled(next(iter(built.values()))[0])
         try:
@@ -75,18 +76,23 @@ def potential_values(spec: CampaignSpec, candidates: list[Candidate]) -> np.ndar
                           validation.settings, validation.mode,
                           parents=[[structure_id, candidates[index].id] for index, (_, structure_id) in built.items()])
         except AlloyscreenError as error:  # e.g. a structure the potential refuses: each is tried, and told, alone
-            logger.info("ranker %s: no batched evaluation: %s", ranker.kind, error)
+            logger.info("ranker %s: no batched evaluation: %s", kind, error)
     values = np.full(len(candidates), np.nan)
     for index, (structure, structure_id) in built.items():
         candidate = candidates[index]
         try:
             outcome = label.run(structure, candidate.id, [structure_id, candidate.id], structure_id)
         except AlloyscreenError as error:
-            logger.info("ranker %s: no value for %s: %s", ranker.kind, candidate.id, error)
+            logger.info("ranker %s: no value for %s: %s", kind, candidate.id, error)
             continue
         if outcome.value is not None:
             values[index] = outcome.value
     return values
+
+
+def _committee_values(spec: CampaignSpec, candidates: list[Candidate]) -> np.ndarray:
+    """(n, potentials): every ranker potential's mixing energy of each candidate."""
+    return np.column_stack([potential_values(spec, candidates, kind) for kind in _ranker(spec).potentials])
 
 
 def _ranker(spec: CampaignSpec) -> RankerSpec:
@@ -114,23 +120,30 @@ def _stored(spec: CampaignSpec, model, label_ids: list[str], cv: CVMetrics | Non
 
 
 def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
-    """Fit the potential on the labelled candidates and store it with its leave-one-out errors as CV.
+    """Fit the potential (each of a committee) on the labelled candidates; store it, leave-one-out errors as CV.
 
     None (logged) with fewer usable labels than the ranker's ``min_labels``.
     """
     ranker = _ranker(spec)
-    values = potential_values(spec, [outcome.candidate for outcome in labelled])
-    usable = [i for i, value in enumerate(values) if np.isfinite(value)]
+    values = _committee_values(spec, [outcome.candidate for outcome in labelled])
+    usable = [i for i in range(len(labelled)) if np.isfinite(values[i]).all()]
     if _too_few(spec, len(usable), ranker.min_labels):
         return None
-    model = CalibratedPotential(ranker.kind, ranker.mode, dict(ranker.settings))
     y = [labelled[i].value for i in usable]
-    model.fit(values[usable], y)
+    members = [CalibratedPotential(kind, ranker.mode, ranker.settings_of(kind)).fit(values[usable, k], y)
+               for k, kind in enumerate(ranker.potentials)]
+    model = members[0] if len(members) == 1 else PotentialCommittee(members)
     cv = CVMetrics(n_labels=len(y), n_splits=len(y), **regression_metrics(y, model.held_out_))
     ranker_id = _stored(spec, model, [label_id for i in usable if (label_id := labelled[i].label_id)], cv)
-    logger.info("campaign %s: ranker %s calibrated: label = %.3g + %.3g x potential, spread %.3g", spec.name,
-                ranker.kind, model.intercept_, model.slope_, model.spread_)
-    return (lambda candidates: model.predict_moments(potential_values(spec, candidates))), ranker_id
+    for member in members:
+        logger.info("campaign %s: ranker %s calibrated: label = %.3g + %.3g x potential, spread %.3g", spec.name,
+                    member.potential, member.intercept_, member.slope_, member.spread_)
+
+    def predict(candidates: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+        found = _committee_values(spec, candidates)
+        return model.predict_moments(found if len(members) > 1 else found[:, 0])
+
+    return predict, ranker_id
 
 
 def _network_moments(model: GnnEnsemble, spec: CampaignSpec, candidates: list[Candidate]):

@@ -29,7 +29,7 @@ from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
 TOP_ROWS = 15
-RANKER_KIND = "potential-"  # models of a ranker: a calibrated universal potential
+RANKER_KINDS = ("potential-", "committee-", "gnn-")  # models of a ranker: calibrated potentials, matgl ensembles
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
 th{background:#eee}td.l{text-align:left}p.what{color:#444;max-width:900px}img{max-width:100%}"""
@@ -80,7 +80,7 @@ def load_report_data(database: Database, key: str) -> ReportData:
         "model_id": m["_id"], "kind": m["kind"], "round": model_round.get(m["_id"]),
         "n_labels": len(m["training_label_ids"]), "training": set(m["training_label_ids"]), "cv": m.get("cv")}
         for m in rounds["models"]], ["model_id", "kind", "round", "n_labels", "training", "cv"]).sort_values("round")
-    ranker = predictions.model_id.isin(models.model_id[models.kind.str.startswith(RANKER_KIND)])
+    ranker = predictions.model_id.isin(models.model_id[models.kind.str.startswith(RANKER_KINDS)])
     ids = sorted(set(labels.candidate_id) | set(predictions.candidate_id) | set(selections.candidate_id))
     candidates = _frame(list(database["candidates"].find(
         {"_id": {"$in": ids}}, {"formula": 1, "prototype": 1, "composition": 1})),
@@ -237,7 +237,7 @@ def _ranker(data: ReportData) -> str:
         return _section("ranker", title, "No ranker re-ranked a round (a spec's 'ranker' section re-ranks each "
                                          "round's top slice with a calibrated universal potential).")
     rows, unit = _held_out(data, data.ranker_predictions), data.spec.target_unit
-    models = data.models[data.models.kind.str.startswith(RANKER_KIND)]
+    models = data.models[data.models.kind.str.startswith(RANKER_KINDS)]
     table = pd.DataFrame({"round": models["round"].values, "ranker": models.kind.values,
                           "calibration labels": models.n_labels.values,
                           "leave-one-out MAE": [cv["mae"] if cv else np.nan for cv in models.cv],
@@ -279,7 +279,7 @@ def _diagonal(axes, points: np.ndarray) -> None:
 
 
 def _learning(data: ReportData) -> str:
-    models = data.models[~data.models.kind.str.startswith(RANKER_KIND)]
+    models = data.models[~data.models.kind.str.startswith(RANKER_KINDS)]
     if models.empty:
         return _section("learning", "Learning curve", "No surrogate has been trained yet.")
     rows = _held_out(data)

@@ -321,10 +321,15 @@ class RankerSpec(_Strict):
     likelihood fit on the earlier rounds' predictions of labels that came later.
     ``combine: precision`` weights the trees' and the ranker's means by their
     inverse variances (two independent Gaussian estimates); ``combine:
-    ranker`` uses the ranker's alone.
+    ranker`` uses the ranker's alone. A ``second`` universal potential makes a
+    committee: each is calibrated alone, their means are averaged and their
+    disagreement adds to the spread
+    (:class:`~alloyscreen.surrogates.potential.PotentialCommittee`).
     """
 
     kind: str = Field("chgnet", description=f"the ranker: {', '.join(ranker_kinds())}")
+    second: str | None = Field(None, description="a second universal potential (default settings) whose "
+                                                 "disagreement with the first enters the spread")
     pool_factor: float = Field(4.0, ge=1, description="candidates re-ranked per round, as a multiple of batch_size")
     mode: Literal["static", "relax"] = Field("static", description="candidate structures evaluated as generated "
                                                                    "or with their positions relaxed")
@@ -345,15 +350,33 @@ class RankerSpec(_Strict):
             raise ValueError(f"unknown ranker {value!r}; allowed: {', '.join(ranker_kinds())}")
         return value
 
+    @model_validator(mode="after")
+    def _check_second(self) -> RankerSpec:
+        allowed = [name for name in universal_potentials() if name != self.kind]
+        if self.second is not None and (self.kind == GNN_RANKER or self.second not in allowed):
+            raise ValueError(f"second potential {self.second!r} for ranker {self.kind!r}; allowed: "
+                             f"{', '.join(allowed) if self.kind != GNN_RANKER else 'none with a matgl ranker'}")
+        return self
+
+    @property
+    def potentials(self) -> list[str]:
+        """The potentials of the ranker: ``kind``, then ``second``."""
+        return [self.kind, *([self.second] if self.second else [])]
+
+    def settings_of(self, kind: str) -> dict[str, Any]:
+        """The calculator settings of potential ``kind`` (``settings`` for the first, defaults for the second)."""
+        return dict(self.settings) if kind == self.kind else {}
+
     def structure_maker(self, seed: int = 0) -> StructureMaker:
         """The Maker of the structures the potential evaluates, seeded with ``seed``."""
         recipe = self.structure
         return StructureMaker(name=f"ranker {self.kind}", method=recipe.method, seed=seed,
                               iterations=recipe.iterations, max_error=recipe.max_error, supercell=recipe.supercell)
 
-    def validation_maker(self) -> ValidationMaker:
-        """The potential's validation Maker for the candidates (references are vc-relaxed by the label Maker)."""
-        return ValidationMaker(name=f"ranker {self.kind}", calculator=self.kind, settings=dict(self.settings),
+    def validation_maker(self, kind: str | None = None) -> ValidationMaker:
+        """Potential ``kind``'s (default: the first) validation Maker for the candidates (references: vc-relaxed)."""
+        kind = kind or self.kind
+        return ValidationMaker(name=f"ranker {kind}", calculator=kind, settings=self.settings_of(kind),
                                relax=self.mode == "relax", relax_cell=False)
 
 
@@ -443,10 +466,11 @@ class CampaignSpec(_Strict):
         if self.target != "mixing_energy_per_atom":
             raise ValueError(f"ranker {self.ranker.kind!r} predicts mixing energies, not {self.target}; allowed for "
                              f"{self.target}: {GNN_RANKER}")
-        try:
-            pool_settings(self.ranker.kind, self.element_pool, self.ranker.settings)
-        except AlloyscreenError as error:
-            raise ValueError(f"ranker {self.ranker.kind!r}: {error}") from None
+        for kind in self.ranker.potentials:
+            try:
+                pool_settings(kind, self.element_pool, self.ranker.settings_of(kind))
+            except AlloyscreenError as error:
+                raise ValueError(f"ranker {kind!r}: {error}") from None
 
     def _check_space(self) -> None:
         """Build the candidate space (every check of its elements, fractions and bounds) and bound its size."""

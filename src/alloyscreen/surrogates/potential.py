@@ -5,7 +5,11 @@ elemental references without any training; its scale and offset differ from
 the campaign's oracle (EMT, DFT). :class:`CalibratedPotential` fits
 ``label ≈ a + b·value`` on the labelled candidates and takes as its spread the
 root-mean-square leave-one-out residual of that fit (one spread for every
-candidate: the potential itself has none).
+candidate: the potential itself has none). :class:`PotentialCommittee` holds
+one such line per potential: its mean is theirs averaged, its variance their
+mean variance plus the variance of their means, so where two potentials
+disagree on a candidate its spread grows (law of total variance of an
+equal-weight mixture).
 """
 
 from __future__ import annotations
@@ -79,6 +83,54 @@ class CalibratedPotential(BaseEstimator):
         model.intercept_, model.slope_ = fitted["intercept"], fitted["slope"]
         model.spread_, model.n_train_ = fitted["spread"], fitted["n_train"]
         return model
+
+
+class PotentialCommittee:
+    """Several calibrated potentials as one ranker: their disagreement enters the spread.
+
+    Parameters
+    ----------
+    members
+        Fitted :class:`CalibratedPotential`, one per potential, on the same labels.
+    """
+
+    def __init__(self, members: list[CalibratedPotential] | None = None):
+        self.members = members
+
+    def get_params(self) -> dict:
+        """The members' parameters (what the model registry records as hyperparameters)."""
+        return {"members": [member.get_params() for member in self.members or []]}
+
+    @property
+    def potentials(self) -> list[str]:
+        """The members' calculator names, in order."""
+        return [member.potential for member in self.members or []]
+
+    @property
+    def held_out_(self) -> np.ndarray:
+        """Each label's prediction by the members' lines fitted without it, averaged."""
+        return np.mean([member.held_out_ for member in self.members or []], axis=0)
+
+    def predict_moments(self, values) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and spread (property units) of candidates with potential ``values`` (n, members)."""
+        values = np.asarray(values, dtype=float).reshape(-1, len(self.members or []))
+        moments = [member.predict_moments(values[:, k]) for k, member in enumerate(self.members or [])]
+        means = np.array([mean for mean, _ in moments])
+        variance = np.mean([std ** 2 for _, std in moments], axis=0) + np.var(means, axis=0)
+        return means.mean(axis=0), np.sqrt(variance)
+
+    def to_bytes(self) -> bytes:
+        """Serialise every member (the bytes the model id hashes)."""
+        return json.dumps([json.loads(member.to_bytes()) for member in self.members or []], sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> PotentialCommittee:
+        """Rebuild a committee written by :meth:`to_bytes`."""
+        try:
+            members = [CalibratedPotential.from_bytes(json.dumps(member).encode()) for member in json.loads(blob)]
+        except (ValueError, TypeError) as exc:
+            raise AlloyscreenError(f"bytes are not a serialised PotentialCommittee ({exc})") from None
+        return cls(members)
 
 
 def combine(tree_mean: np.ndarray, tree_std: np.ndarray, mean: np.ndarray, std: np.ndarray,

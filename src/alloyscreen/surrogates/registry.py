@@ -14,14 +14,15 @@ from alloyscreen.schemas.model import CVMetrics, ModelDocument
 from alloyscreen.schemas.provenance import Provenance
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, model_id
 from alloyscreen.surrogates.gnn import GnnEnsemble, MatglRegressor
-from alloyscreen.surrogates.potential import CalibratedPotential
+from alloyscreen.surrogates.potential import CalibratedPotential, PotentialCommittee
 
 KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor] | type[GnnEnsemble] |
-                   type[CalibratedPotential]] = {
+                   type[CalibratedPotential] | type[PotentialCommittee]] = {
     "ensemble": EnsembleRegressor,
     "matgl": MatglRegressor,
     "gnn": GnnEnsemble,
     "potential": CalibratedPotential,
+    "committee": PotentialCommittee,
 }
 """Model kinds are ``<prefix>-<learner or architecture>``, e.g. ``ensemble-xgboost``."""
 
@@ -36,6 +37,8 @@ def model_kind(model) -> str:
         return f"gnn-{model.architecture}"
     if isinstance(model, CalibratedPotential):
         return f"potential-{model.potential}"
+    if isinstance(model, PotentialCommittee):
+        return f"committee-{'-'.join(model.potentials)}"
     raise AlloyscreenError(f"no registry kind for {type(model).__name__}; allowed: "
                            f"{', '.join(cls.__name__ for cls in KIND_PREFIXES.values())}")
 
