@@ -5,9 +5,12 @@ import pytest
 from tests.campaign.checks import run_to_the_end
 
 from alloyscreen.campaign.models import load_stored_model
+from alloyscreen.campaign.ranking import _baselines
 from alloyscreen.campaign.report import load_report_data, render_report
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.structures.bulk import random_solid_solution
+from alloyscreen.surrogates.finetune import FineTunedChgnet
 from alloyscreen.surrogates.gnn import GnnEnsemble
 from alloyscreen.surrogates.potential import CalibratedPotential, PotentialCommittee
 
@@ -96,8 +99,49 @@ def test_a_matgl_ensemble_trained_each_round_chooses_the_batch(database, network
     assert isinstance(ensemble, GnnEnsemble) and len(ensemble.members_) == 2
 
 
+@pytest.fixture(scope="module")
+def fine_tuned_campaign(database):
+    return run_to_the_end({**SPEC, "name": "fine-tuned-ranker", "stopping": {"max_rounds": 3, "patience": 3},
+                           "stages": [{**SPEC["stages"][0], "max_validations": 10}],
+                           "ranker": {"kind": "chgnet-finetune", "members": 2, "epochs": 8, "pool_factor": 3,
+                                      "combine": "ranker", "min_labels": 5,
+                                      "structure": {"method": "random", "supercell": [1, 1, 1]}}})
+
+
+def test_chgnet_fine_tuned_on_the_labels_chooses_the_batch_and_learns_them(database, fine_tuned_campaign):
+    spec = fine_tuned_campaign
+    chosen = list(database["selections"].find({"campaign_id": spec.campaign_id, "round": 2}))
+    model = database["models"].find_one({"_id": chosen[0]["ranker_id"]})
+    assert model["kind"] == "finetune-chgnet" and len(model["training_label_ids"]) == 8
+    ranked = list(database["predictions"].find({"model_id": model["_id"], "campaign_id": spec.campaign_id}))
+    lowest = sorted(ranked, key=lambda p: p["mean"])[:2]
+    assert {s["candidate_id"] for s in chosen} == {p["candidate_id"] for p in lowest}
+    tuned = load_stored_model(database, model["_id"])
+    assert isinstance(tuned, FineTunedChgnet) and len(tuned.states_) == 2
+    ids = [p["candidate_id"] for p in ranked]
+    candidates = {c["_id"]: c for c in database["candidates"].find({"_id": {"$in": ids}})}
+    structures = [random_solid_solution(candidates[p["candidate_id"]]["composition"], "fcc", supercell=(1, 1, 1),
+                                        seed=spec.seed).structure for p in ranked]
+    mean, _ = tuned.predict_moments(structures, _baselines(spec, structures))
+    assert mean == pytest.approx([p["mean"] for p in ranked], abs=1e-5)  # reloaded: the same network
+
+
+def test_fine_tuning_moves_chgnet_toward_the_labels(database):
+    structures = [random_solid_solution(c, "fcc", supercell=(1, 1, 1), seed=0).structure
+                  for c in ({"Cu": 0.5, "Au": 0.5}, {"Cu": 0.75, "Ni": 0.25}, {"Ni": 0.5, "Pd": 0.5},
+                            {"Pd": 0.25, "Au": 0.75}, {"Cu": 0.25, "Pd": 0.75})]
+    labels = np.array([0.1, -0.1, 0.05, -0.05, 0.0])  # not CHGNet's own mixing energies
+    spec = load_spec(SPEC)
+    baselines = _baselines(spec, structures)
+    before = FineTunedChgnet(n_members=2, epochs=1, lr=1e-9).fit(structures, labels, baselines)
+    after = FineTunedChgnet(n_members=2, epochs=30, batch_size=2).fit(structures, labels, baselines)
+    error = [np.abs(m.predict_moments(structures, baselines)[0] - labels).mean() for m in (before, after)]
+    assert error[1] < 0.5 * error[0]
+
+
 @pytest.mark.parametrize(("change", "message"), [
-    ({"ranker": {"kind": "emt"}}, "unknown ranker 'emt'; allowed: chgnet, sevennet, matgl"),
+    ({"ranker": {"kind": "emt"}}, "unknown ranker 'emt'; allowed: chgnet, sevennet, matgl, chgnet-finetune"),
+    ({"ranker": {"kind": "chgnet-finetune", "second": "sevennet"}}, "allowed: none with a trained ranker"),
     ({"objectives": [{"property": "mixing_energy"}, {"property": "cost"}]},
      "re-ranks single-objective campaigns"),
     ({"ranker": {"kind": "chgnet", "min_labels": 2}}, "ranker.min_labels"),
@@ -127,13 +171,13 @@ def test_two_potentials_make_a_committee_whose_disagreement_widens_the_spread(da
     committee = load_stored_model(database, ranker_id)
     assert isinstance(committee, PotentialCommittee) and committee.potentials == ["chgnet", "sevennet"]
     ranked = list(database["predictions"].find({"campaign_id": spec.campaign_id, "model_id": ranker_id}))
-    floor = np.sqrt(np.mean([member.spread_ ** 2 for member in committee.members]))
+    floor = committee.std_scale * np.sqrt(np.mean([member.spread_ ** 2 for member in committee.members]))
     assert ranked and all(p["std"] >= floor - 1e-12 for p in ranked)
     assert max(p["std"] for p in ranked) > floor  # somewhere the two potentials disagree
     mean, std = committee.predict_moments([[0.0, 0.1]])
     members = [m.predict_moments([v])[0][0] for m, v in zip(committee.members, (0.0, 0.1), strict=True)]
     assert mean[0] == pytest.approx(np.mean(members))
-    assert std[0] ** 2 == pytest.approx(floor ** 2 + np.var(members))
+    assert std[0] ** 2 == pytest.approx(floor ** 2 + committee.std_scale ** 2 * np.var(members))
 
 
 @pytest.mark.parametrize("second", ["chgnet", "matgl", "emt"])

@@ -55,7 +55,11 @@ def test_only_single_phase_candidates_are_chosen_and_labelled_by_their_hull_dist
     ({"objectives": [{"property": "mixing_free_energy", "temperature": -5}]}, "temperature -5 K; allowed: 0 K"),
     ({"objectives": [{"property": "mixing_free_energy"}]}, "a temperature \\(K\\) is required"),
     ({"phases": {"stage": "dft"}}, "phases stage 'dft' is not a stage"),
-    ({"stages": [{"name": "dft", "calculator": "vasp", "max_validations": 2}]}, "labels mixing_energy only"),
+    ({"phases": {"prototypes": ["B2", "B2"]}}, "without repeats"),
+    ({"objectives": [{"property": "mixing_energy"}], "phases": {"single_phase": {}},
+      "stages": [{"name": "dft", "calculator": "vasp", "max_validations": 2}]}, "runs only as a workflow"),
+    ({"phases": {}, "stages": [{"name": "dft", "calculator": "vasp", "max_validations": 2}]},
+     "labels mixing_energy only"),
 ])
 def test_a_stability_spec_it_cannot_run_is_refused_at_load(change, message):
     with pytest.raises(AlloyscreenError, match=message):

@@ -18,12 +18,13 @@ def _alloyscreen(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_validate_a_formula_then_reuse_it(database):
-    first = _alloyscreen("validate", "Cu3Au", "--method", "random", "--supercell", "1", "1", "1", "--json")
+    # 8 atoms: not the 4-atom L1_2 cell, which competing-phase tests of the same database may have computed
+    first = _alloyscreen("validate", "Cu3Au", "--method", "random", "--supercell", "2", "1", "1", "--json")
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)
     assert result["status"] == "completed" and result["prototype"] == "fcc" and not result["reused"]
     assert -0.2 < result["mixing_energy_per_atom"] < 0.0  # Cu3Au orders: EMT mixing energy is negative
-    again = json.loads(_alloyscreen("validate", "Cu3Au", "--method", "random", "--supercell", "1", "1", "1",
+    again = json.loads(_alloyscreen("validate", "Cu3Au", "--method", "random", "--supercell", "2", "1", "1",
                                     "--json").stdout)
     assert again["reused"] and again["calculation_id"] == result["calculation_id"]
     assert database["calculations"].count_documents({"_id": result["calculation_id"]}) == 1

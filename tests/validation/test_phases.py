@@ -5,6 +5,7 @@ import pytest
 
 from alloyscreen.descriptors import Compositions
 from alloyscreen.descriptors.pairs import BOLTZMANN, pair_enthalpy_range, single_phase
+from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.bulk import random_solid_solution
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.phases import HULL_PROPERTY, PhaseEnergy, PhaseHull, StabilityMaker, pool_hull
@@ -61,3 +62,19 @@ def test_the_hull_label_cites_the_phases_and_equals_mixing_minus_hull(database, 
     free = StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop="mixing_free_energy_per_atom",
                           temperature=1200.0).run(structure, "cand-cupt")
     assert free.value == pytest.approx(mixing.value - 1200.0 * BOLTZMANN * np.log(2))
+
+
+def test_a_hull_label_builds_its_own_hull_in_a_fresh_process(database, monkeypatch):
+    monkeypatch.setattr("alloyscreen.validation.phases._HULLS", {})
+    structure = random_solid_solution({"Cu": 0.75, "Au": 0.25}, "fcc", supercell=(1, 1, 1), seed=0).structure
+    stable = StabilityMaker(validation=ValidationMaker(calculator="emt"), pool=["Au", "Cu"],
+                            prototypes=["L1_2"]).run(structure, "cand-cuau")
+    label = database["labels"].find_one({"_id": stable.label_id})
+    assert label["details"]["phases_computed"] == 2 and stable.value is not None
+
+
+def test_a_pair_without_enthalpy_fails_the_criterion_and_outside_the_pool_is_one_line():
+    comps = Compositions.from_dicts([{"Cu": 0.5, "Ni": 0.5}, {"Cu": 0.5, "Pt": 0.5}])
+    assert single_phase(comps, {("Cu", "Ni"): 0.0}, 1000.0).tolist() == [True, False]
+    with pytest.raises(AlloyscreenError, match=r"is outside the hull of \['Au', 'Cu'\]; allowed"):
+        CUAU.energy_above_hull({"Cu": 0.5, "Pt": 0.5}, 0.0)

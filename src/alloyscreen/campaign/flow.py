@@ -245,16 +245,18 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
                                    f"{spec.candidates.windows} and the single-phase filter "
                                    f"{spec.phases.single_phase}; allowed: filters that some candidate meets")
         reason = "every candidate of the space is labelled"
+    second = (stored_batch(spec.campaign_id, spec.stages[1].name, round_index) or []) if spec.multi_fidelity else []
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
         first = 2 if spec.multi_fidelity else 1  # a multi-fidelity loop labelled at the second stage already
         confirm = _named(confirm_stage(maker, spec, first, round_index, [], reason), _confirm_name(spec, first))
+        if second:  # chosen for this round before its first-stage batch came back empty
+            return _labels_then(_label_jobs(maker, spec, 1, second, round_index), confirm, f"round {round_index}")
         return Response(replace=_driver(confirm))
     logger.info("campaign %s round %d: validating %d candidates with %s", spec.name, round_index, len(batch),
                 stage.calculator)
     labels = _label_jobs(maker, spec, 0, batch, round_index)
-    if spec.multi_fidelity:
-        second = stored_batch(spec.campaign_id, spec.stages[1].name, round_index) or []
+    if second:
         labels += _label_jobs(maker, spec, 1, second, round_index)
     following = _named(active_learning_round(maker, spec, campaign_id, round_index + 1, [j.output for j in labels]),
                        f"round {round_index + 1}")

@@ -24,7 +24,7 @@ from alloyscreen.campaign.labelling import Candidate, LabelOutcome, candidate_st
 from alloyscreen.campaign.models import store_model
 from alloyscreen.campaign.objectives import moment_scores
 from alloyscreen.campaign.scoring import ScoredSlice
-from alloyscreen.campaign.spec import GNN_RANKER, CampaignSpec, RankerSpec
+from alloyscreen.campaign.spec import FINETUNE_RANKER, GNN_RANKER, CampaignSpec, RankerSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
 from alloyscreen.errors import AlloyscreenError
@@ -33,11 +33,14 @@ from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.surrogates.calibration import fit_std_scale
 from alloyscreen.surrogates.crossval import regression_metrics
 from alloyscreen.surrogates.ensemble import MIN_LABELS
+from alloyscreen.surrogates.finetune import FineTunedChgnet
 from alloyscreen.surrogates.gnn import GnnEnsemble
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential, PotentialCommittee, combine
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
 from alloyscreen.validation.maker import validate_many
+from alloyscreen.validation.physics import pool_settings
+from alloyscreen.validation.references import elemental_references
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
@@ -132,7 +135,7 @@ def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predict
     y = [labelled[i].value for i in usable]
     members = [CalibratedPotential(kind, ranker.mode, ranker.settings_of(kind)).fit(values[usable, k], y)
                for k, kind in enumerate(ranker.potentials)]
-    model = members[0] if len(members) == 1 else PotentialCommittee(members)
+    model = members[0] if len(members) == 1 else PotentialCommittee(members).calibrate(values[usable], y)
     cv = CVMetrics(n_labels=len(y), n_splits=len(y), **regression_metrics(y, model.held_out_))
     ranker_id = _stored(spec, model, [label_id for i in usable if (label_id := labelled[i].label_id)], cv)
     for member in members:
@@ -146,14 +149,22 @@ def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predict
     return predict, ranker_id
 
 
-def _network_moments(model: GnnEnsemble, spec: CampaignSpec, candidates: list[Candidate]):
-    """The ensemble's mean and spread of each candidate's structure (NaN without one)."""
-    made = _structures(spec, candidates)
+def _structure_moments(spec: CampaignSpec, candidates: list[Candidate], predict, cell_atoms=(1, 256)):
+    """``predict(structures)``'s mean and spread of each candidate's structure (NaN without one)."""
+    made = _structures(spec, candidates, cell_atoms)
     mean, std = np.full(len(candidates), np.nan), np.full(len(candidates), np.nan)
     if made:
         rows = list(made)
-        mean[rows], std[rows] = model.predict_moments([structure for structure, _ in made.values()])
+        mean[rows], std[rows] = predict([structure for structure, _ in made.values()])
     return mean, std
+
+
+def _baselines(spec: CampaignSpec, structures: list[Structure]) -> np.ndarray:
+    """Σ x_i μ_i (eV/atom) of each structure, μ CHGNet's vc-relaxed elemental references at the pool's settings."""
+    references = elemental_references(spec.element_pool, "chgnet", pool_settings("chgnet", spec.element_pool))
+    mu = {element: float(cast(float, found.calculation.energy_per_atom)) for element, found in references.items()}
+    return np.array([sum(x * mu[el.symbol] for el, x in s.composition.fractional_composition.items())
+                     for s in structures])
 
 
 def _later_label_scale(spec: CampaignSpec, kind: str, values: dict[str, float]) -> float:
@@ -169,27 +180,61 @@ def _later_label_scale(spec: CampaignSpec, kind: str, values: dict[str, float]) 
                          [p["std"] / scales[p["model_id"]] for p in earlier])
 
 
-def train_network(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
-    """Train the matgl ensemble on the labelled candidates' structures and store it; None (logged) with too few."""
-    ranker = _ranker(spec)
-    made = _structures(spec, [outcome.candidate for outcome in labelled])
-    if _too_few(spec, len(made), max(ranker.min_labels, MIN_LABELS)):
+def _trained(spec: CampaignSpec, labelled: list[LabelOutcome], kind: str, cell_atoms=(1, 256)):
+    """The labelled candidates with a structure, their labels, and the spread scale of earlier ``kind`` rankers.
+
+    None (logged) with too few.
+    """
+    made = _structures(spec, [outcome.candidate for outcome in labelled], cell_atoms)
+    if _too_few(spec, len(made), max(_ranker(spec).min_labels, MIN_LABELS)):
         return None
     used = [labelled[i] for i in made]
     values = {outcome.candidate.id: float(cast(float, outcome.value)) for outcome in used}
-    scale = _later_label_scale(spec, f"gnn-{ranker.architecture}", values)
+    structures = [structure for structure, _ in made.values()]
+    return used, structures, [values[o.candidate.id] for o in used], _later_label_scale(spec, kind, values)
+
+
+def _stored_ranker(spec: CampaignSpec, model, used: list[LabelOutcome], scale: float) -> str:
+    ranker_id = _stored(spec, model, [label_id for outcome in used if (label_id := outcome.label_id)])
+    logger.info("campaign %s: ranker %s trained on %d labels (spread scale %.3g)", spec.name, _ranker(spec).kind,
+                len(used), scale)
+    return ranker_id
+
+
+def train_network(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
+    """Train the matgl ensemble on the labelled candidates' structures and store it; None (logged) with too few."""
+    ranker = _ranker(spec)
+    found = _trained(spec, labelled, f"gnn-{ranker.architecture}")
+    if found is None:
+        return None
+    used, structures, y, scale = found
     model = GnnEnsemble(ranker.architecture, ranker.members, ranker.epochs, random_state=spec.seed,
                         element_types=tuple(spec.element_pool), std_scale=scale)
-    model.fit([structure for structure, _ in made.values()], [values[outcome.candidate.id] for outcome in used])
-    ranker_id = _stored(spec, model, [label_id for outcome in used if (label_id := outcome.label_id)])
-    logger.info("campaign %s: ranker %s trained on %d labels (spread scale %.3g)", spec.name, ranker.kind,
-                len(used), scale)
-    return (lambda candidates: _network_moments(model, spec, candidates)), ranker_id
+    model.fit(structures, y)
+    ranker_id = _stored_ranker(spec, model, used, scale)
+    return (lambda candidates: _structure_moments(spec, candidates, model.predict_moments)), ranker_id
+
+
+def fine_tune(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
+    """Fine-tune CHGNets on the labelled candidates' structures and store them; None (logged) with too few."""
+    ranker, cells = _ranker(spec), get_calculator("chgnet").cell_atoms
+    found = _trained(spec, labelled, "finetune-chgnet", cells)
+    if found is None:
+        return None
+    used, structures, y, scale = found
+    model = FineTunedChgnet(ranker.members, ranker.epochs, random_state=spec.seed, std_scale=scale)
+    model.fit(structures, y, _baselines(spec, structures))
+    ranker_id = _stored_ranker(spec, model, used, scale)
+
+    def predict(structures: list[Structure]) -> tuple[np.ndarray, np.ndarray]:
+        return model.predict_moments(structures, _baselines(spec, structures))
+
+    return (lambda candidates: _structure_moments(spec, candidates, predict, cells)), ranker_id
 
 
 def fit_ranker(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predictor, str] | None:
     """The round's ranker, calibrated or trained on ``labelled`` and stored, with its model id; None if too few."""
-    return (train_network if _ranker(spec).kind == GNN_RANKER else calibrate)(spec, labelled)
+    return {GNN_RANKER: train_network, FINETUNE_RANKER: fine_tune}.get(_ranker(spec).kind, calibrate)(spec, labelled)
 
 
 def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], scored: ScoredSlice,

@@ -29,7 +29,7 @@ from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
 TOP_ROWS = 15
-RANKER_KINDS = ("potential-", "committee-", "gnn-")  # models of a ranker: calibrated potentials, matgl ensembles
+RANKER_KINDS = ("potential-", "committee-", "gnn-", "finetune-")  # models of a ranker, not the trees
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
 th{background:#eee}td.l{text-align:left}p.what{color:#444;max-width:900px}img{max-width:100%}"""

@@ -243,6 +243,7 @@ class GnnSpec(_Strict):
 
 
 GNN_RANKER = "matgl"
+FINETUNE_RANKER = "chgnet-finetune"
 
 
 class SinglePhaseSpec(_Strict):
@@ -276,9 +277,11 @@ class PhasesSpec(_Strict):
     @classmethod
     def _known_prototypes(cls, value: list[str]) -> list[str]:
         unknown = [name for name in value if name not in PROTOTYPES]
-        if unknown or not value:
-            raise ValueError(f"unknown prototype {unknown[0] if unknown else 'list []'!r}; allowed: "
-                             f"{', '.join(PROTOTYPES)}")
+        if unknown:
+            raise ValueError(f"unknown prototype {unknown[0]!r}; allowed: {', '.join(PROTOTYPES)}")
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"prototypes {value}; allowed: a non-empty list of {', '.join(PROTOTYPES)} without "
+                             "repeats")
         return value
 
 
@@ -290,9 +293,9 @@ class FidelitySpec(_Strict):
     trees predict the second stage's value as the first stage's plus a Δ model
     learned on the candidates labelled at both
     (:mod:`~alloyscreen.surrogates.multifidelity`), the first stage's batch is
-    chosen on that prediction, and the second stage labels the candidates whose
-    expected improvement given their first-stage label is highest, as many as
-    ``share`` of the round's core-hours buys at each stage's measured
+    chosen on that prediction, and the second stage labels the candidates with
+    the best acquisition score (the spec's strategy) given their first-stage
+    label, as many as ``share`` of the round's core-hours buys at each stage's measured
     core-hours per calculation; later stages confirm the second stage's best.
     """
 
@@ -303,7 +306,7 @@ class FidelitySpec(_Strict):
 
 def ranker_kinds() -> list[str]:
     """The rankers a spec may name: the universal potentials, and a matgl ensemble trained on the labels."""
-    return [*universal_potentials(), GNN_RANKER]
+    return [*universal_potentials(), GNN_RANKER, FINETUNE_RANKER]
 
 
 class RankerSpec(_Strict):
@@ -319,6 +322,9 @@ class RankerSpec(_Strict):
     ``matgl`` trains ``members`` networks on the labelled candidates'
     (unrelaxed) structures each round; their spread is scaled by the maximum
     likelihood fit on the earlier rounds' predictions of labels that came later.
+    ``chgnet-finetune`` fine-tunes ``members`` pretrained CHGNets (the last
+    convolutions and the readout) on the labels each round, spread scaled alike
+    (:class:`~alloyscreen.surrogates.finetune.FineTunedChgnet`).
     ``combine: precision`` weights the trees' and the ranker's means by their
     inverse variances (two independent Gaussian estimates); ``combine:
     ranker`` uses the ranker's alone. A ``second`` universal potential makes a
@@ -340,8 +346,8 @@ class RankerSpec(_Strict):
     min_labels: int = Field(4, ge=MIN_CALIBRATION_LABELS, description="labels (with a ranker value) needed to "
                             "calibrate or train the ranker; with fewer the round ranks by the trees alone")
     architecture: Literal["megnet", "m3gnet", "tensornet"] = Field("megnet", description="matgl architecture (matgl)")
-    members: int = Field(3, ge=2, description="networks of the ensemble (matgl)")
-    epochs: int = Field(30, ge=1, description="training epochs of each network (matgl)")
+    members: int = Field(3, ge=2, description="networks of the ensemble (matgl, chgnet-finetune)")
+    epochs: int = Field(30, ge=1, description="training epochs of each network (matgl, chgnet-finetune)")
 
     @field_validator("kind")
     @classmethod
@@ -353,15 +359,16 @@ class RankerSpec(_Strict):
     @model_validator(mode="after")
     def _check_second(self) -> RankerSpec:
         allowed = [name for name in universal_potentials() if name != self.kind]
-        if self.second is not None and (self.kind == GNN_RANKER or self.second not in allowed):
+        trained = self.kind in (GNN_RANKER, FINETUNE_RANKER)
+        if self.second is not None and (trained or self.second not in allowed):
             raise ValueError(f"second potential {self.second!r} for ranker {self.kind!r}; allowed: "
-                             f"{', '.join(allowed) if self.kind != GNN_RANKER else 'none with a matgl ranker'}")
+                             f"{'none with a trained ranker' if trained else ', '.join(allowed)}")
         return self
 
     @property
     def potentials(self) -> list[str]:
-        """The potentials of the ranker: ``kind``, then ``second``."""
-        return [self.kind, *([self.second] if self.second else [])]
+        """The potentials of the ranker: ``kind`` (``chgnet`` for the fine-tuned one), then ``second``."""
+        return [{FINETUNE_RANKER: "chgnet"}.get(self.kind, self.kind), *([self.second] if self.second else [])]
 
     def settings_of(self, kind: str) -> dict[str, Any]:
         """The calculator settings of potential ``kind`` (``settings`` for the first, defaults for the second)."""
@@ -423,6 +430,10 @@ class CampaignSpec(_Strict):
             raise ValueError(f"stage names must be unique, got {names}")
         if self.phases.stage is not None and self.phases.stage not in names:
             raise ValueError(f"phases stage {self.phases.stage!r} is not a stage of this campaign; allowed: {names}")
+        if self.phases.single_phase is not None and is_remote(self.phases_stage.calculator):
+            raise ValueError(f"phases stage {self.phases_stage.name!r} runs {self.phases_stage.calculator}, which runs "
+                             f"only as a workflow; allowed for the single-phase filter: a stage whose calculator runs "
+                             f"here ({', '.join(name for name in CALCULATORS if not is_remote(name))})")
         if self.gnn is not None:
             named = {stage for stage in (self.gnn.stage, self.gnn.delta_from) if stage is not None}
             unknown = sorted(named - set(names))

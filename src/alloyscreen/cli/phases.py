@@ -6,7 +6,7 @@ import json
 
 import click
 
-from alloyscreen.cli.validate import _settings
+from alloyscreen.cli.validate import parse_settings
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.settings import get_settings
@@ -32,7 +32,7 @@ def phases(elements: tuple[str, ...], calculator: str, settings_json: str | None
 
     Formation energies in eV/atom against the same calculator's vc-relaxed elements.
     """
-    settings = _settings(settings_json)
+    settings = parse_settings(settings_json)
     pool = sorted(set(elements))
     init_database(get_database())
     with library_noise_to(get_settings().runs_dir / "phases.log", False):  # stdout carries the result only

@@ -24,7 +24,8 @@ from alloyscreen.validation.registry import CALCULATORS, get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 
-def _settings(text: str | None) -> dict:
+def parse_settings(text: str | None) -> dict:
+    """The calculator settings of a ``--settings`` option (a JSON object; none: {}), or one clear error."""
     if not text:
         return {}
     try:
@@ -93,7 +94,7 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
 
     Prints the relaxed structure and its volume per atom too; exits non-zero when the calculation failed.
     """
-    settings = _settings(settings_json)
+    settings = parse_settings(settings_json)
     init_database(get_database())
     with library_noise_to(get_settings().runs_dir / "validate.log", verbose):  # stdout carries the result only
         given = Structure.from_file(target) if Path(target).is_file() else None

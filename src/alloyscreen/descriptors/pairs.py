@@ -25,16 +25,23 @@ TROPAREVSKY_UPPER = 0.037
 """Upper bound of the binary formation enthalpies (eV/atom), Troparevsky et al. 2015."""
 
 
-def pair_enthalpy_range(comps: Compositions, enthalpies: Mapping[tuple[str, str], float]) -> np.ndarray:
-    """(n, 2): the lowest and highest enthalpy (eV/atom) of the pairs in each composition; NaN without a pair."""
+def _pair_scan(comps: Compositions, enthalpies: Mapping[tuple[str, str], float]):
+    """Lowest and highest enthalpy (±inf without one) and the number of pairs with one, per composition."""
     present = comps.present
     low, high = np.full(len(comps), np.inf), np.full(len(comps), -np.inf)
+    known = np.zeros(len(comps), dtype=int)
     for (a, b), value in enthalpies.items():
         za, zb = atomic_numbers([a, b])
         both = ((comps.z == za) & present).any(axis=1) & ((comps.z == zb) & present).any(axis=1)
         low[both], high[both] = np.minimum(low[both], value), np.maximum(high[both], value)
-    paired = np.isfinite(low)
-    return np.column_stack([np.where(paired, low, np.nan), np.where(paired, high, np.nan)])
+        known += both
+    return low, high, known
+
+
+def pair_enthalpy_range(comps: Compositions, enthalpies: Mapping[tuple[str, str], float]) -> np.ndarray:
+    """(n, 2): the lowest and highest enthalpy (eV/atom) of the pairs in each composition; NaN without a pair."""
+    low, high, known = _pair_scan(comps, enthalpies)
+    return np.column_stack([np.where(known > 0, low, np.nan), np.where(known > 0, high, np.nan)])
 
 
 def mixing_entropy(comps: Compositions) -> np.ndarray:
@@ -45,8 +52,11 @@ def mixing_entropy(comps: Compositions) -> np.ndarray:
 
 def single_phase(comps: Compositions, enthalpies: Mapping[tuple[str, str], float], temperature: float,
                  upper: float = TROPAREVSKY_UPPER) -> np.ndarray:
-    """Whether every pair of each composition lies in ``[−temperature·ΔS_mix, upper]`` (a pure element: True)."""
-    bounds = pair_enthalpy_range(comps, enthalpies)
-    unpaired = np.isnan(bounds[:, 0])
-    inside = (bounds[:, 0] >= -temperature * mixing_entropy(comps)) & (bounds[:, 1] <= upper)
-    return unpaired | inside
+    """Whether every pair of each composition lies in ``[−temperature·ΔS_mix, upper]`` (a pure element: True).
+
+    A pair without an enthalpy (its phases all failed) fails the criterion: it cannot be shown to pass.
+    """
+    low, high, known = _pair_scan(comps, enthalpies)
+    elements = comps.present.sum(axis=1)
+    inside = (low >= -temperature * mixing_entropy(comps)) & (high <= upper)
+    return (known == elements * (elements - 1) // 2) & ((known == 0) | inside)

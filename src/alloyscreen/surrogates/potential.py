@@ -9,7 +9,7 @@ candidate: the potential itself has none). :class:`PotentialCommittee` holds
 one such line per potential: its mean is theirs averaged, its variance their
 mean variance plus the variance of their means, so where two potentials
 disagree on a candidate its spread grows (law of total variance of an
-equal-weight mixture).
+equal-weight mixture), scaled to the committee's held-out errors.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.surrogates.calibration import fit_std_scale
 
 MIN_CALIBRATION_LABELS = 3
 """Fewest labels a line (two parameters) and its leave-one-out spread can be fitted on."""
@@ -92,14 +93,17 @@ class PotentialCommittee:
     ----------
     members
         Fitted :class:`CalibratedPotential`, one per potential, on the same labels.
+    std_scale
+        Factor on the mixture's spread (:meth:`calibrate`: maximum likelihood on the held-out predictions).
     """
 
-    def __init__(self, members: list[CalibratedPotential] | None = None):
+    def __init__(self, members: list[CalibratedPotential] | None = None, std_scale: float = 1.0):
         self.members = members
+        self.std_scale = std_scale
 
     def get_params(self) -> dict:
-        """The members' parameters (what the model registry records as hyperparameters)."""
-        return {"members": [member.get_params() for member in self.members or []]}
+        """The members' parameters and the scale (what the model registry records as hyperparameters)."""
+        return {"members": [member.get_params() for member in self.members or []], "std_scale": self.std_scale}
 
     @property
     def potentials(self) -> list[str]:
@@ -111,26 +115,34 @@ class PotentialCommittee:
         """Each label's prediction by the members' lines fitted without it, averaged."""
         return np.mean([member.held_out_ for member in self.members or []], axis=0)
 
+    def calibrate(self, values, y) -> PotentialCommittee:
+        """Scale the spread so that the held-out errors on the labels ``y`` (values ``(n, members)``) fit it."""
+        self.std_scale = 1.0
+        self.std_scale = fit_std_scale(np.asarray(y, dtype=float) - self.held_out_, self.predict_moments(values)[1])
+        return self
+
     def predict_moments(self, values) -> tuple[np.ndarray, np.ndarray]:
         """Mean and spread (property units) of candidates with potential ``values`` (n, members)."""
         values = np.asarray(values, dtype=float).reshape(-1, len(self.members or []))
         moments = [member.predict_moments(values[:, k]) for k, member in enumerate(self.members or [])]
         means = np.array([mean for mean, _ in moments])
         variance = np.mean([std ** 2 for _, std in moments], axis=0) + np.var(means, axis=0)
-        return means.mean(axis=0), np.sqrt(variance)
+        return means.mean(axis=0), self.std_scale * np.sqrt(variance)
 
     def to_bytes(self) -> bytes:
-        """Serialise every member (the bytes the model id hashes)."""
-        return json.dumps([json.loads(member.to_bytes()) for member in self.members or []], sort_keys=True).encode()
+        """Serialise every member and the scale (the bytes the model id hashes)."""
+        members = [json.loads(member.to_bytes()) for member in self.members or []]
+        return json.dumps({"members": members, "std_scale": self.std_scale}, sort_keys=True).encode()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> PotentialCommittee:
         """Rebuild a committee written by :meth:`to_bytes`."""
         try:
-            members = [CalibratedPotential.from_bytes(json.dumps(member).encode()) for member in json.loads(blob)]
-        except (ValueError, TypeError) as exc:
+            data = json.loads(blob)
+            members = [CalibratedPotential.from_bytes(json.dumps(member).encode()) for member in data["members"]]
+        except (ValueError, TypeError, KeyError) as exc:
             raise AlloyscreenError(f"bytes are not a serialised PotentialCommittee ({exc})") from None
-        return cls(members)
+        return cls(members, data["std_scale"])
 
 
 def combine(tree_mean: np.ndarray, tree_std: np.ndarray, mean: np.ndarray, std: np.ndarray,

@@ -13,16 +13,18 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CVMetrics, ModelDocument
 from alloyscreen.schemas.provenance import Provenance
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, model_id
+from alloyscreen.surrogates.finetune import FineTunedChgnet
 from alloyscreen.surrogates.gnn import GnnEnsemble, MatglRegressor
 from alloyscreen.surrogates.potential import CalibratedPotential, PotentialCommittee
 
 KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor] | type[GnnEnsemble] |
-                   type[CalibratedPotential] | type[PotentialCommittee]] = {
+                   type[CalibratedPotential] | type[PotentialCommittee] | type[FineTunedChgnet]] = {
     "ensemble": EnsembleRegressor,
     "matgl": MatglRegressor,
     "gnn": GnnEnsemble,
     "potential": CalibratedPotential,
     "committee": PotentialCommittee,
+    "finetune": FineTunedChgnet,
 }
 """Model kinds are ``<prefix>-<learner or architecture>``, e.g. ``ensemble-xgboost``."""
 
@@ -37,6 +39,8 @@ def model_kind(model) -> str:
         return f"gnn-{model.architecture}"
     if isinstance(model, CalibratedPotential):
         return f"potential-{model.potential}"
+    if isinstance(model, FineTunedChgnet):
+        return "finetune-chgnet"
     if isinstance(model, PotentialCommittee):
         return f"committee-{'-'.join(model.potentials)}"
     raise AlloyscreenError(f"no registry kind for {type(model).__name__}; allowed: "

@@ -56,9 +56,13 @@ class PhaseEnergy:
 
 def competing_phases(label: MixingEnergyMaker, pool: Sequence[str],
                      prototypes: Sequence[str] = PROTOTYPES) -> list[PhaseEnergy]:
-    """Relax (or find cached) every ordered phase of every pair of ``pool``; the ones that failed are left out."""
-    relaxed = replace(label, name="competing phases", pool=list(pool),
-                      validation=replace(label.validation, relax=True, relax_cell=True))
+    """Relax (or find cached) every ordered phase of every pair of ``pool``; the ones that failed are left out.
+
+    Phases are always vc-relaxed (a hull of unrelaxed phases would sit too
+    high); candidates are labelled in the stage's own mode.
+    """
+    relaxed = MixingEnergyMaker(name="competing phases", pool=list(pool), antiferromagnetic=label.antiferromagnetic,
+                                validation=replace(label.validation, relax=True, relax_cell=True))
     phases = []
     for a, b in combinations(sorted(pool), 2):
         for phase in ordered_phases(a, b, prototypes):
@@ -84,7 +88,10 @@ class PhaseHull:
     def energy_above_hull(self, composition: Mapping[str, float], formation_energy: float) -> float:
         """Energy (eV/atom) of a phase of ``composition`` above the hull; negative below it."""
         entry = PDEntry(Composition(dict(composition)), formation_energy * sum(composition.values()))
-        above = self.diagram.get_e_above_hull(entry, allow_negative=True)
+        try:
+            above = self.diagram.get_e_above_hull(entry, allow_negative=True)
+        except ValueError:
+            above = None
         if above is None:
             raise AlloyscreenError(f"composition {dict(composition)} is outside the hull of {self.pool}; allowed: "
                                    f"compositions of those elements")
@@ -138,6 +145,12 @@ class StabilityMaker(MixingEnergyMaker):
     temperature: float = 0.0
     prototypes: list[str] = field(default_factory=lambda: list(PROTOTYPES))
 
+    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
+             structure_id: str | None = None):
+        """Not available: a stability label is derived in the process that runs its calculations (:meth:`run`)."""
+        raise AlloyscreenError(f"{self.prop} is labelled by calculators that run here (StabilityMaker.run); "
+                               f"allowed: a MixingEnergyMaker flow for workflow calculators such as VASP")
+
     def run(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | tuple[str, ...] = (),
             structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
         """The mixing energy's outcome (:meth:`MixingEnergyMaker.run`) carrying the derived label."""
@@ -153,8 +166,9 @@ class StabilityMaker(MixingEnergyMaker):
             hull = pool_hull(self, self.pool or sorted(composition), self.prototypes)
             value = hull.energy_above_hull(composition, mixing.value)
             phase_labels = [phase.label_id for phase in hull.phases if phase.label_id]
-            details.update(stable_phases=hull.stable(),
-                           stabilization_temperature_k=hull.stabilization_temperature(composition, mixing.value))
+            temperature = hull.stabilization_temperature(composition, mixing.value)
+            details.update(stable_phases=hull.stable(), phases_computed=len(hull.phases),
+                           stabilization_temperature_k=temperature if np.isfinite(temperature) else None)
         else:
             entropy = float(mixing_entropy(Compositions.from_dicts([composition]))[0])
             value = mixing.value - self.temperature * entropy
