@@ -126,7 +126,8 @@ def test_chgnet_fine_tuned_on_the_labels_chooses_the_batch_and_learns_them(datab
     assert mean == pytest.approx([p["mean"] for p in ranked], abs=1e-5)  # reloaded: the same network
 
 
-def test_fine_tuning_moves_chgnet_toward_the_labels(database):
+def test_fine_tuning_moves_chgnet_toward_the_labels(database, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     structures = [random_solid_solution(c, "fcc", supercell=(1, 1, 1), seed=0).structure
                   for c in ({"Cu": 0.5, "Au": 0.5}, {"Cu": 0.75, "Ni": 0.25}, {"Ni": 0.5, "Pd": 0.5},
                             {"Pd": 0.25, "Au": 0.75}, {"Cu": 0.25, "Pd": 0.75})]
@@ -137,6 +138,7 @@ def test_fine_tuning_moves_chgnet_toward_the_labels(database):
     after = FineTunedChgnet(n_members=2, epochs=30, batch_size=2).fit(structures, labels, baselines)
     error = [np.abs(m.predict_moments(structures, baselines)[0] - labels).mean() for m in (before, after)]
     assert error[1] < 0.5 * error[0]
+    assert not list(tmp_path.iterdir())  # no checkpoint left behind in the working directory
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import tempfile
 import zipfile
 
 import numpy as np
@@ -80,8 +81,9 @@ class FineTunedChgnet(BaseEstimator):
             trainer = Trainer(model, targets="e", epochs=self.epochs,  # type: ignore[arg-type]  # energies only learning_rate=self.lr, use_device="cpu",
                               print_freq=10 ** 9, torch_seed=self.random_state + k,
                               data_seed=self.random_state + k)
-            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-                trainer.train(loader, loader, save_dir=None)
+            with (open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet),
+                  tempfile.TemporaryDirectory() as checkpoints):  # the trainer writes checkpoints; none are kept
+                trainer.train(loader, loader, save_dir=checkpoints)
             self.states_.append({name: tensor.clone() for name, tensor in model.state_dict().items()})
         self._models = None
         return self
