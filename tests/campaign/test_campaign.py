@@ -64,10 +64,12 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
 
 @pytest.mark.parametrize(("objectives", "message"), [
     ([{"property": "mixing_energy"}, {"property": "delta_g_h", "direction": "target", "target": 0}],
-     r"exactly one labelled objective \(mixing_energy or delta_g_h\), got \['mixing_energy', 'delta_g_h'\]"),
+     r"exactly one labelled objective \(mixing_energy or energy_above_hull or mixing_free_energy or delta_g_h\), "
+     r"got \['mixing_energy', 'delta_g_h'\]"),
     ([{"property": "cost"}], "exactly one labelled objective .*, got none"),
     ([{"property": "mixing_energy"}, {"property": "price"}],
-     "objectives.1: unknown objective property 'price'; allowed: mixing_energy, delta_g_h, cost"),
+     "objectives.1: unknown objective property 'price'; allowed: mixing_energy, energy_above_hull, "
+     "mixing_free_energy, delta_g_h, cost"),
     ([{"property": "mixing_energy"}, {"property": "hhi_reserve"}],
      "objective 'hhi_reserve' has no value for Tc; allowed elements: "),
 ])
