@@ -167,7 +167,10 @@ def test_a_killed_job_is_found_by_detect_lostruns_and_rerun_without_duplicates(s
         killed = database["launches"].find_one({"fw_id": fw_id, "state_history.reservation_id": job})
         assert killed["state"] == "FIZZLED", killed["state_history"]
         _lpad(workers, "detect_unreserved", "--time", "1", "--rerun")
+        # qlaunch stopped between reserving a Firework and writing its launch leaves it RESERVED without one
+        _lpad(workers, "rerun_fws", "-s", "RESERVED")
         assert database["fireworks"].find_one({"fw_id": fw_id})["state"] in ("READY", "WAITING")
+        assert database["fireworks"].count_documents({"state": "RESERVED"}) == 0
         workers.start(timeout=TIMEOUT)
         wait_for_workflow(database, workers, TIMEOUT)
         seconds = time.monotonic() - started
