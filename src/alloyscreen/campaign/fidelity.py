@@ -35,10 +35,9 @@ DeltaPredictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 """Descriptors -> the Δ model's mean and spread (label units)."""
 
 
-def _histories(spec: CampaignSpec, round_index: int) -> tuple[list[LabelOutcome], list[LabelOutcome]]:
-    """The first and second stage's outcomes of the rounds before ``round_index``."""
-    return tuple(stage_history(spec.campaign_id, stage.name, before_round=round_index)  # type: ignore[return-value]
-                 for stage in spec.stages[:2])
+def second_stage_history(spec: CampaignSpec, round_index: int) -> list[LabelOutcome]:
+    """The second stage's outcomes of the rounds before ``round_index`` (the first stage's: the round's history)."""
+    return stage_history(spec.campaign_id, spec.stages[1].name, before_round=round_index)
 
 
 def _pairs(cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> list[tuple[LabelOutcome, LabelOutcome]]:
@@ -52,9 +51,13 @@ def _residual(pair: tuple[LabelOutcome, LabelOutcome]) -> float:
     return float(expensive.value) - float(cheap.value)  # type: ignore[arg-type]
 
 
-def train_delta(spec: CampaignSpec, round_index: int) -> str | None:
-    """Train and store the Δ model on the candidates labelled at both stages; None (logged) with too few."""
-    pairs = _pairs(*_histories(spec, round_index))
+def train_delta(spec: CampaignSpec, round_index: int, cheap: list[LabelOutcome],
+                expensive: list[LabelOutcome]) -> str | None:
+    """Train and store the Δ model on the candidates labelled at both stages; None (logged) with too few.
+
+    ``cheap``, ``expensive``: the first and second stage's outcomes of the rounds before.
+    """
+    pairs = _pairs(cheap, expensive)
     if len(pairs) < MIN_LABELS:
         logger.info("campaign %s round %d: no Δ model: %d candidates labelled at both stages, %d needed; the "
                     "residuals' mean and spread stand in", spec.name, round_index, len(pairs), MIN_LABELS)
@@ -64,20 +67,18 @@ def train_delta(spec: CampaignSpec, round_index: int) -> str | None:
                            label_ids, round_index, delta_baseline=spec.stages[0].name)
 
 
-def delta_predictor(spec: CampaignSpec, round_index: int, model_id: str | None) -> DeltaPredictor:
-    """The stored Δ model ``model_id``, or (None) the residual prior of the rounds before ``round_index``."""
+def delta_predictor(model_id: str | None, cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> DeltaPredictor:
+    """The stored Δ model ``model_id``, or (None) the residual prior of the outcomes ``cheap`` and ``expensive``."""
     if model_id is not None:
         model = load_stored_model(get_database(), model_id)
         return lambda X: model.predict_moments(X)[:2]
-    cheap, expensive = _histories(spec, round_index)
     mean, spread = residual_prior([_residual(p) for p in _pairs(cheap, expensive)],
                                   [o.value for o in cheap if o.value is not None])
     return lambda X: (np.full(len(X), mean), np.full(len(X), spread))
 
 
-def incumbents(spec: CampaignSpec, round_index: int) -> list[float]:
+def incumbents(cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> list[float]:
     """The values an improvement is measured against: second-stage labels, else the first stage's."""
-    cheap, expensive = _histories(spec, round_index)
     values = [o.value for o in expensive if o.value is not None] or [o.value for o in cheap if o.value is not None]
     return [float(value) for value in values]
 
@@ -87,18 +88,19 @@ def _mean_core_hours(outcomes: list[LabelOutcome]) -> float | None:
     return float(np.mean(spent)) if spent else None
 
 
-def second_stage_batch(spec: CampaignSpec, round_index: int, cheap_calls: int, acquisition: str,
-                       delta_model_id: str | None) -> list[Candidate]:
+def second_stage_batch(spec: CampaignSpec, round_index: int, cheap: list[LabelOutcome], cheap_calls: int,
+                       acquisition: str, delta_model_id: str | None) -> list[Candidate]:
     """Choose (and store) the second stage's candidates of round ``round_index`` (or find them, resumed).
 
-    ``cheap_calls``: the first stage's batch of the round; ``delta_model_id``:
-    the round's Δ model (None: the residual prior).
+    ``cheap``: the first stage's outcomes of the rounds before; ``cheap_calls``:
+    its batch of the round; ``delta_model_id``: the round's Δ model (None: the
+    residual prior).
     """
     stage = spec.stages[1]
     chosen = stored_batch(spec.campaign_id, stage.name, round_index)
     if chosen is not None:
         return chosen
-    cheap, expensive = _histories(spec, round_index)
+    expensive = second_stage_history(spec, round_index)
     done = {outcome.candidate.id for outcome in expensive}
     open_ = [outcome for outcome in cheap if outcome.value is not None and outcome.candidate.id not in done]
     spent = sum(outcome.core_hours for outcome in expensive)
@@ -110,10 +112,10 @@ def second_stage_batch(spec: CampaignSpec, round_index: int, cheap_calls: int, a
     if count <= 0:
         return []
     X = descriptor_matrix([outcome.candidate.composition for outcome in open_], spec.descriptors)
-    delta_mean, delta_std = delta_predictor(spec, round_index, delta_model_id)(X)
+    delta_mean, delta_std = delta_predictor(delta_model_id, cheap, expensive)(X)
     labels = np.array([outcome.value for outcome in open_], dtype=float)
     scores = moment_scores(spec, acquisition, round_index, labels + delta_mean, delta_std,
-                           incumbents(spec, round_index))
+                           incumbents(cheap, expensive))
     rows = np.argsort(-scores, kind="stable")[:count]
     provenance = current_job_provenance(campaign_id=spec.campaign_id,
                                         parents=[label_id for r in rows if (label_id := open_[r].label_id)])

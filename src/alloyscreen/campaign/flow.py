@@ -198,7 +198,7 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
     if batch is None:
         plan = plan_round(spec, round_index, history, size)
         if spec.multi_fidelity:  # stored first: a resumed round that finds its batch finds this one too
-            second_stage_batch(spec, round_index, size, plan.acquisition, plan.delta_model_id)
+            second_stage_batch(spec, round_index, history, size, plan.acquisition, plan.delta_model_id)
         if spec.acquisition.shards > 1:
             shards = [_driver(_named(score_shard(spec, plan, index),
                                      f"round {round_index} shard {index} of {spec.acquisition.shards}"))

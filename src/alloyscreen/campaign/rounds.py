@@ -12,7 +12,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from alloyscreen import progress
-from alloyscreen.campaign.fidelity import DeltaPredictor, delta_predictor, incumbents, train_delta
+from alloyscreen.campaign.fidelity import (
+    DeltaPredictor,
+    delta_predictor,
+    incumbents,
+    second_stage_history,
+    train_delta,
+)
 from alloyscreen.campaign.history import record_outcome, stored_batch
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import load_stored_model, train_surrogate
@@ -45,17 +51,17 @@ from alloyscreen.validation.phases import pool_hull
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 
-def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, labelled: list[LabelOutcome], round_index: int,
+def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, y_labelled: list[float], round_index: int,
                   delta: DeltaPredictor | None = None):
     """Score with the surrogate's acquisition; with several objectives one column per objective.
 
     Objectives known from the composition enter as their exact utility. The
     ``random`` strategy stays one random score (the baseline ignores objectives).
-    With ``delta`` (a multi-fidelity loop) the score is that of the second
-    stage's value predicted from the first stage's (:func:`expensive_moments`).
+    ``y_labelled``: the values improvements are measured against. With
+    ``delta`` (a multi-fidelity loop) the score is that of the second stage's
+    value predicted from the first stage's (:func:`expensive_moments`).
     """
     objective = objective_of(spec)
-    y_labelled = np.array(incumbents(spec, round_index) if delta else [outcome.value for outcome in labelled])
     strategy = spec.acquisition.strategy
     options = {"kappa": spec.acquisition.kappa} if strategy == "ucb" else {}
     pareto = len(spec.objectives) > 1 and strategy != "random"
@@ -165,8 +171,9 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
     values = [o.value for o in labelled if o.value is not None]
     model_id = train_surrogate(spec, [o.candidate.composition for o in labelled], values,
                                [label_id for o in labelled if (label_id := o.label_id)], round_index)
-    return RoundPlan(round=round_index, model_id=model_id, size=size, keep=keep,
-                     delta_model_id=train_delta(spec, round_index) if spec.multi_fidelity else None,
+    delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index))
+                      if spec.multi_fidelity else None)
+    return RoundPlan(round=round_index, model_id=model_id, size=size, keep=keep, delta_model_id=delta_model_id,
                      acquisition=spec.acquisition.strategy, diversity=spec.acquisition.diversity)
 
 
@@ -177,8 +184,11 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
         scorer = _random_scorer(spec.seed, plan.round)
     else:
         model = load_stored_model(get_database(), plan.model_id)
-        delta = delta_predictor(spec, plan.round, plan.delta_model_id) if spec.multi_fidelity else None
-        scorer = _model_scorer(spec, model, [o for o in history if o.value is not None], plan.round, delta)
+        delta, y_labelled = None, [o.value for o in history if o.value is not None]
+        if spec.multi_fidelity:
+            expensive = second_stage_history(spec, plan.round)
+            delta, y_labelled = delta_predictor(plan.delta_model_id, history, expensive), incumbents(history, expensive)
+        scorer = _model_scorer(spec, model, y_labelled, plan.round, delta)
     scorer = _single_phase_only(spec, scorer)
     space = CandidateSpace(spec.candidates)
     bar, total = f"round {plan.round} scoring", space.size if space.size_is_exact else None
