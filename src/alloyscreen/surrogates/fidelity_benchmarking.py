@@ -116,6 +116,18 @@ def _fit(model_factory, seed, X, y) -> EnsembleRegressor:
     return model_factory(seed).fit(X, y)
 
 
+def _trees(state: _State, labelled_mask: np.ndarray, y: np.ndarray):
+    """Trees fitted on the rows of ``labelled_mask``: those rows, the others, and the trees' moments on the others.
+
+    ``y``: the labels of every row (only the labelled ones are read).
+    """
+    X, settings = state.problem.X, state.settings
+    labelled, pool = np.flatnonzero(labelled_mask), np.flatnonzero(~labelled_mask)
+    model = _fit(settings.model_factory, settings.seed + len(labelled), X[labelled], y[labelled])
+    mean, std = model.predict_moments(X[pool])[:2]
+    return labelled, pool, mean, std
+
+
 def _pick(scores, X, rows, size, seed) -> np.ndarray:
     """The ``size`` best-scored ``rows``, diverse in descriptor space (max-min in the top slice)."""
     return select_batch(scores, X[rows], rows, size, diversity="maxmin", pool_factor=3.0, seed=seed).candidate_ids
@@ -150,12 +162,10 @@ def simulate_fidelities(problem: TwoFidelityProblem, strategy: str, seed: int = 
 def _single(state: _State) -> None:
     """Trees on the expensive labels alone (with a re-ranking potential when ``ranker_pool`` > 0)."""
     s, p, X, rng = state.settings, state.problem, state.problem.X, state.rng
-    seed, batch, max_expensive, model_factory = s.seed, s.batch, s.max_expensive, s.model_factory
+    seed, batch, max_expensive = s.seed, s.batch, s.max_expensive
     state.expensive[rng.choice(len(X), s.n_init, replace=False)] = True
     while not state.record() and state.expensive.sum() < max_expensive:
-        labelled, pool = np.flatnonzero(state.expensive), np.flatnonzero(~state.expensive)
-        model = _fit(model_factory, seed + len(labelled), X[labelled], p.expensive[labelled])
-        mean, std = model.predict_moments(X[pool])[:2]
+        labelled, pool, mean, std = _trees(state, state.expensive, p.expensive)
         if p.ranker_values is not None and s.ranker_pool and len(labelled) >= MIN_CALIBRATION_LABELS:
             top = pool[np.argsort(-_scores(mean, std, p.expensive[labelled], rng))[:int(s.ranker_pool * batch)]]
             state.ranked[top] = state.ranked[labelled] = True
@@ -174,18 +184,13 @@ def _ladder(state: _State) -> None:
     seed, batch, max_expensive, model_factory = s.seed, s.batch, s.max_expensive, s.model_factory
     state.cheap[rng.choice(len(X), s.n_init, replace=False)] = True
     while state.cheap.sum() < min(s.ladder_cheap_calls, len(X)):
-        labelled, pool = np.flatnonzero(state.cheap), np.flatnonzero(~state.cheap)
-        model = _fit(model_factory, seed + len(labelled), X[labelled], p.cheap[labelled])
-        mean, std = model.predict_moments(X[pool])[:2]
+        labelled, pool, mean, std = _trees(state, state.cheap, p.cheap)
         size = min(batch, s.ladder_cheap_calls - len(labelled), len(pool))
         state.cheap[_pick(_scores(mean, std, p.cheap[labelled], rng), X, pool, size, seed)] = True
-    labelled = np.flatnonzero(state.cheap)
-    order = np.full(len(X), np.nan)
-    order[labelled] = p.cheap[labelled]
-    unlabelled = np.flatnonzero(~state.cheap)
-    order[unlabelled] = _fit(model_factory, seed, X[labelled], p.cheap[labelled]).predict(X[unlabelled])
+    labelled, unlabelled = np.flatnonzero(state.cheap), np.flatnonzero(~state.cheap)
+    predicted = _fit(model_factory, seed, X[labelled], p.cheap[labelled]).predict(X[unlabelled])
     ranked = np.concatenate([labelled[np.argsort(p.cheap[labelled], kind="stable")],
-                             unlabelled[np.argsort(order[unlabelled], kind="stable")]])
+                             unlabelled[np.argsort(predicted, kind="stable")]])
     for start in range(0, max_expensive, batch):
         if state.record():
             return
@@ -219,9 +224,8 @@ def _multi(state: _State) -> None:
         size = min(per_round, max_expensive - len(pairs), len(open_))
         best = np.argsort(-_scores(p.cheap[open_] + delta_mean, delta_std, incumbents, rng), kind="stable")[:size]
         state.expensive[open_[best]] = True
-        pool = np.flatnonzero(~state.cheap)
-        if not len(pool):
+        if state.cheap.all():
             continue
-        model = _fit(model_factory, seed + len(cheap), X[cheap], p.cheap[cheap])
-        mean, std = expensive_moments(*model.predict_moments(X[pool])[:2], *delta_moments(pool))
+        _, pool, cheap_mean, cheap_std = _trees(state, state.cheap, p.cheap)
+        mean, std = expensive_moments(cheap_mean, cheap_std, *delta_moments(pool))
         state.cheap[_pick(_scores(mean, std, incumbents, rng), X, pool, min(batch, len(pool)), seed)] = True
