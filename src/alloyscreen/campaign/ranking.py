@@ -42,7 +42,7 @@ from alloyscreen.validation.maker import validate_many
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.references import elemental_references
 from alloyscreen.validation.registry import get_calculator
-from alloyscreen.validation.targets import MixingEnergyMaker
+from alloyscreen.validation.targets import MixingEnergyMaker, reference_energy_per_atom
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +162,7 @@ def _structure_moments(spec: CampaignSpec, candidates: list[Candidate], predict,
 def _baselines(spec: CampaignSpec, structures: list[Structure]) -> np.ndarray:
     """Σ x_i μ_i (eV/atom) of each structure, μ CHGNet's vc-relaxed elemental references at the pool's settings."""
     references = elemental_references(spec.element_pool, "chgnet", pool_settings("chgnet", spec.element_pool))
-    mu = {element: float(cast(float, found.calculation.energy_per_atom)) for element, found in references.items()}
-    return np.array([sum(x * mu[el.symbol] for el, x in s.composition.fractional_composition.items())
-                     for s in structures])
+    return np.array([reference_energy_per_atom(structure, references) for structure in structures])
 
 
 def _later_label_scale(spec: CampaignSpec, kind: str, values: dict[str, float]) -> float:

@@ -45,13 +45,14 @@ FREE_ENERGY_PROPERTY = "mixing_free_energy_per_atom"
 
 @dataclass(frozen=True)
 class PhaseEnergy:
-    """An ordered phase of a pair as computed: its formation energy per atom (eV/atom) and its label."""
+    """An ordered phase of a pair as computed: its formation energy per atom (eV/atom), its label and calculation."""
 
     name: str
     prototype: str
     composition: dict[str, float]
     formation_energy: float
     label_id: str | None = None
+    calculation_id: str | None = None
 
 
 def competing_phases(label: MixingEnergyMaker, pool: Sequence[str],
@@ -71,7 +72,7 @@ def competing_phases(label: MixingEnergyMaker, pool: Sequence[str],
                 logger.info("competing phase %s: no formation energy: %s", phase.name, outcome.error)
                 continue
             phases.append(PhaseEnergy(phase.name, phase.prototype, dict(phase.composition), outcome.value,
-                                      outcome.label_id))
+                                      outcome.label_id, outcome.calculation_id))
     return phases
 
 
@@ -157,15 +158,16 @@ class StabilityMaker(MixingEnergyMaker):
         mixing = super().run(structure, candidate_id, parents, structure_id, campaign_id)
         if mixing.value is None:
             return mixing
-        database = get_database()
-        base = LabelDocument.from_mongo(database["labels"].find_one({"_id": mixing.label_id}) or {})
+        base = LabelDocument.from_mongo(get_database()["labels"].find_one({"_id": mixing.label_id}) or {})
         composition = {el.symbol: float(x) for el, x in structure.composition.fractional_composition.items()}
         phase_labels: list[str] = []
+        references = list(base.reference_calculation_ids)
         details: dict = {"mixing_energy_per_atom": mixing.value, "mixing_label_id": base.id}
         if self.prop == HULL_PROPERTY:
             hull = pool_hull(self, self.pool or sorted(composition), self.prototypes)
             value = hull.energy_above_hull(composition, mixing.value)
             phase_labels = [phase.label_id for phase in hull.phases if phase.label_id]
+            references += [phase.calculation_id for phase in hull.phases if phase.calculation_id]
             temperature = hull.stabilization_temperature(composition, mixing.value)
             details.update(stable_phases=hull.stable(), phases_computed=len(hull.phases),
                            stabilization_temperature_k=temperature if np.isfinite(temperature) else None)
@@ -173,9 +175,6 @@ class StabilityMaker(MixingEnergyMaker):
             entropy = float(mixing_entropy(Compositions.from_dicts([composition]))[0])
             value = mixing.value - self.temperature * entropy
             details.update(temperature_k=self.temperature, configurational_entropy_ev_per_k=entropy)
-        references = list(base.reference_calculation_ids)
-        for found in database["labels"].find({"_id": {"$in": phase_labels}}, {"calculation_ids": 1}):
-            references += found["calculation_ids"]
         key = content_hash({"candidate": candidate_id, "property": self.prop, "from": base.id, "phases": phase_labels,
                             "temperature": self.temperature if self.prop != HULL_PROPERTY else None})
         label = LabelDocument(id=key, candidate_id=candidate_id, property=self.prop, value=value, unit="eV/atom",

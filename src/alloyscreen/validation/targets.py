@@ -51,14 +51,17 @@ def _molecule_settings(calculator: str, settings: dict[str, Any]) -> dict[str, A
     return dict(settings)
 
 
+def reference_energy_per_atom(structure: Structure, references: dict[str, ElementReference]) -> float:
+    """Return ``sum_i x_i mu_i`` (eV/atom) of ``structure``'s composition against elemental ``references``."""
+    return float(sum(float(x) * cast(float, references[el.symbol].calculation.energy_per_atom)
+                     for el, x in structure.composition.fractional_composition.items()))
+
+
 def mixing_energy_per_atom(calculation: CalculationDocument, references: dict[str, ElementReference]) -> float:
     """Return ``E/N - sum_i x_i mu_i`` (eV/atom) of ``calculation`` against elemental ``references``."""
     # completed calculations (the only ones labelled) carry both structures and energies
     structure = Structure.from_dict(cast(dict[str, Any], calculation.final_structure or calculation.input_structure))
-    fractions = structure.composition.fractional_composition
-    reference = sum(float(x) * cast(float, references[el.symbol].calculation.energy_per_atom)
-                    for el, x in fractions.items())
-    return float(cast(float, calculation.energy_per_atom) - reference)
+    return float(cast(float, calculation.energy_per_atom) - reference_energy_per_atom(structure, references))
 
 
 def store_label(label: LabelDocument, database=None) -> LabelDocument:
