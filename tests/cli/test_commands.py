@@ -134,3 +134,9 @@ def test_phases_prints_the_pool_hull_and_refuses_a_bad_prototype_in_one_line(dat
     bad = _alloyscreen("phases", "Cu", "Pt", "--prototypes", "L12")
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "error: unknown prototype 'L12'; allowed: L1_2, L1_0, B2, D0_19, D0_3, B32, C15"]
+    alone = _alloyscreen("phases", "Cu")
+    assert alone.returncode == 2 and alone.stderr.strip().splitlines() == [
+        "error: competing phases need a pair, got elements ['Cu']; allowed: two elements or more"]
+    separating = _alloyscreen("phases", "Cu", "Ni", "--prototypes", "L1_0")  # EMT: CuNi L1_0 lies above
+    assert separating.returncode == 0 and separating.stdout.strip().splitlines()[-1] == (
+        "no phase lies below the elements: the hull of Cu-Ni is the elements alone")

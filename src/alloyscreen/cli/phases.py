@@ -9,6 +9,7 @@ import click
 from alloyscreen.cli.validate import parse_settings
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
+from alloyscreen.errors import AlloyscreenError
 from alloyscreen.settings import get_settings
 from alloyscreen.structures.prototypes import PROTOTYPES
 from alloyscreen.terminal import library_noise_to
@@ -34,6 +35,8 @@ def phases(elements: tuple[str, ...], calculator: str, settings_json: str | None
     """
     settings = parse_settings(settings_json)
     pool = sorted(set(elements))
+    if len(pool) < 2:
+        raise AlloyscreenError(f"competing phases need a pair, got elements {pool}; allowed: two elements or more")
     init_database(get_database())
     with library_noise_to(get_settings().runs_dir / "phases.log", False):  # stdout carries the result only
         settings = pool_settings(calculator, pool, settings)  # bad input: one line, exit 2
@@ -46,3 +49,5 @@ def phases(elements: tuple[str, ...], calculator: str, settings_json: str | None
         return
     for name, value in sorted(energies.items(), key=lambda item: item[1]):
         click.echo(f"{name:<16} {value:+.4f} eV/atom{'  on the hull' if name in on_hull else ''}")
+    if not on_hull:
+        click.echo(f"no phase lies below the elements: the hull of {'-'.join(pool)} is the elements alone")
