@@ -71,3 +71,57 @@ def spawn_server():
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+@pytest.fixture(autouse=True)
+def _outside_slurm(monkeypatch):
+    """Run each test as outside a SLURM job, even under ``sbatch``: core-hours follow the program's cores."""
+    for name in ("SLURM_JOB_ID", "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+_SQUEUE = """#!/bin/sh
+dir=$(dirname "$0")
+echo "$*" >> "$dir/calls"
+if [ -e "$dir/down" ]; then echo "squeue: error: Unable to contact slurm controller" >&2; exit 1; fi
+[ "$1 $2 $4 $5" = "-h -j -o %T" ] || exit 2
+if [ ! -e "$dir/jobs/$3" ]; then echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; fi
+cat "$dir/jobs/$3"
+"""
+
+
+class FakeQueue:
+    """A ``squeue`` first on PATH that answers ``squeue -h -j ID -o %T`` with the state a test set for job ID."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        (directory / "jobs").mkdir(parents=True)
+        script = directory / "squeue"
+        script.write_text(_SQUEUE)
+        script.chmod(0o755)
+
+    def set(self, job: str, state: str) -> None:
+        """Job ``job`` is in ``state`` ("" for a job that ended, which squeue lists no more)."""
+        (self.directory / "jobs" / job).write_text(f"{state}\n" if state else "")
+
+    def forget(self, job: str) -> None:
+        """The queue no longer knows job ``job`` (squeue: invalid job id)."""
+        (self.directory / "jobs" / job).unlink()
+
+    def down(self) -> None:
+        """The controller does not answer: every squeue fails."""
+        (self.directory / "down").touch()
+
+    @property
+    def calls(self) -> list[str]:
+        """The arguments of each squeue call so far."""
+        calls = self.directory / "calls"
+        return calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.fixture
+def fake_squeue(tmp_path, monkeypatch) -> FakeQueue:
+    """A fake ``squeue`` on PATH (:class:`FakeQueue`)."""
+    queue = FakeQueue(tmp_path / "queue")
+    monkeypatch.setenv("PATH", f"{queue.directory}{os.pathsep}{os.environ['PATH']}")
+    return queue

@@ -2,12 +2,13 @@ import multiprocessing
 import os
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alloyscreen.db.cache import WorkCache
+from alloyscreen.db.cache import LOST_ATTEMPTS, WorkCache, lost_core_hours
 from alloyscreen.db.client import get_database
+from alloyscreen.errors import DatabaseError
 
 
 def _collection(database, name):
@@ -44,17 +45,88 @@ def test_failed_compute_leaves_nothing_behind(database):
     assert not reused and document["status"] == "completed"
 
 
+def _held(cache, key, **fields):
+    """Insert the lock of another holder of ``key`` (by default this process); return it."""
+    now = datetime.now(UTC)
+    lock = {"_id": f"{cache.collection.name}:{key}", "collection": cache.collection.name, "key": key,
+            "acquired": now, "heartbeat": now, "host": socket.gethostname(), "pid": os.getpid(), "token": "old",
+            **fields}
+    cache.locks.insert_one(lock)
+    return lock
+
+
+def _lost(database, collection):
+    return list(database[LOST_ATTEMPTS].find({"collection": collection}))
+
+
 def test_lock_of_a_dead_process_is_taken_over(database):
     cache = WorkCache(_collection(database, "cache_stale"), poll_seconds=0.05)
     dead = os.fork()
     if dead == 0:
         os._exit(0)
     os.waitpid(dead, 0)
-    cache.locks.insert_one({"_id": "cache_stale:k3", "collection": "cache_stale", "key": "k3",
-                            "heartbeat": datetime.now(UTC), "host": socket.gethostname(),
-                            "pid": dead, "token": "old"})
+    _held(cache, "k3", pid=dead, slurm_job_id="55")
     document, reused = cache.run_once("k3", lambda: {"status": "completed"}, wait_timeout_s=5)
     assert not reused and document["status"] == "completed"
+    [lost] = _lost(database, "cache_stale")
+    assert (lost["key"], lost["pid"], lost["reason"], lost["cores"], lost["core_hours"]) == (
+        "k3", dead, "dead pid", None, None)  # outside SLURM nobody knows its cores
+    assert lost_core_hours(database, "cache_stale", ["k3"]) == 0.0
+
+
+def test_lock_of_a_job_the_queue_says_ended_is_taken_over_at_once(database, fake_squeue, monkeypatch):
+    cache = WorkCache(_collection(database, "cache_job"), poll_seconds=0.05, queue_seconds=0.3)
+    database[LOST_ATTEMPTS].delete_many({"collection": "cache_job"})
+    beat = datetime.now(UTC) - timedelta(seconds=10)  # fresh: the heartbeat alone would wait 110 s more
+    _held(cache, "k4", host="node-elsewhere", pid=4242, slurm_job_id="77", cores=4,
+          acquired=beat - timedelta(hours=1), heartbeat=beat)
+    fake_squeue.set("77", "RUNNING")
+    with pytest.raises(DatabaseError, match="gave up"):
+        cache.run_once("k4", lambda: {"status": "completed"}, wait_timeout_s=1.0)
+    assert 2 <= len(fake_squeue.calls) <= 5  # about 20 polls, the queue asked every 0.3 s
+    fake_squeue.forget("77")  # scancel, node failure ...: the queue knows it no more
+    monkeypatch.setenv("SLURM_JOB_ID", "88")
+    monkeypatch.setenv("SLURM_CPUS_ON_NODE", "2")
+    holding = []
+
+    def compute():
+        holding.append(cache.holder("k4"))
+        return {"status": "completed"}
+
+    started = time.monotonic()
+    document, reused = cache.run_once("k4", compute, wait_timeout_s=5)
+    assert not reused and time.monotonic() - started < 2
+    [(lock, stale)] = holding
+    assert (lock["slurm_job_id"], lock["cores"], lock["pid"], stale) == ("88", 2, os.getpid(), False)
+    assert lock["acquired"] <= lock["heartbeat"]
+    [lost] = _lost(database, "cache_job")
+    assert (lost["host"], lost["slurm_job_id"], lost["reason"], lost["cores"]) == ("node-elsewhere", "77",
+                                                                                  "job gone", 4)
+    assert lost["core_hours"] == pytest.approx(4.0)  # 1 h x 4 cores
+    assert lost_core_hours(database, "cache_job", ["k4", "k5"]) == pytest.approx(4.0)
+    assert lost_core_hours(database, "cache_job", ["k5"]) == lost_core_hours(database, "cache_x", ["k4"]) == 0.0
+
+
+def test_without_an_answer_from_the_queue_the_heartbeat_decides(database, fake_squeue, monkeypatch):
+    cache = WorkCache(_collection(database, "cache_beat"), poll_seconds=0.05, stale_seconds=60, queue_seconds=0)
+    database[LOST_ATTEMPTS].delete_many({"collection": "cache_beat"})
+    _held(cache, "k6", host="node-elsewhere", pid=4242)
+    with pytest.raises(DatabaseError, match="gave up"):
+        cache.run_once("k6", lambda: {"status": "completed"}, wait_timeout_s=0.3)
+    assert fake_squeue.calls == []  # no SLURM job to ask about
+    cache.locks.update_one({"_id": "cache_beat:k6"}, {"$set": {"slurm_job_id": "78"}})
+    fake_squeue.down()
+    with pytest.raises(DatabaseError, match="gave up"):
+        cache.run_once("k6", lambda: {"status": "completed"}, wait_timeout_s=0.3)
+    assert fake_squeue.calls
+    monkeypatch.setenv("PATH", str(fake_squeue.directory / "nothing"))  # no squeue at all
+    with pytest.raises(DatabaseError, match="gave up"):
+        cache.run_once("k6", lambda: {"status": "completed"}, wait_timeout_s=0.3)
+    cache.locks.update_one({"_id": "cache_beat:k6"}, {"$set": {"heartbeat": datetime.now(UTC) - timedelta(seconds=61)}})
+    document, reused = cache.run_once("k6", lambda: {"status": "completed"}, wait_timeout_s=5)
+    assert not reused and document["status"] == "completed"
+    [lost] = _lost(database, "cache_beat")
+    assert (lost["slurm_job_id"], lost["reason"]) == ("78", "stale heartbeat")
 
 
 def _worker(name: str, marker_dir: str, queue) -> None:

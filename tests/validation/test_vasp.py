@@ -145,12 +145,14 @@ def test_al_static_through_the_atomate2_job(fake_vasp, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_afm_feo_relax_through_the_atomate2_job(fake_vasp, feo, tmp_path):
+def test_afm_feo_relax_through_the_atomate2_job(fake_vasp, feo, tmp_path, monkeypatch):
     calc = VaspCalculator()
     physics = _physics(feo, "vc-relax")
     fake_vasp.expect("MP GGA relax", FEO_RELAX)
     task = _task(fake_vasp, calc.maker(physics), feo, tmp_path / "run")
     assert fake_vasp.parsed_without_outcar == []  # complete run dir: atomate2's own parser (TaskDoc.from_directory)
+    monkeypatch.setenv("SLURM_JOB_ID", "4711")  # recorded by a later SLURM job than the one VASP ran in
+    monkeypatch.setenv("SLURM_CPUS_ON_NODE", "1")
     fields = calc.fields_from_task(task)
     assert (fields["status"], fields["converged"], fields["error"]) == ("completed", True, None)
     # vasprun.xml, 28th (last) <calculation>: e_fr_energy -28.21851457 eV (OSZICAR step 28: F= -.28218515E+02), 4 atoms
@@ -165,7 +167,7 @@ def test_afm_feo_relax_through_the_atomate2_job(fake_vasp, feo, tmp_path):
     # same <calculation>: stress row 1 = -1.98922371 0.45088981 -1.67841052 kbar -> ASE sign, GPa
     assert fields["stress"][0] == pytest.approx([0.198922371, -0.045088981, 0.167841052], abs=1e-9)
     # OUTCAR: "running on 12 total cores", "Elapsed time (sec): 82.845" (emmet's "overall" sum, not counted twice)
-    assert (fields["n_cores"], fields["wall_time_s"]) == (12, pytest.approx(82.845))
+    assert (fields["n_cores"], fields["cores_from"], fields["wall_time_s"]) == (12, "program", pytest.approx(82.845))
     written = calc.write_inputs(feo, physics, tmp_path / "submit")  # what a user submits = what the job wrote
     assert Incar.from_file(tmp_path / "submit" / written[0]) == fake_vasp.checked[0]["incar"]
 

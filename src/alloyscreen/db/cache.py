@@ -4,7 +4,9 @@ A worker claims a key by inserting a lock document whose ``_id`` is unique;
 the result document is written in one insert when the work ends, so a result
 collection never holds half-written work. A second worker asking for the same
 key waits for the first's result and reuses it. A lock whose holder died
-(same host and dead pid, or no heartbeat for ``stale_seconds``) is taken over.
+(same host and dead pid; another host and a SLURM job the queue says has
+ended; or no heartbeat for ``stale_seconds``) is taken over, and the work the
+holder did is recorded in ``lost_attempts`` (:func:`lost_core_hours`).
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from alloyscreen import slurm
 from alloyscreen.db.documents import insert_document
 from alloyscreen.db.server import pid_alive
 from alloyscreen.errors import AlloyscreenError, DatabaseError
+from alloyscreen.schemas.lock import LostAttempt, LostReason
 
 LOCKS = "locks"
+LOST_ATTEMPTS = "lost_attempts"
 
 
 class LockHeldError(AlloyscreenError):
@@ -43,6 +49,24 @@ def _database_gone(error: BaseException | None) -> bool:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _record_lost(database: Database, lock: dict[str, Any], reason: LostReason) -> None:
+    """Store the work the dead holder of ``lock`` did in ``lost_attempts``: its core-hours are spent."""
+    started = lock.get("acquired") or lock["heartbeat"]  # a lock of an older worker: nothing counted
+    hours = max((lock["heartbeat"] - started).total_seconds(), 0.0) / 3600  # a clock stepped back counts nothing
+    cores = lock.get("cores")
+    attempt = LostAttempt(
+        id=f"{lock['_id']}:{lock['token']}", collection=lock["collection"], key=lock["key"], host=lock["host"],
+        pid=lock["pid"], slurm_job_id=lock.get("slurm_job_id"), reason=reason, started=started,
+        heartbeat=lock["heartbeat"], cores=cores, core_hours=None if cores is None else hours * cores)
+    insert_document(database[LOST_ATTEMPTS], attempt.model_dump(by_alias=True))
+
+
+def lost_core_hours(database: Database, collection: str, keys: Iterable[str]) -> float:
+    """Return the core-hours lost with dead holders of the work at ``keys`` of ``collection`` (unknown cores: 0)."""
+    lost = database[LOST_ATTEMPTS].find({"collection": collection, "key": {"$in": list(keys)}}, {"core_hours": 1})
+    return float(sum(attempt.get("core_hours") or 0.0 for attempt in lost))
 
 
 class _Heartbeat:
@@ -67,13 +91,20 @@ class _Heartbeat:
 
 
 class WorkCache:
-    """Compute-once cache over a result collection whose ``_id`` is the input hash."""
+    """Compute-once cache over a result collection whose ``_id`` is the input hash.
 
-    def __init__(self, collection: Collection, poll_seconds: float = 0.5, stale_seconds: float = 120.0):
+    A waiter asks SLURM about the job of a holder on another host at most
+    every ``queue_seconds``.
+    """
+
+    def __init__(self, collection: Collection, poll_seconds: float = 0.5, stale_seconds: float = 120.0,
+                 queue_seconds: float = 5.0):
         self.collection = collection
         self.locks = collection.database[LOCKS]
         self.poll_seconds = poll_seconds
         self.stale_seconds = stale_seconds
+        self.queue_seconds = queue_seconds
+        self._asked: dict[str, tuple[float, bool | None]] = {}  # job id -> (monotonic time, job_gone's answer)
 
     def _lock_id(self, key: str) -> str:
         return f"{self.collection.name}:{key}"
@@ -85,7 +116,7 @@ class WorkCache:
     def holder(self, key: str) -> tuple[dict[str, Any], bool] | None:
         """Return the lock on ``key`` and whether its holder is gone (stale), or None when nobody holds it."""
         lock = self.locks.find_one({"_id": self._lock_id(key)})
-        return None if lock is None else (lock, self._is_stale(lock))
+        return None if lock is None else (lock, self._lost_reason(lock) is not None)
 
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:
@@ -129,28 +160,51 @@ class WorkCache:
         return list(self.locks.find({"collection": self.collection.name}))
 
     def _owner(self) -> dict[str, Any]:
-        return {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
+        return {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex(),
+                "slurm_job_id": slurm.job_id(), "cores": slurm.allocated_cores()}
 
-    def _is_stale(self, lock: dict[str, Any]) -> bool:
-        if lock.get("host") == socket.gethostname() and not pid_alive(int(lock.get("pid", -1))):
-            return True
+    def _job_gone(self, job: str) -> bool | None:
+        """Return :func:`alloyscreen.slurm.job_gone` of ``job``, asked at most every ``queue_seconds``."""
+        asked = self._asked.get(job)
+        if asked is None or time.monotonic() - asked[0] >= self.queue_seconds:
+            asked = self._asked[job] = (time.monotonic(), slurm.job_gone(job))
+        return asked[1]
+
+    def _lost_reason(self, lock: dict[str, Any]) -> LostReason | None:
+        """Return why the holder of ``lock`` is gone, or None while it may still run."""
+        here = lock.get("host") == socket.gethostname()
+        if here and not pid_alive(int(lock.get("pid", -1))):
+            return "dead pid"
+        job = lock.get("slurm_job_id")
+        if not here and job and self._job_gone(job):
+            return "job gone"
         heartbeat = lock["heartbeat"]
         if heartbeat.tzinfo is None:
             heartbeat = heartbeat.replace(tzinfo=UTC)
-        return _now() - heartbeat > timedelta(seconds=self.stale_seconds)
+        return "stale heartbeat" if _now() - heartbeat > timedelta(seconds=self.stale_seconds) else None
 
     def _claim(self, key: str, owner: dict[str, Any]) -> bool:
-        lock_id = self._lock_id(key)
-        lock = {"_id": lock_id, "collection": self.collection.name, "key": key, "heartbeat": _now(), **owner}
+        """Claim ``key``: insert its lock, or take over the lock of a holder that is gone (recording its loss)."""
+        lock_id, now = self._lock_id(key), _now()
+        lock = {"_id": lock_id, "collection": self.collection.name, "key": key, "acquired": now, "heartbeat": now,
+                **owner}
         try:
             self.locks.insert_one(lock)
             return True
         except DuplicateKeyError:
             held = self.locks.find_one({"_id": lock_id})
-            if held is None or not self._is_stale(held):
+            reason = None if held is None else self._lost_reason(held)
+            if held is None or reason is None:
                 return False
             taken = self.locks.find_one_and_replace({"_id": lock_id, "token": held["token"]}, lock)
-            return taken is not None
+            if taken is None:
+                return False
+            try:
+                _record_lost(self.locks.database, taken, reason)
+            except BaseException:  # not recorded: do not hold the work either
+                self.locks.delete_one({"_id": lock_id, "token": owner["token"]})
+                raise
+            return True
 
     def run_once(
         self,

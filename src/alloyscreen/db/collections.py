@@ -10,7 +10,7 @@ from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.campaign import CampaignDocument
 from alloyscreen.schemas.candidate import CandidateDocument
 from alloyscreen.schemas.label import LabelDocument
-from alloyscreen.schemas.lock import WorkLock
+from alloyscreen.schemas.lock import LostAttempt, WorkLock
 from alloyscreen.schemas.model import ModelDocument
 from alloyscreen.schemas.prediction import PredictionDocument
 from alloyscreen.schemas.selection import SelectionDocument
@@ -48,6 +48,7 @@ CAMPAIGN_ROUND = ("campaign_id", "round")
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec("campaigns", CampaignDocument, (_asc("name"), _asc("status"))),
     CollectionSpec("locks", WorkLock, (_asc("collection"),)),
+    CollectionSpec("lost_attempts", LostAttempt, (_asc("collection", "key"),)),
     CollectionSpec("candidates", CandidateDocument, (_asc("formula"), _asc("campaign_id"))),
     CollectionSpec("structures", StructureDocument, (_asc("candidate_id"), _asc("kind"))),
     CollectionSpec("calculations", CalculationDocument, (

@@ -43,7 +43,11 @@ class CalculationDocument(Document):
     attempts: int = Field(1, ge=1, description="times the calculation was run: 1, plus reruns after a failure")
     earlier_errors: list[str] | None = Field(None, description="why each earlier attempt failed, in order")
     wall_time_s: float | None = Field(None, description="wall time of all attempts together (s)")
-    n_cores: int | None = Field(None, description="CPU cores used (MPI ranks x threads)")
+    n_cores: int | None = Field(None, description="CPU cores charged (cores): inside a SLURM job those it "
+                                "allocated to the job on the node, else those the program used (pw.x: MPI "
+                                "ranks x threads; a GNN: torch threads; EMT: 1)")
+    cores_from: Literal["slurm", "program"] | None = Field(
+        None, description="where n_cores came from: 'slurm' (the job's allocation) or 'program' (what it used)")
     core_hours: float | None = Field(None, description="wall time x cores (core hours)")
     directory: str | None = Field(None, description="host:path of the run directory, if any")
     files: dict[str, str] | None = Field(None, description="file name (dots replaced by _) -> GridFS id")

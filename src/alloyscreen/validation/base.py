@@ -19,6 +19,7 @@ from monty.json import jsanitize
 from pymatgen.core import Structure
 
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.slurm import allocated_cores
 
 Mode = Literal["static", "relax", "vc-relax"]
 MODES = ("static", "relax", "vc-relax")
@@ -158,6 +159,16 @@ def concurrent_runs(calculator: Any, settings: dict[str, Any]) -> int:
     return max(1, len(os.sched_getaffinity(0)) // (int(run["n_mpi"]) * int(run["n_threads"])))
 
 
-def accounting(wall_time_s: float, n_cores: int) -> dict[str, Any]:
-    """Return the wall time (s), cores and core-hours of a calculation."""
-    return {"wall_time_s": float(wall_time_s), "n_cores": int(n_cores), "core_hours": wall_time_s * n_cores / 3600.0}
+def accounting(wall_time_s: float, n_cores: int, ran_here: bool = True, slots: int = 1) -> dict[str, Any]:
+    """Return the wall time (s), cores charged, where they came from and core-hours of a calculation.
+
+    ``n_cores`` is what the program used. Inside a SLURM job the cores charged
+    are the job's allocation on this node (:func:`alloyscreen.slurm.allocated_cores`),
+    what is paid for, shared by the ``slots`` calculations the job runs at once
+    (:func:`concurrent_runs`), unless the work did not run in this process's
+    job (``ran_here=False``: VASP outputs recorded by a later job keep their own count).
+    """
+    allocated = allocated_cores() if ran_here else None
+    cores = max(int(n_cores), allocated // slots) if allocated else int(n_cores)
+    return {"wall_time_s": float(wall_time_s), "n_cores": cores, "cores_from": "slurm" if allocated else "program",
+            "core_hours": wall_time_s * cores / 3600.0}

@@ -33,6 +33,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -41,9 +42,16 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from alloyscreen import progress
+from alloyscreen import progress, slurm
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.validation.base import SettingsError, accounting, check_structure, result_fields, split_settings
+from alloyscreen.validation.base import (
+    SettingsError,
+    accounting,
+    check_structure,
+    concurrent_runs,
+    result_fields,
+    split_settings,
+)
 from alloyscreen.validation.pseudo import (
     DEFAULT_PSEUDO_DIR,
     file_sha256,
@@ -102,16 +110,13 @@ def max_seconds(run: dict[str, Any]) -> float | None:
     """
     limits = [float(run["max_seconds"])] if run["max_seconds"] is not None else (
         [] if run["timeout_s"] is None else [TIMEOUT_FRACTION * float(run["timeout_s"])])
-    job = os.environ.get("SLURM_JOB_ID")
-    if job:
-        try:
-            left = subprocess.run(["squeue", "-h", "-j", job, "-o", "%L"], capture_output=True, text=True,
-                                  timeout=30, check=True).stdout.strip()
-            days, _, clock = left.rpartition("-")
+    job = slurm.job_id()
+    left = None if job is None else slurm.squeue(job, "%L")
+    if left:
+        days, _, clock = left.rpartition("-")
+        with suppress(ValueError):  # UNLIMITED, NOT_SET ...
             seconds = sum(float(part) * 60**power for power, part in enumerate(reversed(clock.split(":"))))
             limits.append(float(days or 0) * 86400 + seconds - SLURM_MARGIN_S)
-        except (OSError, subprocess.SubprocessError, ValueError):  # no squeue, no job, UNLIMITED ...
-            pass
     return min(limits, default=None)
 
 
@@ -331,7 +336,7 @@ class QECalculator:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         command = self.command(run)
-        cores = int(run["n_mpi"]) * int(run["n_threads"])
+        cores, slots = int(run["n_mpi"]) * int(run["n_threads"]), concurrent_runs(self, run)
         env = {**os.environ, "OMP_NUM_THREADS": str(run["n_threads"])}
         calculation = _CALCULATION[physics["mode"]]
         plan = _Plan(structure, {key: physics[key] for key in ("mixing_beta", "electron_maxstep", "smearing", "nstep")})
@@ -364,7 +369,7 @@ class QECalculator:
                 if outcome.total_magnetization is not None and physics["spin"]:
                     fields["total_magnetization"] = outcome.total_magnetization
                 return {**fields, "status": "completed", "converged": True, "corrections": plan.corrections,
-                        "error": None, **accounting(total_wall, cores)}
+                        "error": None, **accounting(total_wall, cores, slots=slots)}
             correction = None if attempt == last else plan.next(outcome, returncode)
             if correction is None:
                 break
@@ -372,7 +377,7 @@ class QECalculator:
         reason = outcome.reason if outcome.kind in ("error", "killed") else (
             f"{outcome.reason}; gave up after {len(plan.corrections)} correction(s)")
         return {"status": "failed", "converged": False, "corrections": plan.corrections, "error": reason,
-                **accounting(total_wall, cores)}
+                **accounting(total_wall, cores, slots=slots)}
 
 
 def _die_with_parent() -> None:

@@ -205,7 +205,7 @@ class VaspCalculator:
         calcs = list(task.calcs_reversed or [])
         n_ionic = len(_ionic_steps(calcs[0])) if calcs else 0
         common = {"n_ionic_steps": n_ionic or None, "corrections": custodian_corrections(task) or None,
-                  **accounting(wall, cores)}
+                  **accounting(wall, cores, ran_here=False)}
         problem = convergence_problem(task)
         if problem is not None:
             return {"status": "failed", "converged": False, "error": problem, **common}
