@@ -154,7 +154,7 @@ def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: i
                           structure=StructureSpec(method="random"), max_validations=1)
         start = time.perf_counter()
         label = MixingEnergyMaker(name=stage.name, validation=stage.validation_maker())
-        outcome = label_candidate(candidate, stage, label, None, 0, seed)
+        outcome = label_candidate(candidate, stage, label, None, seed)
         row: dict = {"cutoff_factor": factor, "ecutwfc_Ry": settings["ecutwfc"], "ecutrho_Ry": settings["ecutrho"],
                      "status": outcome.status, "error": outcome.error, "mixing_energy_eV_per_atom": outcome.value,
                      "wall_s": round(time.perf_counter() - start, 1)}

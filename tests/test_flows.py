@@ -12,7 +12,7 @@ FLOWS = sorted((Path(__file__).resolve().parents[1] / "flows").glob("*.yaml"))
 
 def test_the_shipped_campaigns():
     assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her", "cheap_noble_pareto",
-                                             "hea_single_phase", "noble_multi_fidelity"}
+                                             "hea_single_phase", "noble_multi_fidelity", "ptpd_her_stability"}
 
 
 @pytest.mark.parametrize("path", FLOWS, ids=[path.stem for path in FLOWS])
@@ -56,3 +56,25 @@ def test_hea_single_phase_filters_and_labels_hull_distances_with_chgnet_here(dat
     label = database["labels"].find_one({"_id": outcomes[0]["label_id"]})
     assert label["property"] == "energy_above_hull_per_atom" and label["calculator"] == "chgnet"
     assert label["details"]["stable_phases"]  # CHGNet orders Cu-Pt and Ni-Pt below their elements
+
+
+def test_ptpd_her_stability_labels_both_properties_with_chgnet_here(database):
+    """Its CHGNet stage on a Pt-Pd-Cu pool (small slabs, one site), two candidates, each labelled twice."""
+    import yaml
+
+    from alloyscreen.campaign.execution import run_campaign
+
+    data = yaml.safe_load((FLOWS[0].parent / "ptpd_her_stability.yaml").read_text())
+    data.update({"initial_random": 2, "confirm_top": 0, "phases": {"prototypes": ["L1_2", "L1_0"]},
+                 "candidates": {"elements": ["Pt", "Pd", "Cu"], "required": ["Pt"], "n_components": 2,
+                                "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"}})
+    data["stages"][0].update({"max_validations": 2, "structure": {"method": "random", "supercell": [1, 1, 1]},
+                              "slab": {"size": [2, 2], "layers": 3, "fixed_layers": 1, "max_sites": 1}})
+    campaign_id = run_campaign(data)
+    outcomes = [s["outcome"] for s in database["selections"].find({"campaign_id": campaign_id, "stage": "chgnet"})]
+    assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
+    for outcome in outcomes:
+        assert set(outcome["label_ids"]) == {"delta_g_h", "energy_above_hull_per_atom"}
+        hull = database["labels"].find_one({"_id": outcome["label_ids"]["energy_above_hull_per_atom"]})
+        # 3 pairs, each with A3B and AB3 (L1_2) and AB (L1_0)
+        assert hull["calculator"] == "chgnet" and hull["details"]["phases_computed"] == 9

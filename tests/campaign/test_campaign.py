@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import gridfs
@@ -14,6 +15,7 @@ from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.results import campaign_status, top_candidates
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.schemas.lock import LostAttempt
 
 BIN = Path(sys.executable).parent
 COLLECTIONS = ("candidates", "structures", "calculations", "labels", "models", "predictions", "selections")
@@ -63,10 +65,10 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
 
 
 @pytest.mark.parametrize(("objectives", "message"), [
-    ([{"property": "mixing_energy"}, {"property": "delta_g_h", "direction": "target", "target": 0}],
-     r"exactly one labelled objective \(mixing_energy or energy_above_hull or mixing_free_energy or delta_g_h\), "
-     r"got \['mixing_energy', 'delta_g_h'\]"),
-    ([{"property": "cost"}], "exactly one labelled objective .*, got none"),
+    ([{"property": "mixing_energy"}, {"property": "mixing_energy", "direction": "maximize"}],
+     r"labelled objectives \['mixing_energy', 'mixing_energy'\] repeat a property; allowed: each of "
+     "mixing_energy, energy_above_hull, mixing_free_energy, delta_g_h once"),
+    ([{"property": "cost"}], r"at least one labelled objective \(mixing_energy, .*\), got \['cost'\]"),
     ([{"property": "mixing_energy"}, {"property": "price"}],
      "objectives.1: unknown objective property 'price'; allowed: mixing_energy, energy_above_hull, "
      "mixing_free_energy, delta_g_h, cost"),
@@ -115,6 +117,8 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
     done = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == spec.campaign_id
+    lost = database["lost_attempts"].find_one({"collection": "campaigns", "key": spec.campaign_id})
+    assert (lost["pid"], lost["reason"]) == (process.pid, "dead pid")  # the killed run, recorded by its successor
     status = campaign_status(database, spec.campaign_id)
     assert status["status"] == "completed" and status["stages"][0]["validations"] == 8
     first_stage = {"campaign_id": spec.campaign_id, "stage": "emt"}
@@ -157,3 +161,20 @@ def test_sharded_scoring_chooses_what_one_job_chooses(database):
     sharded["acquisition"].update(chunk_size=7, shards=3)
     assert chosen(sharded) == chosen(one)
     assert len(list(gridfs.GridFS(database, "score_shards").find({"filename": {"$regex": "-shard-2-of-3$"}}))) == 3
+
+
+def test_core_hours_lost_with_killed_attempts_count_against_the_stage_budget(database):
+    """A calculation whose first holder died (a walltime kill: ``lost_attempts``) is charged that attempt too."""
+    spec = load_spec(_spec("lost-hours", validations=5))
+    run_here(CampaignMaker().make(spec))
+    spent = database["campaigns"].find_one({"_id": spec.campaign_id})["budgets_spent"]["emt_core_hours"]
+    calculation = database["selections"].find_one({"campaign_id": spec.campaign_id})["outcome"]["calculation_id"]
+    now = datetime.now(UTC)
+    lost = LostAttempt(id=f"calculations:{calculation}:0", collection="calculations", key=calculation, host="node-7",
+                       pid=1, slurm_job_id="4711", reason="job gone", started=now - timedelta(hours=1),
+                       heartbeat=now, cores=4, core_hours=4.0)
+    database["lost_attempts"].insert_one(lost.model_dump(by_alias=True))
+    run_here(CampaignMaker().make(spec))
+    after = database["campaigns"].find_one({"_id": spec.campaign_id})["budgets_spent"]["emt_core_hours"]
+    assert after == pytest.approx(spent + 4.0)
+    assert campaign_status(database, spec.campaign_id)["stages"][0]["core_hours"] == pytest.approx(after)

@@ -86,7 +86,7 @@ def test_sites_are_drawn_round_robin_over_kinds_and_seeded():
 
 def _hydrogen_label(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[LabelOutcome, dict]:
     """Run one label job of a dG_H stage; return its outcome and jobflow's responses."""
-    job = label_job(StageMaker.from_spec(stage), candidate, "her-label-test", 0, seed, "delta_g_h", None)
+    job = label_job(StageMaker.from_spec(stage), candidate, "her-label-test", 0, seed, ["delta_g_h"], None)
     responses = run_here(job)
     store = get_job_store()
     store.connect()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from alloyscreen.campaign.history import stage_history, stored_batch
+from alloyscreen.campaign.history import spent_core_hours, stage_history, stored_batch
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import descriptor_matrix, load_stored_model, train_surrogate
 from alloyscreen.campaign.objectives import moment_scores
@@ -103,7 +103,7 @@ def second_stage_batch(spec: CampaignSpec, round_index: int, cheap: list[LabelOu
     expensive = second_stage_history(spec, round_index)
     done = {outcome.candidate.id for outcome in expensive}
     open_ = [outcome for outcome in cheap if outcome.value is not None and outcome.candidate.id not in done]
-    spent = sum(outcome.core_hours for outcome in expensive)
+    spent = spent_core_hours(expensive)
     per_calculation = _mean_core_hours(expensive)
     count = expensive_count(cheap_calls, _mean_core_hours(cheap), per_calculation, spec.fidelity.share)
     count = min(count, stage.max_validations - len(expensive), len(open_))

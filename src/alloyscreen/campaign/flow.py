@@ -18,12 +18,11 @@ from jobflow.core.job import store_inputs
 
 from alloyscreen.campaign.fidelity import second_stage_batch
 from alloyscreen.campaign.gnn import train_campaign_gnn
-from alloyscreen.campaign.history import stage_history, stored_batch
+from alloyscreen.campaign.history import spent_core_hours, stage_history, stored_batch
 from alloyscreen.campaign.labelling import (
     Candidate,
     LabelOutcome,
     candidate_structure,
-    failed_outcome,
     label_candidate,
     placed,
 )
@@ -97,7 +96,7 @@ def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome
     stage = spec.stages[0]
     if len(history) >= stage.max_validations:
         return f"validation budget of stage {stage.name!r} spent ({len(history)}/{stage.max_validations})"
-    spent = sum(outcome.core_hours for outcome in history)
+    spent = spent_core_hours(history)
     if stage.max_core_hours is not None and spent >= stage.max_core_hours:
         return f"core-hour budget of stage {stage.name!r} spent ({spent:.3g}/{stage.max_core_hours})"
     if round_index >= spec.stopping.max_rounds:
@@ -114,58 +113,69 @@ def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome
 def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelOutcome], **fields: Any) -> None:
     """Store a stage's spent budget (validations, core-hours) and other campaign fields."""
     spent = {f"budgets_spent.{stage.name}_validations": float(len(outcomes)),
-             f"budgets_spent.{stage.name}_core_hours": float(sum(outcome.core_hours for outcome in outcomes))}
+             f"budgets_spent.{stage.name}_core_hours": spent_core_hours(outcomes)}
     get_database()["campaigns"].update_one({"_id": spec.campaign_id}, {"$set": {**spent, **fields}})
 
 
 @job
 def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_index: int, seed: int,
-              target: str, pool: list[str], stability: dict[str, Any] | None = None) -> LabelOutcome | Response:
-    """Label ``candidate`` with ``target`` (the campaign's label property) at the stage ``maker``.
+              targets: list[str], pool: list[str],
+              stability: dict[str, dict[str, Any]] | None = None) -> LabelOutcome | Response:
+    """Label ``candidate`` with each of ``targets`` (the campaign's label properties) at the stage ``maker``.
 
     ``pool``: the campaign's elements, for which the stage's physics settings
-    are resolved once; ``stability``: the temperature and prototypes of a
+    are resolved once; ``stability``: target -> temperature and prototypes of a
     stability target (:func:`stability_options`). A mixing energy (or a
-    stability derived from it) from a calculator that runs here is
-    labelled in this job; dG_H (one job per adsorption site) and calculators
-    that run only as a workflow (VASP) replace this job with the label Maker's
-    flow and a job storing its outcome on the selection.
+    stability derived from it) from a calculator that runs here is labelled in
+    this job; dG_H (one job per adsorption site) and calculators that run only
+    as a workflow (VASP) replace this job with the label Makers' flows and a
+    job storing the outcome on the selection. Labels of one candidate share
+    their calculations through the cache (a bulk relaxation is run once).
     """
-    stage, label = maker.stage_spec(), maker.label_maker(target, pool, seed, stability)
-    if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
-        return conclude_label(campaign_id, stage, label_candidate(candidate, stage, label, campaign_id, round_index,
-                                                                  seed))
-    try:
-        structures = stage.slab_maker(seed) if isinstance(label, HydrogenAdsorptionMaker) else \
-            stage.structure_maker(seed)
-        cell_atoms = get_calculator(stage.calculator).cell_atoms
-        structure, structure_id = candidate_structure(candidate, structures, cell_atoms)
-        flow = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id)
-    except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
-        return conclude_label(campaign_id, stage, failed_outcome(candidate, stage, round_index, error))
-    concluded = _named(conclude_job(candidate, stage, campaign_id, round_index, flow.output),
+    stage = maker.stage_spec()
+    outcomes: dict[str, Any] = {}
+    flows = []
+    for target in targets:
+        label = maker.label_maker(target, pool, seed, (stability or {}).get(target))
+        if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
+            outcomes[target] = label_candidate(candidate, stage, label, campaign_id, seed)
+            continue
+        try:
+            structures = stage.slab_maker(seed) if isinstance(label, HydrogenAdsorptionMaker) else \
+                stage.structure_maker(seed)
+            cell_atoms = get_calculator(stage.calculator).cell_atoms
+            structure, structure_id = candidate_structure(candidate, structures, cell_atoms)
+            flow = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id)
+        except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
+            outcomes[target] = SelectionOutcome(status="failed", error=str(error))
+            continue
+        flows.append(flow)
+        outcomes[target] = flow.output
+    if not flows:
+        return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcomes))
+    concluded = _named(conclude_job(candidate, stage, campaign_id, round_index, outcomes),
                        f"{_label_name(stage.name, round_index, candidate)} conclude")
-    return Response(replace=Flow([flow, concluded], output=concluded.output, name=f"{stage.name} {candidate.id}"))
+    return Response(replace=Flow([*flows, concluded], output=concluded.output, name=f"{stage.name} {candidate.id}"))
 
 
 @job
 def conclude_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
-                 outcome: SelectionOutcome) -> LabelOutcome:
-    """Store a label Maker's outcome on the candidate's selection."""
-    return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcome))
+                 outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
+    """Store the label Makers' outcomes (label property -> outcome) on the candidate's selection."""
+    return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcomes))
 
 
-def stability_options(spec: CampaignSpec) -> dict[str, Any] | None:
-    """The temperature (K) and prototypes of a stability target (hull or free energy); None for the others."""
-    if spec.target not in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
-        return None
-    return {"temperature": spec.labelled_objective.temperature or 0.0, "prototypes": list(spec.phases.prototypes)}
+def stability_options(spec: CampaignSpec) -> dict[str, dict[str, Any]]:
+    """Label property -> temperature (K), prototypes and hull elements of each stability target (hull, free energy)."""
+    return {objective.name: {"temperature": objective.temperature or 0.0, "prototypes": list(spec.phases.prototypes),
+                             "elements": spec.candidate_elements}
+            for objective in spec.labelled_objectives if objective.name in (HULL_PROPERTY, FREE_ENERGY_PROPERTY)}
 
 
 def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
                 round_index: int) -> list[Job]:
     stage, pool, stability = maker.stages[stage_index], spec.element_pool, stability_options(spec)
-    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.target, pool, stability) for c in candidates]
+    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.targets, pool, stability) for c in candidates]
 
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
@@ -289,7 +299,8 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
     for stage in spec.stages:
         _record_progress(spec, stage, outcomes[stage.name], status="completed", message=reason)
     return {"campaign_id": spec.campaign_id, "reason": reason, "best": {
-        name: [{"candidate_id": o.candidate.id, "composition": o.candidate.composition, "value": o.value}
+        name: [{"candidate_id": o.candidate.id, "composition": o.candidate.composition, "value": o.value,
+                 "values": o.values}
                for o in best_outcomes(spec, stage_outcomes, spec.stopping.top_k)]
         for name, stage_outcomes in outcomes.items()}}
 
@@ -358,10 +369,10 @@ class StageMaker(Maker):
         return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool,
                                  antiferromagnetic=self.antiferromagnetic)
 
-    def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, target: str,
-             pool: list[str], stability: dict[str, Any] | None = None) -> Job:
-        """Return the label job of ``candidate`` at this stage, routed to the stage's FireWorks category."""
-        job_ = _named(label_job(self, candidate, campaign_id, round_index, seed, target, pool, stability),
+    def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, targets: list[str],
+             pool: list[str], stability: dict[str, dict[str, Any]] | None = None) -> Job:
+        """Return the label job of ``candidate`` (every one of ``targets``) at this stage, routed to its category."""
+        job_ = _named(label_job(self, candidate, campaign_id, round_index, seed, targets, pool, stability),
                       _label_name(self.name, round_index, candidate))
         return _routed(job_, self.stage_spec().category)
 

@@ -8,6 +8,7 @@ batch it had chosen.
 from __future__ import annotations
 
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
+from alloyscreen.db.cache import lost_core_hours
 from alloyscreen.db.client import get_database
 from alloyscreen.surrogates.records import selection_id
 
@@ -56,3 +57,10 @@ def stage_history(campaign_id: str, stage: str, before_round: int | None = None)
     candidates = _candidates([selection["candidate_id"] for selection in chosen])
     return [LabelOutcome(candidate=candidates[s["candidate_id"]], stage=stage, round=s["round"],
                          **{**s["outcome"], "core_hours": s["outcome"].get("core_hours") or 0.0}) for s in chosen]
+
+
+def spent_core_hours(outcomes: list[LabelOutcome]) -> float:
+    """Core-hours a stage spent on ``outcomes``: their calculations', and those lost with killed attempts at them."""
+    calculations = [outcome.calculation_id for outcome in outcomes if outcome.calculation_id]
+    return sum(outcome.core_hours for outcome in outcomes) + lost_core_hours(get_database(), "calculations",
+                                                                            calculations)

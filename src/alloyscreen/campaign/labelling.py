@@ -62,20 +62,29 @@ def candidate_structure(candidate: Candidate, maker: StructureMaker,
     return generated.structure, document.id
 
 
-def placed(candidate: Candidate, stage: StageSpec, round_index: int, outcome: SelectionOutcome) -> LabelOutcome:
-    """A label Maker's outcome with its candidate, stage and round."""
-    return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index,
-                        **{**outcome.model_dump(), "core_hours": outcome.core_hours or 0.0})
+def placed(candidate: Candidate, stage: StageSpec, round_index: int,
+           outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
+    """One outcome of the label Makers' outcomes (label property -> outcome), with its candidate, stage and round.
 
-
-def failed_outcome(candidate: Candidate, stage: StageSpec, round_index: int, error: Exception) -> LabelOutcome:
-    """The outcome of a candidate whose label could not even be started (no structure, bad settings)."""
-    return LabelOutcome(candidate=candidate, stage=stage.name, round=round_index, status="failed", error=str(error))
+    The first property's value and ids lead; it is completed when every
+    property is; a calculation two labels share (a hull distance and a mixing
+    energy of one relaxation) is charged once.
+    """
+    first = next(iter(outcomes.values()))
+    errors = [f"{prop}: {outcome.error}" for prop, outcome in outcomes.items() if outcome.status == "failed"]
+    charged = {outcome.calculation_id: outcome.core_hours or 0.0 for outcome in outcomes.values()}
+    return LabelOutcome(
+        candidate=candidate, stage=stage.name, round=round_index,
+        **{**first.model_dump(), "status": "failed" if errors else "completed",
+           "error": "; ".join(errors) if len(outcomes) > 1 else first.error,
+           "values": {prop: outcome.value for prop, outcome in outcomes.items()},
+           "label_ids": {prop: label_id for prop, outcome in outcomes.items() if (label_id := outcome.label_id)},
+           "core_hours": sum(charged.values()), "reused": all(outcome.reused for outcome in outcomes.values())})
 
 
 def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyMaker, campaign_id: str | None,
-                    round_index: int, seed: int) -> LabelOutcome:
-    """Make ``candidate``'s structure for ``stage`` and label its mixing energy here with ``label``.
+                    seed: int) -> SelectionOutcome:
+    """Make ``candidate``'s structure for ``stage`` and label it here with ``label`` (a mixing energy or stability).
 
     A candidate whose structure cannot be made (e.g. a fixed supercell too small
     for its fractions) or whose settings the pool cannot have comes back
@@ -84,7 +93,6 @@ def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyM
     try:
         cell_atoms = get_calculator(stage.calculator).cell_atoms
         structure, structure_id = candidate_structure(candidate, stage.structure_maker(seed), cell_atoms)
-        outcome = label.run(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
+        return label.run(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
     except AlloyscreenError as error:
-        return failed_outcome(candidate, stage, round_index, error)
-    return placed(candidate, stage, round_index, outcome)
+        return SelectionOutcome(status="failed", error=str(error))

@@ -33,13 +33,19 @@ def store_model(database: Database, document: ModelDocument, blob: bytes) -> Mod
     return stored
 
 
-def load_stored_model(database: Database, model_id: str):
-    """Return the surrogate stored as ``model_id``, rebuilt from its bytes (predictions reproduce exactly)."""
+def stored_model_document(database: Database, model_id: str) -> dict:
+    """The ``models`` document of ``model_id``; an unknown id fails in one line naming the latest ones."""
     found = database["models"].find_one({"_id": model_id})
     if found is None:
         known = [doc["_id"] for doc in database["models"].find({}, {"_id": 1}).sort("provenance.created_at", -1)
                  .limit(5)]
         raise AlloyscreenError(f"no model with id {model_id!r}; latest: {', '.join(known) or 'none stored'}")
+    return found
+
+
+def load_stored_model(database: Database, model_id: str):
+    """Return the surrogate stored as ``model_id``, rebuilt from its bytes (predictions reproduce exactly)."""
+    found = stored_model_document(database, model_id)
     blob = gridfs.GridFS(database, BUCKET).get(ObjectId(found["gridfs_id"])).read()
     return load_model(found["kind"], blob)
 
@@ -52,9 +58,11 @@ def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] |
 
 
 def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], values: list[float],
-                    label_ids: list[str], round_index: int, delta_baseline: str | None = None) -> str:
+                    label_ids: list[str], round_index: int, target: str | None = None,
+                    delta_baseline: str | None = None) -> str:
     """Fit the spec's tree ensemble on ``values`` (calibrated when labels allow) and store it; return its id.
 
+    ``target``: the label property learned (default: the campaign's first);
     ``delta_baseline``: the stage whose label the values are differences to (a Δ model).
     """
     X, y = descriptor_matrix(compositions, spec.descriptors), np.asarray(values, dtype=float)
@@ -66,7 +74,7 @@ def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], va
     else:
         model.fit(X, y)
     blob = model.to_bytes()
-    document = model_document(model, blob, spec.target, label_ids, feature_set=FEATURE_SET, cv=metrics,
+    document = model_document(model, blob, target or spec.target, label_ids, feature_set=FEATURE_SET, cv=metrics,
                               delta_baseline=delta_baseline,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     return store_model(get_database(), document, blob).id

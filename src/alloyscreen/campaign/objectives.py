@@ -2,10 +2,14 @@
 
 Utilities are higher-is-better (:class:`~alloyscreen.surrogates.acquisition.Objective`).
 With one objective candidates are ordered by its utility; with two or more by
-Pareto front, ties broken by the labelled objective's utility.
+Pareto front, ties broken by the first labelled objective's utility. A
+candidate's labels come as a mapping label property -> value
+(:attr:`~alloyscreen.schemas.selection.SelectionOutcome.values`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -22,13 +26,18 @@ def objectives_of(spec: CampaignSpec) -> list[Objective]:
     return [Objective(objective.name, objective.direction, objective.target) for objective in spec.objectives]
 
 
+def labelled_columns(spec: CampaignSpec) -> list[int]:
+    """Positions of the labelled objectives among the campaign's objectives (one surrogate each)."""
+    return [k for k, objective in enumerate(spec.objectives) if objective.labelled]
+
+
 def labelled_column(spec: CampaignSpec) -> int:
-    """Position of the labelled objective among the campaign's objectives."""
-    return next(k for k, objective in enumerate(spec.objectives) if objective.labelled)
+    """Position of the first labelled objective among the campaign's objectives."""
+    return labelled_columns(spec)[0]
 
 
 def objective_of(spec: CampaignSpec) -> Objective:
-    """The labelled objective as the surrogates package sees it."""
+    """The first labelled objective as the surrogates package sees it."""
     return objectives_of(spec)[labelled_column(spec)]
 
 
@@ -43,7 +52,7 @@ def moment_scores(spec: CampaignSpec, acquisition: str, round_index: int, mean: 
 
 
 def composition_objectives(spec: CampaignSpec, comps: Compositions) -> np.ndarray:
-    """Values ``(n, m)`` of every objective known from the composition; the labelled column is NaN."""
+    """Values ``(n, m)`` of every objective known from the composition; the labelled columns are NaN."""
     values = np.full((len(comps), len(spec.objectives)), np.nan)
     known = [k for k, objective in enumerate(spec.objectives) if not objective.labelled]
     if known:
@@ -51,11 +60,18 @@ def composition_objectives(spec: CampaignSpec, comps: Compositions) -> np.ndarra
     return values
 
 
-def objective_values(spec: CampaignSpec, labels, compositions: list[dict[str, float]]) -> np.ndarray:
-    """Values ``(n, m)`` of every objective for labelled candidates: ``labels`` fill the labelled column."""
+def objective_values(spec: CampaignSpec, labels: Sequence[Mapping[str, float | None]],
+                     compositions: list[dict[str, float]]) -> np.ndarray:
+    """Values ``(n, m)`` of every objective for labelled candidates.
+
+    ``labels``: per candidate, label property -> value; they fill the labelled
+    columns (NaN where a property has no value).
+    """
     values = composition_objectives(spec, Compositions.from_dicts(compositions)) if compositions else \
         np.empty((0, len(spec.objectives)))
-    values[:, labelled_column(spec)] = np.asarray(labels, dtype=float)
+    for column in labelled_columns(spec):
+        name = spec.objectives[column].name
+        values[:, column] = [np.nan if (value := label.get(name)) is None else value for label in labels]
     return values
 
 
@@ -73,9 +89,14 @@ def rank(spec: CampaignSpec, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return order, fronts
 
 
+def labelled_outcomes(outcomes: list[LabelOutcome]) -> list[LabelOutcome]:
+    """The outcomes with a value of every labelled property."""
+    return [outcome for outcome in outcomes if outcome.status == "completed" and outcome.value is not None]
+
+
 def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
     """The ``count`` best labelled outcomes, best first (by Pareto front first when there are several objectives)."""
-    labelled = [outcome for outcome in outcomes if outcome.value is not None]
-    values = objective_values(spec, [o.value for o in labelled], [o.candidate.composition for o in labelled])
+    labelled = labelled_outcomes(outcomes)
+    values = objective_values(spec, [o.values for o in labelled], [o.candidate.composition for o in labelled])
     order, _ = rank(spec, values)
     return [labelled[i] for i in order[:count]]

@@ -74,18 +74,22 @@ def load_report_data(database: Database, key: str) -> ReportData:
     labels = _frame(campaign_labels(database, campaign["_id"]),
                     ["label_id", "candidate_id", "stage", "property", "value", "calculator", "calculation_id"])
     selections = _frame(rounds["selections"], ["round", "batch_position", "candidate_id", "acquisition", "model_id"])
-    predictions = _frame(rounds["predictions"], ["round", "candidate_id", "model_id", "mean", "std", "score", "rank"])
+    spec = CampaignSpec.model_validate(campaign["spec"])
+    # the surrogates of the first labelled objective (further ones are shown on the Pareto front only)
+    predictions = _frame([p for p in rounds["predictions"] if p["target"] == spec.target],
+                         ["round", "candidate_id", "model_id", "mean", "std", "score", "rank"])
     model_round = predictions.groupby("model_id")["round"].min().to_dict()
     models = _frame([{
         "model_id": m["_id"], "kind": m["kind"], "round": model_round.get(m["_id"]),
         "n_labels": len(m["training_label_ids"]), "training": set(m["training_label_ids"]), "cv": m.get("cv")}
-        for m in rounds["models"]], ["model_id", "kind", "round", "n_labels", "training", "cv"]).sort_values("round")
+        for m in rounds["models"] if m["target"] == spec.target],
+        ["model_id", "kind", "round", "n_labels", "training", "cv"]).sort_values("round")
     ranker = predictions.model_id.isin(models.model_id[models.kind.str.startswith(RANKER_KINDS)])
     ids = sorted(set(labels.candidate_id) | set(predictions.candidate_id) | set(selections.candidate_id))
     candidates = _frame(list(database["candidates"].find(
         {"_id": {"$in": ids}}, {"formula": 1, "prototype": 1, "composition": 1})),
         ["_id", "formula", "prototype", "composition"]).set_index("_id")
-    return ReportData(CampaignSpec.model_validate(campaign["spec"]), campaign_status(database, campaign["_id"]),
+    return ReportData(spec, campaign_status(database, campaign["_id"]),
                       labels, selections, predictions[~ranker], predictions[ranker], models, candidates)
 
 
@@ -367,11 +371,13 @@ def _pareto(data: ReportData) -> str:
         return _section("pareto", "Pareto front",
                         f"Single-objective campaign ({only.name}, {only.direction}): there is no Pareto front; "
                         "the ranking and the discovery curve above show the optimum.")
-    labels = data.first_stage()
+    first = data.labels[data.labels.stage == spec.stages[0].name].drop_duplicates(["candidate_id", "property"])
+    labels = first.pivot(index="candidate_id", columns="property", values="value").reindex(columns=spec.targets)
+    labels = labels.dropna()
     if labels.empty:
         return _section("pareto", "Pareto front", "No candidate has been validated yet.")
     compositions = data.candidates.composition.reindex(labels.index)
-    values = objective_values(spec, labels.values, list(compositions.values))
+    values = objective_values(spec, labels.to_dict("records"), list(compositions.values))
     order, fronts = rank(spec, values)
     front = fronts == 0
     figure = Figure(layout="constrained", figsize=(6, 4.5))
@@ -391,7 +397,7 @@ def _pareto(data: ReportData) -> str:
     what = (f"Candidates validated at stage {html.escape(spec.stages[0].name)!r} on the campaign's "
             f"{len(names)} objectives (plotted: the first two); the {int(front.sum())} non-dominated ones (no other "
             "candidate is at least as good on every objective and better on one) in red. Objectives known from "
-            "the composition are exact; the labelled one is the validated value.")
+            "the composition are exact; labelled ones are the validated values.")
     return _section("pareto", "Pareto front", what, _image(figure, "pareto front"), _table(table))
 
 

@@ -95,29 +95,36 @@ def _workflow_verdict(campaign_id: str, workflow: dict[str, Any], status: str,
 def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[str, Any]]:
     """The best validated candidates of a campaign, with every stage's label, best first.
 
-    Ranked by the first stage's label; with several objectives by Pareto front
-    first (``pareto_front``), each row also holding the objectives known from the
-    composition (e.g. ``cost``).
+    Each stage's column holds its label of the first labelled property. Ranked
+    by the first stage's labels; with several objectives by Pareto front first
+    (``pareto_front``), each row also holding the other objectives: further
+    labels at the first stage and those known from the composition (e.g. ``cost``).
     """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
     rows: dict[str, dict[str, Any]] = {}
+    first_labels: dict[str, dict[str, float]] = {}  # candidate -> label property -> value at the first stage
+    first = spec.stages[0].name
     for label in campaign_labels(database, campaign["_id"]):
-        rows.setdefault(label["candidate_id"], {"candidate_id": label["candidate_id"]})[label["stage"]] = label["value"]
+        row = rows.setdefault(label["candidate_id"], {"candidate_id": label["candidate_id"]})
+        if label["property"] == spec.target:
+            row[label["stage"]] = label["value"]
+        if label["stage"] == first:
+            first_labels.setdefault(label["candidate_id"], {})[label["property"]] = label["value"]
     compositions = {}
     for candidate in database["candidates"].find({"_id": {"$in": list(rows)}},
                                                  {"formula": 1, "prototype": 1, "composition": 1}):
         rows[candidate["_id"]].update(formula=candidate["formula"], prototype=candidate["prototype"])
         compositions[candidate["_id"]] = candidate["composition"]
-    first = spec.stages[0].name
-    validated = [row for row in rows.values() if first in row]
-    values = objective_values(spec, [row[first] for row in validated],
+    validated = [row for row in rows.values() if len(first_labels.get(row["candidate_id"], {})) == len(spec.targets)]
+    values = objective_values(spec, [first_labels[row["candidate_id"]] for row in validated],
                               [compositions[row["candidate_id"]] for row in validated])
     order, fronts = rank(spec, values)
     if len(spec.objectives) > 1:
         for row, front, row_values in zip(validated, fronts, values, strict=True):
             row["pareto_front"] = int(front)
-            row.update({o.name: float(v) for o, v in zip(spec.objectives, row_values, strict=True) if not o.labelled})
+            row.update({o.name: float(v) for o, v in zip(spec.objectives, row_values, strict=True)
+                        if o.name != spec.target})
     return [validated[i] for i in order[:count]]
 
 
@@ -131,13 +138,13 @@ def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
     spec = CampaignSpec.model_validate(campaign["spec"])
     calculators = {stage.name: stage.calculator for stage in spec.stages}
     selections = database["selections"].find(
-        {"campaign_id": campaign["_id"], "outcome.value": {"$ne": None}},
+        {"campaign_id": campaign["_id"], "outcome": {"$ne": None}},
         sort=[("round", 1), ("batch_position", 1)])
-    return [{"label_id": s["outcome"]["label_id"], "candidate_id": s["candidate_id"], "stage": s["stage"],
-             "round": s["round"], "property": spec.target, "value": s["outcome"]["value"],
-             "calculator": calculators.get(s["stage"]), "calculation_id": s["outcome"]["calculation_id"],
-             "structure_id": s["outcome"]["structure_id"], "core_hours": s["outcome"]["core_hours"]}
-            for s in selections]
+    return [{"label_id": s["outcome"]["label_ids"].get(prop), "candidate_id": s["candidate_id"], "stage": s["stage"],
+             "round": s["round"], "property": prop, "value": value, "calculator": calculators.get(s["stage"]),
+             "calculation_id": s["outcome"]["calculation_id"], "structure_id": s["outcome"]["structure_id"],
+             "core_hours": s["outcome"]["core_hours"]}
+            for s in selections for prop, value in s["outcome"]["values"].items() if value is not None]
 
 
 def campaign_rounds(database: Database, key: str) -> dict[str, list[dict[str, Any]]]:

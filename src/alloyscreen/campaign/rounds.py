@@ -7,6 +7,8 @@ selections have content ids, so nothing is stored twice.
 
 from __future__ import annotations
 
+from typing import cast
+
 import gridfs
 import numpy as np
 from pydantic import BaseModel, Field
@@ -26,8 +28,10 @@ from alloyscreen.campaign.objectives import (
     best_outcomes,
     composition_objectives,
     labelled_column,
-    objective_of,
+    labelled_columns,
+    labelled_outcomes,
     objective_values,
+    objectives_of,
     rank,
     utilities,
 )
@@ -51,36 +55,44 @@ from alloyscreen.validation.phases import pool_hull
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 
-def _model_scorer(spec: CampaignSpec, model: EnsembleRegressor, y_labelled: list[float], round_index: int,
-                  delta: DeltaPredictor | None = None):
-    """Score with the surrogate's acquisition; with several objectives one column per objective.
+def _model_scorer(spec: CampaignSpec, models: list[EnsembleRegressor], y_labelled: list[list[float]],
+                  round_index: int, delta: DeltaPredictor | None = None):
+    """Score with the surrogates' acquisition; with several objectives one column per objective.
 
+    ``models``: one surrogate per labelled objective, in spec order; the mean
+    and spread returned are ``(n,)`` with one, ``(n, k)`` with ``k`` of them.
     Objectives known from the composition enter as their exact utility. The
     ``random`` strategy stays one random score (the baseline ignores objectives).
-    ``y_labelled``: the values improvements are measured against. With
-    ``delta`` (a multi-fidelity loop) the score is that of the second stage's
-    value predicted from the first stage's (:func:`expensive_moments`).
+    ``y_labelled``: per labelled objective, the values improvements are
+    measured against. With ``delta`` (a multi-fidelity loop) the score is that
+    of the second stage's value predicted from the first stage's
+    (:func:`expensive_moments`).
     """
-    objective = objective_of(spec)
+    objectives, columns = objectives_of(spec), labelled_columns(spec)
     strategy = spec.acquisition.strategy
     options = {"kappa": spec.acquisition.kappa} if strategy == "ucb" else {}
     pareto = len(spec.objectives) > 1 and strategy != "random"
 
     def scorer(comps: Compositions, X: np.ndarray, positions: np.ndarray):
-        mean, std, members = model.predict_moments(X, members=strategy == "thompson")
-        if delta is not None:
-            delta_mean, delta_std = delta(X)
-            mean, std = expensive_moments(mean, std, delta_mean, delta_std)
-            if members is not None:  # each member draws its own Δ
-                draws = np.random.default_rng([spec.seed, round_index, int(positions[0])])
-                members = members + delta_mean + draws.standard_normal(members.shape) * delta_std
-        rng = np.random.default_rng([spec.seed, round_index])  # the same draw for every chunk
-        learned = acquisition_scores(strategy, objective, mean, std, members=members, y_labelled=y_labelled,
-                                     rng=rng, **options)
+        rng = np.random.default_rng([spec.seed, round_index])  # the same draws for every chunk
+        means, stds, learned = [], [], []
+        for model, column, y in zip(models, columns, y_labelled, strict=True):
+            mean, std, members = model.predict_moments(X, members=strategy == "thompson")
+            if delta is not None:
+                delta_mean, delta_std = delta(X)
+                mean, std = expensive_moments(mean, std, delta_mean, delta_std)
+                if members is not None:  # each member draws its own Δ
+                    draws = np.random.default_rng([spec.seed, round_index, int(positions[0])])
+                    members = members + delta_mean + draws.standard_normal(members.shape) * delta_std
+            learned.append(acquisition_scores(strategy, objectives[column], mean, std, members=members,
+                                              y_labelled=y, rng=rng, **options))
+            means.append(mean)
+            stds.append(std)
+        mean, std = (means[0], stds[0]) if len(models) == 1 else (np.column_stack(means), np.column_stack(stds))
         if not pareto:
-            return mean, std, learned
+            return mean, std, learned[0]
         scores = utilities(spec, composition_objectives(spec, comps))
-        scores[:, labelled_column(spec)] = learned
+        scores[:, columns] = np.column_stack(learned)
         return mean, std, scores
 
     return scorer
@@ -103,7 +115,7 @@ def _single_phase_only(spec: CampaignSpec, scorer):
     stage = spec.phases_stage
     label = MixingEnergyMaker(name=stage.name, validation=stage.validation_maker(), pool=spec.element_pool,
                               antiferromagnetic=list(stage.antiferromagnetic))
-    enthalpies = pool_hull(label, spec.element_pool, spec.phases.prototypes).pair_enthalpies()
+    enthalpies = pool_hull(label, spec.candidate_elements, spec.phases.prototypes).pair_enthalpies()
 
     def filtered(comps: Compositions, X: np.ndarray, positions: np.ndarray):
         mean, std, scores = scorer(comps, X, positions)
@@ -114,17 +126,18 @@ def _single_phase_only(spec: CampaignSpec, scorer):
     return filtered
 
 
-def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batch: Batch, acquisition: str,
-                 model_id: str | None, fronts: np.ndarray | None, ranker_id: str | None = None) -> None:
+def _store_round(spec: CampaignSpec, plan: RoundPlan, scored: ScoredSlice, batch: Batch,
+                 fronts: np.ndarray | None, ranker_id: str | None = None) -> None:
     """Store candidates, the top-slice predictions, the ranking and the selections of a round.
 
     The ranking file holds the summary of every scored candidate and, for a
     space up to the setting ``full_ranking_max``, every candidate's score
-    (metadata ``full``).
+    (metadata ``full``). Each labelled objective's surrogate has its own
+    predictions.
     """
     database = get_database()
-    campaign_id = spec.campaign_id
-    provenance = current_job_provenance(campaign_id=campaign_id, parents=[model_id] if model_id else [])
+    campaign_id, round_index, model_id, acquisition = spec.campaign_id, plan.round, plan.model_id, plan.acquisition
+    provenance = current_job_provenance(campaign_id=campaign_id, parents=plan.model_ids)
     keep = min(len(scored.ids), spec.acquisition.keep_top) if model_id else 0
     rows = sorted(set(range(keep)) | {int(i) for i in batch.indices})
     insert_many(database["candidates"], (
@@ -136,11 +149,14 @@ def _store_round(spec: CampaignSpec, round_index: int, scored: ScoredSlice, batc
             bucket.put(scored.ranking_blob(), filename=name, metadata={
                 "campaign_id": campaign_id, "candidates": scored.summary.rows, "full": scored.ranking is not None})
         pareto = scored.scores.ndim == 2
-        top = Scored(np.asarray(scored.ids), scored.mean, scored.std,
-                     scored.scores[:, labelled_column(spec)] if pareto else scored.scores,
-                     fronts=scored.fronts if pareto else None, objective_scores=scored.scores if pareto else None)
-        insert_many(database["predictions"], prediction_documents(
-            top, campaign_id, round_index, model_id, spec.target, acquisition, top=keep, provenance=provenance))
+        mean, std = scored.mean.reshape(len(scored.ids), -1), scored.std.reshape(len(scored.ids), -1)
+        for k, (column, surrogate) in enumerate(zip(labelled_columns(spec), plan.model_ids, strict=True)):
+            top = Scored(np.asarray(scored.ids), mean[:, k], std[:, k],
+                         scored.scores[:, column] if pareto else scored.scores,
+                         fronts=scored.fronts if pareto else None, objective_scores=scored.scores if pareto else None)
+            insert_many(database["predictions"], prediction_documents(
+                top, campaign_id, round_index, surrogate, spec.objectives[column].name, acquisition, top=keep,
+                provenance=provenance))
     insert_many(database["selections"], selection_documents(
         batch, campaign_id, round_index, acquisition, model_id, pareto_ranks=fronts, stage=spec.stages[0].name,
         provenance=provenance, ranker_id=ranker_id))
@@ -150,7 +166,10 @@ class RoundPlan(BaseModel):
     """How a round scores the space: the model (None: random picks), acquisition, diversity, sizes."""
 
     round: int = Field(description="active-learning round")
-    model_id: str | None = Field(None, description="surrogate in the model registry; None for the random round")
+    model_id: str | None = Field(None, description="surrogate (of the first labelled objective) in the model "
+                                                   "registry; None for the random round")
+    more_model_ids: list[str] = Field(default_factory=list, description="surrogates of the further labelled "
+                                                                       "objectives, in spec order")
     delta_model_id: str | None = Field(None, description="Δ model (second − first stage) of a multi-fidelity "
                                                          "round; None: none, or its residual prior")
     acquisition: str = Field(description="acquisition function, 'random' or 'direct' (stratified initial design)")
@@ -158,23 +177,30 @@ class RoundPlan(BaseModel):
     size: int = Field(description="candidates to choose")
     keep: int = Field(description="top slice kept by each scoring job")
 
+    @property
+    def model_ids(self) -> list[str]:
+        """Every labelled objective's surrogate, in spec order (none for a random round)."""
+        return [self.model_id, *self.more_model_ids] if self.model_id else []
+
 
 def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], size: int) -> RoundPlan:
     """Train (and store) the round's surrogate when there are enough labels; say how to score."""
-    labelled = [outcome for outcome in history if outcome.value is not None]
+    labelled = labelled_outcomes(history)
     keep = max(spec.acquisition.keep_top, int(np.ceil(spec.acquisition.pool_factor * size))) + len(history)
     if len(labelled) < max(spec.initial_random, MIN_LABELS):
         if spec.initial_design == "direct" and not history:
             return RoundPlan(round=round_index, acquisition="direct", diversity="none", size=size,
                              keep=max(keep, spec.direct_sample))
         return RoundPlan(round=round_index, acquisition="random", diversity="none", size=size, keep=keep)
-    values = [o.value for o in labelled if o.value is not None]
-    model_id = train_surrogate(spec, [o.candidate.composition for o in labelled], values,
-                               [label_id for o in labelled if (label_id := o.label_id)], round_index)
+    compositions = [o.candidate.composition for o in labelled]
+    model_ids = [train_surrogate(spec, compositions, [cast(float, o.values[name]) for o in labelled],
+                                 [o.label_ids[name] for o in labelled if name in o.label_ids], round_index, name)
+                 for name in spec.targets]
     delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index))
                       if spec.multi_fidelity else None)
-    return RoundPlan(round=round_index, model_id=model_id, size=size, keep=keep, delta_model_id=delta_model_id,
-                     acquisition=spec.acquisition.strategy, diversity=spec.acquisition.diversity)
+    return RoundPlan(round=round_index, model_id=model_ids[0], more_model_ids=model_ids[1:], size=size, keep=keep,
+                     delta_model_id=delta_model_id, acquisition=spec.acquisition.strategy,
+                     diversity=spec.acquisition.diversity)
 
 
 def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome],
@@ -183,12 +209,14 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
     if plan.model_id is None:
         scorer = _random_scorer(spec.seed, plan.round)
     else:
-        model = load_stored_model(get_database(), plan.model_id)
-        delta, y_labelled = None, [o.value for o in history if o.value is not None]
+        models = [load_stored_model(get_database(), model_id) for model_id in plan.model_ids]
+        labelled = labelled_outcomes(history)
+        delta, y_labelled = None, [[cast(float, o.values[name]) for o in labelled] for name in spec.targets]
         if spec.multi_fidelity:
             expensive = second_stage_history(spec, plan.round)
-            delta, y_labelled = delta_predictor(plan.delta_model_id, history, expensive), incumbents(history, expensive)
-        scorer = _model_scorer(spec, model, y_labelled, plan.round, delta)
+            delta = delta_predictor(plan.delta_model_id, history, expensive)
+            y_labelled = [incumbents(history, expensive)]
+        scorer = _model_scorer(spec, models, y_labelled, plan.round, delta)
     scorer = _single_phase_only(spec, scorer)
     space = CandidateSpace(spec.candidates)
     bar, total = f"round {plan.round} scoring", space.size if space.size_is_exact else None
@@ -219,7 +247,7 @@ def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome
         batch = select_batch(scores, scored.X, scored.ids, plan.size, exclude_ids=exclude,
                              diversity=plan.diversity, pool_factor=spec.acquisition.pool_factor,
                              seed=spec.seed + plan.round)
-    _store_round(spec, plan.round, scored, batch, plan.acquisition, plan.model_id, fronts, ranker_id)
+    _store_round(spec, plan, scored, batch, fronts, ranker_id)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
 
@@ -239,7 +267,7 @@ def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
     if stored is not None:
         return stored
     best = best_outcomes(spec, previous, min(spec.confirm_top, stage.max_validations))
-    values = objective_values(spec, [o.value for o in best], [o.candidate.composition for o in best])
+    values = objective_values(spec, [o.values for o in best], [o.candidate.composition for o in best])
     utility = utilities(spec, values)[:, labelled_column(spec)]
     _, fronts = rank(spec, values)
     by = f"{spec.labelled_objective.direction} {spec.target}"

@@ -147,7 +147,10 @@ class Summary:
 
 @dataclass
 class Ranking:
-    """Every scored candidate's stream position, score and predicted mean (float32), in stream order."""
+    """Every scored candidate's stream position, score and predicted mean (float32), in stream order.
+
+    ``score`` and ``mean`` have one column per objective and per labelled objective where there are several.
+    """
 
     position: np.ndarray
     score: np.ndarray
@@ -172,7 +175,8 @@ class Ranking:
 class ScoredSlice:
     """The best-scored candidates of a space (or shard), best first, and a summary of all.
 
-    ``scores`` is ``(n,)``, or ``(n, m)`` with one column per objective; ``fronts``
+    ``scores`` is ``(n,)``, or ``(n, m)`` with one column per objective
+    (``mean`` and ``std``: one column per labelled objective); ``fronts``
     is the Pareto front of each kept candidate (all 0 with one score) and
     ``positions`` its place in the space's stream. ``summary`` covers every
     scored candidate (columns ``mean`` and ``score``, or ``score 0``, ``score 1``,
@@ -249,9 +253,10 @@ def _npz(arrays: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _summary_names(scores: np.ndarray) -> list[str]:
-    """Summary columns: the predicted mean, then the score (one per objective with several)."""
-    return ["mean", "score"] if scores.ndim == 1 else ["mean", *(f"score {k}" for k in range(scores.shape[1]))]
+def _summary_names(mean: np.ndarray, scores: np.ndarray) -> list[str]:
+    """Summary columns: the predicted mean, then the score (``mean 0``, ``score 0``, ... with several)."""
+    means = ["mean"] if mean.ndim == 1 else [f"mean {k}" for k in range(mean.shape[1])]
+    return [*means, *(["score"] if scores.ndim == 1 else [f"score {k}" for k in range(scores.shape[1])])]
 
 
 class SliceKeeper:
@@ -274,7 +279,7 @@ class SliceKeeper:
         """Keep what is worth keeping of one scored chunk (descriptors ``X``, predictions, scores)."""
         positions = chunk.start + np.arange(len(chunk))
         if self.summary is None:
-            self.summary = Summary.empty(_summary_names(scores))
+            self.summary = Summary.empty(_summary_names(mean, scores))
         self.summary.add(np.column_stack([mean, scores]))
         if self.parts is not None:
             self.parts.append(Ranking(positions, scores.astype(np.float32), mean.astype(np.float32)))

@@ -23,8 +23,8 @@ from pymongo.database import Database
 from threadpoolctl import threadpool_limits
 
 from alloyscreen import progress
-from alloyscreen.campaign.models import load_stored_model
-from alloyscreen.campaign.objectives import objective_of
+from alloyscreen.campaign.models import load_stored_model, stored_model_document
+from alloyscreen.campaign.objectives import objectives_of
 from alloyscreen.campaign.results import load_campaign_spec
 from alloyscreen.campaign.scoring import ScoredSlice, Scorer, score_space
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
@@ -90,10 +90,9 @@ def screen(source: str | Path | CampaignSpec, model_id: str | None = None, top: 
     spec = _campaign_spec(source)
     database = get_database()
     model_id = model_id or _latest_model_id(database, spec)
-    model = _tree_ensemble(database, model_id, spec)
+    model, objective = _tree_ensemble(database, model_id, spec)
     space = CandidateSpace(spec.candidates)
     chunk_size = chunk_size or spec.acquisition.chunk_size
-    objective = objective_of(spec)
     total = space.size if space.size_is_exact else None
     started = time.perf_counter()
     if workers == 1:
@@ -103,7 +102,8 @@ def screen(source: str | Path | CampaignSpec, model_id: str | None = None, top: 
     else:
         scored = _score_in_processes(spec, model, objective, top, chunk_size, workers, total)
     progress.finish(BAR)
-    return Screen(spec.campaign_id, spec.name, model_id, spec.target, spec.target_unit, objective.direction,
+    unit = next(o.unit for o in spec.labelled_objectives if o.name == objective.name)
+    return Screen(spec.campaign_id, spec.name, model_id, objective.name, unit, objective.direction,
                   workers, time.perf_counter() - started, scored)
 
 
@@ -127,18 +127,22 @@ def _latest_model_id(database: Database, spec: CampaignSpec) -> str:
     return chosen["model_id"]
 
 
-def _tree_ensemble(database: Database, model_id: str, spec: CampaignSpec) -> EnsembleRegressor:
-    """Load ``model_id``: a tree ensemble reading as many descriptor columns as the campaign gives."""
-    found = database["models"].find_one({"_id": model_id}, {"kind": 1})
-    if found is not None and not found["kind"].startswith(TREE_KIND):
+def _tree_ensemble(database: Database, model_id: str, spec: CampaignSpec) -> tuple[EnsembleRegressor, Objective]:
+    """Load ``model_id`` and its objective: a tree ensemble of a campaign's label reading its descriptor columns."""
+    found = stored_model_document(database, model_id)
+    if not found["kind"].startswith(TREE_KIND):
         raise AlloyscreenError(f"model {model_id} is a {found['kind']}; allowed: a tree ensemble "
                                f"({TREE_KIND}xgboost or {TREE_KIND}catboost)")
-    model = load_stored_model(database, model_id)  # an unknown id: one line naming the latest ones
+    model = load_stored_model(database, model_id)
+    objective = next((o for o in objectives_of(spec) if o.name == found["target"]), None)
+    if objective is None:
+        raise AlloyscreenError(f"model {model_id} predicts {found['target']}; allowed: a model of campaign "
+                               f"{spec.name}'s labelled properties ({', '.join(spec.targets)})")
     width = len(spec.descriptors or COLUMNS)
     if model.n_features_in_ != width:
         raise AlloyscreenError(f"model {model_id} reads {model.n_features_in_} descriptor columns, campaign "
                                f"{spec.name} gives {width}; allowed: a model trained on the campaign's descriptors")
-    return model.set_params(n_jobs=1)
+    return model.set_params(n_jobs=1), objective
 
 
 def _scorer(model: EnsembleRegressor, objective: Objective) -> Scorer:

@@ -84,8 +84,8 @@ class ObjectiveSpec(_Strict):
     H on the close-packed surface). From the composition (see
     :mod:`alloyscreen.descriptors.properties`): ``cost`` (USD/kg), ``density``
     (g/cm^3), ``hhi_production``, ``hhi_reserve`` or any descriptor column. A
-    campaign learns one labelled objective; with two or more objectives its
-    batches are chosen by Pareto rank.
+    campaign learns one surrogate per labelled objective (each property once);
+    with two or more objectives its batches are chosen by Pareto rank.
     """
 
     property: str = Field(
@@ -418,9 +418,12 @@ class CampaignSpec(_Strict):
         if not names:
             raise ValueError("at least one stage is needed")
         labelled = [objective.property for objective in self.objectives if objective.labelled]
-        if len(labelled) != 1:
-            raise ValueError(f"a campaign learns exactly one labelled objective ({' or '.join(PROPERTIES)}), got "
-                             f"{labelled or 'none'}; the other objectives must be known from the composition")
+        if not labelled:
+            raise ValueError(f"a campaign learns at least one labelled objective ({', '.join(PROPERTIES)}), got "
+                             f"{[objective.property for objective in self.objectives]}")
+        if len(set(labelled)) != len(labelled):
+            raise ValueError(f"labelled objectives {labelled} repeat a property; allowed: each of "
+                             f"{', '.join(PROPERTIES)} once")
         for objective in self.objectives:
             missing = untabulated(objective.property, self.candidates.elements)
             if missing:
@@ -440,9 +443,22 @@ class CampaignSpec(_Strict):
             if unknown:
                 raise ValueError(f"gnn stages {unknown} are not stages of this campaign; allowed: {names}")
         self._check_stage_physics()
+        self._check_several_labels()
         self._check_ranker()
         self._check_fidelity()
         return self
+
+    def _check_several_labels(self) -> None:
+        """Several labelled objectives are learned by the trees alone (no ranker, gnn or multi-fidelity loop)."""
+        if len(self.targets) < 2:
+            return
+        used = [name for name, part in (("ranker", self.ranker), ("gnn", self.gnn)) if part is not None]
+        if self.multi_fidelity:
+            used.append("fidelity mode 'multi'")
+        if used:
+            raise ValueError(f"{' and '.join(used)} with the labelled objectives {self.targets}: they learn one "
+                             "labelled objective; allowed with several: the tree surrogates alone (no ranker, no "
+                             "gnn, fidelity mode 'ladder')")
 
     @property
     def phases_stage(self) -> StageSpec:
@@ -494,11 +510,15 @@ class CampaignSpec(_Strict):
                 "(sampling kind dirichlet or sobol), descriptor windows, a coarser step, fewer elements or components")
 
     @property
+    def candidate_elements(self) -> list[str]:
+        """The elements the candidates are made of."""
+        pool = set(self.candidates.elements) or set(CandidateSpace(self.candidates).elements)
+        return sorted(pool - set(self.candidates.excluded))
+
+    @property
     def element_pool(self) -> list[str]:
         """Every element a calculation of the campaign may hold: the candidates' (and H for delta_g_h)."""
-        pool = set(self.candidates.elements) or set(CandidateSpace(self.candidates).elements)
-        pool -= set(self.candidates.excluded)
-        return sorted(pool | ({"H"} if self.target == "delta_g_h" else set()))
+        return sorted(set(self.candidate_elements) | ({"H"} if "delta_g_h" in self.targets else set()))
 
     def _check_stage_physics(self) -> None:
         """Resolve each stage's settings for the element pool: a bad setting or element fails at load.
@@ -508,9 +528,10 @@ class CampaignSpec(_Strict):
         """
         pool = self.element_pool
         for stage in self.stages:
-            if is_remote(stage.calculator) and self.target != "mixing_energy_per_atom":
+            other = next((target for target in self.targets if target != "mixing_energy_per_atom"), None)
+            if is_remote(stage.calculator) and other is not None:
                 raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
-                                 f"{self.target}; allowed for {self.target}: "
+                                 f"{other}; allowed for {other}: "
                                  f"{', '.join(name for name in CALCULATORS if not is_remote(name))}")
             outside = sorted(set(stage.antiferromagnetic) - set(pool))
             if outside:
@@ -528,13 +549,23 @@ class CampaignSpec(_Strict):
                                  f"allowed: a calculator and settings with spin (e.g. qe with spin: true)")
 
     @property
+    def labelled_objectives(self) -> list[ObjectiveSpec]:
+        """The objectives validations label, in spec order (one surrogate each)."""
+        return [objective for objective in self.objectives if objective.labelled]
+
+    @property
     def labelled_objective(self) -> ObjectiveSpec:
-        """The objective validations label (the one the surrogate learns)."""
-        return next(objective for objective in self.objectives if objective.labelled)
+        """The first labelled objective (the one rankers, GNNs and the reports' parity plots follow)."""
+        return self.labelled_objectives[0]
+
+    @property
+    def targets(self) -> list[str]:
+        """The label properties the campaign learns, in spec order (e.g. ``delta_g_h``, ``mixing_energy_per_atom``)."""
+        return [objective.name for objective in self.labelled_objectives]
 
     @property
     def target(self) -> str:
-        """The label property the campaign learns, e.g. ``delta_g_h``."""
+        """The first label property the campaign learns, e.g. ``delta_g_h``."""
         return self.labelled_objective.name
 
     @property

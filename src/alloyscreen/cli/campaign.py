@@ -140,7 +140,7 @@ def top(campaign: str, count: int, as_json: bool) -> None:
         click.echo(json.dumps(rows))
         return
     spec = load_campaign_spec(get_database(), campaign)
-    columns = [stage.name for stage in spec.stages] + [o.name for o in spec.objectives if not o.labelled]
+    columns = [stage.name for stage in spec.stages] + [o.name for o in spec.objectives if o.name != spec.target]
     front = "front" if len(spec.objectives) > 1 else ""
     click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}" + "".join(f"{c:>14}" for c in columns))
     for rank, row in enumerate(rows):

@@ -116,7 +116,7 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
             folder = directory or Path(f"vasp-{structure.composition.reduced_formula}")
             report.update(_write_vasp_inputs(structure, settings, mode, folder))
         else:
-            outcome = label.run(given) if given is not None else label_candidate(candidate, stage, label, None, 0, seed)
+            outcome = label.run(given) if given is not None else label_candidate(candidate, stage, label, None, seed)
             report.update({"calculation_id": outcome.calculation_id, "status": outcome.status,
                            "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value,
                            "reference_crystals": _reference_crystals(outcome.label_id)})

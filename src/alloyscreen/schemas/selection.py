@@ -14,12 +14,20 @@ class SelectionOutcome(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["completed", "failed"] = Field(description="completed, or failed with a reason")
-    value: float | None = Field(None, description="label value (property units, e.g. eV/atom); None if failed")
-    label_id: str | None = Field(None, description="id of the `labels` document")
-    calculation_id: str | None = Field(None, description="id of the main `calculations` document")
+    status: Literal["completed", "failed"] = Field(description="completed (every labelled property), or failed with "
+                                                               "a reason")
+    value: float | None = Field(None, description="value of the campaign's first labelled property (its units, e.g. "
+                                                   "eV/atom); None if that label failed")
+    label_id: str | None = Field(None, description="id of the `labels` document of the first labelled property")
+    values: dict[str, float | None] = Field(default_factory=dict, description="label property -> value (its units), "
+                                            "one entry per labelled objective of the campaign; None where it failed")
+    label_ids: dict[str, str] = Field(default_factory=dict, description="label property -> id of its `labels` "
+                                                                        "document")
+    calculation_id: str | None = Field(None, description="id of the main `calculations` document (of the first "
+                                                         "labelled property)")
     structure_id: str | None = Field(None, description="id of the `structures` document validated")
-    core_hours: float | None = Field(None, ge=0, description="core-hours of the calculation(s) when first run")
+    core_hours: float | None = Field(None, ge=0, description="core-hours of the calculation(s) when first run, each "
+                                                             "calculation counted once")
     reused: bool = Field(False, description="True when every calculation came from the cache")
     error: str | None = Field(None, description="why it failed, if it did")
 

@@ -139,12 +139,14 @@ class StabilityMaker(MixingEnergyMaker):
     competing phases (``prototypes``), negative below it;
     ``mixing_free_energy_per_atom`` (eV/atom): ``ΔH_mix − T·ΔS_conf`` at
     ``temperature`` (K). The derived label cites the mixing energy's
-    calculations and, for the hull, every competing phase's.
+    calculations and, for the hull, every competing phase's. ``elements``: the
+    hull's elements (default: ``pool``, which may also hold an adsorbate's H).
     """
 
     prop: str = HULL_PROPERTY
     temperature: float = 0.0
     prototypes: list[str] = field(default_factory=lambda: list(PROTOTYPES))
+    elements: list[str] | None = None
 
     def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
              structure_id: str | None = None):
@@ -164,7 +166,7 @@ class StabilityMaker(MixingEnergyMaker):
         references = list(base.reference_calculation_ids)
         details: dict = {"mixing_energy_per_atom": mixing.value, "mixing_label_id": base.id}
         if self.prop == HULL_PROPERTY:
-            hull = pool_hull(self, self.pool or sorted(composition), self.prototypes)
+            hull = pool_hull(self, self.elements or self.pool or sorted(composition), self.prototypes)
             value = hull.energy_above_hull(composition, mixing.value)
             phase_labels = [phase.label_id for phase in hull.phases if phase.label_id]
             references += [phase.calculation_id for phase in hull.phases if phase.calculation_id]
