@@ -38,21 +38,19 @@ import functools
 import importlib
 import io
 import json
-import os
 import pstats
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from scratch import scratch_database
+
 from alloyscreen.campaign.execution import run_campaign
 from alloyscreen.campaign.spec import load_spec
-from alloyscreen.db import server
-from alloyscreen.db.client import close_clients, get_database
+from alloyscreen.db.client import get_database
 from alloyscreen.terminal import library_noise_to
 from alloyscreen.validation import targets
 from alloyscreen.validation.emt import EMTCalculator
@@ -182,17 +180,14 @@ def main() -> None:
     args = parser.parse_args()
     spec = load_spec(args.spec or SPEC)
 
-    data_dir = tempfile.mkdtemp(prefix="alloyscreen-overhead-", dir="/tmp")
-    os.environ.update(ALLOYSCREEN_DATA_DIR=data_dir, ALLOYSCREEN_DB_NAME="bench_overhead")
-    os.environ.pop("ALLOYSCREEN_MONGO_URI", None)
     clock = Clock()
     phases = instrument(clock)
     profiler = cProfile.Profile(clock.outside) if args.profile else None
-    try:
+    with scratch_database("overhead") as data_dir:
         start = time.perf_counter()
         database = get_database()
         db_start = time.perf_counter() - start
-        with library_noise_to(Path(data_dir) / "campaign.log"):
+        with library_noise_to(data_dir / "campaign.log"):
             start = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
@@ -202,10 +197,6 @@ def main() -> None:
             total = time.perf_counter() - start
         stored = list(database["calculations"].find({}, {"wall_time_s": 1, "status": 1, "n_atoms": 1}))
         n_jobs = database["jobflow_outputs"].count_documents({})
-    finally:
-        close_clients()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
     inside, in_db = clock.inside, sum(d.get("wall_time_s") or 0.0 for d in stored)
     listed = sum(value for name, value in phases.items() if not name.startswith(" "))

@@ -22,22 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 from scipy.stats import spearmanr
+from scratch import scratch_database
 
 from alloyscreen.campaign.execution import run_campaign
 from alloyscreen.campaign.objectives import objective_values, rank
 from alloyscreen.campaign.results import campaign_status
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.candidates import CandidateSpace
-from alloyscreen.db import server
-from alloyscreen.db.client import close_clients, get_database
+from alloyscreen.db.client import get_database
 
 FLOW = Path(__file__).resolve().parents[1] / "flows" / "ptpd_her_stability.yaml"
 
@@ -91,10 +88,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=24, help="CHGNet validations")
     args = parser.parse_args()
     spec = load_spec(shrunk_spec(args.budget))
-    data_dir = tempfile.mkdtemp(prefix="alloyscreen-her-front-", dir="/tmp")
-    os.environ.update(ALLOYSCREEN_DATA_DIR=data_dir, ALLOYSCREEN_DB_NAME="bench_her_front")
-    os.environ.pop("ALLOYSCREEN_MONGO_URI", None)
-    try:
+    with scratch_database("her_front"):
         database = get_database()
         start = time.perf_counter()
         run_campaign(spec)
@@ -103,10 +97,6 @@ def main() -> None:
         result = {"benchmark": "her_stability_front", "campaign": spec.name,
                   "candidates": CandidateSpace(spec.candidates).size,
                   "wall_s": round(wall, 1), "core_hours": stage["core_hours"], **front(spec, database)}
-    finally:
-        close_clients()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     print(json.dumps(result))
 
 

@@ -38,22 +38,20 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 from alloyscreen.campaign.models import store_model  # noqa: E402
 from alloyscreen.campaign.scoring import SliceKeeper  # noqa: E402
 from alloyscreen.candidates import CandidateSpace  # noqa: E402
-from alloyscreen.db import server  # noqa: E402
-from alloyscreen.db.client import close_clients, get_database  # noqa: E402
+from alloyscreen.db.client import get_database  # noqa: E402
 from alloyscreen.db.init import init_database  # noqa: E402
 from alloyscreen.descriptors import FEATURE_SET, featurize  # noqa: E402
 from alloyscreen.surrogates.ensemble import EnsembleRegressor  # noqa: E402
@@ -161,10 +159,7 @@ def main() -> None:
     if args.quick:
         args.step, args.small_step, args.stage_rows, args.matminer_rows = 0.05, 0.0625, 200_000, 100
 
-    data_dir = tempfile.mkdtemp(prefix="alloyscreen-screen-", dir="/tmp")
-    os.environ.update(ALLOYSCREEN_DATA_DIR=data_dir, ALLOYSCREEN_DB_NAME="bench_screen")
-    os.environ.pop("ALLOYSCREEN_MONGO_URI", None)
-    try:
+    with scratch_database("screen") as data_dir:
         model = train_model()
         blob = model.to_bytes()
         database = get_database()
@@ -174,14 +169,10 @@ def main() -> None:
         per_stage = stages(model, args.stage_rows, args.matminer_rows)
         paths = {}
         for step in (args.step, args.small_step):
-            paths[step] = Path(data_dir) / f"space-{step:g}.yaml"
+            paths[step] = data_dir / f"space-{step:g}.yaml"
             paths[step].write_text(yaml.safe_dump(campaign_spec(step)))
         runs = [end_to_end(paths[args.step], model_id, workers) for workers in (1, 2)]
         small = end_to_end(paths[args.small_step], model_id, 1)
-    finally:
-        close_clients()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     one, two = runs
     efficiency = one["screen_s"] / (2 * two["screen_s"])
     per_candidate = one["screen_s"] / one["candidates"]

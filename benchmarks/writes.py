@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import numpy as np
+from scratch import scratch_database
 
-from alloyscreen.db import server
-from alloyscreen.db.client import close_clients, get_database
+from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many
 from alloyscreen.db.init import init_database
 from alloyscreen.schemas.provenance import current_job_provenance
@@ -101,18 +98,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="alloyscreen-writes-", dir="/tmp")
-    os.environ.update(ALLOYSCREEN_DATA_DIR=data_dir, ALLOYSCREEN_DB_NAME="bench_writes")
-    os.environ.pop("ALLOYSCREEN_MONGO_URI", None)
-    try:
+    with scratch_database("writes"):
         database = get_database()
         init_database(database)
         results = [compare(database, name, write, args.docs, args.repeats)
                    for name, write in project_writers(args.docs).items()]
-    finally:
-        close_clients()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     print(json.dumps({"benchmark": "writes", "repeats": args.repeats, "results": results}, indent=2))
 
 
