@@ -140,3 +140,30 @@ def test_phases_prints_the_pool_hull_and_refuses_a_bad_prototype_in_one_line(dat
     separating = _alloyscreen("phases", "Cu", "Ni", "--prototypes", "L1_0")  # EMT: CuNi L1_0 lies above
     assert separating.returncode == 0 and separating.stdout.strip().splitlines()[-1] == (
         "no phase lies below the elements: the hull of Cu-Ni is the elements alone")
+
+
+def test_worker_check_says_what_a_worker_runs_and_refuses_a_category_no_job_carries(database, tmp_path):
+    from alloyscreen.campaign.records import save_campaign
+    from alloyscreen.campaign.spec import load_spec
+
+    spec = load_spec({"name": "routed", "candidates": {"elements": ["Cu", "Ni"], "n_components": 2,
+                                                       "sampling": {"kind": "grid", "step": 0.25}},
+                      "stages": [{"name": "emt", "calculator": "emt", "max_validations": 2},
+                                 {"name": "pw", "calculator": "qe", "max_validations": 1, "category": "dft",
+                                  "settings": {"functional": "PBE"}}]})
+    save_campaign(spec, "created")
+    files = {}
+    for name, category in [("dft-node", "dft"), ("gpu-node", "gpu"), ("any-node", "")]:
+        files[name] = tmp_path / f"{name}.yaml"
+        files[name].write_text(f"name: {name}\ncategory: '{category}'\nquery: '{{}}'\n")
+    dft = _alloyscreen("worker-check", str(files["dft-node"]), "routed")
+    assert dft.returncode == 0 and dft.stdout.strip() == "worker dft-node runs of campaign routed: stage pw (qe)"
+    anything = _alloyscreen("worker-check", str(files["any-node"]), "routed")
+    assert anything.returncode == 0 and "driver jobs" in anything.stdout and "stage emt (emt)" in anything.stdout
+    gpu = _alloyscreen("worker-check", str(files["gpu-node"]), "routed")
+    assert gpu.returncode == 2 and len(gpu.stderr.strip().splitlines()) == 1
+    expected = ("category 'gpu', which no job of campaign routed carries; allowed: cheap, dft (cheap: driver jobs "
+                "(rounds, scoring, confirmation), stage emt (emt); dft: stage pw (qe))")
+    assert "worker 'gpu-node'" in gpu.stderr and expected in gpu.stderr
+    broken = _alloyscreen("worker-check", str(tmp_path / "missing.yaml"), "routed")
+    assert broken.returncode == 2 and "cannot be read" in broken.stderr

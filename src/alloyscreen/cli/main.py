@@ -13,6 +13,7 @@ from alloyscreen.cli.phases import phases
 from alloyscreen.cli.report import report
 from alloyscreen.cli.screen import screen_command
 from alloyscreen.cli.validate import validate
+from alloyscreen.cli.worker import worker_check
 from alloyscreen.errors import AlloyscreenError
 
 
@@ -33,5 +34,6 @@ def cli() -> None:
     """High-throughput screening of alloys and high-entropy alloys."""
 
 
-for command in (db, run, submit_command, status, rerun, top, screen_command, report, featurize, validate, phases):
+for command in (db, run, submit_command, status, rerun, top, screen_command, report, featurize, validate, phases,
+                worker_check):
     cli.add_command(command)
