@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from tests.campaign.checks import run_to_the_end
 
+from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.descriptors import Compositions
@@ -48,6 +49,17 @@ def test_only_single_phase_candidates_are_chosen_and_labelled_by_their_hull_dist
         mixing = database["labels"].find_one({"_id": label["details"]["mixing_label_id"]})["value"]
         assert label["value"] >= mixing - 1e-12  # the hull lies at or below zero: E - E_hull >= E
         assert label["details"]["stabilization_temperature_k"] >= 0
+
+
+def test_the_competing_phases_are_relaxed_in_a_job_of_their_stage_before_round_0():
+    spec = load_spec({**SPEC, "phases": {"single_phase": {"temperature": 1000}, "stage": "dft"},
+                      "stages": [*SPEC["stages"], {"name": "dft", "calculator": "emt", "max_validations": 1,
+                                                   "category": "dft"}]})
+    jobs = {job.name: job for job, _ in CampaignMaker().make(spec).iterflow()}
+    assert [name for name in jobs if name.startswith("phases")] == ["phases emt", "phases dft"]  # hull; filter
+    assert [jobs[f"phases {name}"].config.manager_config["_category"] for name in ("emt", "dft")] == ["cheap", "dft"]
+    assert jobs["phases dft"].function_args[3].uuid == jobs["phases emt"].uuid
+    assert jobs["round 0"].function_args[2].uuid == jobs["phases dft"].uuid  # round 0 waits for both
 
 
 @pytest.mark.parametrize(("change", "message"), [

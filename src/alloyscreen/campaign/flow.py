@@ -35,6 +35,7 @@ from alloyscreen.campaign.rounds import (
     plan_round,
     score_round,
     select_round,
+    stage_hull,
 )
 from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec, StructureSpec, load_spec
@@ -313,6 +314,26 @@ def start_campaign(maker: CampaignMaker, spec: CampaignSpec) -> str:
 
 
 @job
+def competing_phases_job(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, campaign_id: str) -> str:
+    """Relax the pool's competing phases with stage ``stage_index`` before the rounds need them; pass the id on.
+
+    Routed to the stage's category, so a DFT hull runs on DFT workers, not in
+    a driver job; the rounds and label jobs then read the phases from the cache.
+    """
+    spec = maker.campaign(spec)
+    stage_hull(spec, spec.stages[stage_index])
+    return campaign_id
+
+
+def hull_stages(spec: CampaignSpec) -> list[int]:
+    """The stages whose competing phases the rounds need: the single-phase filter's, the first for a stability label."""
+    needed = {spec.stages.index(spec.phases_stage)} if spec.phases.single_phase is not None else set()
+    if HULL_PROPERTY in spec.targets:
+        needed.add(0)
+    return sorted(needed)
+
+
+@job
 def train_campaign_gnn_job(maker: CampaignMaker, spec: CampaignSpec, outcomes_ready: Any) -> str | None:
     """Train ``spec.gnn`` once ``outcomes_ready`` (the last stage's output) exists; return the model id or None."""
     document = train_campaign_gnn(get_database(), maker.campaign(spec))
@@ -402,8 +423,16 @@ class CampaignMaker(Maker):
         """Return the flow: register the campaign, then the first active-learning round."""
         maker = self if self.stages else replace(self, stages=[StageMaker.from_spec(s) for s in spec.stages])
         register = _driver(_named(start_campaign(maker, spec), f"start {spec.name}"))
-        first = _driver(_named(active_learning_round(maker, spec, register.output, 0, []), "round 0"))
-        jobs: list[Job | Flow] = [register, first]
+        jobs: list[Job | Flow] = [register]
+        campaign_id = register.output
+        for index in hull_stages(spec):
+            stage = spec.stages[index]
+            phases = _routed(_named(competing_phases_job(maker, spec, index, campaign_id), f"phases {stage.name}"),
+                             stage.category)
+            jobs.append(phases)
+            campaign_id = phases.output
+        first = _driver(_named(active_learning_round(maker, spec, campaign_id, 0, []), "round 0"))
+        jobs.append(first)
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
             jobs.append(_driver(_named(train_campaign_gnn_job(maker, spec, first.output), "train gnn")))
         flow = Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")

@@ -51,7 +51,7 @@ from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
 from alloyscreen.surrogates.multifidelity import expensive_moments
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
 from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch, select_stratified
-from alloyscreen.validation.phases import pool_hull
+from alloyscreen.validation.phases import PhaseHull, pool_hull
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 
@@ -107,15 +107,19 @@ def _random_scorer(seed: int, round_index: int):
     return scorer
 
 
+def stage_hull(spec: CampaignSpec, stage: StageSpec) -> PhaseHull:
+    """The hull of the campaign's competing phases at ``stage``'s calculator and settings (relaxed once, cached)."""
+    label = MixingEnergyMaker(name=stage.name, validation=stage.validation_maker(), pool=spec.element_pool,
+                              antiferromagnetic=list(stage.antiferromagnetic))
+    return pool_hull(label, spec.candidate_elements, spec.phases.prototypes)
+
+
 def _single_phase_only(spec: CampaignSpec, scorer):
     """``scorer`` with the candidates outside the single-phase window scored NaN (never kept); as is without one."""
     criterion = spec.phases.single_phase
     if criterion is None:
         return scorer
-    stage = spec.phases_stage
-    label = MixingEnergyMaker(name=stage.name, validation=stage.validation_maker(), pool=spec.element_pool,
-                              antiferromagnetic=list(stage.antiferromagnetic))
-    enthalpies = pool_hull(label, spec.candidate_elements, spec.phases.prototypes).pair_enthalpies()
+    enthalpies = stage_hull(spec, spec.phases_stage).pair_enthalpies()
 
     def filtered(comps: Compositions, X: np.ndarray, positions: np.ndarray):
         mean, std, scores = scorer(comps, X, positions)
