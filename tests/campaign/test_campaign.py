@@ -178,3 +178,22 @@ def test_core_hours_lost_with_killed_attempts_count_against_the_stage_budget(dat
     after = database["campaigns"].find_one({"_id": spec.campaign_id})["budgets_spent"]["emt_core_hours"]
     assert after == pytest.approx(spent + 4.0)
     assert campaign_status(database, spec.campaign_id)["stages"][0]["core_hours"] == pytest.approx(after)
+
+
+def test_outcomes_stored_before_several_labels_are_read_and_resumed(database):
+    """Outcomes without ``values``/``label_ids`` (stored by an earlier version) get them from ``value``/``label_id``."""
+    spec = load_spec(_spec("before-several-labels", validations=5))
+    run_here(CampaignMaker().make(spec))
+    top = top_candidates(database, spec.campaign_id)
+    query = {"campaign_id": spec.campaign_id}
+    database["selections"].update_many(query, {"$unset": {"outcome.values": "", "outcome.label_ids": ""}})
+    assert database["selections"].count_documents({**query, "outcome.values": {"$exists": True}}) == 0
+    assert top_candidates(database, spec.campaign_id) == top
+    database["selections"].update_many(query, {"$unset": {"outcome.values": "", "outcome.label_ids": ""}})
+    before = _counts(database)
+    run_here(CampaignMaker().make(spec))
+    assert _counts(database) == before
+    for selection in database["selections"].find(query):
+        outcome = selection["outcome"]
+        assert outcome["values"] == {"mixing_energy_per_atom": outcome["value"]}
+        assert outcome["label_ids"] == {"mixing_energy_per_atom": outcome["label_id"]}

@@ -36,6 +36,13 @@ def _pareto_scorer(comps, X, positions):
     return X[:, 0], X[:, 1], np.column_stack([X[:, 0], -X[:, 2]])
 
 
+def _two_labels_filtered_scorer(comps, X, positions):
+    """Two labelled objectives (2-D mean and std); the first 7000 candidates filtered out (NaN: never kept)."""
+    scores = np.column_stack([X[:, 0], -X[:, 2]])
+    scores[positions < 7000] = np.nan
+    return X[:, :2], X[:, 1:], scores
+
+
 def _every_prediction(spec, model):
     """Ids, predicted means and stds of every candidate of the campaign's space, in stream order."""
     ids, means, stds = [], [], []
@@ -53,7 +60,7 @@ def _assert_quantiles_close(described: dict, values: np.ndarray) -> None:
     assert np.all(np.abs(estimated - exact) <= 2**-7 * np.abs(exact) + 1e-12), (estimated, exact)
 
 
-@pytest.mark.parametrize("scorer", [_rounded_scorer, _pareto_scorer])
+@pytest.mark.parametrize("scorer", [_rounded_scorer, _pareto_scorer, _two_labels_filtered_scorer])
 @pytest.mark.parametrize("full_ranking", [0, 10**9])
 def test_shards_merge_into_what_one_job_keeps(scorer, full_ranking):
     space = CandidateSpace(SPACE)
@@ -72,7 +79,7 @@ def test_shards_merge_into_what_one_job_keeps(scorer, full_ranking):
             assert np.array_equal(getattr(merged.summary, name), getattr(one.summary, name)), name
         if full_ranking:
             for name in ("position", "score", "mean"):
-                assert np.array_equal(getattr(merged.ranking, name), getattr(one.ranking, name)), name
+                assert np.array_equal(getattr(merged.ranking, name), getattr(one.ranking, name), equal_nan=True), name
         else:
             assert merged.ranking is None
 

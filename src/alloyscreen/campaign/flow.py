@@ -15,15 +15,15 @@ from typing import Any
 import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
+from pymatgen.core import Structure
 
 from alloyscreen.campaign.fidelity import second_stage_batch
 from alloyscreen.campaign.gnn import train_campaign_gnn
-from alloyscreen.campaign.history import spent_core_hours, stage_history, stored_batch
+from alloyscreen.campaign.history import backfill_outcomes, spent_core_hours, stage_history, stored_batch
 from alloyscreen.campaign.labelling import (
     Candidate,
     LabelOutcome,
     candidate_structure,
-    label_candidate,
     placed,
 )
 from alloyscreen.campaign.records import save_campaign
@@ -125,28 +125,38 @@ def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_i
     """Label ``candidate`` with each of ``targets`` (the campaign's label properties) at the stage ``maker``.
 
     ``pool``: the campaign's elements, for which the stage's physics settings
-    are resolved once; ``stability``: target -> temperature and prototypes of a
-    stability target (:func:`stability_options`). A mixing energy (or a
-    stability derived from it) from a calculator that runs here is labelled in
-    this job; dG_H (one job per adsorption site) and calculators that run only
-    as a workflow (VASP) replace this job with the label Makers' flows and a
-    job storing the outcome on the selection. Labels of one candidate share
-    their calculations through the cache (a bulk relaxation is run once).
+    are resolved once; ``stability``: target -> temperature, prototypes and
+    hull elements of a stability target (:func:`stability_options`). A mixing
+    energy (or a stability derived from it) from a calculator that runs here is
+    labelled in this job; dG_H (one job per adsorption site) and calculators
+    that run only as a workflow (VASP) replace this job with the label Makers'
+    flows and a job storing the outcome on the selection. The bulk structure
+    and the slab are made once per job; labels share their calculations
+    through the cache (a bulk relaxation is run once).
     """
     stage = maker.stage_spec()
+    if isinstance(targets, str):  # a workflow submitted before campaigns learned several labels
+        targets = [targets]
+    cell_atoms = get_calculator(stage.calculator).cell_atoms
+    made: dict[bool, tuple[Structure, str]] = {}  # slab or bulk -> the candidate's structure and its id
+
+    def structure_of(slab: bool) -> tuple[Structure, str]:
+        if slab not in made:
+            recipe = stage.slab_maker(seed) if slab else stage.structure_maker(seed)
+            made[slab] = candidate_structure(candidate, recipe, cell_atoms)
+        return made[slab]
+
     outcomes: dict[str, Any] = {}
     flows = []
     for target in targets:
         label = maker.label_maker(target, pool, seed, (stability or {}).get(target))
-        if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
-            outcomes[target] = label_candidate(candidate, stage, label, campaign_id, seed)
-            continue
         try:
-            structures = stage.slab_maker(seed) if isinstance(label, HydrogenAdsorptionMaker) else \
-                stage.structure_maker(seed)
-            cell_atoms = get_calculator(stage.calculator).cell_atoms
-            structure, structure_id = candidate_structure(candidate, structures, cell_atoms)
-            flow = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id)
+            structure, structure_id = structure_of(isinstance(label, HydrogenAdsorptionMaker))
+            parents = [structure_id, candidate.id]
+            if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
+                outcomes[target] = label.run(structure, candidate.id, parents, structure_id, campaign_id)
+                continue
+            flow = label.make(structure, candidate.id, parents, structure_id)
         except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
             outcomes[target] = SelectionOutcome(status="failed", error=str(error))
             continue
@@ -310,6 +320,7 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
 def start_campaign(maker: CampaignMaker, spec: CampaignSpec) -> str:
     """Mark the campaign running (storing it first if needed) with its stages as ``maker`` has them; return its id."""
     spec = maker.campaign(spec)
+    backfill_outcomes(get_database(), spec)  # a campaign resumed after the upgrade to several labels
     return save_campaign(spec, "running")
 
 

@@ -7,7 +7,10 @@ batch it had chosen.
 
 from __future__ import annotations
 
+from pymongo.database import Database
+
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.db.cache import lost_core_hours
 from alloyscreen.db.client import get_database
 from alloyscreen.surrogates.records import selection_id
@@ -60,7 +63,25 @@ def stage_history(campaign_id: str, stage: str, before_round: int | None = None)
 
 
 def spent_core_hours(outcomes: list[LabelOutcome]) -> float:
-    """Core-hours a stage spent on ``outcomes``: their calculations', and those lost with killed attempts at them."""
-    calculations = [outcome.calculation_id for outcome in outcomes if outcome.calculation_id]
-    return sum(outcome.core_hours for outcome in outcomes) + lost_core_hours(get_database(), "calculations",
-                                                                            calculations)
+    """Core-hours a stage spent on ``outcomes``, and those lost with killed attempts at their calculations.
+
+    The calculations are each outcome's main one and those its labels cite as
+    their own (an adsorption site's; not the shared elemental references).
+    """
+    database = get_database()
+    calculations = {outcome.calculation_id for outcome in outcomes if outcome.calculation_id}
+    label_ids = [label_id for outcome in outcomes for label_id in outcome.label_ids.values()]
+    for label in database["labels"].find({"_id": {"$in": label_ids}}, {"calculation_ids": 1}):
+        calculations.update(label["calculation_ids"])
+    return sum(outcome.core_hours for outcome in outcomes) + lost_core_hours(database, "calculations", calculations)
+
+
+def backfill_outcomes(database: Database, spec: CampaignSpec) -> None:
+    """Give outcomes stored before campaigns learned several labels their ``values`` and ``label_ids`` (once)."""
+    selections = database["selections"]
+    stored = {"campaign_id": spec.campaign_id, "outcome": {"$ne": None}, "outcome.values": {"$exists": False}}
+    for selection in selections.find(stored, {"outcome": 1}):
+        outcome = selection["outcome"]
+        label_ids = {spec.target: outcome["label_id"]} if outcome.get("label_id") else {}
+        selections.update_one({"_id": selection["_id"]}, {"$set": {"outcome.values": {spec.target: outcome["value"]},
+                                                                   "outcome.label_ids": label_ids}})

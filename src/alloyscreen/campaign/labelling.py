@@ -1,9 +1,13 @@
-"""Turn a selected candidate into a label of the campaign target: its structures and its outcome.
+"""Turn a selected candidate into labels of the campaign's targets: its structures and its outcome.
 
-- ``mixing_energy``: bulk structure (SQS or random) -> :class:`MixingEnergyMaker`
-  (in this process, or as jobs for calculators that run only as a workflow);
+- ``mixing_energy`` (and the stability labels derived from it): bulk structure
+  (SQS or random) -> :class:`MixingEnergyMaker` (in this process, or as jobs for
+  calculators that run only as a workflow);
 - ``delta_g_h``: slab of the close-packed facet (made here) ->
   :class:`HydrogenAdsorptionMaker` (one job per site).
+
+The label Makers' outcomes of one candidate at one stage merge into one
+:class:`LabelOutcome` (:func:`placed`).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ def candidate_structure(candidate: Candidate, maker: StructureMaker,
 
 def placed(candidate: Candidate, stage: StageSpec, round_index: int,
            outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
-    """One outcome of the label Makers' outcomes (label property -> outcome), with its candidate, stage and round.
+    """The candidate's outcome at a stage and round, merged from its label Makers' (label property -> outcome).
 
     The first property's value and ids lead; it is completed when every
     property is; a calculation two labels share (a hull distance and a mixing
@@ -76,7 +80,7 @@ def placed(candidate: Candidate, stage: StageSpec, round_index: int,
     return LabelOutcome(
         candidate=candidate, stage=stage.name, round=round_index,
         **{**first.model_dump(), "status": "failed" if errors else "completed",
-           "error": "; ".join(errors) if len(outcomes) > 1 else first.error,
+           "error": ("; ".join(errors) or None) if len(outcomes) > 1 else first.error,
            "values": {prop: outcome.value for prop, outcome in outcomes.items()},
            "label_ids": {prop: label_id for prop, outcome in outcomes.items() if (label_id := outcome.label_id)},
            "core_hours": sum(charged.values()), "reused": all(outcome.reused for outcome in outcomes.values())})

@@ -94,6 +94,11 @@ def labelled_outcomes(outcomes: list[LabelOutcome]) -> list[LabelOutcome]:
     return [outcome for outcome in outcomes if outcome.status == "completed" and outcome.value is not None]
 
 
+def labelled_with(outcomes: list[LabelOutcome], name: str) -> list[tuple[LabelOutcome, float]]:
+    """The outcomes with a value of label property ``name``, with that value (what its surrogate learns)."""
+    return [(outcome, value) for outcome in outcomes if (value := outcome.values.get(name)) is not None]
+
+
 def best_outcomes(spec: CampaignSpec, outcomes: list[LabelOutcome], count: int) -> list[LabelOutcome]:
     """The ``count`` best labelled outcomes, best first (by Pareto front first when there are several objectives)."""
     labelled = labelled_outcomes(outcomes)

@@ -7,6 +7,7 @@ from typing import Any
 from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.database import Database
 
+from alloyscreen.campaign.history import backfill_outcomes
 from alloyscreen.campaign.objectives import objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.campaign.workflow import project_launchpad, submitted, workflow_status
@@ -133,9 +134,13 @@ def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
 
     Labels and calculations are shared between campaigns (content ids), so the
     campaign's own link to them is the outcome stored on each of its selections.
+    One row per labelled property; ``calculation_id``, ``structure_id`` and
+    ``core_hours`` are the selection's (its first property's calculation and
+    structure, every property's core-hours).
     """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
+    backfill_outcomes(database, spec)
     calculators = {stage.name: stage.calculator for stage in spec.stages}
     selections = database["selections"].find(
         {"campaign_id": campaign["_id"], "outcome": {"$ne": None}},

@@ -7,8 +7,6 @@ selections have content ids, so nothing is stored twice.
 
 from __future__ import annotations
 
-from typing import cast
-
 import gridfs
 import numpy as np
 from pydantic import BaseModel, Field
@@ -30,6 +28,7 @@ from alloyscreen.campaign.objectives import (
     labelled_column,
     labelled_columns,
     labelled_outcomes,
+    labelled_with,
     objective_values,
     objectives_of,
     rank,
@@ -153,7 +152,8 @@ def _store_round(spec: CampaignSpec, plan: RoundPlan, scored: ScoredSlice, batch
             bucket.put(scored.ranking_blob(), filename=name, metadata={
                 "campaign_id": campaign_id, "candidates": scored.summary.rows, "full": scored.ranking is not None})
         pareto = scored.scores.ndim == 2
-        mean, std = scored.mean.reshape(len(scored.ids), -1), scored.std.reshape(len(scored.ids), -1)
+        shape = (len(scored.ids), len(plan.model_ids))
+        mean, std = scored.mean.reshape(shape), scored.std.reshape(shape)
         for k, (column, surrogate) in enumerate(zip(labelled_columns(spec), plan.model_ids, strict=True)):
             top = Scored(np.asarray(scored.ids), mean[:, k], std[:, k],
                          scored.scores[:, column] if pareto else scored.scores,
@@ -188,7 +188,11 @@ class RoundPlan(BaseModel):
 
 
 def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], size: int) -> RoundPlan:
-    """Train (and store) the round's surrogate when there are enough labels; say how to score."""
+    """Train (and store) the round's surrogates when there are enough labels; say how to score.
+
+    Each labelled objective's surrogate learns every candidate with a value of
+    it (one whose other label failed included).
+    """
     labelled = labelled_outcomes(history)
     keep = max(spec.acquisition.keep_top, int(np.ceil(spec.acquisition.pool_factor * size))) + len(history)
     if len(labelled) < max(spec.initial_random, MIN_LABELS):
@@ -196,10 +200,12 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
             return RoundPlan(round=round_index, acquisition="direct", diversity="none", size=size,
                              keep=max(keep, spec.direct_sample))
         return RoundPlan(round=round_index, acquisition="random", diversity="none", size=size, keep=keep)
-    compositions = [o.candidate.composition for o in labelled]
-    model_ids = [train_surrogate(spec, compositions, [cast(float, o.values[name]) for o in labelled],
-                                 [o.label_ids[name] for o in labelled if name in o.label_ids], round_index, name)
-                 for name in spec.targets]
+    model_ids = []
+    for name in spec.targets:
+        rows = labelled_with(history, name)
+        model_ids.append(train_surrogate(spec, [o.candidate.composition for o, _ in rows], [v for _, v in rows],
+                                         [o.label_ids[name] for o, _ in rows if name in o.label_ids], round_index,
+                                         name))
     delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index))
                       if spec.multi_fidelity else None)
     return RoundPlan(round=round_index, model_id=model_ids[0], more_model_ids=model_ids[1:], size=size, keep=keep,
@@ -214,8 +220,8 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
         scorer = _random_scorer(spec.seed, plan.round)
     else:
         models = [load_stored_model(get_database(), model_id) for model_id in plan.model_ids]
-        labelled = labelled_outcomes(history)
-        delta, y_labelled = None, [[cast(float, o.values[name]) for o in labelled] for name in spec.targets]
+        delta = None
+        y_labelled = [[value for _, value in labelled_with(history, name)] for name in spec.targets]
         if spec.multi_fidelity:
             expensive = second_stage_history(spec, plan.round)
             delta = delta_predictor(plan.delta_model_id, history, expensive)
@@ -278,7 +284,7 @@ def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,
     if len(spec.objectives) > 1:
         by = f"Pareto front on {', '.join(o.name for o in spec.objectives)}, then {by}"
     provenance = current_job_provenance(campaign_id=spec.campaign_id,
-                                        parents=[outcome.label_id for outcome in best if outcome.label_id])
+                                        parents=[i for outcome in best for i in outcome.label_ids.values()])
     insert_many(get_database()["selections"], (SelectionDocument(
         id=selection_id(spec.campaign_id, stage.name, round_index, outcome.candidate.id),
         campaign_id=spec.campaign_id, stage=stage.name, round=round_index, candidate_id=outcome.candidate.id,

@@ -270,6 +270,7 @@ class SliceKeeper:
         self.parts: list[Ranking] | None = [] if full_ranking else None
         self.summary: Summary | None = None
         self.scores: np.ndarray | None = None
+        self.labelled: tuple[int, ...] = ()  # shape of a row's mean and std: () or (labelled objectives,)
         self.fronts = np.empty(0, dtype=int)
         self.rows: dict[str, list] = {"X": [], "mean": [], "std": [], "composition": [], "prototype": [],
                                       "position": []}
@@ -280,6 +281,7 @@ class SliceKeeper:
         positions = chunk.start + np.arange(len(chunk))
         if self.summary is None:
             self.summary = Summary.empty(_summary_names(mean, scores))
+            self.labelled = mean.shape[1:]
         self.summary.add(np.column_stack([mean, scores]))
         if self.parts is not None:
             self.parts.append(Ranking(positions, scores.astype(np.float32), mean.astype(np.float32)))
@@ -302,8 +304,8 @@ class SliceKeeper:
             compositions=kept["composition"],
             prototypes=kept["prototype"],
             X=np.asarray(kept["X"]) if kept["X"] else np.empty((0, 0)),
-            mean=np.asarray(kept["mean"], dtype=float),
-            std=np.asarray(kept["std"], dtype=float),
+            mean=np.asarray(kept["mean"], dtype=float).reshape(len(kept["mean"]), *self.labelled),
+            std=np.asarray(kept["std"], dtype=float).reshape(len(kept["std"]), *self.labelled),
             scores=np.empty(0) if self.scores is None else self.scores,
             fronts=self.fronts,
             positions=np.asarray(kept["position"], dtype=np.int64),

@@ -1,9 +1,10 @@
 """Screen a campaign's candidate space through a stored surrogate, validating nothing.
 
 :func:`screen` streams every candidate through a tree ensemble (the model of the
-campaign's latest scored round, or one named by id) with
-:func:`~alloyscreen.campaign.scoring.score_space`, keeps the best ``top`` by the
-predicted utility of the labelled objective (the campaign's direction) and a
+campaign's latest scored round, which learns its first labelled objective, or one
+named by id) with :func:`~alloyscreen.campaign.scoring.score_space`, keeps the
+best ``top`` by the predicted utility of the model's objective (its direction
+in the campaign) and a
 fixed-size summary of the predicted mean over the whole space, so memory does
 not grow with the space. With ``workers > 1`` the space is split into that many
 contiguous shards scored in as many processes and merged exactly.
@@ -77,9 +78,10 @@ def screen(source: str | Path | CampaignSpec, model_id: str | None = None, top: 
     source : str, Path or CampaignSpec
         A spec (yaml file or object), or a campaign in the database (id, id prefix or name).
     model_id : str, optional
-        A model of the ``models`` registry; default: the model of the campaign's latest scored round.
+        A tree ensemble of the ``models`` registry learning one of the campaign's labelled properties;
+        default: the model of the campaign's latest scored round (its first labelled property).
     top : int
-        Candidates kept, best first by the predicted utility of the labelled objective.
+        Candidates kept, best first by the predicted utility of the model's objective.
     workers : int
         Processes scoring contiguous shards of the space (1: here, one thread).
     chunk_size : int, optional
