@@ -221,6 +221,8 @@ def test_max_seconds_comes_from_the_setting_the_time_limit_or_the_slurm_time_lef
     assert max_seconds({"max_seconds": 50, "timeout_s": None}) == 50.0  # the smaller wins
     monkeypatch.setenv("TIME_LEFT", "2:03:04")
     assert max_seconds({"max_seconds": None, "timeout_s": 1e5}) == 7384 - SLURM_MARGIN_S
+    monkeypatch.setenv("TIME_LEFT", "4:00")  # a short job: a tenth of its time left for the restart files
+    assert max_seconds({"max_seconds": None, "timeout_s": None}) == pytest.approx(216.0)
     monkeypatch.setenv("TIME_LEFT", "UNLIMITED")
     assert max_seconds({"max_seconds": None, "timeout_s": 100}) == 90.0
     monkeypatch.setenv("SLURM_JOB_ID", "43")  # squeue fails

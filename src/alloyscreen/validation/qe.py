@@ -106,6 +106,7 @@ def max_seconds(run: dict[str, Any]) -> float | None:
     The ``max_seconds`` run setting, else ``TIMEOUT_FRACTION`` of ``timeout_s``;
     inside a SLURM job (``SLURM_JOB_ID`` set) the job's time left (``squeue -h
     -j ID -o %L``: ``[days-][hours:]minutes:seconds``) less ``SLURM_MARGIN_S``
+    (or less a tenth of it, for a job with under ``10 x SLURM_MARGIN_S`` left)
     when that is smaller. A missing or failing squeue is ignored.
     """
     limits = [float(run["max_seconds"])] if run["max_seconds"] is not None else (
@@ -116,7 +117,8 @@ def max_seconds(run: dict[str, Any]) -> float | None:
         days, _, clock = left.rpartition("-")
         with suppress(ValueError):  # UNLIMITED, NOT_SET ...
             seconds = sum(float(part) * 60**power for power, part in enumerate(reversed(clock.split(":"))))
-            limits.append(float(days or 0) * 86400 + seconds - SLURM_MARGIN_S)
+            seconds += float(days or 0) * 86400
+            limits.append(seconds - min(SLURM_MARGIN_S, (1 - TIMEOUT_FRACTION) * seconds))
     return min(limits, default=None)
 
 
