@@ -67,6 +67,7 @@ def test_validation_jobs_are_routed_by_calculator(calculator, category):
     job = ValidationMaker(calculator=calculator, fworker="node-1").make(cu)
     (firework,) = flow_to_workflow(job).fws
     assert firework.spec["_category"] == category and firework.spec["_fworker"] == "node-1"
+    assert job.config.manager_config["worker"] == category  # jobflow-remote's worker: one per category
     rerouted = flow_to_workflow(ValidationMaker(calculator=calculator, category="gpu").make(cu))
     assert rerouted.fws[0].spec["_category"] == "gpu"
 

@@ -54,9 +54,19 @@ DRIVER_CATEGORY = "cheap"
 SHARD_BUCKET = "score_shards"
 
 
+def route_to(category: str) -> dict[str, str]:
+    """manager_config entries sending a job to ``category``: FireWorks' ``_category``, jobflow-remote's ``worker``.
+
+    jobflow-remote runs a job on the worker its ``worker`` names (``alloyscreen
+    db jfremote-project`` makes one worker per category); FireWorks copies the
+    entry into the Firework's spec and routes by ``_category`` only.
+    """
+    return {"_category": category, "worker": category}
+
+
 def _routed(job_: Job, category: str) -> Job:
-    """Route ``job_`` (and the jobs it creates) to FireWorks workers of ``category``."""
-    job_.update_config({"manager_config": {"_category": category}})
+    """Route ``job_`` (and the jobs it creates) to FireWorks or jobflow-remote workers of ``category``."""
+    job_.update_config({"manager_config": route_to(category)})
     return job_
 
 
@@ -85,7 +95,7 @@ def _driver(job_: Job) -> Job:
     jobflow adds to a replacing flow (it stores the flow's output under the
     driver's uuid) follows the driver.
     """
-    route = {"manager_config": {"_category": DRIVER_CATEGORY}}
+    route = {"manager_config": route_to(DRIVER_CATEGORY)}
     job_.update_config(route, dynamic=False)
     job_.update_config(route, function_filter=store_inputs)
     job_.config.pass_manager_config = False

@@ -14,6 +14,7 @@ from alloyscreen.campaign.execution import JobFailedError, run_campaign, submit
 from alloyscreen.campaign.flow import CampaignMaker
 from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.results import campaign_status, find_campaign, load_campaign_spec, top_candidates
+from alloyscreen.campaign.routing import routes
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.campaign.workflow import project_launchpad, rerun_failed, submitted
 from alloyscreen.db.client import connect, get_database, resolve_uri
@@ -64,13 +65,31 @@ def _explain_stop(name: str, spec_path: Path, error: Exception, log_path: Path) 
 
 @click.command("submit")
 @SPEC
-def submit_command(spec_path: Path) -> None:
-    """Put a campaign on the FireWorks LaunchPad (run it with `rlaunch rapidfire` or `qlaunch`)."""
+@click.option("--engine", type=click.Choice(["fireworks", "jobflow-remote"]), default="fireworks", show_default=True,
+              help="fireworks: the LaunchPad (rlaunch, qlaunch); jobflow-remote: a jobflow-remote project's queue "
+                   "(`jf runner start`), one worker per category.")
+@click.option("--project", default=None,
+              help="jobflow-remote project (default: JFREMOTE_PROJECT, the only project there is, else "
+                   "`alloyscreen`, written for the database in use when missing).")
+def submit_command(spec_path: Path, engine: str, project: str | None) -> None:
+    """Put a campaign on the FireWorks LaunchPad (run it with `rlaunch rapidfire` or `qlaunch`) or jobflow-remote."""
     spec = load_spec(spec_path)
     init_database(get_database())
-    ids = submit(CampaignMaker().make(spec))
-    save_campaign(spec, "created")
-    click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
+    if engine == "fireworks":
+        ids = submit(CampaignMaker().make(spec))
+        save_campaign(spec, "created")
+        click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
+    else:
+        from alloyscreen.campaign.remote import prepare_project, submit_remote
+
+        categories = routes(spec)
+        name, written = prepare_project(categories, project)
+        if written is not None:
+            click.echo(f"wrote jobflow-remote project {name} ({written}): one shell worker per category", err=True)
+        db_ids = submit_remote(CampaignMaker().make(spec), categories, name)
+        save_campaign(spec, "created")
+        click.echo(f"campaign {spec.name}: id {spec.campaign_id}; jobflow-remote project {name}, {len(db_ids)} jobs "
+                   f"queued; run them with `jf -p {name} runner start`", err=True)
     click.echo(spec.campaign_id)
 
 

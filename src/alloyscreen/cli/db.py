@@ -1,4 +1,4 @@
-"""``alloyscreen db``: the embedded server, schemas and the FireWorks launchpad file."""
+"""``alloyscreen db``: the embedded server, schemas, the FireWorks launchpad file and a jobflow-remote project."""
 
 from __future__ import annotations
 
@@ -95,3 +95,32 @@ def launchpad_file(path: Path) -> None:
     """Write my_launchpad.yaml for the database in use (for lpad, rlaunch, qlaunch)."""
     write_launchpad_file(path)
     click.echo(f"wrote {path}: use `lpad -l {path}` and `rlaunch -l {path} rapidfire`")
+
+
+def _resource(text: str) -> tuple[str, int | str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise click.BadParameter(f"{text!r}; allowed: KEY=VALUE (e.g. partition=compute, ntasks=32, time=04:00:00)")
+    return key, int(value) if value.isdigit() else value
+
+
+@db.command("jfremote-project")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--category", "categories", multiple=True, default=("cheap", "dft"), show_default=True,
+              help="One worker per category (repeat); `cheap`, the driver jobs', is always added.")
+@click.option("--slurm", "slurm", multiple=True, metavar="CATEGORY",
+              help="This category's worker submits to SLURM (repeat); the others run jobs as shell processes.")
+@click.option("--resource", "resources", multiple=True, metavar="KEY=VALUE",
+              help="Default SLURM resources of the SLURM workers (repeat; qtoolkit names: partition, nodes, ntasks, "
+                   "time, account...).")
+def jfremote_project(path: Path, categories: tuple[str, ...], slurm: tuple[str, ...],
+                     resources: tuple[str, ...]) -> None:
+    """Write a jobflow-remote project for the database in use (put it in JFREMOTE_PROJECTS_FOLDER, ~/.jfremote)."""
+    from alloyscreen.campaign.remote import write_jfremote_project
+
+    asked = dict(_resource(text) for text in resources)
+    project = write_jfremote_project(path, categories, slurm, asked or None)
+    workers = ", ".join(sorted(project["workers"]))
+    click.echo(f"wrote {path}: jobflow-remote project {path.stem}, workers {workers}; "
+               f"`alloyscreen submit SPEC --engine jobflow-remote --project {path.stem}`, then "
+               f"`jf -p {path.stem} runner start`")

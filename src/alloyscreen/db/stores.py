@@ -104,6 +104,18 @@ def get_launchpad(settings: Settings | None = None) -> LaunchPad:
     return launchpad
 
 
+def uri_store_spec(collection: str, kind: str = "MongoStore", settings: Settings | None = None) -> dict[str, Any]:
+    """A maggma store in jobflow's ``type`` form (``kind``: MongoStore or GridFSStore) on the database in use.
+
+    For config files that other programs read (jobflow-remote's project): the
+    URI is written out, with the same client options as the LaunchPad's.
+    """
+    settings = settings or get_settings()
+    uri = resolve_uri(settings)
+    return {"type": kind, "uri": uri, "database": settings.db_name, "collection_name": collection,
+            "mongoclient_kwargs": _client_options(uri, settings)}
+
+
 def write_launchpad_file(path: Path, settings: Settings | None = None) -> Path:
     """Write ``my_launchpad.yaml`` for the database in use, for ``lpad``, ``rlaunch`` and ``qlaunch``.
 

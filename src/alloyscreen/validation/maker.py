@@ -227,8 +227,12 @@ def rerun_failure(collection, found: dict[str, Any], retries: int, history: dict
 
 
 def routing(category: str | None, fworker: str | None) -> dict[str, str]:
-    """Return the FireWorks spec entries that route a job (``_category``, ``_fworker``)."""
-    return {key: value for key, value in (("_category", category), ("_fworker", fworker)) if value}
+    """Return the manager_config entries that route a job.
+
+    FireWorks: ``_category``, ``_fworker``; jobflow-remote: ``worker`` (the category: one worker per category).
+    """
+    pairs = (("_category", category), ("_fworker", fworker), ("worker", category))
+    return {key: value for key, value in pairs if value}
 
 
 @job
