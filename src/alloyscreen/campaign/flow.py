@@ -44,7 +44,7 @@ from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.makers import StructureMaker
-from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.maker import ValidationMaker, routing
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
 from alloyscreen.validation.registry import get_calculator, is_remote
 from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
@@ -54,19 +54,9 @@ DRIVER_CATEGORY = "cheap"
 SHARD_BUCKET = "score_shards"
 
 
-def route_to(category: str) -> dict[str, str]:
-    """manager_config entries sending a job to ``category``: FireWorks' ``_category``, jobflow-remote's ``worker``.
-
-    jobflow-remote runs a job on the worker its ``worker`` names (``alloyscreen
-    db jfremote-project`` makes one worker per category); FireWorks copies the
-    entry into the Firework's spec and routes by ``_category`` only.
-    """
-    return {"_category": category, "worker": category}
-
-
 def _routed(job_: Job, category: str) -> Job:
     """Route ``job_`` (and the jobs it creates) to FireWorks or jobflow-remote workers of ``category``."""
-    job_.update_config({"manager_config": route_to(category)})
+    job_.update_config({"manager_config": routing(category, None)})
     return job_
 
 
@@ -95,19 +85,21 @@ def _driver(job_: Job) -> Job:
     jobflow adds to a replacing flow (it stores the flow's output under the
     driver's uuid) follows the driver.
     """
-    route = {"manager_config": route_to(DRIVER_CATEGORY)}
+    route = {"manager_config": routing(DRIVER_CATEGORY, None)}
     job_.update_config(route, dynamic=False)
     job_.update_config(route, function_filter=store_inputs)
     job_.config.pass_manager_config = False
     return job_
 
 
-def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]) -> str | None:
-    """Why the active-learning loop stops before round ``round_index``, or None to go on."""
+def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], spent: float) -> str | None:
+    """Why the active-learning loop stops before round ``round_index``, or None to go on.
+
+    ``spent``: the first stage's core-hours so far (:func:`spent_core_hours` of ``history``).
+    """
     stage = spec.stages[0]
     if len(history) >= stage.max_validations:
         return f"validation budget of stage {stage.name!r} spent ({len(history)}/{stage.max_validations})"
-    spent = spent_core_hours(history)
     if stage.max_core_hours is not None and spent >= stage.max_core_hours:
         return f"core-hour budget of stage {stage.name!r} spent ({spent:.3g}/{stage.max_core_hours})"
     if round_index >= spec.stopping.max_rounds:
@@ -121,11 +113,13 @@ def stop_reason(spec: CampaignSpec, round_index: int, history: list[LabelOutcome
     return None
 
 
-def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelOutcome], **fields: Any) -> None:
-    """Store a stage's spent budget (validations, core-hours) and other campaign fields."""
+def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelOutcome], **fields: Any) -> float:
+    """Store a stage's spent budget (validations, core-hours) and other campaign fields; return its core-hours."""
+    core_hours = spent_core_hours(outcomes)
     spent = {f"budgets_spent.{stage.name}_validations": float(len(outcomes)),
-             f"budgets_spent.{stage.name}_core_hours": spent_core_hours(outcomes)}
+             f"budgets_spent.{stage.name}_core_hours": core_hours}
     get_database()["campaigns"].update_one({"_id": spec.campaign_id}, {"$set": {**spent, **fields}})
+    return core_hours
 
 
 @job
@@ -219,8 +213,8 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
     spec = maker.campaign(spec)
     stage = spec.stages[0]
     history = stage_history(spec.campaign_id, stage.name, before_round=round_index)
-    _record_progress(spec, stage, history, iteration=round_index)
-    reason = stop_reason(spec, round_index, history)
+    spent = _record_progress(spec, stage, history, iteration=round_index)
+    reason = stop_reason(spec, round_index, history, spent)
     if reason is not None:
         return _continue(maker, spec, campaign_id, round_index, [], reason)
     size = spec.initial_random if round_index == 0 else spec.acquisition.batch_size

@@ -2,7 +2,7 @@
 
 jobflow-remote runs a job on the worker its ``manager_config["worker"]`` names;
 the campaign sets it to the job's category wherever it sets FireWorks'
-``_category`` (:func:`alloyscreen.campaign.flow.route_to`), so a project with
+``_category`` (:func:`alloyscreen.validation.maker.routing`), so a project with
 one worker per category routes a campaign the way category-split FireWorks
 workers do. The project's queue store and job store are on the campaign's
 database (the job store with the collections :func:`get_job_store` uses), and

@@ -220,12 +220,12 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
         scorer = _random_scorer(spec.seed, plan.round)
     else:
         models = [load_stored_model(get_database(), model_id) for model_id in plan.model_ids]
-        delta = None
-        y_labelled = [[value for _, value in labelled_with(history, name)] for name in spec.targets]
         if spec.multi_fidelity:
             expensive = second_stage_history(spec, plan.round)
             delta = delta_predictor(plan.delta_model_id, history, expensive)
             y_labelled = [incumbents(history, expensive)]
+        else:
+            delta, y_labelled = None, [[value for _, value in labelled_with(history, name)] for name in spec.targets]
         scorer = _model_scorer(spec, models, y_labelled, plan.round, delta)
     scorer = _single_phase_only(spec, scorer)
     space = CandidateSpace(spec.candidates)

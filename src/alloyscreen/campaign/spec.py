@@ -527,8 +527,8 @@ class CampaignSpec(_Strict):
         written for a cluster) is checked where the stage runs.
         """
         pool = self.element_pool
+        other = next((target for target in self.targets if target != "mixing_energy_per_atom"), None)
         for stage in self.stages:
-            other = next((target for target in self.targets if target != "mixing_energy_per_atom"), None)
             if is_remote(stage.calculator) and other is not None:
                 raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
                                  f"{other}; allowed for {other}: "
