@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from tests.campaign.checks import run_to_the_end
 
 from alloyscreen.campaign.labelling import Candidate, placed
 from alloyscreen.campaign.objectives import labelled_outcomes, labelled_with, objective_values, rank, utilities
 from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.spec import StageSpec, load_spec
+from alloyscreen.cli.main import cli
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
 
@@ -81,6 +83,9 @@ def test_each_labelled_objective_has_its_surrogate_and_labels_share_their_calcul
     stored = {(row["candidate_id"], row["property"]) for row in campaign_labels(database, spec.campaign_id)
               if row["stage"] == "emt"}
     assert len(stored) == 9 * len(TARGETS)
+    table = CliRunner().invoke(cli, ["top", spec.campaign_id, "-n", "3"]).output.splitlines()
+    assert table[0].split()[-4:] == ["emt", "emt-3-sites", *TARGETS[1:]]  # long names keep a gap before them
+    assert len(table) == 4 and table[1].split()[2] == rows[0]["formula"]
     before = {name: database[name].count_documents({}) for name in COLLECTIONS}
     run_to_the_end(spec)
     assert {name: database[name].count_documents({}) for name in COLLECTIONS} == before

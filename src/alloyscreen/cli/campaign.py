@@ -161,7 +161,10 @@ def top(campaign: str, count: int, as_json: bool) -> None:
     spec = load_campaign_spec(get_database(), campaign)
     columns = [stage.name for stage in spec.stages] + [o.name for o in spec.objectives if o.name != spec.target]
     front = "front" if len(spec.objectives) > 1 else ""
-    click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}" + "".join(f"{c:>14}" for c in columns))
+    widths = [max(14, len(c) + 2) for c in columns]  # a long property name keeps a gap before it
+    click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}"
+               + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for rank, row in enumerate(rows):
-        values = "".join(f"{row[c]:>14.4g}" if c in row else f"{'-':>14}" for c in columns)
+        values = "".join(f"{row[c]:>{w}.4g}" if c in row else f"{'-':>{w}}" for c, w in zip(columns, widths,
+                                                                                               strict=True))
         click.echo(f"{rank:<5}{row.get('pareto_front', ''):<6}{row['formula']:<34}{row['prototype']:<6}{values}")
