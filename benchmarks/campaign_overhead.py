@@ -68,8 +68,8 @@ SPEC: dict[str, Any] = {
 }
 # (module, object, attribute, phase); a phase starting with spaces is a part of the phase above it.
 PHASES = [
-    ("alloyscreen.campaign.flow", None, "label_candidate", "label (structure, references, documents)"),
-    ("alloyscreen.campaign.labelling", None, "candidate_structure", "  structure generation + store"),
+    ("alloyscreen.campaign.flow", None, "candidate_structure", "structure generation + store"),
+    ("alloyscreen.validation.targets", "MixingEnergyMaker", "run", "label (references, calculation, documents)"),
     ("alloyscreen.validation.targets", None, "validate", "  validate() (prepare, cache, calculation document)"),
     ("alloyscreen.campaign.flow", None, "conclude_label", "conclude label (store outcome)"),
     ("alloyscreen.campaign.flow", None, "plan_round", "plan round"),

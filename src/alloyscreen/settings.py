@@ -43,7 +43,7 @@ class _YamlSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Everything that changes between a laptop and a cluster."""
 
-    model_config = SettingsConfigDict(env_prefix="ALLOYSCREEN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ALLOYSCREEN_", extra="ignore", frozen=True)
 
     mongo_uri: str | None = Field(
         None, description="MongoDB URI (auth and TLS options included); unset: the embedded server"
@@ -95,6 +95,26 @@ class Settings(BaseSettings):
         return self.scratch_dir or self.data_dir / "runs"
 
 
+_READ: dict[tuple, Settings] = {}
+
+
+def _sources_now() -> tuple:
+    """What the settings are read from: the ``ALLOYSCREEN_*`` variables and the config file's path, size and mtime."""
+    variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("ALLOYSCREEN_")))
+    path = os.environ.get("ALLOYSCREEN_CONFIG")
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        stat = None
+    return variables, (stat.st_size, stat.st_mtime_ns) if stat else None
+
+
 def get_settings(**overrides: Any) -> Settings:
-    """Read the settings now (never cached: environment changes take effect)."""
-    return Settings(**overrides)
+    """The settings as the environment and config file say now (read again whenever either changed)."""
+    if overrides:
+        return Settings(**overrides)
+    key = _sources_now()
+    if key not in _READ:
+        _READ.clear()
+        _READ[key] = Settings()
+    return _READ[key]

@@ -103,11 +103,14 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
     path.write_text(yaml.safe_dump(spec_data))
     spec = load_spec(spec_data)
     command = [str(BIN / "alloyscreen"), "run", "--quiet", str(path)]
-    process = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 240
     while database["labels"].count_documents({"candidate_id": {"$in": database["selections"].distinct(
             "candidate_id", {"campaign_id": spec.campaign_id})}}) < 3:
-        assert process.poll() is None and time.monotonic() < deadline, "campaign ended before it could be killed"
+        assert process.poll() is None and time.monotonic() < deadline, \
+            f"campaign ended before it could be killed: {errors.read_text()}"
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()

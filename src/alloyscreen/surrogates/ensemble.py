@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -82,7 +84,9 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
     random_state
         Base seed of members and bootstrap resampling.
     n_jobs
-        Threads per member for fitting and prediction.
+        Threads per member for fitting and prediction. Members are fitted side by
+        side, as many at once as the cores this process may use hold ``n_jobs``
+        threads (the models do not depend on it).
     """
 
     def __init__(
@@ -137,12 +141,15 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         spec = get_learner(self.learner)
         params = self._member_params()
         rng = np.random.default_rng(self.random_state)
-        self.members_ = []
-        for i in range(self.n_members):
-            idx = self._resample(y, rng)
+        samples = [self._resample(y, rng) for _ in range(self.n_members)]
+
+        def fit_member(i: int):
             member = spec.build(params, self.random_state + i, self.n_jobs)
-            member.fit(X[idx], y[idx])
-            self.members_.append(member)
+            return member.fit(X[samples[i]], y[samples[i]])
+
+        at_once = min(self.n_members, max(1, len(os.sched_getaffinity(0)) // max(1, self.n_jobs)))
+        with ThreadPoolExecutor(at_once) as pool:
+            self.members_ = list(pool.map(fit_member, range(self.n_members)))
         self.n_features_in_ = X.shape[1]
         self.n_train_ = y.shape[0]
         return self

@@ -126,7 +126,7 @@ LEARNERS: dict[str, BaseLearner] = {
     "xgboost": BaseLearner(
         name="xgboost",
         defaults={
-            "n_estimators": 300,
+            "n_estimators": 150,
             "max_depth": 4,
             "learning_rate": 0.05,
             "subsample": 0.8,

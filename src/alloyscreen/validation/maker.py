@@ -74,6 +74,11 @@ def _calculations(database):
     return database["calculations"]
 
 
+def stored_calculations(keys: list[str], database=None) -> dict[str, dict[str, Any]]:
+    """The stored documents (finished or failed) of the calculations ``keys``, by id: one query."""
+    return {found["_id"]: found for found in _calculations(database).find({"_id": {"$in": keys}})}
+
+
 def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str):
     """Check everything that can be checked before running; return (calculator, physics, run, key, claim)."""
     check_mode(mode)
@@ -185,12 +190,9 @@ def validate_many(
              for structure, structure_parents in zip(structures, every_parents, strict=True)]
     keys = [key for _, _, _, key, _ in local]
 
-    def stored(wanted: list[str]) -> dict[str, dict[str, Any]]:
-        return {found["_id"]: found for found in collection.find({"_id": {"$in": wanted}})}
-
     computed: list[str] = []
     if local and mode == "static" and hasattr(local[0][0], "predict_batch"):
-        cached, cache = stored(keys), WorkCache(collection)
+        cached, cache = stored_calculations(keys, collection.database), WorkCache(collection)
         todo = {key: (structure, claim) for structure, (_, _, _, key, claim) in zip(structures, local, strict=True)
                 if key not in cached}
         with ExitStack() as held:
@@ -199,7 +201,7 @@ def validate_many(
                     held.enter_context(cache.hold(key))
                 except LockHeldError:  # running elsewhere: validate() below waits for its result
                     del todo[key]
-            for key in stored(list(todo)):  # finished between our look and our claim
+            for key in stored_calculations(list(todo), collection.database):  # finished between our look and our claim
                 del todo[key]
             if todo:
                 calc, physics = local[0][0], local[0][1]  # one physics: a potential's does not depend on the structure
@@ -207,7 +209,7 @@ def validate_many(
                 insert_many(collection, [{**calculation_document(key, claim, found), "_id": key}
                                          for (key, (_, claim)), found in zip(todo.items(), fields, strict=True)])
                 computed = list(todo)
-    done = stored(keys)
+    done = stored_calculations(keys, collection.database)
     return [(CalculationDocument.from_mongo(done[key]), key not in computed) if key in done
             else validate(structure, calculator, settings, mode, database, structure_parents, campaign_id)
             for structure, key, structure_parents in zip(structures, keys, every_parents, strict=True)]

@@ -34,7 +34,13 @@ from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import binding_position, choose_sites
 from alloyscreen.validation.base import SettingsError, concurrent_runs
-from alloyscreen.validation.maker import ValidationMaker, ValidationOutput, prepare, validate
+from alloyscreen.validation.maker import (
+    ValidationMaker,
+    ValidationOutput,
+    prepare,
+    stored_calculations,
+    validate,
+)
 from alloyscreen.validation.physics import check_same_physics, pool_settings
 from alloyscreen.validation.references import ElementReference, choose_reference, reference_crystals
 from alloyscreen.validation.registry import get_calculator
@@ -197,17 +203,22 @@ class MixingEnergyMaker(Maker):
             structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
         """Compute (or reuse) the same calculations here and return the outcome.
 
-        Calculations run side by side where the calculator allows it
+        Those stored already (the references, mostly) are read in one query;
+        the others run side by side where the calculator allows it
         (:func:`concurrent_runs`: pw.x on each free core), largest cells first.
         """
         calculations, main, references = self.plan(structure)
         calc = calculations[main][1]
+        done = {key: (CalculationDocument.from_mongo(found), True)
+                for key, found in stored_calculations(list(calculations)).items()}
+        to_run = sorted(((key, item) for key, item in calculations.items() if key not in done),
+                        key=lambda pair: -len(pair[1][0]))
         with ThreadPoolExecutor(concurrent_runs(get_calculator(calc.calculator), calc.settings)) as pool:
             running = {key: pool.submit(validate, crystal, maker.calculator, maker.settings, maker.mode,
                                         parents=parents if key == main else (),
                                         campaign_id=campaign_id if key == main else None)
-                       for key, (crystal, maker) in sorted(calculations.items(), key=lambda item: -len(item[1][0]))}
-            done = {key: future.result() for key, future in running.items()}
+                       for key, (crystal, maker) in to_run}
+            done.update((key, future.result()) for key, future in running.items())
         crystals = {element: {name: done[key][0] for name, key in found.items()}
                     for element, found in references.items()}
         return mixing_energy_outcome(*done[main], crystals, candidate_id, structure_id)
