@@ -12,7 +12,7 @@ from alloyscreen.db import server
 from alloyscreen.db.client import close_client, connect, get_client, get_database, redact
 from alloyscreen.db.server import _free_port
 from alloyscreen.errors import DatabaseError
-from alloyscreen.settings import Settings
+from alloyscreen.settings import Settings, get_settings
 
 
 def test_unreachable_uri_fails_fast_naming_the_uri():
@@ -133,6 +133,20 @@ def test_each_setting_says_where_it_came_from(tmp_path, monkeypatch):
     assert settings.source_of("server_timeout_ms") == "environment variable ALLOYSCREEN_SERVER_TIMEOUT_MS"
     assert settings.source_of("embedded_cache_size") == f"embedded_cache_size in {config}"
     assert settings.source_of("embedded_start_timeout_s") == "its default"
+
+
+def test_settings_are_read_again_when_the_environment_or_config_file_changes(tmp_path, monkeypatch):
+    config = tmp_path / "settings.yaml"
+    config.write_text("server_timeout_ms: 2000\n")
+    monkeypatch.setenv("ALLOYSCREEN_CONFIG", str(config))
+    monkeypatch.delenv("ALLOYSCREEN_SERVER_TIMEOUT_MS", raising=False)
+    first = get_settings()
+    assert first.server_timeout_ms == 2000 and get_settings() is first
+    config.write_text("server_timeout_ms: 2500\n")  # another size: a rewrite in the same clock tick is seen too
+    assert get_settings().server_timeout_ms == 2500
+    monkeypatch.setenv("alloyscreen_server_timeout_ms", "3000")  # read case-insensitively
+    assert get_settings().server_timeout_ms == 3000
+    assert get_settings(server_timeout_ms=100).server_timeout_ms == 100
 
 
 def test_an_unreachable_uri_is_one_line_naming_it_and_where_it_was_set(tmp_path, monkeypatch, own_clients):

@@ -1,4 +1,5 @@
 import hashlib
+import os
 
 import numpy as np
 import pytest
@@ -39,6 +40,18 @@ def test_same_seed_same_bytes_for_xgboost(smooth_data):
     second = EnsembleRegressor(n_members=2).fit(X, y).to_bytes()
     third = EnsembleRegressor(n_members=2, random_state=1).fit(X, y).to_bytes()
     assert model_id(first) == model_id(second) != model_id(third)
+
+
+def test_members_fitted_side_by_side_equal_those_fitted_one_at_a_time(smooth_data):
+    X, y = smooth_data
+    cores = os.sched_getaffinity(0)
+    side_by_side = EnsembleRegressor(n_members=3).fit(X, y).to_bytes()
+    try:
+        os.sched_setaffinity(0, {min(cores)})
+        one_at_a_time = EnsembleRegressor(n_members=3).fit(X, y).to_bytes()
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert side_by_side == one_at_a_time
 
 
 def test_members_differ_and_clone_keeps_params(smooth_data):
