@@ -182,7 +182,8 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "screen", "space": space_spec(args.step), "small_space": space_spec(args.small_step),
         "chunk": CHUNK, "host_cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-        "model": f"xgboost, {len(model.members_)} members x {model.members_[0].n_estimators} trees, 2000 training rows", "stages_one_thread": per_stage,
+        "model": f"xgboost, {len(model.members_)} members x {model.members_[0].n_estimators} trees, 2000 rows",
+        "stages_one_thread": per_stage,
         "end_to_end": runs, "small_space_end_to_end": small,
         "same_top_on_1_and_2_workers": same_top,
         "sharded_scaling_efficiency": round(efficiency, 3),
