@@ -99,7 +99,7 @@ def stages(model: EnsembleRegressor, rows: int, matminer_rows: int) -> dict:
         chunk = next(chunks)
         seconds["enumerate"] += time.perf_counter() - start
         start = time.perf_counter()
-        X = featurize(chunk.compositions()).values
+        X = featurize(chunk.compositions(), None, chunk.descriptors).values
         seconds["featurize"] += time.perf_counter() - start
         start = time.perf_counter()
         mean, std, _ = model.predict_moments(X)

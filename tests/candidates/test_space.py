@@ -129,3 +129,21 @@ def test_explicit_list_is_filtered_and_deduplicated():
     assert space.size == 2
     chunk = next(space.iter_chunks())
     assert [chunk.formula(i) for i in range(2)] == ["Pd0.5Pt0.5", "Cu0.75Pt0.25"]
+
+
+def test_chunks_carry_the_descriptors_computed_while_made_and_scoring_uses_them():
+    spec = {**SMALL_SPACES[1], "prototype": "auto", "windows": {"delta": [None, 0.05]}}
+    chunks = list(CandidateSpace(spec).iter_chunks(100))  # windows drop rows: chunks join several blocks
+    assert len(chunks) > 2
+    for chunk in chunks:
+        fresh = featurize(chunk.compositions(), columns=["vec", "delta"])
+        assert set(chunk.descriptors) == {"vec", "delta"}
+        np.testing.assert_array_equal(chunk.descriptors["vec"], fresh.column("vec"))
+        np.testing.assert_array_equal(chunk.descriptors["delta"], fresh.column("delta"))
+        whole = featurize(chunk.compositions())
+        reused = featurize(chunk.compositions(), None, chunk.descriptors)
+        assert reused.columns == whole.columns
+        np.testing.assert_array_equal(reused.values, whole.values)
+    marked = featurize(chunks[0].compositions(), ["vec", "delta"], {"vec": np.full(len(chunks[0]), -1.0)})
+    assert (marked.column("vec") == -1.0).all()  # a known column is taken, not computed again
+    assert not (marked.column("delta") == -1.0).any()

@@ -328,7 +328,7 @@ def score_space(
     keeper = SliceKeeper(keep, space.size <= limit)
     for chunk in space.iter_chunks(chunk_size, shard):
         comps = chunk.compositions()
-        X = featurize(comps, columns).values
+        X = featurize(comps, columns, chunk.descriptors).values
         keeper.add(chunk, X, *scorer(comps, X, chunk.start + np.arange(len(chunk))))
         if progress is not None:
             progress(len(chunk))

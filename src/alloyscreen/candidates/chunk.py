@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,12 +26,16 @@ class CandidateChunk:
         (n,) str: 'fcc', 'bcc' or 'hcp'.
     start : int
         Position of the first row in the space's stream (0-based, stable for a given spec).
+    descriptors : dict
+        Descriptor columns computed while the chunk was made (descriptor windows,
+        the VEC of the ``auto`` prototype): name -> (n,) values, reused by scoring.
     """
 
     elements: tuple[str, ...]
     fractions: np.ndarray
     prototypes: np.ndarray
     start: int = 0
+    descriptors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.fractions.shape[0]

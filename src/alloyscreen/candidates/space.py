@@ -255,12 +255,12 @@ class CandidateSpace:
                 yield dense
             skip = 0
 
-    def _finish(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Apply descriptor windows and assign prototypes; return (fractions, prototypes)."""
+    def _finish(self, fractions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Apply descriptor windows and assign prototypes; return (fractions, prototypes, descriptors computed)."""
         auto = self.spec.prototype == "auto"
         columns = list(self.windows) + (["vec"] if auto else [])
         if not columns:
-            return fractions, np.full(len(fractions), self.spec.prototype)
+            return fractions, np.full(len(fractions), self.spec.prototype), {}
         table = featurize(Compositions.from_dense(self.elements, fractions), columns=columns)
         keep = np.ones(len(fractions), dtype=bool)
         for name, (low, high) in self.windows.items():
@@ -271,7 +271,7 @@ class CandidateSpace:
                 keep &= values <= high
         prototypes = (prototype_from_vec(table.column("vec")[keep], self.spec.mixed_prototype) if auto
                       else np.full(int(keep.sum()), self.spec.prototype))
-        return fractions[keep], prototypes
+        return fractions[keep], prototypes, {name: table.values[keep, i] for i, name in enumerate(table.columns)}
 
     def iter_chunks(self, chunk_size: int = 65536, shard: tuple[int, int] = (0, 1)) -> Iterator[CandidateChunk]:
         """Yield the candidates in chunks of ``chunk_size`` rows (the last may be shorter).
@@ -302,27 +302,42 @@ class CandidateSpace:
 
     def _chunks(self, chunk_size: int, start: int, stop: int | None) -> Iterator[CandidateChunk]:
         """Yield the chunks of stream rows ``start:stop`` (``start`` on a chunk boundary)."""
-        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        pending: list[CandidateChunk] = []  # rows made, not yet yielded
         held = 0
         for raw in self._raw(chunk_size, start, stop):
-            fractions, prototypes = self._finish(raw)
-            if len(fractions):
-                pending.append((fractions, prototypes))
-                held += len(fractions)
+            fractions, prototypes, descriptors = self._finish(raw)
+            made = CandidateChunk(self.elements, fractions, prototypes, descriptors=descriptors)
+            if len(made):
+                pending.append(made)
+                held += len(made)
             while held >= chunk_size:
-                fractions = np.concatenate([p[0] for p in pending])
-                prototypes = np.concatenate([p[1] for p in pending])
-                yield CandidateChunk(self.elements, fractions[:chunk_size], prototypes[:chunk_size], start)
+                joined = _joined(pending)
+                yield _rows(joined, slice(0, chunk_size), start)
                 start += chunk_size
-                pending = [(fractions[chunk_size:], prototypes[chunk_size:])]
+                pending = [_rows(joined, slice(chunk_size, None), start)]
                 held -= chunk_size
         if held:
-            yield CandidateChunk(self.elements, np.concatenate([p[0] for p in pending]),
-                                 np.concatenate([p[1] for p in pending]), start)
+            yield _rows(_joined(pending), slice(None), start)
 
     def count(self) -> int:
         """Return the number of candidates after windows, by streaming (``size`` when exact)."""
         return self.size if self.size_is_exact else sum(len(c) for c in self.iter_chunks())
+
+
+def _joined(chunks: list[CandidateChunk]) -> CandidateChunk:
+    """The rows of ``chunks`` in one chunk (their descriptors too)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    return CandidateChunk(chunks[0].elements, np.concatenate([c.fractions for c in chunks]),
+                          np.concatenate([c.prototypes for c in chunks]), chunks[0].start,
+                          {name: np.concatenate([c.descriptors[name] for c in chunks])
+                           for name in chunks[0].descriptors})
+
+
+def _rows(chunk: CandidateChunk, rows: slice, start: int) -> CandidateChunk:
+    """Rows ``rows`` of ``chunk`` (with their descriptors), starting at stream position ``start``."""
+    return CandidateChunk(chunk.elements, chunk.fractions[rows], chunk.prototypes[rows], start,
+                          {name: values[rows] for name, values in chunk.descriptors.items()})
 
 
 def _skip(blocks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:

@@ -65,7 +65,8 @@ def check_columns(columns: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in COLUMNS if c in wanted)
 
 
-def featurize(comps: Compositions, columns: list[str] | tuple[str, ...] | None = None) -> DescriptorTable:
+def featurize(comps: Compositions, columns: list[str] | tuple[str, ...] | None = None,
+              known: dict[str, np.ndarray] | None = None) -> DescriptorTable:
     """Compute descriptors of ``comps``.
 
     Parameters
@@ -74,12 +75,20 @@ def featurize(comps: Compositions, columns: list[str] | tuple[str, ...] | None =
         Compositions to describe.
     columns : list of str, optional
         Only these columns (computing only what they need); default: all of ``COLUMNS``.
+    known : dict, optional
+        Columns computed already for these rows (name -> values): taken as they are.
 
     Returns
     -------
     DescriptorTable
     """
     selected = COLUMNS if columns is None else check_columns(columns)
+    taken = {name: values for name, values in (known or {}).items() if name in selected}
+    if taken:
+        rest = [c for c in selected if c not in taken]
+        computed = featurize(comps, rest) if rest else None
+        return DescriptorTable(columns=selected, values=np.column_stack(
+            [taken[c] if c in taken else computed.column(c) for c in selected]))  # type: ignore[union-attr]
     hea_wanted = [c for c in selected if c in hea.COLUMNS]
     magpie_wanted = [c for c in selected if c.startswith(_MAGPIE_PREFIX)]
     named = [c.removeprefix(_MAGPIE_PREFIX).split(" ") for c in magpie_wanted]  # [statistic, property]
