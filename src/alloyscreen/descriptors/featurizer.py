@@ -84,28 +84,32 @@ def featurize(comps: Compositions, columns: list[str] | tuple[str, ...] | None =
     """
     selected = COLUMNS if columns is None else check_columns(columns)
     taken = {name: values for name, values in (known or {}).items() if name in selected}
-    if taken:
-        rest = [c for c in selected if c not in taken]
-        computed = featurize(comps, rest) if rest else None
-        return DescriptorTable(columns=selected, values=np.column_stack(
-            [taken[c] if c in taken else computed.column(c) for c in selected]))  # type: ignore[union-attr]
-    hea_wanted = [c for c in selected if c in hea.COLUMNS]
-    magpie_wanted = [c for c in selected if c.startswith(_MAGPIE_PREFIX)]
+    hea_wanted = [c for c in selected if c in hea.COLUMNS and c not in taken]
+    magpie_wanted = [c for c in selected if c.startswith(_MAGPIE_PREFIX) and c not in taken]
     named = [c.removeprefix(_MAGPIE_PREFIX).split(" ") for c in magpie_wanted]  # [statistic, property]
     statistics = tuple(s for s in magpie.STATISTICS if any(s == stat for stat, _ in named))
     properties = tuple(p for p in magpie.PROPERTIES if any(p == prop for _, prop in named))
     magpie_columns = [f"{_MAGPIE_PREFIX}{s} {p}" for p in properties for s in statistics]
     magpie_index = [magpie_columns.index(c) for c in magpie_wanted]
+    hea_at, magpie_at = _positions(hea_wanted, selected), _positions(magpie_wanted, selected)
 
     out = np.empty((len(comps), len(selected)))
+    for name, values in taken.items():
+        out[:, selected.index(name)] = values
     for start in range(0, len(comps), _BLOCK_ROWS):
         block = Compositions(z=comps.z[start:start + _BLOCK_ROWS], c=comps.c[start:start + _BLOCK_ROWS])
         rows = slice(start, start + len(block))
         if hea_wanted:
-            out[rows, : len(hea_wanted)] = hea.hea_parameters(block, hea_wanted)
+            out[rows, hea_at] = hea.hea_parameters(block, hea_wanted)
         if magpie_index:
-            out[rows, len(hea_wanted):] = magpie.magpie_statistics(block, properties, statistics)[:, magpie_index]
-    return DescriptorTable(columns=tuple(hea_wanted + magpie_wanted), values=out)
+            out[rows, magpie_at] = magpie.magpie_statistics(block, properties, statistics)[:, magpie_index]
+    return DescriptorTable(columns=selected, values=out)
+
+
+def _positions(names: list[str], selected: tuple[str, ...]) -> slice | list[int]:
+    """Where ``names`` sit among ``selected``: a slice when they are consecutive (the common case)."""
+    at = [selected.index(name) for name in names]
+    return slice(at[0], at[-1] + 1) if at and at[-1] - at[0] + 1 == len(at) else at
 
 
 def read_formulas(path: str | os.PathLike) -> list[str]:
