@@ -99,14 +99,16 @@ _READ: dict[tuple, Settings] = {}
 
 
 def _sources_now() -> tuple:
-    """What the settings are read from: the ``ALLOYSCREEN_*`` variables and the config file's path, size and mtime."""
+    """What the settings are read from: the ``ALLOYSCREEN_*`` variables, HOME and the config file's path and bytes."""
     variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("ALLOYSCREEN_")))
     path = os.environ.get("ALLOYSCREEN_CONFIG")
-    try:
-        stat = os.stat(path) if path else None
-    except OSError:
-        stat = None
-    return variables, (stat.st_size, stat.st_mtime_ns) if stat else None
+    content: bytes | None = None
+    if path:
+        try:
+            content = Path(path).read_bytes()
+        except OSError:  # Settings() says so in one line
+            pass
+    return variables, os.environ.get("HOME"), path and os.path.abspath(path), content
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -114,7 +116,9 @@ def get_settings(**overrides: Any) -> Settings:
     if overrides:
         return Settings(**overrides)
     key = _sources_now()
-    if key not in _READ:
+    settings = _READ.get(key)
+    if settings is None:
+        settings = Settings()
         _READ.clear()
-        _READ[key] = Settings()
-    return _READ[key]
+        _READ[key] = settings
+    return settings

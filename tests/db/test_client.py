@@ -139,13 +139,16 @@ def test_settings_are_read_again_when_the_environment_or_config_file_changes(tmp
     config = tmp_path / "settings.yaml"
     config.write_text("server_timeout_ms: 2000\n")
     monkeypatch.setenv("ALLOYSCREEN_CONFIG", str(config))
-    monkeypatch.delenv("ALLOYSCREEN_SERVER_TIMEOUT_MS", raising=False)
+    for unset in ("ALLOYSCREEN_SERVER_TIMEOUT_MS", "ALLOYSCREEN_DATA_DIR"):
+        monkeypatch.delenv(unset, raising=False)
     first = get_settings()
     assert first.server_timeout_ms == 2000 and get_settings() is first
-    config.write_text("server_timeout_ms: 2500\n")  # another size: a rewrite in the same clock tick is seen too
-    assert get_settings().server_timeout_ms == 2500
-    monkeypatch.setenv("alloyscreen_server_timeout_ms", "3000")  # read case-insensitively
+    config.write_text("server_timeout_ms: 3000\n")  # same size, likely the same mtime: the bytes tell
     assert get_settings().server_timeout_ms == 3000
+    monkeypatch.setenv("HOME", str(tmp_path))  # the default data_dir follows it
+    assert get_settings().data_dir == tmp_path / ".alloyscreen"
+    monkeypatch.setenv("alloyscreen_server_timeout_ms", "4000")  # read case-insensitively
+    assert get_settings().server_timeout_ms == 4000
     assert get_settings(server_timeout_ms=100).server_timeout_ms == 100
 
 

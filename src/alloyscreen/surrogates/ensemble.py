@@ -84,9 +84,10 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
     random_state
         Base seed of members and bootstrap resampling.
     n_jobs
-        Threads per member for fitting and prediction. Members are fitted side by
-        side, as many at once as the cores this process may use hold ``n_jobs``
-        threads (the models do not depend on it).
+        Threads per member for fitting and prediction. XGBoost members are fitted
+        side by side, as many at once as the cores this process may use hold
+        ``n_jobs`` threads (one at a time for ``n_jobs <= 0``, every core each);
+        the models do not depend on it.
     """
 
     def __init__(
@@ -147,7 +148,8 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
             member = spec.build(params, self.random_state + i, self.n_jobs)
             return member.fit(X[samples[i]], y[samples[i]])
 
-        at_once = min(self.n_members, max(1, len(os.sched_getaffinity(0)) // max(1, self.n_jobs)))
+        side_by_side = spec.fits_in_threads and self.n_jobs > 0
+        at_once = max(1, min(self.n_members, len(os.sched_getaffinity(0)) // self.n_jobs)) if side_by_side else 1
         with ThreadPoolExecutor(at_once) as pool:
             self.members_ = list(pool.map(fit_member, range(self.n_members)))
         self.n_features_in_ = X.shape[1]

@@ -43,6 +43,9 @@ class BaseLearner:
     prepare
         ``prepare(X, n_jobs) -> data``: the library's input for a scoring matrix, built once
         and shared by the members (CatBoost: one ``Pool``).
+    fits_in_threads
+        Whether members may be fitted side by side in threads of one process
+        (CatBoost's logging is process-wide: its members are fitted one at a time).
     """
 
     name: str
@@ -54,6 +57,7 @@ class BaseLearner:
     file_suffix: str
     virtual_members: Callable[[Any, Any, int, int], np.ndarray] | None = None
     prepare: Callable[[np.ndarray, int], Any] = lambda X, n_jobs: X  # the array itself (XGBoost)
+    fits_in_threads: bool = True
 
 
 def _xgb_build(params: dict[str, Any], seed: int, n_jobs: int):
@@ -151,6 +155,7 @@ LEARNERS: dict[str, BaseLearner] = {
         file_suffix="cbm",
         virtual_members=_cat_virtual_members,
         prepare=_cat_pool,
+        fits_in_threads=False,
     ),
 }
 
