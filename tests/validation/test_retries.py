@@ -6,7 +6,8 @@ from tests.validation.conftest import fcc_primitive
 from tests.validation.test_qe import FAST, needs_pseudo, needs_pw
 
 from alloyscreen.schemas.calculation import CalculationDocument
-from alloyscreen.validation.maker import prepare, validate
+from alloyscreen.validation.maker import ValidationMaker, prepare, validate
+from alloyscreen.validation.targets import MixingEnergyMaker
 
 
 @needs_pw
@@ -34,3 +35,17 @@ def test_a_stored_failure_is_run_again_when_the_policy_allows(database, cu3au):
     assert (doc.status, doc.attempts, doc.earlier_errors, reused) == (
         "completed", 2, ["worker lost (node failure)"], False)
     assert database["calculations"].count_documents({"_id": key}) == 1
+
+
+def test_a_mixing_energy_label_runs_a_stored_failure_again_when_its_maker_allows(database, cu3au):
+    cu3au.scale_lattice(cu3au.volume * 1.017)  # a structure no other test computes
+    _, physics, _, key, claim = prepare(cu3au, "emt", {}, "vc-relax")
+    lost = CalculationDocument(id=key, **claim, status="failed", error="worker lost (node failure)").to_mongo()
+    database["calculations"].insert_one(lost)
+    kept = MixingEnergyMaker(validation=ValidationMaker(calculator="emt")).run(cu3au, "cu3au-lost")
+    assert kept.status == "failed"  # no retries: the stored failure is the answer
+    label = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", retries=1)).run(cu3au, "cu3au-lost")
+    assert label.status == "completed"
+    rerun = database["calculations"].find_one({"_id": key})
+    assert (rerun["status"], rerun["attempts"], rerun["earlier_errors"]) == (
+        "completed", 2, ["worker lost (node failure)"])

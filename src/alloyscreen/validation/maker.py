@@ -215,14 +215,19 @@ def validate_many(
             for structure, key, structure_parents in zip(structures, keys, every_parents, strict=True)]
 
 
+def runs_again(found: dict[str, Any], retries: int) -> bool:
+    """Whether the policy (``retries``) runs the stored calculation ``found`` again: a failure with attempts left."""
+    return found["status"] == "failed" and int(found.get("attempts") or 1) <= retries
+
+
 def rerun_failure(collection, found: dict[str, Any], retries: int, history: dict[str, Any]) -> bool:
     """Whether the policy runs the failed calculation ``found`` again; if so, remove it and fill ``history``.
 
     ``history`` receives the ``attempts`` and ``earlier_errors`` of the next attempt.
     """
-    attempts = int(found.get("attempts") or 1)
-    if found["status"] != "failed" or attempts > retries:
+    if not runs_again(found, retries):
         return False
+    attempts = int(found.get("attempts") or 1)
     collection.delete_one({"_id": found["_id"], "status": "failed"})
     history.update(attempts=attempts + 1, earlier_errors=[*(found.get("earlier_errors") or []), found["error"]])
     return True

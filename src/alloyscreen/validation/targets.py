@@ -38,6 +38,7 @@ from alloyscreen.validation.maker import (
     ValidationMaker,
     ValidationOutput,
     prepare,
+    runs_again,
     stored_calculations,
     validate,
 )
@@ -204,19 +205,21 @@ class MixingEnergyMaker(Maker):
         """Compute (or reuse) the same calculations here and return the outcome.
 
         Those stored already (the references, mostly) are read in one query;
-        the others run side by side where the calculator allows it
-        (:func:`concurrent_runs`: pw.x on each free core), largest cells first.
+        the others (and failures the Maker's ``retries`` runs again) run side
+        by side where the calculator allows it (:func:`concurrent_runs`: pw.x
+        on each free core), largest cells first.
         """
         calculations, main, references = self.plan(structure)
         calc = calculations[main][1]
         done = {key: (CalculationDocument.from_mongo(found), True)
-                for key, found in stored_calculations(list(calculations)).items()}
+                for key, found in stored_calculations(list(calculations)).items()
+                if not runs_again(found, calculations[key][1].retries)}
         to_run = sorted(((key, item) for key, item in calculations.items() if key not in done),
                         key=lambda pair: -len(pair[1][0]))
         with ThreadPoolExecutor(concurrent_runs(get_calculator(calc.calculator), calc.settings)) as pool:
             running = {key: pool.submit(validate, crystal, maker.calculator, maker.settings, maker.mode,
                                         parents=parents if key == main else (),
-                                        campaign_id=campaign_id if key == main else None)
+                                        campaign_id=campaign_id if key == main else None, retries=maker.retries)
                        for key, (crystal, maker) in to_run}
             done.update((key, future.result()) for key, future in running.items())
         crystals = {element: {name: done[key][0] for name, key in found.items()}
