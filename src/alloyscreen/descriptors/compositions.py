@@ -72,6 +72,11 @@ class Compositions:
         return cls.from_dicts(parse_formula(f) for f in formulas)
 
 
+def ideal_mixing_entropy(c: np.ndarray) -> np.ndarray:
+    """−Σ c_i ln c_i of each row of fractions ``c``: the ideal configurational entropy in units of k_B per atom."""
+    return -np.einsum("nm,nm->n", c, np.log(np.where(c > 0, c, 1.0)))
+
+
 def parse_formula(formula: str) -> dict[str, float]:
     """Return ``{symbol: atomic fraction}`` for ``formula``; raise AlloyscreenError if it is not one."""
     from pymatgen.core import Composition

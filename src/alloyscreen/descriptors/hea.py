@@ -46,7 +46,7 @@ from functools import cache, cached_property
 
 import numpy as np
 
-from alloyscreen.descriptors.compositions import Compositions
+from alloyscreen.descriptors.compositions import Compositions, ideal_mixing_entropy
 from alloyscreen.descriptors.elementdata import cohesive_energy, magpie, miedema, mixing_enthalpy
 
 GAS_CONSTANT = 8.314462618  # J/(mol K), CODATA 2018
@@ -139,7 +139,7 @@ class _Block:
     @cached_property
     def entropy(self) -> np.ndarray:
         """ΔS_mix (J/(mol K)), ideal configurational."""
-        return -GAS_CONSTANT * np.einsum("nm,nm->n", self.c, np.log(np.where(self.c > 0, self.c, 1.0)))
+        return GAS_CONSTANT * ideal_mixing_entropy(self.c)
 
     @cached_property
     def radius_delta(self) -> np.ndarray:

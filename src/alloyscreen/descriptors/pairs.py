@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from alloyscreen.descriptors.compositions import Compositions
+from alloyscreen.descriptors.compositions import Compositions, ideal_mixing_entropy
 from alloyscreen.descriptors.elementdata import atomic_numbers
 
 BOLTZMANN = 8.617333262e-5
@@ -46,8 +46,7 @@ def pair_enthalpy_range(comps: Compositions, enthalpies: Mapping[tuple[str, str]
 
 def mixing_entropy(comps: Compositions) -> np.ndarray:
     """Ideal configurational entropy (eV/K per atom) of each composition."""
-    c = comps.c
-    return -BOLTZMANN * np.sum(np.where(c > 0, c * np.log(np.where(c > 0, c, 1.0)), 0.0), axis=1)
+    return BOLTZMANN * ideal_mixing_entropy(comps.c)
 
 
 def single_phase(comps: Compositions, enthalpies: Mapping[tuple[str, str], float], temperature: float,
