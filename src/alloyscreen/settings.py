@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,6 @@ class Settings(BaseSettings):
         return self.scratch_dir or self.data_dir / "runs"
 
 
-_READ: dict[tuple, Settings] = {}
-
-
 def _sources_now() -> tuple:
     """What the settings are read from: the ``ALLOYSCREEN_*`` variables, HOME and the config file's path and bytes."""
     variables = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("ALLOYSCREEN_")))
@@ -111,14 +109,12 @@ def _sources_now() -> tuple:
     return variables, os.environ.get("HOME"), path and os.path.abspath(path), content
 
 
+@functools.lru_cache(maxsize=1)
+def _read(sources: tuple) -> Settings:
+    """The settings read from ``sources`` (:func:`_sources_now`): built once while they stay the same."""
+    return Settings()
+
+
 def get_settings(**overrides: Any) -> Settings:
     """The settings as the environment and config file say now (read again whenever either changed)."""
-    if overrides:
-        return Settings(**overrides)
-    key = _sources_now()
-    settings = _READ.get(key)
-    if settings is None:
-        settings = Settings()
-        _READ.clear()
-        _READ[key] = settings
-    return settings
+    return Settings(**overrides) if overrides else _read(_sources_now())
