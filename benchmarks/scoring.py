@@ -1,9 +1,9 @@
 """Scoring throughput of the tree ensembles: rows/s on 1e6 candidates, one thread and all threads.
 
 Prints JSON. The ensembles (default hyperparameters: 5 members of depth 4; 150 trees
-for XGBoost, 300 for CatBoost) are trained on 2000 synthetic rows; scoring streams over ``--rows`` candidates in
-chunks of ``--chunk`` rows (float32, ``--columns`` wide, a realistic descriptor width)
-and computes mean and std per candidate. Chunk generation is not timed.
+for XGBoost, 300 for CatBoost) are trained on 2000 synthetic rows; scoring streams
+over ``--rows`` candidates in chunks of ``--chunk`` rows (float32, ``--columns``
+wide, a realistic descriptor width) and computes mean and std per candidate. Chunk generation is not timed.
 
 Keeping a round's slice is timed beside it, as scoring streams it: the best
 ``--keep`` of one score (one objective) against the Pareto pool of two score

@@ -1,10 +1,10 @@
 """The streamed screen: cost per stage, end to end on 1 and 2 workers, sharded scaling and peak RSS.
 
 Prints JSON. The space is the 1.19e7-candidate grid of ``benchmarks/descriptors.py``
-(8 elements, 5 components, step 0.02, prototype from the VEC) and the model a
-default XGBoost ensemble (5 members x 150 trees) trained on 2000 of its compositions (Dirichlet draws
-on the same pool) with a synthetic label, stored in the registry of an embedded
-database in a throwaway data dir under /tmp.
+(8 elements, 5 components, step 0.02, prototype from the VEC) and the model the
+default XGBoost ensemble (5 members x 150 trees) trained on 2000 of its
+compositions (Dirichlet draws on the same pool) with a synthetic label, stored in
+the registry of an embedded database in a throwaway data dir under /tmp.
 
 Stages, one thread, per 1e6 candidates, timed chunk by chunk (65536 rows) over
 the first ``--stage-rows`` candidates as ``score_space`` runs them: enumerate
