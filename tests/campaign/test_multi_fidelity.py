@@ -21,7 +21,8 @@ SPEC = {
     "initial_random": 6, "acquisition": {"batch_size": 3, "strategy": "ei", "diversity": "none"},
     "stopping": {"max_rounds": 8, "patience": 8},
     "fidelity": {"mode": "multi", "share": 0.1},  # one CHGNet label a round
-    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 30, "structure": CELL},
+    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 30, "structure": CELL,
+                "accept_unfit": ["Al"]},  # EMT wrong in sign for Al alloys: the CHGNet Δ is what corrects it
                {"name": "chgnet", "calculator": "chgnet", "mode": "static", "max_validations": 9,
                 "structure": CELL}],
 }

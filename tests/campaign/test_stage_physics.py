@@ -36,6 +36,11 @@ def test_a_chgnet_campaign_over_mn_and_co_labels_every_candidate(database):
 
 @pytest.mark.parametrize(("elements", "stage", "message"), [
     (["Cu", "Fe"], {"calculator": "emt"}, r"stage 'first': emt cannot treat element\(s\) \['Fe'\]; allowed: Al"),
+    (["Al", "Ni"], {"calculator": "emt"}, r"stage 'first': emt is unfit for Al: its Al-transition-metal mixing "
+                                          r"energies are wrong in sign .*; allowed: a calculator that fits Al "
+                                          r"\(chgnet, qe, vasp, sevennet\), or accept_unfit: \[Al\] on the stage"),
+    (["Al", "Ni"], {"calculator": "emt", "accept_unfit": ["Cu"]},
+     r"stage 'first': accept_unfit element 'Cu' is not in the element pool; allowed: Al, Ni"),
     (["Cu", "Pd"], {"calculator": "qe"}, r"stage 'first': no PBE pseudopotential for Pd in .*; available: "),
     (["Cu", "Ni"], {"calculator": "qe", "settings": {"ecutwfc": 40, "kspcing": 0.3}},
      r"stage 'first': unknown qe setting\(s\) \['kspcing'\]; allowed: "),
@@ -48,6 +53,12 @@ def test_a_stage_that_cannot_treat_its_pool_fails_when_the_spec_loads(database, 
         load_spec(_spec(elements, stage))
     assert "\n" not in str(error.value)
     assert {name: database[name].count_documents({}) for name in before} == before
+
+
+def test_a_stage_that_accepts_a_known_limit_loads():
+    spec = load_spec(_spec(["Al", "Ni"], {"calculator": "emt", "accept_unfit": ["Al"]}))
+    assert spec.stages[0].accept_unfit == ["Al"]
+    assert load_spec(_spec(["Al", "Ni"], {"calculator": "chgnet"})).element_pool == ["Al", "Ni"]
 
 
 def test_a_cluster_pseudopotential_directory_is_checked_where_the_stage_runs():

@@ -50,7 +50,7 @@ def ladder_spec(name: str, seed: int) -> dict[str, Any]:
                        "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
         "initial_random": 4, "acquisition": {"batch_size": 2}, "confirm_top": 1,
         "stages": [{"name": "emt", "calculator": "emt", "max_validations": 6, "category": "cheap",
-                    "structure": random_cell},
+                    "structure": random_cell, "accept_unfit": ["Al"]},
                    {"name": "chgnet", "calculator": "chgnet", "mode": "static", "max_validations": 1,
                     "category": "potential", "structure": random_cell},
                    {"name": "dft", "calculator": "qe", "mode": "static", "max_validations": 1, "category": "dft",

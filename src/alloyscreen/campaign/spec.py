@@ -31,7 +31,14 @@ from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
-from alloyscreen.validation.registry import CALCULATORS, get_calculator, is_remote, universal_potentials
+from alloyscreen.validation.registry import (
+    CALCULATORS,
+    fitting_calculators,
+    get_calculator,
+    is_remote,
+    known_limits,
+    universal_potentials,
+)
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
@@ -185,6 +192,9 @@ class StageSpec(_Strict):
     category: str = Field("cheap", description="FireWorks _category of this stage's jobs")
     antiferromagnetic: list[str] = Field(default_factory=list, description="elements besides Cr, Mn and Fe whose "
                                          "references also start antiferromagnetic (spin-polarised stages)")
+    accept_unfit: list[str] = Field(default_factory=list, description="elements of the pool that this stage's "
+                                    "calculator is known to get wrong (its known limits) and that the campaign "
+                                    "accepts anyway; any other such element refuses the spec")
     retries: int = Field(0, ge=0, le=5, description="times a failed calculation is run again before its failure "
                                                     "is the label's outcome (e.g. a pw.x killed by a time limit "
                                                     "resumes from its restart files)")
@@ -533,6 +543,7 @@ class CampaignSpec(_Strict):
                 raise ValueError(f"stage {stage.name!r}: a {stage.calculator} stage labels mixing_energy only, not "
                                  f"{other}; allowed for {other}: "
                                  f"{', '.join(name for name in CALCULATORS if not is_remote(name))}")
+            self._check_fit(stage, pool)
             outside = sorted(set(stage.antiferromagnetic) - set(pool))
             if outside:
                 raise ValueError(f"stage {stage.name!r}: antiferromagnetic element {outside[0]!r} is not in the "
@@ -547,6 +558,22 @@ class CampaignSpec(_Strict):
             if stage.antiferromagnetic and not calc.spin_polarised(settings):
                 raise ValueError(f"stage {stage.name!r}: antiferromagnetic starts need spin-polarised calculations; "
                                  f"allowed: a calculator and settings with spin (e.g. qe with spin: true)")
+
+    @staticmethod
+    def _check_fit(stage: StageSpec, pool: list[str]) -> None:
+        """Refuse an element the stage's calculator is known to get wrong unless the stage accepts it."""
+        outside = sorted(set(stage.accept_unfit) - set(pool))
+        if outside:
+            raise ValueError(f"stage {stage.name!r}: accept_unfit element {outside[0]!r} is not in the element pool; "
+                             f"allowed: {', '.join(pool)}")
+        unfit = {element: why for element, why in known_limits(stage.calculator, pool).items()
+                 if element not in stage.accept_unfit}
+        if unfit:
+            element, why = next(iter(unfit.items()))
+            fitting = [name for name in fitting_calculators(element) if name != stage.calculator]
+            raise ValueError(f"stage {stage.name!r}: {stage.calculator} is unfit for {element}: {why}; allowed: a "
+                             f"calculator that fits {element} ({', '.join(fitting)}), or accept_unfit: [{element}] "
+                             "on the stage")
 
     @property
     def labelled_objectives(self) -> list[ObjectiveSpec]:

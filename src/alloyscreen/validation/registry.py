@@ -30,3 +30,14 @@ def is_remote(name: str) -> bool:
 def universal_potentials() -> list[str]:
     """Calculators that are universal (pretrained, every element) potentials: the rankers of a campaign."""
     return [name for name, calc in CALCULATORS.items() if getattr(calc, "universal", False)]
+
+
+def known_limits(name: str, elements: list[str]) -> dict[str, str]:
+    """The elements of ``elements`` that calculator ``name`` treats but is known to get wrong: element -> evidence."""
+    limits = getattr(get_calculator(name), "known_limits", {})
+    return {element: limits[element] for element in elements if element in limits}
+
+
+def fitting_calculators(element: str) -> list[str]:
+    """Calculators with no known limit for ``element`` (those that may still refuse it by their element list)."""
+    return [name for name in CALCULATORS if not known_limits(name, [element])]
