@@ -10,6 +10,13 @@ line of :mod:`alloyscreen.progress`; a relaxation of a few seconds shows nothing
 :func:`run_static_batch` evaluates many structures in one batched model call
 and passes each result through atomate2's same single-point path, so that its
 fields are those :func:`run_ase_maker` gives for a static calculation.
+
+A relaxation that stops at its step limit before its force criterion (``fmax``)
+is ``failed`` with a one-line reason (:data:`NOT_CONVERGED`), never a result a
+label could use. :func:`ase_retry` says how the validation's ``retries`` run it
+again, with a recorded correction: twice the steps from its last geometry, and
+from the second correction on a quasi-Newton optimiser (FIRE -> BFGSLineSearch),
+as custodian switches VASP's IBRION and continues from the CONTCAR.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,10 +62,14 @@ def bare_structure(structure: Structure) -> Structure:
 
 
 def run_ase_maker(maker, structure: Structure, n_cores: int) -> dict[str, Any]:
-    """Run ``maker`` (an atomate2 AseRelaxMaker) on ``structure``; return calculation-document fields."""
+    """Run ``maker`` (an atomate2 AseRelaxMaker) on ``structure``; return calculation-document fields.
+
+    A relaxation that stops before its force criterion is ``failed`` (:func:`unconverged_fields`).
+    """
     mode = "static" if maker.steps <= 1 else "vc-relax" if maker.relax_cell else "relax"
     name = str(getattr(maker, "force_field_name", "")).removeprefix("MLFF.") or maker.name.split()[0]
-    log = OptimizerLog(f"{name} {structure.formula.replace(' ', '')} {mode}")
+    formula = structure.formula.replace(" ", "")
+    log = OptimizerLog(f"{name} {formula} {mode}")
     maker.calculator  # noqa: B018  (a force-field maker caches its calculator: build it once, for the copies)
     observed = copy.copy(maker)  # the maker may be shared (cached): only the copy gets this run's log
     observed.relax_kwargs = {**maker.relax_kwargs, "logfile": log}  # atomate2 passes it on to the ASE optimiser
@@ -65,9 +78,95 @@ def run_ase_maker(maker, structure: Structure, n_cores: int) -> dict[str, Any]:
     with threadpool_limits(1, user_api="blas"):  # 3x3 solves in ASE filters: threads only contend
         result = run(bare_structure(structure))
     fields = ase_result_fields(result, maker.steps <= 1, time.perf_counter() - start, n_cores)
-    log.done(f"{'converged' if fields['converged'] else 'not converged'} in {fields['n_ionic_steps']} steps, "
-             f"E = {fields['energy']:.4f} eV")
-    return fields
+    if fields["converged"]:
+        log.done(f"converged in {fields['n_ionic_steps']} steps, E = {fields['energy']:.4f} eV")
+        return fields
+    reached = log.fmax if log.fmax is not None else float(np.linalg.norm(fields["forces"], axis=1).max())
+    optimizer = maker.optimizer_kwargs.get("optimizer", "FIRE")
+    log.done(f"not converged in {maker.steps} steps, fmax = {reached:.4g} eV/A")
+    return unconverged_fields(fields, f"{NOT_CONVERGED}: {name} {mode} of {formula} stopped at its step limit "
+                                      f"({maker.steps} {optimizer} steps) with fmax {reached:.4g} eV/A above the "
+                                      f"criterion {float(maker.relax_kwargs['fmax']):g} eV/A")
+
+
+NOT_CONVERGED = "not converged"  # how the error of a relaxation that stopped before its force criterion begins
+NEXT_OPTIMIZER = {"FIRE": "BFGSLineSearch"}  # optimiser after a second correction (others are kept)
+
+
+def unconverged_fields(fields: dict[str, Any], error: str) -> dict[str, Any]:
+    """The ``failed`` fields of a relaxation that stopped before its force criterion: no energy, forces or stress.
+
+    Its last geometry stays (``final_structure``), the one a corrected attempt
+    continues from (:func:`ase_retry`); no energy stays to be labelled.
+    """
+    dropped = ("energy", "energy_per_atom", "forces", "stress", "magmoms", "total_magnetization")
+    return {**fields, **dict.fromkeys(dropped), "status": "failed", "converged": False, "error": error}
+
+
+@dataclass
+class Retry:
+    """How the next attempt of a relaxation that stopped before its force criterion runs, and what came before.
+
+    ``structure`` is where it starts (the last geometry of the attempt before),
+    ``physics`` the settings it runs with (the calculation's, with every
+    correction applied), ``corrections`` every correction so far (the new one
+    last); the attempts before took ``wall_time_s``, ``core_hours`` and
+    ``n_ionic_steps``.
+    """
+
+    structure: Structure
+    physics: dict[str, Any]
+    corrections: list[dict[str, Any]]
+    wall_time_s: float
+    core_hours: float
+    n_ionic_steps: int
+
+    def record(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` of the corrected attempt, with the corrections and the time and steps of every attempt."""
+        recorded = {**fields, "corrections": self.corrections,
+                    "wall_time_s": float(fields["wall_time_s"]) + self.wall_time_s,
+                    "core_hours": float(fields["core_hours"]) + self.core_hours,
+                    "n_ionic_steps": int(fields.get("n_ionic_steps") or 0) + self.n_ionic_steps}
+        if recorded["status"] == "failed":
+            recorded["error"] = f"{recorded['error']} ({len(self.corrections)} correction(s) applied)"
+        return recorded
+
+
+def ase_retry(structure: Structure, physics: dict[str, Any], found: dict[str, Any]) -> Retry | None:
+    """How to run again the stored relaxation ``found`` of ``structure``, or None for a failure of another kind.
+
+    Only a relaxation that stopped before its force criterion is corrected:
+    twice the steps, continuing from its last geometry (lattice and positions;
+    the input's species and site properties, constraints included); from the
+    second correction on, FIRE gives way to BFGSLineSearch. ``physics`` are
+    the calculation's settings (those of its id): the corrections recorded on
+    ``found`` apply on top of them.
+    """
+    if found["status"] != "failed" or not str(found.get("error") or "").startswith(NOT_CONVERGED):
+        return None
+    corrections = [dict(correction) for correction in found.get("corrections") or []]
+    current = corrected_physics(physics, corrections)
+    changes: dict[str, Any] = {"steps": 2 * int(current["steps"])}
+    if corrections and current["optimizer"] in NEXT_OPTIMIZER:
+        changes["optimizer"] = NEXT_OPTIMIZER[current["optimizer"]]
+    start = structure
+    if found.get("final_structure"):
+        last = Structure.from_dict(found["final_structure"])
+        start = Structure(last.lattice, structure.species_and_occu, last.frac_coords,
+                          site_properties=structure.site_properties)
+        changes["restart_from"] = "last geometry"
+    corrections.append({"step": len(corrections) + 1, "reason": found["error"], "changes": changes})
+    return Retry(start, corrected_physics(physics, corrections), corrections,
+                 wall_time_s=float(found.get("wall_time_s") or 0.0), core_hours=float(found.get("core_hours") or 0.0),
+                 n_ionic_steps=int(found.get("n_ionic_steps") or 0))
+
+
+def corrected_physics(physics: dict[str, Any], corrections: list[dict[str, Any]]) -> dict[str, Any]:
+    """``physics`` with the setting changes of ``corrections`` applied, in order (other changes are instructions)."""
+    current = dict(physics)
+    for correction in corrections:
+        current.update({key: value for key, value in correction["changes"].items() if key in physics})
+    return current
 
 
 def ase_result_fields(result, static: bool, wall_time_s: float, n_cores: int) -> dict[str, Any]:
@@ -144,19 +243,24 @@ class OptimizerLog:
     """The ``logfile`` of an ASE optimiser: each step line it writes is reported as ``label: step ...``.
 
     ASE writes ``"FIRE:   12 10:41:07     -213.451200        0.031200"`` (name,
-    step, time, energy in eV, fmax in eV/A) after every step; other lines (the
-    header) are ignored.
+    step, time, energy in eV, fmax in eV/A; BFGSLineSearch ``12[ 14]``, the step
+    and its force calls) after every step; other lines (the
+    header) are ignored. The fmax of the last step is kept (``fmax``).
     """
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.start = time.monotonic()
+        self.fmax: float | None = None  # of the last step logged (eV/A; with a cell filter, its stress too)
 
     def write(self, text: str) -> None:
         """Report the step of an optimiser log line."""
         words = text.split()
         if len(words) >= 5 and words[0].endswith(":"):
-            progress.status(f"{self.label}: step {words[1]}, E = {words[-2]} eV, fmax = {words[-1]} eV/A",
+            with suppress(ValueError):
+                self.fmax = float(words[-1])
+            step = words[1].split("[")[0]  # BFGSLineSearch writes "step[force calls]"
+            progress.status(f"{self.label}: step {step}, E = {words[-2]} eV, fmax = {words[-1]} eV/A",
                             time.monotonic() - self.start)
 
     def flush(self) -> None:

@@ -5,7 +5,9 @@ A calculator is a small class with ``name``, ``category`` (FireWorks
 cells), ``defaults`` (settings that change the result and
 enter the calculation id) and ``run_defaults`` (how to run: command, cores;
 not in the id), and the methods ``resolve_pool`` (settings fixed for an element pool),
-``resolve``, ``code_version`` and ``run``. The
+``resolve``, ``code_version`` and ``run``; optionally ``retry`` (how a failed
+calculation runs again with a correction, e.g.
+:func:`~alloyscreen.validation.ase_runner.ase_retry`). The
 registry (:mod:`alloyscreen.validation.registry`) maps names to calculators.
 """
 

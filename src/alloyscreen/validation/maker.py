@@ -22,7 +22,7 @@ from pymatgen.core import Structure
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.validation.ase_runner import fixed_atoms
+from alloyscreen.validation.ase_runner import Retry, fixed_atoms
 from alloyscreen.validation.base import SettingsError, check_mode, structure_dict
 from alloyscreen.validation.physics import HOST_SPECIFIC
 from alloyscreen.validation.registry import get_calculator
@@ -144,6 +144,10 @@ def validate(
     retries
         Times a failed calculation is run again (at once, or when the cache
         holds its failure with fewer attempts) before its failure is final.
+        A failure the calculator knows how to correct (its ``retry``: an ASE
+        relaxation stopped before its force criterion) runs again corrected,
+        the correction recorded in ``corrections``; the id stays that of the
+        settings asked for.
     """
     from alloyscreen.db.cache import WorkCache
     from alloyscreen.settings import get_settings
@@ -151,16 +155,21 @@ def validate(
     calc, physics, run, key, claim = _local(structure, calculator, settings, mode, parents, campaign_id)
     collection = _calculations(database)
     history: dict[str, Any] = {}
+    corrected: Retry | None = None  # the calculator's retry of the failure before, if it corrects that kind
 
     def compute() -> dict[str, Any]:
         directory = get_settings().runs_dir / calc.name / key
-        return calculation_document(key, claim, calc.run(structure, physics, run, directory), directory, history)
+        if corrected is None:
+            return calculation_document(key, claim, calc.run(structure, physics, run, directory), directory, history)
+        fields = calc.run(corrected.structure, corrected.physics, run, directory)
+        return calculation_document(key, claim, corrected.record(fields), directory, history)
 
     cache = WorkCache(collection)
     while True:
         raw, reused = cache.run_once(key, compute, claim)
         if not rerun_failure(collection, raw, retries, history):
             return CalculationDocument.from_mongo(raw), reused
+        corrected = calc.retry(structure, physics, raw) if hasattr(calc, "retry") else None
 
 
 def validate_many(
@@ -319,7 +328,10 @@ class ValidationMaker(Maker):
         FireWorks routing (``_category``, ``_fworker``); category default: the
         calculator's (``cheap`` for emt/chgnet, ``dft`` for qe/vasp).
     retries
-        Times a failed calculation is run again before its failure is final.
+        Times a failed calculation is run again before its failure is final;
+        an ASE relaxation (emt, chgnet, sevennet) that stopped before its force
+        criterion runs again with a recorded correction (twice the steps from
+        its last geometry, then also BFGSLineSearch for FIRE).
     """
 
     name: str = "validate"

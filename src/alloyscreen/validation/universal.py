@@ -14,7 +14,7 @@ from typing import Any
 
 from pymatgen.core import Structure
 
-from alloyscreen.validation.ase_runner import run_ase_maker, run_static_batch
+from alloyscreen.validation.ase_runner import ase_retry, run_ase_maker, run_static_batch
 from alloyscreen.validation.base import check_structure, split_settings
 
 
@@ -28,6 +28,7 @@ class UniversalPotential:
     cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
     defaults: dict[str, Any] = {}
     run_defaults: dict[str, Any] = {}
+    retry = staticmethod(ase_retry)  # a relaxation stopped before its fmax runs again corrected
 
     @staticmethod
     def maker(mode: str, steps: int, fmax: float, optimizer: str, model: str):
