@@ -84,8 +84,16 @@ def test_confirmation_takes_the_validated_pareto_front_and_the_report_shows_it(d
     assert all(s["pareto_rank"] == 0 and "Pareto front on mixing_energy_per_atom, cost" in s["reason"]
                for s in confirmed)
     ranked = top_candidates(database, "pareto", count=11)
-    assert {row["candidate_id"] for row in ranked if row["pareto_front"] == 0} == front
-    assert [row["pareto_front"] for row in ranked] == sorted(row["pareto_front"] for row in ranked)
+    # the two confirmed first, by their front at emt-sqs; then the rest by their front among all 11 at emt
+    assert [row["ranked_by_stage"] for row in ranked] == ["emt-sqs"] * 2 + ["emt"] * 9
+    assert {row["candidate_id"] for row in ranked[:2]} == {s["candidate_id"] for s in confirmed}
+    sqs = {row["candidate_id"]: (row["value"], emt[row["candidate_id"]][1]) for row in labels
+           if row["stage"] == "emt-sqs"}
+    assert [row["pareto_front"] == 0 for row in ranked[:2]] == [row["candidate_id"] in _non_dominated(sqs)
+                                                                 for row in ranked[:2]]
+    assert {row["candidate_id"] for row in ranked[2:] if row["pareto_front"] == 0} == front - set(sqs)
+    for tier in (ranked[:2], ranked[2:]):
+        assert [row["pareto_front"] for row in tier] == sorted(row["pareto_front"] for row in tier)
     assert all(row["cost"] == pytest.approx(emt[row["candidate_id"]][1], rel=1e-6) for row in ranked)
     shown = CliRunner().invoke(top, ["pareto", "-n", "3"])
     assert shown.exit_code == 0 and shown.output.splitlines()[0].split()[:3] == ["rank", "front", "formula"]

@@ -73,13 +73,22 @@ def test_each_labelled_objective_has_its_surrogate_and_labels_share_their_calcul
     assert {target for _, target in predicted} == set(TARGETS)
     rows = top_candidates(database, spec.campaign_id, count=9)
     assert len(rows) == 9 and all("pareto_front" in row and TARGETS[1] in row and TARGETS[2] in row for row in rows)
-    values = objective_values(spec, [{"delta_g_h": row["emt"], **{t: row[t] for t in TARGETS[1:]}} for row in rows],
-                              [database["candidates"].find_one({"_id": row["candidate_id"]})["composition"]
-                               for row in rows])
+    at_emt: dict[str, dict[str, float]] = {}
+    for label in campaign_labels(database, spec.campaign_id):
+        if label["stage"] == "emt":
+            at_emt.setdefault(label["candidate_id"], {})[label["property"]] = label["value"]
+    ids = list(at_emt)
+    values = objective_values(spec, [at_emt[c] for c in ids],
+                              [database["candidates"].find_one({"_id": c})["composition"] for c in ids])
     u = utilities(spec, values)
     _, fronts = rank(spec, values)
-    assert [row["pareto_front"] for row in rows] == sorted(fronts.tolist())
-    assert [not _dominated(u, k) for k in range(len(rows))] == [front == 0 for front in fronts]
+    assert [not _dominated(u, k) for k in range(len(ids))] == [front == 0 for front in fronts]
+    # the confirmed candidate first (alone at its stage: front 0), then the others by their front among all at emt
+    assert [row["ranked_by_stage"] for row in rows] == ["emt-3-sites"] + ["emt"] * 8 and rows[0]["pareto_front"] == 0
+    front_at_emt = dict(zip(ids, fronts.tolist(), strict=True))
+    assert [row["pareto_front"] for row in rows[1:]] == [front_at_emt[row["candidate_id"]] for row in rows[1:]]
+    assert [row["pareto_front"] for row in rows[1:]] == sorted(row["pareto_front"] for row in rows[1:])
+    assert all(row[t] == at_emt[row["candidate_id"]][t] for row in rows[1:] for t in TARGETS[1:])
     stored = {(row["candidate_id"], row["property"]) for row in campaign_labels(database, spec.campaign_id)
               if row["stage"] == "emt"}
     assert len(stored) == 9 * len(TARGETS)

@@ -24,7 +24,14 @@ from pymongo.database import Database
 from scipy.special import gammaln
 
 from alloyscreen.campaign.objectives import objective_of, objective_values, rank
-from alloyscreen.campaign.results import campaign_labels, campaign_rounds, campaign_status, find_campaign
+from alloyscreen.campaign.results import (
+    MIN_PAIRS,
+    campaign_labels,
+    campaign_rounds,
+    campaign_status,
+    find_campaign,
+    rank_by_stage,
+)
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
@@ -129,8 +136,24 @@ def _summary(data: ReportData) -> str:
             + (f" ({html.escape(status['message'])})" if status["message"] else "")
             + f"; {status['selections']} selections, {status['models']} surrogate models. "
             "Budgets: validations and core-hours spent per stage of the fidelity ladder.")
-    return _section("summary", "Summary", what, _table(stages), failures,
+    return _section("summary", "Summary", what, _table(stages), failures, _agreement(status["stage_agreement"]),
                     f"<details><summary>campaign spec</summary><pre>{spec}</pre></details>")
+
+
+def _agreement(agreement: list[dict[str, Any]]) -> str:
+    """Each pair of stages' rank correlation and sign agreement, or why there is none (as ``alloyscreen status``)."""
+    if not agreement:
+        return ""
+    table = pd.DataFrame({
+        "stages": [" → ".join(row["stages"]) for row in agreement],
+        "property": [row["property"] for row in agreement],
+        "n (labelled at both)": [row["n"] for row in agreement],
+        "Spearman": [np.nan if row["spearman"] is None else row["spearman"] for row in agreement],
+        "same sign": [np.nan if row["sign_agreement"] is None else row["sign_agreement"] for row in agreement],
+        "note": [row["note"] or "" for row in agreement]})
+    return ("<p class=\"what\">Agreement between the stages of the fidelity ladder, over the candidates both "
+            "labelled: Spearman's rank correlation of their labels and the fraction of those candidates whose "
+            f"labels have the same sign; no number with fewer than {MIN_PAIRS} candidates.</p>" + _table(table))
 
 
 def _last_round(data: ReportData) -> pd.DataFrame:
@@ -140,33 +163,42 @@ def _last_round(data: ReportData) -> pd.DataFrame:
 
 
 def _ranking(data: ReportData) -> str:
-    objective, first = data.objective, data.first_stage()
-    last = _last_round(data)
-    if first.empty:
+    spec, last = data.spec, _last_round(data)
+    rows = rank_by_stage(spec, data.labels.to_dict("records"), data.candidates.composition.to_dict())[:TOP_ROWS]
+    if not rows:
         return _section("ranking", "Ranked candidates", "No validated labels yet.")
-    order = first.index[np.argsort(-objective.utility(first.values), kind="stable")][:TOP_ROWS]
+    order = [row["candidate_id"] for row in rows]
     last_training = data.models.set_index("model_id").training.get(last.model_id.iloc[0], set()) if len(last) else set()
     label_ids = data.first_stage(column="label_id")
+    calculators = {stage.name: stage.calculator for stage in spec.stages}
     table = pd.DataFrame({"formula": data.candidates.formula.reindex(order).values,
                           "prototype": data.candidates.prototype.reindex(order).values,
+                          "ranked by stage": [f"{row['ranked_by_stage']} ({calculators[row['ranked_by_stage']]})"
+                                              for row in rows],
                           "selected in round": data.selections.drop_duplicates("candidate_id")
                           .set_index("candidate_id")["round"].reindex(order).values})
-    for stage in data.spec.stages:
-        values = data.labels[(data.labels.stage == stage.name) & (data.labels.property == data.spec.target)]
-        table[f"{stage.name} ({stage.calculator})"] = values.drop_duplicates("candidate_id").set_index(
-            "candidate_id")["value"].reindex(order).values
+    if len(spec.objectives) > 1:
+        table["Pareto front"] = [row["pareto_front"] for row in rows]
+    for stage in spec.stages:
+        table[f"{stage.name} ({stage.calculator})"] = [row.get(stage.name, np.nan) for row in rows]
+    others = [o.name for o in spec.objectives if o.name != spec.target] if len(spec.objectives) > 1 else []
+    for name in others:  # at the stage the row is ranked by
+        table[name] = [row[name] for row in rows]
     table["predicted mean"] = last["mean"].reindex(order).values if len(last) else np.nan
     table["predicted std"] = last["std"].reindex(order).values if len(last) else np.nan
     table["in training set"] = ["yes" if label_ids.get(c) in last_training else "no" for c in order]
     table.insert(0, "rank", np.arange(1, len(order) + 1))
-    unit = data.spec.target_unit
-    what = (f"The {len(order)} best candidates by their validated {data.spec.target} ({unit}) at the active-learning "
-            f"stage <b>{data.spec.stages[0].name}</b> ({objective.direction}), with each stage's label and the "
-            "prediction (mean and calibrated std) of the last round's surrogate. 'in training set': the last "
+    unit = spec.target_unit
+    within = ("Pareto front on the objectives at that stage, then " if len(spec.objectives) > 1 else "")
+    what = (f"The {len(order)} best candidates, each ranked by its most trusted label: first those the highest "
+            f"stage of the fidelity ladder labelled, then those whose highest stage is the one below, and so on "
+            f"('ranked by stage'); within a stage by {within}the validated {spec.target} ({unit}, "
+            f"{data.objective.direction}). With each stage's label and the prediction (mean and calibrated std) of "
+            "the last round's surrogate, which learns the first stage's labels. 'in training set': the last "
             "surrogate was fitted on that label, so its prediction there is not a test.")
     body = [_table(table)]
     if len(last):
-        body.append(_ranking_figure(data, last, objective, unit))
+        body.append(_ranking_figure(data, last, data.objective, unit))
     return _section("ranking", "Ranked candidates", what, *body)
 
 

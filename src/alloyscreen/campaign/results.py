@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from itertools import combinations
 from typing import Any
 
+import numpy as np
 from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.database import Database
+from scipy.stats import spearmanr
 
 from alloyscreen.campaign.history import backfill_outcomes
 from alloyscreen.campaign.objectives import objective_values, rank
@@ -36,6 +40,9 @@ def load_campaign_spec(database: Database, key: str) -> CampaignSpec:
 
 def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPIRATION_SECS) -> dict[str, Any]:
     """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons.
+
+    ``stage_agreement``: how far each pair of stages agrees on the candidates
+    both labelled (:func:`stage_agreement`).
 
     ``status`` is the stored one, or ``stalled`` when the process running the
     campaign holds its lock no more (it died: no heartbeat). A campaign
@@ -75,6 +82,7 @@ def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPI
         "selections": database["selections"].count_documents({"campaign_id": campaign["_id"]}),
         "models": database["models"].count_documents({"provenance.campaign_id": campaign["_id"]}),
         "stages": stages, "failures": failures, "workflow": workflow,
+        "stage_agreement": stage_agreement(spec, campaign_labels(database, campaign["_id"])),
     }
 
 
@@ -96,37 +104,129 @@ def _workflow_verdict(campaign_id: str, workflow: dict[str, Any], status: str,
 def top_candidates(database: Database, key: str, count: int = 10) -> list[dict[str, Any]]:
     """The best validated candidates of a campaign, with every stage's label, best first.
 
-    Each stage's column holds its label of the first labelled property. Ranked
-    by the first stage's labels; with several objectives by Pareto front first
-    (``pareto_front``), each row also holding the other objectives: further
-    labels at the first stage and those known from the composition (e.g. ``cost``).
+    Ranked by the most trusted label each candidate has (see :func:`rank_by_stage`):
+    ``ranked_by_stage`` names the stage its rank comes from. Each stage's
+    column holds its label of the first labelled property; with several
+    objectives each row also has ``pareto_front`` and the other objectives at
+    that stage (further labels, and those known from the composition, e.g. ``cost``).
     """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
+    labels = campaign_labels(database, campaign["_id"])
+    candidates = {doc["_id"]: doc for doc in database["candidates"].find(
+        {"_id": {"$in": sorted({label["candidate_id"] for label in labels})}},
+        {"formula": 1, "prototype": 1, "composition": 1})}
+    rows = rank_by_stage(spec, labels, {key: doc["composition"] for key, doc in candidates.items()})[:count]
+    for row in rows:
+        row.update(formula=candidates[row["candidate_id"]]["formula"],
+                   prototype=candidates[row["candidate_id"]]["prototype"])
+    return rows
+
+
+def _labels_by_stage(labels: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Stage -> candidate id -> label property -> value (a candidate's first label where it has several)."""
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for label in labels:
+        if label["value"] is not None:
+            found.setdefault(label["stage"], {}).setdefault(label["candidate_id"], {}).setdefault(
+                label["property"], float(label["value"]))
+    return found
+
+
+def rank_by_stage(spec: CampaignSpec, labels: Iterable[Mapping[str, Any]],
+                  compositions: Mapping[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Every candidate with a full set of labels at some stage, ranked by its most trusted one, best first.
+
+    A candidate's rank comes from the highest stage (last in spec order: the
+    fidelity ladder runs cheapest first) that gave it a value of every labelled
+    property. Candidates ranked at the highest stage come first, in their order
+    there; then those whose best stage is the next one down, and so on. So a
+    candidate a DFT stage labelled sits above every candidate only EMT has
+    seen, whatever EMT said of either.
+
+    Within a stage the order is :func:`~alloyscreen.campaign.objectives.rank`'s:
+    the utility of the objective, or with several objectives the Pareto front
+    then the first labelled objective. The fronts are those among every
+    candidate that stage labelled (also those ranked at a higher stage), so
+    ``pareto_front`` keeps its meaning "non-dominated at this stage" when a
+    candidate moves up the ladder; labels of different stages are never
+    compared with each other.
+
+    ``labels``: rows of :func:`campaign_labels` (``candidate_id``, ``stage``,
+    ``property``, ``value``); ``compositions``: candidate id -> composition.
+    Each row holds ``candidate_id``, each stage's label of the first labelled
+    property (under the stage's name, where it has one), ``ranked_by_stage``
+    and, with several objectives, ``pareto_front`` and the other objectives'
+    values at that stage.
+    """
+    by_stage = _labels_by_stage(labels)
+    names = [stage.name for stage in spec.stages]
     rows: dict[str, dict[str, Any]] = {}
-    first_labels: dict[str, dict[str, float]] = {}  # candidate -> label property -> value at the first stage
-    first = spec.stages[0].name
-    for label in campaign_labels(database, campaign["_id"]):
-        row = rows.setdefault(label["candidate_id"], {"candidate_id": label["candidate_id"]})
-        if label["property"] == spec.target:
-            row[label["stage"]] = label["value"]
-        if label["stage"] == first:
-            first_labels.setdefault(label["candidate_id"], {})[label["property"]] = label["value"]
-    compositions = {}
-    for candidate in database["candidates"].find({"_id": {"$in": list(rows)}},
-                                                 {"formula": 1, "prototype": 1, "composition": 1}):
-        rows[candidate["_id"]].update(formula=candidate["formula"], prototype=candidate["prototype"])
-        compositions[candidate["_id"]] = candidate["composition"]
-    validated = [row for row in rows.values() if len(first_labels.get(row["candidate_id"], {})) == len(spec.targets)]
-    values = objective_values(spec, [first_labels[row["candidate_id"]] for row in validated],
-                              [compositions[row["candidate_id"]] for row in validated])
-    order, fronts = rank(spec, values)
-    if len(spec.objectives) > 1:
-        for row, front, row_values in zip(validated, fronts, values, strict=True):
-            row["pareto_front"] = int(front)
-            row.update({o.name: float(v) for o, v in zip(spec.objectives, row_values, strict=True)
-                        if o.name != spec.target})
-    return [validated[i] for i in order[:count]]
+    for name in names:
+        for candidate, found in by_stage.get(name, {}).items():
+            row = rows.setdefault(candidate, {"candidate_id": candidate})
+            if spec.target in found:
+                row[name] = found[spec.target]
+    ranked: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    for name in reversed(names):
+        stage_labels = by_stage.get(name, {})
+        full = [candidate for candidate, found in stage_labels.items() if all(t in found for t in spec.targets)]
+        values = objective_values(spec, [stage_labels[c] for c in full], [compositions[c] for c in full])
+        order, fronts = rank(spec, values)
+        for i in order:
+            if full[i] in placed:
+                continue
+            placed.add(full[i])
+            row = {**rows[full[i]], "ranked_by_stage": name}
+            if len(spec.objectives) > 1:
+                row["pareto_front"] = int(fronts[i])
+                row.update({o.name: float(v) for o, v in zip(spec.objectives, values[i], strict=True)
+                            if o.name != spec.target})
+            ranked.append(row)
+    return ranked
+
+
+MIN_PAIRS = 3
+"""Fewest candidates labelled at two stages for their rank correlation and sign agreement."""
+
+
+def stage_agreement(spec: CampaignSpec, labels: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """How far each pair of stages agrees, over the candidates both labelled: one row per pair and labelled property.
+
+    ``spearman``: Spearman's rank correlation of the two stages' labels
+    (:func:`scipy.stats.spearmanr`); ``sign_agreement``: the fraction of those
+    candidates whose two labels have the same sign (``numpy.sign``: a zero
+    agrees only with a zero). With fewer than :data:`MIN_PAIRS` candidates
+    (``n``) the ``note`` says why (labels all equal at one stage:
+    ``spearman`` alone is None).
+
+    ``labels``: rows of :func:`campaign_labels`. Pairs are in spec order, the
+    cheaper stage first (``stages``).
+    """
+    by_stage = _labels_by_stage(labels)
+    names = [stage.name for stage in spec.stages]
+    agreement = []
+    for prop in spec.targets:
+        for lower, higher in combinations(names, 2):
+            first = {c: v[prop] for c, v in by_stage.get(lower, {}).items() if prop in v}
+            second = {c: v[prop] for c, v in by_stage.get(higher, {}).items() if prop in v}
+            both = [candidate for candidate in first if candidate in second]
+            x = np.array([first[c] for c in both])
+            y = np.array([second[c] for c in both])
+            row: dict[str, Any] = {"stages": [lower, higher], "property": prop, "n": len(both), "spearman": None,
+                                   "sign_agreement": None, "note": None}
+            if len(both) < MIN_PAIRS:
+                row["note"] = f"n = {len(both)} < {MIN_PAIRS}: too few candidates labelled at both stages"
+                agreement.append(row)
+                continue
+            row["sign_agreement"] = float(np.mean(np.sign(x) == np.sign(y)))
+            if np.ptp(x) == 0 or np.ptp(y) == 0:
+                row["note"] = f"every label at {lower if np.ptp(x) == 0 else higher} is equal: no rank correlation"
+            else:
+                row["spearman"] = float(spearmanr(x, y).statistic)
+            agreement.append(row)
+    return agreement
 
 
 def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:

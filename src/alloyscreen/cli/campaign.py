@@ -99,7 +99,11 @@ def submit_command(spec_path: Path, engine: str, project: str | None) -> None:
 @click.option("--lost-after", "lost_after_s", type=click.FloatRange(min=0), default=RUN_EXPIRATION_SECS,
               show_default=True, help="Seconds without a ping after which a RUNNING Firework counts as lost.")
 def status(campaign: str, as_json: bool, lost_after_s: float) -> None:
-    """Progress of a campaign: stages, budgets spent, failures with reasons; its Fireworks when submitted."""
+    """Progress of a campaign: stages, budgets spent, failures with reasons; its Fireworks when submitted.
+
+    Then, for each pair of stages, the Spearman rank correlation and the share
+    of same-sign labels over the candidates both labelled (none below 3).
+    """
     report = campaign_status(get_database(), campaign, lost_after_s)
     if as_json:
         click.echo(json.dumps(report, default=str))
@@ -113,6 +117,7 @@ def status(campaign: str, as_json: bool, lost_after_s: float) -> None:
                    f"{stage['validations']}/{stage['max_validations']} ({stage['failed']} failed)  core-hours {hours}")
     for failure in report["failures"]:
         click.echo(f"  failed at {failure['stage']}: candidate {failure['candidate_id']}: {failure['error']}")
+    _echo_agreement(report["stage_agreement"])
     workflow = report["workflow"]
     if workflow is not None:
         counts = ", ".join(f"{count} {state}" for state, count in sorted(workflow["fireworks"].items()))
@@ -122,6 +127,21 @@ def status(campaign: str, as_json: bool, lost_after_s: float) -> None:
         for firework in workflow["lost"]:
             click.echo(f"  lost {firework['name']} (fw {firework['fw_id']}): RUNNING, no ping for "
                        f"{workflow['lost_after_s']:.0f} s")
+
+
+def _echo_agreement(agreement: list[dict]) -> None:
+    """Each pair of stages' rank correlation and sign agreement, or why there is none."""
+    if not agreement:
+        return
+    properties = {row["property"] for row in agreement}
+    click.echo("stage agreement (candidates labelled at both stages):")
+    for row in agreement:
+        pair = " -> ".join(row["stages"]) + (f" [{row['property']}]" if len(properties) > 1 else "")
+        if row["sign_agreement"] is None:
+            click.echo(f"  {pair}: {row['note']}")
+            continue
+        spearman = f"{row['spearman']:.3f}" if row["spearman"] is not None else f"- ({row['note']})"
+        click.echo(f"  {pair}: n {row['n']}, Spearman {spearman}, same sign {row['sign_agreement']:.0%}")
 
 
 @click.command()
@@ -153,7 +173,13 @@ def rerun(campaign: str, failed: bool) -> None:
 @click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="How many candidates.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def top(campaign: str, count: int, as_json: bool) -> None:
-    """The best validated candidates of a campaign, with each stage's label (the campaign's target unit)."""
+    """The best validated candidates of a campaign, with each stage's label (the campaign's target unit).
+
+    Ranked by the most trusted label: first the candidates the last stage of
+    the fidelity ladder labelled, in its order, then those whose highest stage
+    is the one before, and so on (column ranked_by; front: the Pareto front at
+    that stage).
+    """
     rows = top_candidates(get_database(), campaign, count)
     if as_json:
         click.echo(json.dumps(rows))
@@ -162,9 +188,11 @@ def top(campaign: str, count: int, as_json: bool) -> None:
     columns = [stage.name for stage in spec.stages] + [o.name for o in spec.objectives if o.name != spec.target]
     front = "front" if len(spec.objectives) > 1 else ""
     widths = [max(14, len(c) + 2) for c in columns]  # a long property name keeps a gap before it
-    click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}"
+    by = max(11, *(len(stage.name) + 2 for stage in spec.stages))
+    click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}{'ranked_by':<{by}}"
                + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for rank, row in enumerate(rows):
         values = "".join(f"{row[c]:>{w}.4g}" if c in row else f"{'-':>{w}}" for c, w in zip(columns, widths,
                                                                                                strict=True))
-        click.echo(f"{rank:<5}{row.get('pareto_front', ''):<6}{row['formula']:<34}{row['prototype']:<6}{values}")
+        click.echo(f"{rank:<5}{row.get('pareto_front', ''):<6}{row['formula']:<34}{row['prototype']:<6}"
+                   f"{row['ranked_by_stage']:<{by}}{values}")
