@@ -25,13 +25,36 @@ def test_a_chgnet_campaign_over_mn_and_co_labels_every_candidate(database):
     labels = list(database["labels"].find({"_id": {"$in": [s["outcome"]["label_id"] for s in selections]}}))
     formulas = {database["candidates"].find_one({"_id": label["candidate_id"]})["formula"] for label in labels}
     assert formulas == {"Co0.5Mn0.5", "Co0.5Ni0.5", "Mn0.5Ni0.5"}
+    # each element's ground state (Ashcroft & Mermin): hcp Co, fcc Ni; Mn (alpha-Mn not built): the lowest of three
+    expected = {"Co": {"hcp"}, "Ni": {"fcc"}, "Mn": {"fcc", "bcc", "hcp"}}
     for label in labels:
         references = label["details"]["references"]
+        assert label["details"]["reference_choice"] == "ground_state"
         for element, reference in references.items():
             crystals = {k: v for k, v in reference["candidates"].items() if v is not None}
-            assert set(crystals) == {"fcc", "bcc", "hcp"}
+            assert set(crystals) == expected[element], element
             assert reference["crystal"] == min(crystals, key=crystals.get), element
         assert sorted(label["reference_calculation_ids"]) == sorted(r["calculation_id"] for r in references.values())
+
+
+def test_a_stage_with_references_search_relaxes_fcc_bcc_hcp_of_every_element(database):
+    stage = {"calculator": "emt", "structure": {"method": "random", "supercell": [1, 1, 1]}}
+    default = load_spec(_spec(["Cu", "Ni", "Pd"], stage))
+    assert load_spec(_spec(["Cu", "Ni", "Pd"], {**stage, "references": "ground_state"})).campaign_id == \
+        default.campaign_id  # the default is not hashed: existing campaigns keep their ids
+    spec = load_spec(_spec(["Cu", "Ni", "Pd"], {**stage, "references": "search"}))
+    assert spec.campaign_id != default.campaign_id and spec.stages[0].references == "search"
+    run_here(CampaignMaker().make(spec))
+    selections = list(database["selections"].find({"campaign_id": spec.campaign_id}))
+    assert len(selections) == 3 and all(s["outcome"]["status"] == "completed" for s in selections)
+    for selection in selections:
+        label = database["labels"].find_one({"_id": selection["outcome"]["label_id"]})
+        assert label["details"]["reference_choice"] == "search"
+        for element, reference in label["details"]["references"].items():
+            assert set(reference["candidates"]) == {"fcc", "bcc", "hcp"}, element
+            assert reference["energy_per_atom"] == min(reference["candidates"].values()), element
+    with pytest.raises(AlloyscreenError, match=r"references.*'ground_state' or 'search'"):
+        load_spec(_spec(["Cu", "Ni"], {**stage, "references": "lowest"}))
 
 
 @pytest.mark.parametrize(("elements", "stage", "message"), [

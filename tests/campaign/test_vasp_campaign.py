@@ -21,7 +21,8 @@ def _spec(stage: dict, **extra) -> dict:
             "candidates": {"elements": ["Al", "Ag"], "n_components": 1, "sampling": {"kind": "explicit",
                                                                                      "compositions": ["Al", "Ag"]},
                            "prototype": "fcc"},
-            "stages": [{"name": "emt", "calculator": "emt", "max_validations": 2, "category": "cheap"},
+            "stages": [{"name": "emt", "calculator": "emt", "max_validations": 2, "category": "cheap",
+                        "accept_unfit": ["Al"]},
                        {"name": "vasp", "max_validations": 2, "category": "dft", **stage}]}
 
 
@@ -49,8 +50,8 @@ def test_a_vasp_stage_labels_under_category_split_fireworks_workers(database, mo
     assert ran == {"cheap": {"cheap-node"}, "dft": {"dft-node"}}
     vasp_jobs = [fw for fw in database["fireworks"].find() if fw["name"].startswith("MP GGA relax")]
     assert vasp_jobs and {fw["spec"]["_category"] for fw in vasp_jobs} == {"dft"}
-    # Al and its fcc, bcc and hcp references ran once each (the fcc candidate is its own fcc reference)
-    assert sorted(run["species"] for run in fake.checked if run["potcar"] == ["Al"]) == [["Al"], ["Al"], ["Al", "Al"]]
+    # Al ran once: the fcc candidate is its own reference, its ground-state fcc crystal
+    assert sorted(run["species"] for run in fake.checked if run["potcar"] == ["Al"]) == [["Al"]]
     outcomes = {s["candidate_id"]: s["outcome"] for s in database["selections"].find({"campaign_id": spec.campaign_id,
                                                                                    "stage": "vasp"})}
     by_formula = {"".join(database["candidates"].find_one({"_id": key})["composition"]): value
@@ -59,8 +60,7 @@ def test_a_vasp_stage_labels_under_category_split_fireworks_workers(database, mo
     assert by_formula["Ag"]["status"] == "failed"
     assert "did not converge ionically" in by_formula["Ag"]["error"]
     label = database["labels"].find_one({"_id": by_formula["Al"]["label_id"]})
-    assert label["calculator"] == "vasp" and set(label["details"]["references"]["Al"]["candidates"]) == {
-        "fcc", "bcc", "hcp"}
+    assert label["calculator"] == "vasp" and set(label["details"]["references"]["Al"]["candidates"]) == {"fcc"}
     assert database["campaigns"].find_one({"_id": spec.campaign_id})["status"] == "completed"
 
 

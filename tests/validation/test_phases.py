@@ -8,7 +8,14 @@ from alloyscreen.descriptors.pairs import BOLTZMANN, pair_enthalpy_range, single
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.bulk import random_solid_solution
 from alloyscreen.validation.maker import ValidationMaker
-from alloyscreen.validation.phases import HULL_PROPERTY, PhaseEnergy, PhaseHull, StabilityMaker, pool_hull
+from alloyscreen.validation.phases import (
+    FREE_ENERGY_PROPERTY,
+    HULL_PROPERTY,
+    PhaseEnergy,
+    PhaseHull,
+    StabilityMaker,
+    pool_hull,
+)
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 CUAU = PhaseHull(["Cu", "Au"], [PhaseEnergy("CuAu L1_0", "L1_0", {"Cu": 0.5, "Au": 0.5}, -0.10),
@@ -51,7 +58,8 @@ def test_emt_competing_phases_of_cu_pt_order_below_the_elements(emt_hull):
 def test_the_hull_label_cites_the_phases_and_equals_mixing_minus_hull(database, emt_hull):
     structure = random_solid_solution({"Cu": 0.5, "Pt": 0.5}, "fcc", supercell=(1, 1, 1), seed=0).structure
     validation = ValidationMaker(calculator="emt")
-    mixing = MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
+    searched = MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"], references="search")
+    mixing = searched.run(structure, "cand-cupt")
     stable = StabilityMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
     assert stable.value == pytest.approx(emt_hull.energy_above_hull({"Cu": 0.5, "Pt": 0.5}, mixing.value))
     label = database["labels"].find_one({"_id": stable.label_id})
@@ -62,6 +70,30 @@ def test_the_hull_label_cites_the_phases_and_equals_mixing_minus_hull(database, 
     free = StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop="mixing_free_energy_per_atom",
                           temperature=1200.0).run(structure, "cand-cupt")
     assert free.value == pytest.approx(mixing.value - 1200.0 * BOLTZMANN * np.log(2))
+
+
+def test_the_hull_and_its_phases_search_every_crystal_of_the_elements(database, emt_hull):
+    structure = random_solid_solution({"Cu": 0.5, "Pt": 0.5}, "fcc", supercell=(1, 1, 1), seed=0).structure
+    validation = ValidationMaker(calculator="emt")
+    ground = MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
+    assert _reference_candidates(database, ground.label_id) == {"Cu": {"fcc"}, "Pt": {"fcc"}}
+    for prop, extra in ((HULL_PROPERTY, {}), (FREE_ENERGY_PROPERTY, {"temperature": 800.0})):
+        maker = StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop=prop, **extra)
+        stable = maker.run(structure, "cand-cupt")
+        mixing_label = database["labels"].find_one({"_id": stable.label_id})["details"]["mixing_label_id"]
+        assert mixing_label != ground.label_id
+        assert _reference_candidates(database, mixing_label) == {"Cu": {"fcc", "bcc", "hcp"},
+                                                                 "Pt": {"fcc", "bcc", "hcp"}}, prop
+    for phase in emt_hull.phases:  # the competing phases' formation energies too
+        assert set(_reference_candidates(database, phase.label_id)["Cu"]) == {"fcc", "bcc", "hcp"}, phase.name
+    with pytest.raises(AlloyscreenError, match=r"energy_above_hull_per_atom compares against a hull: its references "
+                                               r"'ground_state' must be searched; allowed: search"):
+        StabilityMaker(validation=validation, references="ground_state")
+
+
+def _reference_candidates(database, label_id: str | None) -> dict[str, set[str]]:
+    references = database["labels"].find_one({"_id": label_id})["details"]["references"]
+    return {element: set(reference["candidates"]) for element, reference in references.items()}
 
 
 def test_a_hull_label_builds_its_own_hull_in_a_fresh_process(database, monkeypatch):

@@ -7,22 +7,29 @@ from jobflow import JobStore
 from jobflow.managers.local import run_locally
 from maggma.stores import MemoryStore
 
+from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.targets import (
     ZERO_POINT_AND_ENTROPY_EV,
     HydrogenAdsorptionMaker,
     MixingEnergyMaker,
+    build_label,
 )
 
 
 def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
     maker = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"))
     flow = maker.make(cu3au, candidate_id="Cu3Au-L12")
-    assert len(flow.jobs) == 1 + 2 * 3 + 1  # the structure, fcc/bcc/hcp of Cu and of Au, the label
+    assert len(flow.jobs) == 1 + 2 + 1  # the structure, the ground states of Cu and Au (fcc), the label
+    searched = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"), references="search")
+    assert len(searched.make(cu3au, candidate_id="Cu3Au-L12").jobs) == 1 + 2 * 3 + 1  # fcc/bcc/hcp of Cu and Au
     run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
     label = database["labels"].find_one({"candidate_id": "Cu3Au-L12", "property": "mixing_energy_per_atom"})
     assert label["unit"] == "eV/atom" and len(label["reference_calculation_ids"]) == 2
     assert -0.2 < label["value"] < 0.0  # EMT orders Cu3Au: negative mixing energy
+    assert label["details"]["reference_choice"] == "ground_state"
+    assert {el: set(ref["candidates"]) for el, ref in label["details"]["references"].items()} == {
+        "Cu": {"fcc"}, "Au": {"fcc"}}
     here = maker.run(cu3au, candidate_id="Cu3Au-L12")  # in this process: the same calculations, the same label
     assert (here.label_id, here.value, here.reused) == (label["_id"], label["value"], True)
     count = database["calculations"].count_documents({})
@@ -33,6 +40,27 @@ def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
     assert database["calculations"].count_documents({}) == count + 1  # only the new structure ran
     assert second["reference_calculation_ids"] == label["reference_calculation_ids"]
     assert second["value"] == pytest.approx(label["value"], abs=1e-3)  # same relaxed minimum
+
+
+def test_searched_references_make_another_label_even_when_the_same_crystals_win(database, cu3au):
+    ground = MixingEnergyMaker(validation=ValidationMaker(calculator="emt")).run(cu3au, candidate_id="Cu3Au-s")
+    searched = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"), references="search").run(
+        cu3au, candidate_id="Cu3Au-s")
+    label = database["labels"].find_one({"_id": searched.label_id})
+    assert searched.label_id != ground.label_id and label["details"]["reference_choice"] == "search"
+    references = label["details"]["references"]
+    assert all(set(ref["candidates"]) == {"fcc", "bcc", "hcp"} for ref in references.values())
+    lowest = sum(x * min(references[el]["candidates"].values()) for el, x in (("Cu", 0.75), ("Au", 0.25)))
+    alloy = database["calculations"].find_one({"_id": searched.calculation_id})
+    assert searched.value == pytest.approx(alloy["energy_per_atom"] - lowest)
+    assert searched.value >= ground.value  # the search's references are at or below the ground states
+    # one calculation and one reference: the choice alone makes two ids
+    calc = CalculationDocument.from_mongo(alloy)
+    reference = CalculationDocument.from_mongo(database["calculations"].find_one(
+        {"_id": label["reference_calculation_ids"][0]}))
+    ids = {build_label("x", "mixing_energy_per_atom", 0.0, "eV/atom", [calc], [reference], reference_choice=choice).id
+           for choice in ("ground_state", "search", None)}
+    assert len(ids) == 3
 
 
 def test_hydrogen_adsorption_keeps_the_site_distribution(database):

@@ -1,11 +1,31 @@
-"""Candidate crystals of a pure element: its ground state (where ASE knows it) and fcc, bcc, hcp.
+"""Crystals of a pure element: its ground state (:data:`GROUND_STATES`, else ASE's) and fcc, bcc, hcp.
 
-The reference of an element in a mixing energy is the lowest-energy of these
-after relaxation with the stage's calculator: the ground state of ASE's
-``reference_states`` (experimental lattice, Kittel) is not enough alone, as it
-is missing for some elements (Mn: 58-atom alpha-Mn) and a calculator may order
-the close-packed phases differently than experiment. The fcc, bcc and hcp cells
-are primitive, at the element's own atomic volume (see :mod:`.lattice`).
+The reference of an element in a mixing energy is, by default, its ground-state
+crystal (:func:`ground_state_crystal`); on request (and always for a hull) it is
+the lowest-energy of all these crystals after relaxation with the stage's
+calculator (:mod:`alloyscreen.validation.references`): a calculator may order
+the close-packed phases differently than experiment, and some ground states are
+not built here (Mn: 58-atom alpha-Mn). The fcc, bcc and hcp cells are
+primitive, at the element's own atomic volume (see :mod:`.lattice`).
+
+Ground-state crystals
+---------------------
+:data:`GROUND_STATES` lists the metals' crystal structures as tabulated by
+Ashcroft and Mermin, *Solid State Physics* (1976), ch. 4, Tables 4.3 (fcc),
+4.4 (bcc) and 4.7 (hcp) -- the table ASE carries as
+``ase.data.reference_states``, whose lattice constants the cells use; Kittel,
+*Introduction to Solid State Physics*, ch. 1 ("crystal structures of the
+elements") gives the same structures. Structures are those at room
+temperature (Li and Na: bcc, the room-temperature phase; their close-packed
+low-temperature phases lie within meV). La, Pr and Nd are double hcp (ABAC) in
+experiment: hcp stands in. Magnetic order: Fe, Co, Ni start ferromagnetic (the
+calculators' default moments), Cr antiferromagnetic (``bcc-afm``, the
+commensurate approximant of its spin-density wave) where the calculation is
+spin-polarised. Mn has no ground-state cell here (alpha-Mn, cI58): its stand-in
+is the lowest of fcc, bcc, hcp and, spin-polarised, their antiferromagnetic
+starts (a search, as for every element before). An element outside the table
+takes ASE's ground-state cell where ASE builds one (diamond C, Si, Ge ...), else
+the same search.
 """
 
 from __future__ import annotations
@@ -22,6 +42,17 @@ from alloyscreen.structures.result import GeneratedStructure
 CLOSE_PACKED = ("fcc", "bcc", "hcp")
 # starting moments (Bohr magneton) of the antiferromagnetic starts; spin-polarised calculators try them too
 ANTIFERROMAGNETIC_MOMENTS = {"Cr": 2.0, "Mn": 3.0, "Fe": 3.0}
+# Ashcroft & Mermin, Solid State Physics (1976), Tables 4.3, 4.4 and 4.7 (see the module docstring)
+_GROUND_STATE_TABLE = {
+    "fcc": "Al Ca Ni Cu Sr Rh Pd Ag Ce Yb Ir Pt Au Pb Th",
+    "bcc": "Li Na K V Cr Fe Rb Nb Mo Cs Ba Eu Ta W",
+    "hcp": "Be Mg Sc Ti Co Zn Y Zr Tc Ru Cd La Pr Nd Gd Tb Dy Ho Er Tm Lu Hf Re Os Tl",
+}
+GROUND_STATES = {element: crystal for crystal, elements in _GROUND_STATE_TABLE.items() for element in elements.split()}
+# ground states that are antiferromagnetic: their reference is this crystal where the calculation is spin-polarised
+ANTIFERROMAGNETIC_GROUND_STATES = {"Cr": "bcc-afm"}
+# elements without a ground-state cell here, and why; their reference is searched
+SEARCHED_GROUND_STATES = {"Mn": "alpha-Mn (cI58, 58 atoms) is not built"}
 
 
 def elemental_crystals(element: str) -> dict[str, Structure]:
@@ -45,6 +76,23 @@ def elemental_crystals(element: str) -> dict[str, Structure]:
             a, c = elemental_lattice(element, prototype)  # raises for gases
             crystals[prototype] = Structure.from_ase_atoms(bulk(element, prototype, a=a, c=c))
     return crystals
+
+
+def ground_state_crystal(element: str) -> str | None:
+    """Return the name of ``element``'s ground-state crystal among :func:`elemental_crystals`; None: not built (Mn).
+
+    Raises
+    ------
+    StructureInputError
+        ``element`` is unknown or not a solid (one line naming what is allowed).
+    """
+    crystals = elemental_crystals(element)
+    if element in SEARCHED_GROUND_STATES:
+        return None
+    if element in GROUND_STATES:
+        return GROUND_STATES[element]
+    state = reference_states[atomic_numbers[element]] or {}
+    return str(state["symmetry"]) if state.get("symmetry") in crystals else None
 
 
 def element_structure(element: str, prototype: str) -> GeneratedStructure:

@@ -5,7 +5,11 @@ Every pair of the pool gets the ordered prototypes of
 calculator and settings resolved for the pool and labelled by its formation
 energy against the same vc-relaxed elemental references as the candidates (a
 :class:`~alloyscreen.validation.targets.MixingEnergyMaker` with the cell
-relaxed: the same physics, every calculation cached). With the elements at zero
+relaxed: the same physics, every calculation cached). A hull compares
+energies, so the calculator's lowest elemental energy matters: its references,
+and those of every stability label (:class:`StabilityMaker`), are always the
+lowest of a search over crystals (``references="search"``), whatever a stage's
+mixing energies use. With the elements at zero
 they form pymatgen's ``PhaseDiagram``; a candidate's energy above that hull
 (negative below it: its decomposition energy) is measured from its mixing energy.
 
@@ -36,6 +40,7 @@ from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.prototypes import PROTOTYPES, ordered_phases
+from alloyscreen.validation.references import ReferenceChoice
 from alloyscreen.validation.targets import MixingEnergyMaker, store_label
 
 logger = logging.getLogger(__name__)
@@ -63,7 +68,8 @@ def competing_phases(label: MixingEnergyMaker, pool: Sequence[str],
     high); candidates are labelled in the stage's own mode.
     """
     relaxed = MixingEnergyMaker(name="competing phases", pool=list(pool), antiferromagnetic=label.antiferromagnetic,
-                                validation=replace(label.validation, relax=True, relax_cell=True))
+                                validation=replace(label.validation, relax=True, relax_cell=True),
+                                references="search")
     phases = []
     for a, b in combinations(sorted(pool), 2):
         for phase in ordered_phases(a, b, prototypes):
@@ -141,12 +147,20 @@ class StabilityMaker(MixingEnergyMaker):
     ``temperature`` (K). The derived label cites the mixing energy's
     calculations and, for the hull, every competing phase's. ``elements``: the
     hull's elements (default: ``pool``, which may also hold an adsorbate's H).
+    ``references`` is ``search`` (the lowest elemental energies of the
+    calculator, as for the hull); another choice is refused.
     """
 
     prop: str = HULL_PROPERTY
     temperature: float = 0.0
     prototypes: list[str] = field(default_factory=lambda: list(PROTOTYPES))
     elements: list[str] | None = None
+    references: ReferenceChoice = "search"
+
+    def __post_init__(self) -> None:
+        if self.references != "search":
+            raise AlloyscreenError(f"{self.prop} compares against a hull: its references {self.references!r} must "
+                                   f"be searched; allowed: search")
 
     def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
              structure_id: str | None = None):

@@ -5,8 +5,9 @@ settings (checked when the label is built), so the calculation cache computes
 each of them once and every label reuses them.
 
 - mixing energy per atom: ``E/N - sum_i x_i mu_i``, ``mu_i`` the energy per atom
-  of element ``i`` in the lowest-energy of its vc-relaxed candidate crystals
-  (:mod:`alloyscreen.validation.references`);
+  of element ``i`` in its vc-relaxed ground-state crystal, or the lowest-energy
+  of its vc-relaxed candidate crystals (``references``, see
+  :mod:`alloyscreen.validation.references`; the choice enters the label's id);
 - hydrogen adsorption: ``dE_H = E(slab+H) - E(slab) - E(H2)/2`` and
   ``dG_H = dE_H + 0.24 eV`` (Norskov et al., J. Electrochem. Soc. 152, J23 (2005)),
   for each chosen adsorption site (:func:`alloyscreen.structures.find_sites`),
@@ -43,7 +44,7 @@ from alloyscreen.validation.maker import (
     validate,
 )
 from alloyscreen.validation.physics import check_same_physics, pool_settings
-from alloyscreen.validation.references import ElementReference, choose_reference, reference_crystals
+from alloyscreen.validation.references import ElementReference, ReferenceChoice, choose_reference, reference_crystals
 from alloyscreen.validation.registry import get_calculator
 
 ZERO_POINT_AND_ENTROPY_EV = 0.24
@@ -84,8 +85,9 @@ def store_label(label: LabelDocument, database=None) -> LabelDocument:
 
 
 def build_label(candidate_id, prop, value, unit, calculations: list[CalculationDocument],
-                references: list[CalculationDocument], details=None) -> LabelDocument:
-    """Return a label document whose id hashes its candidate, property and calculations.
+                references: list[CalculationDocument], details=None,
+                reference_choice: str | None = None) -> LabelDocument:
+    """Return a label document whose id hashes its candidate, property, calculations (and ``reference_choice``).
 
     Raises
     ------
@@ -95,7 +97,10 @@ def build_label(candidate_id, prop, value, unit, calculations: list[CalculationD
     check_same_physics([*calculations, *references])
     calculator = calculations[0].calculator if calculations else references[0].calculator
     calc_ids, ref_ids = [c.id for c in calculations], [r.id for r in references]
-    key = content_hash({"candidate": candidate_id, "property": prop, "calculations": calc_ids, "references": ref_ids})
+    identity = {"candidate": candidate_id, "property": prop, "calculations": calc_ids, "references": ref_ids}
+    if reference_choice is not None:  # ground-state and searched references are two labels, even if one crystal won
+        identity["reference_choice"] = reference_choice
+    key = content_hash(identity)
     return LabelDocument(
         id=key, candidate_id=candidate_id, property=prop, value=value, unit=unit, calculator=calculator,
         calculation_ids=calc_ids, reference_calculation_ids=ref_ids, details=details,
@@ -105,11 +110,13 @@ def build_label(candidate_id, prop, value, unit, calculations: list[CalculationD
 
 def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
                           crystals: dict[str, dict[str, CalculationDocument]], candidate_id: str | None = None,
-                          structure_id: str | None = None) -> SelectionOutcome:
+                          structure_id: str | None = None, *,
+                          reference_choice: ReferenceChoice) -> SelectionOutcome:
     """Store (once) the mixing energy label of a finished calculation; return its outcome.
 
     ``crystals``: element -> crystal -> finished reference calculation, of which
-    the lowest in energy is the element's reference. A failed calculation, an
+    the lowest in energy is the element's reference; ``reference_choice``: how
+    they were chosen (on the label and in its id). A failed calculation, an
     element whose every crystal failed or physics that differ give a failed
     outcome with the reason.
     """
@@ -121,7 +128,8 @@ def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
         references = {element: choose_reference(element, found) for element, found in crystals.items()}
         label = build_label(candidate_id, "mixing_energy_per_atom", mixing_energy_per_atom(calculation, references),
                             "eV/atom", [calculation], [references[el].calculation for el in sorted(references)],
-                            {"references": {el: reference.summary() for el, reference in references.items()}})
+                            {"references": {el: reference.summary() for el, reference in references.items()},
+                             "reference_choice": reference_choice}, reference_choice)
     except AlloyscreenError as error:
         return SelectionOutcome(**{**outcome, "status": "failed"}, error=str(error))
     store_label(label)
@@ -130,23 +138,29 @@ def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
 
 @job
 def mixing_energy_job(validated: ValidationOutput, references: dict[str, dict[str, ValidationOutput]],
-                      structure_id: str | None = None) -> SelectionOutcome:
-    """Label a validated structure from its finished reference jobs (:func:`mixing_energy_outcome`)."""
+                      structure_id: str | None = None,
+                      reference_choice: ReferenceChoice = "search") -> SelectionOutcome:
+    """Label a validated structure from its finished reference jobs (:func:`mixing_energy_outcome`).
+
+    ``reference_choice`` defaults to ``search``: what workflows submitted before the choice existed did.
+    """
     crystals = {element: {name: output.calculation for name, output in found.items()}
                 for element, found in references.items()}
     return mixing_energy_outcome(validated.calculation, validated.reused, crystals, validated.candidate_id,
-                                 structure_id)
+                                 structure_id, reference_choice=reference_choice)
 
 
 @dataclass
 class MixingEnergyMaker(Maker):
     """Label a structure with its mixing energy per atom (eV/atom) against elemental references.
 
-    Every reference crystal of each element (:func:`reference_crystals`) is
-    vc-relaxed with the same calculator and settings, resolved once for
-    ``pool`` (default: the structure's elements), and the lowest wins;
-    ``antiferromagnetic`` names elements besides Cr, Mn and Fe that also start
-    antiferromagnetic when the calculation is spin-polarised.
+    The reference crystals of each element (:func:`reference_crystals`: its
+    ground state with ``references="ground_state"``, the default; fcc, bcc, hcp
+    and more with ``"search"``) are vc-relaxed with the same calculator and
+    settings, resolved once for ``pool`` (default: the structure's elements),
+    and the lowest wins; ``antiferromagnetic`` names elements besides Cr, Mn
+    and Fe that also start antiferromagnetic when the calculation is
+    spin-polarised.
     :meth:`make` returns one job per calculation and a label job (any
     calculator; VASP through atomate2); :meth:`run` does the same calculations
     in this process (calculators that run here).
@@ -156,6 +170,7 @@ class MixingEnergyMaker(Maker):
     validation: ValidationMaker = field(default_factory=ValidationMaker)
     pool: list[str] | None = None
     antiferromagnetic: list[str] = field(default_factory=list)
+    references: ReferenceChoice = "ground_state"
 
     def pooled(self, structure: Structure) -> ValidationMaker:
         """The validation Maker with its settings resolved for the pool (one line on bad settings)."""
@@ -166,7 +181,7 @@ class MixingEnergyMaker(Maker):
     def crystals(self, structure: Structure, validation: ValidationMaker) -> dict[str, dict[str, Structure]]:
         """Element -> crystal name -> the crystals whose lowest relaxed energy is its reference."""
         return {el.symbol: reference_crystals(el.symbol, validation.calculator, validation.settings,
-                                              antiferromagnetic=self.antiferromagnetic)
+                                              antiferromagnetic=self.antiferromagnetic, references=self.references)
                 for el in structure.composition}
 
     def plan(self, structure: Structure) -> tuple[dict[str, tuple[Structure, ValidationMaker]], str,
@@ -196,7 +211,8 @@ class MixingEnergyMaker(Maker):
         jobs = {key: maker.make(crystal, candidate_id if key == main else None, parents if key == main else None)
                 for key, (crystal, maker) in calculations.items()}
         label = mixing_energy_job(jobs[main].output, {element: {name: jobs[key].output for name, key in found.items()}
-                                                      for element, found in references.items()}, structure_id)
+                                                      for element, found in references.items()}, structure_id,
+                                  self.references)
         label.update_config({"manager_config": jobs[main].config.manager_config})
         return Flow([*jobs.values(), label], output=label.output, name=f"{self.name} {structure.formula}")
 
@@ -224,7 +240,8 @@ class MixingEnergyMaker(Maker):
             done.update((key, future.result()) for key, future in running.items())
         crystals = {element: {name: done[key][0] for name, key in found.items()}
                     for element, found in references.items()}
-        return mixing_energy_outcome(*done[main], crystals, candidate_id, structure_id)
+        return mixing_energy_outcome(*done[main], crystals, candidate_id, structure_id,
+                                     reference_choice=self.references)
 
 
 def hydrogen_molecule() -> Structure:
