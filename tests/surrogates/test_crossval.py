@@ -2,12 +2,13 @@ import numpy as np
 import pytest
 
 from alloyscreen.surrogates.crossval import (
+    Candidate,
     cross_val_predict,
     cross_validate,
     fit_calibrated,
     min_labels_for_cv,
     regression_metrics,
-    search_hyperparameters,
+    select_model,
 )
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, TooFewLabelsError
 
@@ -50,9 +51,9 @@ def test_too_few_labels_for_cv_says_how_many():
 
 def test_search_picks_the_better_setting(smooth_data):
     X, y = smooth_data
-    result = search_hyperparameters(
-        EnsembleRegressor(n_members=2), X, y, grid={"n_estimators": [2, 200], "n_members": [2]}, n_splits=4
-    )
-    assert result.best_params == {"n_estimators": 200, "n_members": 2}
-    assert len(result.results) == 2
-    assert result.best_metrics.rmse == min(m.rmse for _, m in result.results)
+    candidates = [Candidate("xgboost", {"n_estimators": 2}), Candidate("xgboost", {"n_estimators": 200})]
+    result = select_model(candidates, lambda c: EnsembleRegressor(c.learner, 2, learner_params=c.params), X, y,
+                          n_splits=4)
+    assert result.chosen.params == {"n_estimators": 200}
+    assert len(result.metrics) == 2
+    assert result.metrics[result.best].rmse == min(m.rmse for m in result.metrics)

@@ -75,7 +75,7 @@ def test_small_label_sets_work_and_too_few_fail():
 
 def test_bad_input_errors(smooth_data):
     X, y = smooth_data
-    with pytest.raises(AlloyscreenError, match="learner 'lightgbm'; allowed: catboost, xgboost"):
+    with pytest.raises(AlloyscreenError, match="learner 'lightgbm'; allowed: catboost, random_forest, xgboost"):
         EnsembleRegressor(learner="lightgbm").fit(X, y)
     with pytest.raises(AlloyscreenError, match="labels equal"):
         EnsembleRegressor().fit(X, np.ones_like(y))

@@ -1,4 +1,10 @@
-"""The model registry (surrogates in GridFS, described in ``models``, loaded by id); the trees a campaign trains."""
+"""The model registry (surrogates in GridFS, described in ``models``, loaded by id); the trees a campaign trains.
+
+A campaign's tree surrogate is chosen by cross-validation when its spec lists several
+learners or a grid (:class:`~alloyscreen.campaign.spec.SurrogateSpec`): the choice, with
+every candidate's CV errors, and the model's top descriptors by gain and by held-out
+permutation go on the model document.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,27 @@ from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
+from alloyscreen.descriptors.featurizer import DescriptorTable
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.schemas.model import ModelDocument
+from alloyscreen.schemas.model import CandidateScore, CVMetrics, ModelDocument, ModelSelection
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.surrogates.crossval import fit_calibrated, min_labels_for_cv
+from alloyscreen.surrogates.crossval import (
+    DEFAULT_FOLDS,
+    Candidate,
+    FoldFits,
+    ModelChoice,
+    cross_val_fits,
+    cv_metrics,
+    fit_calibrated,
+    min_labels_for_cv,
+    select_model,
+)
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
+from alloyscreen.surrogates.importance import feature_importances
 from alloyscreen.surrogates.registry import load_model, model_document
 
 BUCKET = "model_files"
-CV_FOLDS = 5
+CV_FOLDS = DEFAULT_FOLDS
 
 
 def store_model(database: Database, document: ModelDocument, blob: bytes) -> ModelDocument:
@@ -50,11 +68,50 @@ def load_stored_model(database: Database, model_id: str):
     return load_model(found["kind"], blob)
 
 
-def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] | None) -> np.ndarray:
-    """Descriptors of explicit compositions (element -> fraction maps)."""
+def descriptor_table(compositions: list[dict[str, float]], columns: list[str] | None) -> DescriptorTable:
+    """Descriptors (values and column names) of explicit compositions (element -> fraction maps)."""
     elements = sorted({element for composition in compositions for element in composition})
     dense = np.array([[composition.get(e, 0.0) for e in elements] for composition in compositions])
-    return featurize(Compositions.from_dense(elements, dense), columns).values
+    return featurize(Compositions.from_dense(elements, dense), columns)
+
+
+def descriptor_matrix(compositions: list[dict[str, float]], columns: list[str] | None) -> np.ndarray:
+    """Descriptors of explicit compositions (element -> fraction maps)."""
+    return descriptor_table(compositions, columns).values
+
+
+def last_selection(database: Database, campaign_id: str, target: str,
+                   delta_baseline: str | None) -> ModelSelection | None:
+    """The latest choice cross-validation made for this campaign's surrogate of ``target`` (None: none yet)."""
+    found = database["models"].find_one(
+        {"provenance.campaign_id": campaign_id, "target": target, "delta_baseline": delta_baseline,
+         "selection.fresh": True}, {"selection": 1}, sort=[("selection.n_labels", -1)])
+    return ModelSelection.model_validate(found["selection"]) if found else None
+
+
+def _selection(choice: ModelChoice, n_splits: int) -> ModelSelection:
+    chosen = choice.chosen
+    return ModelSelection(
+        learner=chosen.learner, params=chosen.params, metric=choice.metric, n_labels=choice.metrics[0].n_labels,
+        n_splits=n_splits, fresh=True,
+        candidates=[CandidateScore(learner=c.learner, params=c.params, mae=m.mae, rmse=m.rmse, spearman=m.spearman)
+                    for c, m in zip(choice.candidates, choice.metrics, strict=True)])
+
+
+def choose_candidate(spec: CampaignSpec, X: np.ndarray, y: np.ndarray, build, target: str,
+                     delta_baseline: str | None) -> tuple[Candidate, ModelSelection | None, FoldFits | None]:
+    """The candidate to train: chosen by CV when due, else the last choice, else (too few labels) the first.
+
+    Returns the candidate, its selection record and, when CV ran here, the winner's fold fits.
+    """
+    surrogate, candidates = spec.surrogate, spec.surrogate.model_candidates
+    if len(candidates) == 1 or len(y) < surrogate.select_from:
+        return candidates[0], None, None
+    previous = last_selection(get_database(), spec.campaign_id, target, delta_baseline)
+    if previous is not None and len(y) < previous.n_labels * (1 + surrogate.select_every):
+        return Candidate(previous.learner, previous.params), previous.model_copy(update={"fresh": False}), None
+    choice = select_model(candidates, build, X, y, n_splits=CV_FOLDS, seed=spec.seed, metric=surrogate.select_by)
+    return choice.chosen, _selection(choice, CV_FOLDS), choice.fits
 
 
 def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], values: list[float],
@@ -64,17 +121,31 @@ def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], va
 
     ``target``: the label property learned (default: the campaign's first);
     ``delta_baseline``: the stage whose label the values are differences to (a Δ model).
+    With several candidate learners or a grid, cross-validation chooses the model
+    (:func:`choose_candidate`). Every model stores its top descriptors by split gain
+    and, when it was cross-validated, by held-out permutation.
     """
-    X, y = descriptor_matrix(compositions, spec.descriptors), np.asarray(values, dtype=float)
-    model = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
-                              learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
-    metrics = None
-    if spec.surrogate.calibrate and len(y) >= min_labels_for_cv(CV_FOLDS):
-        metrics = fit_calibrated(model, X, y, n_splits=CV_FOLDS, seed=spec.seed)
+    table = descriptor_table(compositions, spec.descriptors)
+    X, y = table.values, np.asarray(values, dtype=float)
+    surrogate = spec.surrogate
+
+    def build(candidate: Candidate) -> EnsembleRegressor:
+        return EnsembleRegressor(candidate.learner, surrogate.n_members,
+                                 learner_params={**surrogate.params, **candidate.params} or None,
+                                 random_state=spec.seed + round_index)
+
+    chosen, selection, fits = choose_candidate(spec, X, y, build, target or spec.target, delta_baseline)
+    model = build(chosen)
+    metrics: CVMetrics | None = None
+    if surrogate.calibrate and len(y) >= min_labels_for_cv(CV_FOLDS):
+        fits = fits or cross_val_fits(model, X, y, n_splits=CV_FOLDS, seed=spec.seed)
+        metrics = fit_calibrated(model, X, y, n_splits=CV_FOLDS, seed=spec.seed, fits=fits)
     else:
         model.fit(X, y)
+        metrics = cv_metrics(y, fits, CV_FOLDS) if fits is not None else None
+    importances = feature_importances(model, table.columns, surrogate.importance_top, fits, X, y, seed=spec.seed)
     blob = model.to_bytes()
     document = model_document(model, blob, target or spec.target, label_ids, feature_set=FEATURE_SET, cv=metrics,
-                              delta_baseline=delta_baseline,
+                              delta_baseline=delta_baseline, selection=selection, importances=importances,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     return store_model(get_database(), document, blob).id

@@ -32,6 +32,7 @@ from alloyscreen.campaign.results import (
     find_campaign,
     rank_by_stage,
 )
+from alloyscreen.campaign.selection_tables import importance_table, selection_table
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 
@@ -88,9 +89,10 @@ def load_report_data(database: Database, key: str) -> ReportData:
     model_round = predictions.groupby("model_id")["round"].min().to_dict()
     models = _frame([{
         "model_id": m["_id"], "kind": m["kind"], "round": model_round.get(m["_id"]),
-        "n_labels": len(m["training_label_ids"]), "training": set(m["training_label_ids"]), "cv": m.get("cv")}
+        "n_labels": len(m["training_label_ids"]), "training": set(m["training_label_ids"]), "cv": m.get("cv"),
+        "selection": m.get("selection"), "importances": m.get("importances")}
         for m in rounds["models"] if m["target"] == spec.target],
-        ["model_id", "kind", "round", "n_labels", "training", "cv"]).sort_values("round")
+        ["model_id", "kind", "round", "n_labels", "training", "cv", "selection", "importances"]).sort_values("round")
     ranker = predictions.model_id.isin(models.model_id[models.kind.str.startswith(RANKER_KINDS)])
     ids = sorted(set(labels.candidate_id) | set(predictions.candidate_id) | set(selections.candidate_id))
     candidates = _frame(list(database["candidates"].find(
@@ -348,6 +350,29 @@ def _learning(data: ReportData) -> str:
     return _section("learning", "Learning curve", what, _image(figure, "learning curve"), _table(table))
 
 
+def _models(data: ReportData) -> str:
+    """The learner each round trained (and how CV chose it) and the descriptors its trees leaned on."""
+    title = "Model selection and descriptor importance"
+    models = data.models[data.models.kind.str.startswith("ensemble-")]
+    if models.empty:
+        return _section("models", title, "No tree surrogate has been trained yet.")
+    top = data.spec.surrogate.importance_top
+    what = ("Each round's tree surrogate: its learner and hyperparameters, and, when the spec lists several "
+            "learners or a grid, how 5-fold cross-validation (the same folds for every candidate) chose them, with "
+            "every candidate's CV error (target units) as the choice saw it. Then the descriptors the trees leaned "
+            f"on (each round's stored top {top}; '-': outside that round's list): the learner's split gain (fraction "
+            "of the total, on the training labels) and the held-out permutation importance (increase of the "
+            f"out-of-fold MAE, {data.spec.target_unit}, when a column's held-out values are redrawn).")
+    body = [_table(selection_table(models))]
+    for kind, caption in (("gain", "Split gain (fraction of the total)"),
+                          ("permutation", f"Held-out permutation importance ({data.spec.target_unit})")):
+        table = importance_table(models, kind, top)
+        shown = _table(table) if len(table) else ("<p>No model stores it (the permutation needs labels enough to "
+                                                  "cross-validate; models stored before importances have neither).</p>")
+        body.append(f"<h3>{html.escape(caption)}</h3>{shown}")
+    return _section("models", title, what, *body)
+
+
 def expected_best_of_random(utility: np.ndarray) -> np.ndarray:
     """Expected best utility of ``n`` draws without replacement from ``utility``, for n = 1 .. len(utility).
 
@@ -474,7 +499,8 @@ def _composition(data: ReportData) -> str:
 
 
 SECTIONS = (("summary", _summary), ("ranking", _ranking), ("parity", _parity), ("ranker", _ranker),
-            ("learning", _learning), ("discovery", _discovery), ("pareto", _pareto), ("composition", _composition))
+            ("learning", _learning), ("models", _models), ("discovery", _discovery), ("pareto", _pareto),
+            ("composition", _composition))
 
 
 def render_report(data: ReportData) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -54,6 +54,61 @@ class CVMetrics(BaseModel):
     )
 
 
+class CandidateScore(BaseModel):
+    """One candidate of a model selection and its k-fold cross-validation errors."""
+
+    learner: str = Field(description="base learner, e.g. 'xgboost', 'catboost', 'random_forest'")
+    params: dict[str, Any] = Field(description="hyperparameters set over the learner's defaults (grid values)")
+    mae: float = Field(description="CV mean absolute error of out-of-fold means (target units, e.g. eV/atom)")
+    rmse: float = Field(description="CV root-mean-square error of out-of-fold means (target units)")
+    spearman: float = Field(description="CV Spearman rank correlation of out-of-fold means with labels")
+
+    @field_validator("params")
+    @classmethod
+    def _no_dotted_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_keys(value, "params")
+
+
+class ModelSelection(BaseModel):
+    """How the learner and hyperparameters of a tree surrogate were chosen: k-fold CV over candidates."""
+
+    learner: str = Field(description="chosen base learner")
+    params: dict[str, Any] = Field(description="chosen hyperparameters over the learner's defaults")
+    metric: Literal["mae", "rmse"] = Field(description="CV error the choice minimised")
+    n_labels: int = Field(description="labels the selection's cross-validation ran on")
+    n_splits: int = Field(description="folds of that cross-validation (the same folds for every candidate)")
+    fresh: bool = Field(description="True: cross-validation chose for this model; False: the choice made on "
+                                    "n_labels labels was kept (the labels grew less than select_every since)")
+    candidates: list[CandidateScore] = Field(description="every candidate with its CV errors, in spec order")
+
+    @field_validator("params")
+    @classmethod
+    def _no_dotted_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_keys(value, "params")
+
+
+class DescriptorImportance(BaseModel):
+    """One descriptor column and how much a model leans on it."""
+
+    descriptor: str = Field(description="descriptor column name, e.g. 'delta_h_mix'")
+    value: float = Field(description="importance (gain: fraction of the total; permutation: target units)")
+
+
+class FeatureImportances(BaseModel):
+    """The descriptors a tree surrogate leans on most, by split gain and by held-out permutation."""
+
+    n_descriptors: int = Field(description="descriptor columns the model reads (the lists keep the top ones)")
+    gain: list[DescriptorImportance] = Field(
+        description="the learner's split importance (XGBoost total gain, CatBoost PredictionValuesChange, random "
+                    "forest mean impurity decrease), normalised to sum 1 over all columns and averaged over the "
+                    "members, on the training labels; largest first")
+    permutation: list[DescriptorImportance] = Field(
+        description="increase of the out-of-fold MAE (target units) when the column's held-out values are redrawn "
+                    "from the column, averaged over permutation_repeats draws, from the k-fold models; largest "
+                    "first; empty when the model was not cross-validated")
+    permutation_repeats: int = Field(description="draws per column of the permutation importance (0: none)")
+
+
 class ModelDocument(Document):
     """A trained surrogate: what it is, what it was trained on, how well it does; bytes in GridFS."""
 
@@ -67,6 +122,11 @@ class ModelDocument(Document):
         None, description="baseline subtracted from the target (Δ-learning), e.g. 'chgnet'"
     )
     cv: CVMetrics | None = Field(None, description="cross-validation metrics and uncertainty calibration")
+    selection: ModelSelection | None = Field(
+        None, description="how cross-validation chose the learner and hyperparameters (None: one candidate, or "
+                          "too few labels for a selection)")
+    importances: FeatureImportances | None = Field(
+        None, description="top descriptors by split gain and by held-out permutation (tree ensembles)")
     size_bytes: int = Field(description="size of the serialised model (bytes)")
     gridfs_id: str | None = Field(None, description="GridFS file id of the serialised model bytes")
 

@@ -1,7 +1,8 @@
-"""Bootstrap + seed ensembles of gradient-boosted trees with a mean and a standard deviation.
+"""Bootstrap + seed ensembles of tree models with a mean and a standard deviation.
 
-``EnsembleRegressor(learner="xgboost")`` and ``EnsembleRegressor(learner="catboost")``
-are the same class: the base learner comes from :mod:`alloyscreen.surrogates.learners`.
+``EnsembleRegressor(learner="xgboost")``, ``learner="catboost"`` and
+``learner="random_forest"`` are the same class: the base learner comes from
+:mod:`alloyscreen.surrogates.learners` (a random forest's members are its trees).
 
 Serialised form (:meth:`EnsembleRegressor.to_bytes`): a zip archive with fixed
 timestamps holding ``ensemble.json`` (parameters and fitted metadata) and one native
@@ -68,7 +69,8 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     learner
-        Base learner name: ``"xgboost"`` or ``"catboost"``.
+        Base learner name: ``"xgboost"``, ``"catboost"`` or ``"random_forest"`` (the registry
+        :data:`alloyscreen.surrogates.learners.LEARNERS`).
     n_members
         Number of trained members; member ``i`` uses seed ``random_state + i``.
     bootstrap
@@ -172,13 +174,27 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         return X
 
     def _raw_members(self, X: Any) -> np.ndarray:
-        """Uncalibrated per-member predictions, shape ``(n_members_total, n)``."""
+        """Uncalibrated per-member predictions, shape ``(n_members_total, n)`` (a forest: one row per tree)."""
         spec = get_learner(self.learner)
         data = spec.prepare(self._check_X(X), self.n_jobs)  # converted once, shared by the members
+        if spec.tree_members is not None:
+            tree_members = spec.tree_members
+            return np.concatenate([tree_members(m, data) for m in self.members_]).astype(float)
         if self.virtual_ensembles and spec.virtual_members is not None:
             virtual = spec.virtual_members
             return np.concatenate([virtual(m, data, self.virtual_ensembles, self.n_jobs) for m in self.members_])
         return np.stack([spec.predict(m, data, self.n_jobs) for m in self.members_]).astype(float)
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """The base learner's split importance of each column, averaged over the members (sums to 1).
+
+        XGBoost: total gain; CatBoost: PredictionValuesChange; random forest: mean
+        decrease of impurity (see :class:`~alloyscreen.surrogates.learners.BaseLearner`).
+        """
+        self._check_fitted()
+        gain = get_learner(self.learner).gain
+        return np.mean([gain(member, self.n_features_in_) for member in self.members_], axis=0)
 
     def _calibrated(self, members: np.ndarray, mean: np.ndarray) -> np.ndarray:
         """Members whose deviations from ``mean`` (their mean) are scaled by ``std_scale``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.schemas.model import CVMetrics, ModelDocument
+from alloyscreen.schemas.model import CVMetrics, FeatureImportances, ModelDocument, ModelSelection
 from alloyscreen.schemas.provenance import Provenance
 from alloyscreen.surrogates.ensemble import EnsembleRegressor, model_id
 from alloyscreen.surrogates.finetune import FineTunedChgnet
@@ -68,6 +68,8 @@ def model_document(
     delta_baseline: str | None = None,
     gridfs_id: str | None = None,
     provenance: Provenance | None = None,
+    selection: ModelSelection | None = None,
+    importances: FeatureImportances | None = None,
 ) -> ModelDocument:
     """Describe a serialised model for the ``models`` collection; ``_id`` is :func:`model_id` of ``blob``."""
     return ModelDocument(
@@ -80,6 +82,8 @@ def model_document(
         training_label_ids=list(training_label_ids),
         delta_baseline=delta_baseline,
         cv=cv,
+        selection=selection,
+        importances=importances,
         size_bytes=len(blob),
         gridfs_id=gridfs_id,
         provenance=provenance or Provenance(),
