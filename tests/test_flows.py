@@ -78,3 +78,16 @@ def test_ptpd_her_stability_labels_both_properties_with_chgnet_here(database):
         hull = database["labels"].find_one({"_id": outcome["label_ids"]["energy_above_hull_per_atom"]})
         # 3 pairs, each with A3B and AB3 (L1_2) and AB (L1_0)
         assert hull["calculator"] == "chgnet" and hull["details"]["phases_computed"] == 9
+
+
+def test_the_demo_screens_ten_thousand_candidates_with_oracles_fit_for_its_pool():
+    """The main job: >= 1e4 candidates, a ranker and a multi-fidelity loop, pw.x at the end on pseudopotentials here."""
+    from alloyscreen.validation.physics import pool_settings
+    from alloyscreen.validation.registry import known_limits
+
+    spec = load_spec(FLOWS[0].parent / "demo.yaml")
+    assert CandidateSpace(spec.candidates).size >= 10_000
+    assert spec.multi_fidelity and spec.ranker is not None and spec.stages[-1].calculator == "qe"
+    assert all(not known_limits(stage.calculator, spec.element_pool) for stage in spec.stages)
+    dft = pool_settings("qe", spec.element_pool, spec.stages[-1].settings)
+    assert set(dft["pseudopotentials"]) == set(spec.element_pool) and not dft["spin"]

@@ -6,10 +6,12 @@ from tests.campaign.checks import run_to_the_end
 
 from alloyscreen.campaign.history import stage_history
 from alloyscreen.campaign.models import descriptor_matrix, load_stored_model
+from alloyscreen.campaign.ranking import combine_through_delta
 from alloyscreen.campaign.rounds import RoundPlan, score_round
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.multifidelity import expensive_count, expensive_moments, residual_prior
+from alloyscreen.surrogates.potential import combine
 
 pytestmark = pytest.mark.slow
 
@@ -101,9 +103,38 @@ def test_moments_and_prior():
     assert residual_prior([], [1.0, 3.0]) == pytest.approx((0.0, np.std([1.0, 3.0], ddof=1)))
 
 
+def test_a_ranker_re_ranks_the_first_stage_inside_the_loop(database):
+    spec = run_to_the_end({**SPEC, "name": "multi-fidelity-ranked", "stopping": {"max_rounds": 4, "patience": 4},
+                           "ranker": {"kind": "chgnet", "pool_factor": 2, "structure": CELL}})
+    ranked = list(database["selections"].find({"campaign_id": spec.campaign_id, "stage": "emt",
+                                               "ranker_id": {"$ne": None}}))
+    assert ranked, "the ranker never re-ranked a round"
+    expensive = database["selections"].count_documents({"campaign_id": spec.campaign_id, "stage": "chgnet"})
+    assert expensive >= 1  # the loop still labels at the second stage
+    for selection in ranked:
+        predictions = list(database["predictions"].find({"campaign_id": spec.campaign_id,
+                                                         "model_id": selection["ranker_id"]}))
+        assert selection["candidate_id"] in {p["candidate_id"] for p in predictions}
+
+
+def test_a_ranker_meets_the_trees_below_the_delta():
+    trees_first, trees_first_std = np.array([-0.2, 0.1]), np.array([0.1, 0.3])
+    delta_mean, delta_std = np.array([0.05, -0.1]), np.array([0.02, 0.05])
+    mean, std = expensive_moments(trees_first, trees_first_std, delta_mean, delta_std)
+    ranker_mean, ranker_std = np.array([-0.3, 0.2]), np.array([0.05, 0.1])
+    combined, spread = combine_through_delta(mean, std, ranker_mean, ranker_std, delta_mean, delta_std, "precision")
+    first, first_std = combine(trees_first, trees_first_std, ranker_mean, ranker_std, "precision")
+    assert combined == pytest.approx(first + delta_mean)
+    assert spread == pytest.approx(np.hypot(first_std, delta_std))
+    zero = np.zeros(2)
+    assert combine_through_delta(mean, std, ranker_mean, ranker_std, zero, zero, "ranker")[0] == pytest.approx(
+        ranker_mean)
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"stages": SPEC["stages"][:1]}, "fidelity mode 'multi' needs two stages"),
-    ({"ranker": {"kind": "chgnet"}}, "fidelity mode 'multi' learns one objective without a ranker"),
+    ({"objectives": [{"property": "mixing_energy"}, {"property": "cost"}]}, "fidelity mode 'multi' learns one "
+                                                                            "objective"),
     ({"fidelity": {"mode": "multi", "share": 1.5}}, "share"),
 ])
 def test_a_multi_fidelity_spec_it_cannot_run_is_refused_at_load(change, message):

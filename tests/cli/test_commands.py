@@ -98,10 +98,25 @@ def test_validate_a_pure_element_with_qe_prints_its_relaxed_primitive_cell(datab
     assert 10.5 < report["volume_per_atom"] < 13.5  # Cu: 11.8 Å^3/atom in experiment, PBE a little more
     label = database["labels"].find_one({"candidate_id": report["candidate_id"]})
     cu = label["details"]["references"]["Cu"]
-    assert set(cu["candidates"]) == {"fcc", "bcc", "hcp"} and report["reference_crystals"] == {"Cu": cu["crystal"]}
-    # the candidate is the fcc reference cell itself: zero when fcc wins, else fcc's excess over the winner
-    excess = cu["candidates"]["fcc"] - cu["energy_per_atom"]
-    assert report["mixing_energy_per_atom"] == excess and excess >= 0.0
+    # one pw.x run: the candidate is Cu's ground-state fcc cell, its own reference
+    assert set(cu["candidates"]) == {"fcc"} and report["reference_crystals"] == {"Cu": "fcc"}
+    assert cu["calculation_id"] == report["calculation_id"] and report["mixing_energy_per_atom"] == 0.0
+
+
+def test_validate_searches_the_references_on_request(database):
+    ground = json.loads(_alloyscreen("validate", "Cu", "--prototype", "fcc", "--json").stdout)
+    assert ground["reference_crystals"] == {"Cu": "fcc"} and ground["mixing_energy_per_atom"] == 0.0
+    result = _alloyscreen("validate", "Cu", "--prototype", "fcc", "--references", "search", "--json")
+    assert result.returncode == 0, result.stderr
+    searched = json.loads(result.stdout)
+    assert searched["calculation_id"] == ground["calculation_id"] and searched["reused"]
+    cu = database["labels"].find_one({"candidate_id": searched["candidate_id"], "details.reference_choice": "search"})[
+        "details"]["references"]["Cu"]
+    assert set(cu["candidates"]) == {"fcc", "bcc", "hcp"} and searched["reference_crystals"] == {"Cu": "hcp"}
+    # EMT puts hcp Cu below fcc (under 1 meV): the fcc cell's mixing energy is its excess over hcp
+    assert searched["mixing_energy_per_atom"] == cu["candidates"]["fcc"] - cu["candidates"]["hcp"] > 0.0
+    refused = _alloyscreen("validate", "Cu", "--references", "lowest")
+    assert refused.returncode == 2 and "'lowest' is not one of 'ground_state', 'search'" in refused.stderr
 
 
 def test_validate_exits_non_zero_when_the_calculation_fails(database):

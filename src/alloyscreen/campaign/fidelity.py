@@ -83,6 +83,13 @@ def incumbents(cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> list
     return [float(value) for value in values]
 
 
+def round_delta(spec: CampaignSpec, round_index: int, delta_model_id: str | None,
+                cheap: list[LabelOutcome]) -> tuple[DeltaPredictor, list[float]]:
+    """The round's Δ predictor and the values improvements are measured against (``cheap``: the round's history)."""
+    expensive = second_stage_history(spec, round_index)
+    return delta_predictor(delta_model_id, cheap, expensive), incumbents(cheap, expensive)
+
+
 def _mean_core_hours(outcomes: list[LabelOutcome]) -> float | None:
     spent = [outcome.core_hours for outcome in outcomes if outcome.core_hours]
     return float(np.mean(spent)) if spent else None

@@ -46,6 +46,7 @@ from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import ValidationMaker, routing
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
+from alloyscreen.validation.references import ReferenceChoice
 from alloyscreen.validation.registry import get_calculator, is_remote
 from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
 
@@ -364,6 +365,9 @@ class StageMaker(Maker):
     after the stage, so jobflow's ``update_maker_kwargs(..., class_filter=
     ValidationMaker, name_filter=stage)`` on a campaign flow reaches them.
     ``slab`` holds the fields of :class:`SlabSpec` (surface and sites of dG_H).
+    ``references``: the elemental references of its mixing energies (ground
+    state or search; its stability labels always search). ``accept_unfit``:
+    elements of the pool its calculator is known to get wrong, accepted.
     The label Maker (:meth:`label_maker`) is made from them for the campaign's target.
     """
 
@@ -374,13 +378,16 @@ class StageMaker(Maker):
     max_validations: int = 1
     max_core_hours: float | None = None
     antiferromagnetic: list[str] = field(default_factory=list)
+    references: ReferenceChoice = "ground_state"
+    accept_unfit: list[str] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, stage: StageSpec) -> StageMaker:
         """The Maker of a spec's stage."""
         return cls(name=stage.name, validation=stage.validation_maker(), structure=stage.structure_maker(),
                    slab=stage.slab.model_dump(mode="json"), max_validations=stage.max_validations,
-                   max_core_hours=stage.max_core_hours, antiferromagnetic=list(stage.antiferromagnetic))
+                   max_core_hours=stage.max_core_hours, antiferromagnetic=list(stage.antiferromagnetic),
+                   references=stage.references, accept_unfit=list(stage.accept_unfit))
 
     def stage_spec(self) -> StageSpec:
         """The stage as a spec (what labelling reads)."""
@@ -390,7 +397,8 @@ class StageMaker(Maker):
                          settings=dict(self.validation.settings), structure=recipe, slab=self.slab,
                          max_validations=self.max_validations, max_core_hours=self.max_core_hours,
                          category=self.validation.category or get_calculator(self.validation.calculator).category,
-                         retries=self.validation.retries, antiferromagnetic=self.antiferromagnetic)
+                         retries=self.validation.retries, antiferromagnetic=self.antiferromagnetic,
+                         references=self.references, accept_unfit=list(self.accept_unfit))
 
     def label_maker(self, target: str, pool: list[str] | None = None, seed: int = 0,
                     stability: dict[str, Any] | None = None) -> MixingEnergyMaker | HydrogenAdsorptionMaker:
@@ -403,7 +411,7 @@ class StageMaker(Maker):
             return StabilityMaker(name=self.name, validation=self.validation, pool=pool,
                                   antiferromagnetic=self.antiferromagnetic, prop=target, **(stability or {}))
         return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool,
-                                 antiferromagnetic=self.antiferromagnetic)
+                                 antiferromagnetic=self.antiferromagnetic, references=self.references)
 
     def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, targets: list[str],
              pool: list[str], stability: dict[str, dict[str, Any]] | None = None) -> Job:

@@ -20,6 +20,7 @@ from typing import cast
 import numpy as np
 from pymatgen.core import Structure
 
+from alloyscreen.campaign.fidelity import DeltaPredictor
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome, candidate_structure
 from alloyscreen.campaign.models import store_model
 from alloyscreen.campaign.objectives import moment_scores
@@ -35,6 +36,7 @@ from alloyscreen.surrogates.crossval import regression_metrics
 from alloyscreen.surrogates.ensemble import MIN_LABELS
 from alloyscreen.surrogates.finetune import FineTunedChgnet
 from alloyscreen.surrogates.gnn import GnnEnsemble
+from alloyscreen.surrogates.multifidelity import expensive_moments
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential, PotentialCommittee, combine
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
@@ -235,13 +237,34 @@ def fit_ranker(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predic
     return {GNN_RANKER: train_network, FINETUNE_RANKER: fine_tune}.get(_ranker(spec).kind, calibrate)(spec, labelled)
 
 
+def combine_through_delta(mean: np.ndarray, std: np.ndarray, ranker_mean: np.ndarray, ranker_std: np.ndarray,
+                          delta_mean: np.ndarray, delta_std: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """The trees' moments of ``first + Δ`` met with a ranker's first-stage moments (all in label units).
+
+    The Δ (``delta_mean``, ``delta_std``; zero outside a multi-fidelity loop)
+    is taken off the trees' mean and variance, the two first-stage estimates
+    are combined (:func:`~alloyscreen.surrogates.potential.combine`, ``how``),
+    and the Δ is added back.
+    """
+    first_mean, first_std = mean - delta_mean, np.sqrt(np.maximum(np.square(std) - np.square(delta_std), 0.0))
+    return expensive_moments(*combine(first_mean, first_std, ranker_mean, ranker_std, how), delta_mean, delta_std)
+
+
 def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], scored: ScoredSlice,
-           size: int, acquisition: str) -> tuple[np.ndarray, str | None]:
+           size: int, acquisition: str, delta: DeltaPredictor | None = None,
+           incumbents: list[float] | None = None) -> tuple[np.ndarray, str | None]:
     """Scores to choose from and the calibrated ranker's id; stores the ranker's predictions.
 
     The best unlabelled rows of ``scored`` are re-scored with the round's
     ranker, the other rows get NaN (never chosen). Without a ranker, or
     while it cannot be calibrated: the trees' scores and None.
+
+    In a multi-fidelity loop ``scored`` holds the second stage's predicted
+    value (the trees' first-stage value plus the Δ model ``delta``) and the
+    ranker is calibrated on first-stage labels: the Δ is taken off the trees'
+    moments, the two first-stage estimates are combined, and the Δ is added
+    back (:func:`~alloyscreen.surrogates.multifidelity.expensive_moments`);
+    improvements are measured against ``incumbents``.
     """
     labelled = [outcome for outcome in history if outcome.value is not None]
     fitted = fit_ranker(spec, labelled) if spec.ranker is not None and acquisition != "random" else None
@@ -256,9 +279,13 @@ def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], sc
     ranker_mean, ranker_std = predict(candidates)
     valued = np.isfinite(ranker_mean)
     mean, std = scored.mean[rows].copy(), scored.std[rows].copy()
-    mean[valued], std[valued] = combine(mean[valued], std[valued], ranker_mean[valued], ranker_std[valued],
-                                        ranker.combine)
-    chosen = moment_scores(spec, acquisition, round_index, mean, std, [outcome.value for outcome in labelled])
+    delta_mean, delta_std = delta(scored.X[rows]) if delta is not None else (np.zeros(len(rows)), np.zeros(len(rows)))
+    mean[valued], std[valued] = combine_through_delta(mean[valued], std[valued], ranker_mean[valued],
+                                                      ranker_std[valued], delta_mean[valued], delta_std[valued],
+                                                      ranker.combine)
+    if incumbents is None:
+        incumbents = [float(outcome.value) for outcome in labelled]  # type: ignore[arg-type]
+    chosen = moment_scores(spec, acquisition, round_index, mean, std, incumbents)
     scores = np.full(len(scored.ids), np.nan)
     scores[rows] = chosen
     provenance = current_job_provenance(campaign_id=spec.campaign_id, parents=[ranker_id])

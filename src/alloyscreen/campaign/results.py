@@ -11,10 +11,12 @@ from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.database import Database
 from scipy.stats import spearmanr
 
+from alloyscreen.campaign.costs import next_batch_core_hours
 from alloyscreen.campaign.history import backfill_outcomes
 from alloyscreen.campaign.objectives import objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.campaign.workflow import project_launchpad, submitted, workflow_status
+from alloyscreen.candidates.space import CandidateSpace
 from alloyscreen.db.cache import WorkCache
 from alloyscreen.errors import AlloyscreenError
 
@@ -39,7 +41,7 @@ def load_campaign_spec(database: Database, key: str) -> CampaignSpec:
 
 
 def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPIRATION_SECS) -> dict[str, Any]:
-    """Progress of a campaign: rounds, per-stage validations and core-hours, failures with reasons.
+    """Progress of a campaign: its space's size, rounds, per-stage validations and core-hours, failures with reasons.
 
     ``stage_agreement``: how far each pair of stages agrees on the candidates
     both labelled (:func:`stage_agreement`).
@@ -76,13 +78,15 @@ def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPI
         with project_launchpad() as launchpad:
             workflow = workflow_status(launchpad, campaign["_id"], lost_after_s)
         status, message = _workflow_verdict(campaign["_id"], workflow, status, message)
+    space = CandidateSpace(spec.candidates)
     return {
         "campaign_id": campaign["_id"], "name": campaign["name"], "status": status, "message": message,
-        "round": campaign.get("iteration", 0),
+        "round": campaign.get("iteration", 0), "space_size": space.size, "space_size_is_exact": space.size_is_exact,
         "selections": database["selections"].count_documents({"campaign_id": campaign["_id"]}),
         "models": database["models"].count_documents({"provenance.campaign_id": campaign["_id"]}),
         "stages": stages, "failures": failures, "workflow": workflow,
         "stage_agreement": stage_agreement(spec, campaign_labels(database, campaign["_id"])),
+        "next_batch": next_batch_core_hours(database, campaign),
     }
 
 

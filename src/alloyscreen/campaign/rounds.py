@@ -12,13 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from alloyscreen import progress
-from alloyscreen.campaign.fidelity import (
-    DeltaPredictor,
-    delta_predictor,
-    incumbents,
-    second_stage_history,
-    train_delta,
-)
+from alloyscreen.campaign.fidelity import DeltaPredictor, round_delta, second_stage_history, train_delta
 from alloyscreen.campaign.history import record_outcome, stored_batch
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import load_stored_model, train_surrogate
@@ -221,9 +215,8 @@ def score_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome]
     else:
         models = [load_stored_model(get_database(), model_id) for model_id in plan.model_ids]
         if spec.multi_fidelity:
-            expensive = second_stage_history(spec, plan.round)
-            delta = delta_predictor(plan.delta_model_id, history, expensive)
-            y_labelled = [incumbents(history, expensive)]
+            delta, incumbent_values = round_delta(spec, plan.round, plan.delta_model_id, history)
+            y_labelled = [incumbent_values]
         else:
             delta, y_labelled = None, [[value for _, value in labelled_with(history, name)] for name in spec.targets]
         scorer = _model_scorer(spec, models, y_labelled, plan.round, delta)
@@ -253,7 +246,10 @@ def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome
                                             scored.ids, plan.size, exclude_ids=exclude, diversity=plan.diversity,
                                             seed=spec.seed + plan.round)
     else:
-        scores, ranker_id = rerank(spec, plan.round, history, scored, plan.size, plan.acquisition)
+        delta, incumbent_values = (round_delta(spec, plan.round, plan.delta_model_id, history)
+                                   if spec.multi_fidelity else (None, None))
+        scores, ranker_id = rerank(spec, plan.round, history, scored, plan.size, plan.acquisition, delta,
+                                   incumbent_values)
         batch = select_batch(scores, scored.X, scored.ids, plan.size, exclude_ids=exclude,
                              diversity=plan.diversity, pool_factor=spec.acquisition.pool_factor,
                              seed=spec.seed + plan.round)

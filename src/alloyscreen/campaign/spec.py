@@ -26,11 +26,21 @@ from alloyscreen.settings import get_settings
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.structures.prototypes import PROTOTYPES
 from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
+from alloyscreen.surrogates.crossval import (
+    DEFAULT_FOLDS,
+    LABELS_PER_CANDIDATE,
+    Candidate,
+    check_grid,
+    grid_candidates,
+    min_labels_for_cv,
+)
+from alloyscreen.surrogates.learners import LEARNERS, get_learner
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.pseudo import MissingPseudoDirectoryError
+from alloyscreen.validation.references import ReferenceChoice
 from alloyscreen.validation.registry import (
     CALCULATORS,
     fitting_calculators,
@@ -54,12 +64,66 @@ class _Strict(BaseModel):
 
 
 class SurrogateSpec(_Strict):
-    """The tree ensemble that ranks candidates between validations."""
+    """The tree ensemble that ranks candidates between validations, and how its learner is chosen.
 
-    learner: Literal["xgboost", "catboost"] = Field("xgboost", description="base learner of the ensemble")
+    One ``learner`` with its ``params`` is trained as it is. With several
+    ``learners`` or a ``grid`` (per learner, hyperparameter -> values tried), k-fold
+    cross-validation (5 folds, the same for every candidate) chooses the learner and
+    hyperparameters with the lowest ``select_by`` error, on every round or, with
+    ``select_every``, when the labels have grown by that fraction since the last
+    choice; below ``select_from`` labels the first candidate is trained (the first
+    learner, the first value of each of its grid lists). The choice, with every
+    candidate's CV errors, and the model's top descriptors by gain and by held-out
+    permutation are stored on each model document. A selection among G candidates
+    needs ``select_from`` of at least 2·G labels (see
+    :func:`alloyscreen.surrogates.crossval.check_grid`).
+    """
+
+    learner: str = Field("xgboost", description=f"base learner of the ensemble: {', '.join(LEARNERS)}")
+    learners: list[str] = Field(default_factory=list, description="learners cross-validation chooses from (empty: "
+                                                                  "learner alone)")
     n_members: int = Field(5, ge=2, description="ensemble members (bootstrap + seed)")
     params: dict[str, Any] = Field(default_factory=dict, description="hyperparameters of each member")
     calibrate: bool = Field(True, description="scale the ensemble spread on held-out folds (max. likelihood)")
+    grid: dict[str, dict[str, list[Any]]] = Field(
+        default_factory=dict, description="per learner, hyperparameter -> values tried (each combination is one "
+                                          "candidate), e.g. {xgboost: {max_depth: [3, 6]}}")
+    select_every: float = Field(0.0, ge=0, description="choose again when the labels have grown by this fraction "
+                                                       "since the last choice (0: every round)")
+    select_from: int = Field(10, ge=min_labels_for_cv(DEFAULT_FOLDS),
+                             description="fewest labels of a selection (fewer: the first candidate); at least "
+                                         f"{LABELS_PER_CANDIDATE} per candidate")
+    select_by: Literal["rmse", "mae"] = Field("rmse", description="CV error the selection minimises")
+    importance_top: int = Field(10, ge=1, description="descriptors kept per importance (gain, permutation) on each "
+                                                      "model document")
+
+    @field_validator("learner")
+    @classmethod
+    def _known_learner(cls, value: str) -> str:
+        try:
+            get_learner(value)
+        except AlloyscreenError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_selection(self) -> SurrogateSpec:
+        default = type(self).model_fields["learner"].default  # a stored spec spells it: only another is a choice
+        if self.learners and self.learner != default and self.learner not in self.learners:
+            raise ValueError(f"learner {self.learner!r} is not among learners {self.learners}, which replace it; "
+                             "allowed: learner for one, learners for several")
+        check_grid(self.candidate_learners, self.grid, self.params, self.select_from)
+        return self
+
+    @builtins.property
+    def candidate_learners(self) -> list[str]:
+        """The learners a selection chooses from (``learner`` alone unless ``learners`` lists several)."""
+        return list(self.learners) or [self.learner]
+
+    @builtins.property
+    def model_candidates(self) -> list[Candidate]:
+        """Every (learner, grid combination) in spec order; the first is trained below ``select_from`` labels."""
+        return grid_candidates(self.candidate_learners, self.grid)
 
 
 class AcquisitionSpec(_Strict):
@@ -198,6 +262,10 @@ class StageSpec(_Strict):
     retries: int = Field(0, ge=0, le=5, description="times a failed calculation is run again before its failure "
                                                     "is the label's outcome (e.g. a pw.x killed by a time limit "
                                                     "resumes from its restart files)")
+    references: ReferenceChoice = Field("ground_state", description="elemental references of its mixing energies: "
+                                        "each element's ground-state crystal (Ashcroft & Mermin's tables), or "
+                                        "search: the lowest of fcc, bcc, hcp (and antiferromagnetic starts); "
+                                        "stability objectives (hull, free energy, phases) always search")
 
     def structure_maker(self, seed: int = 0) -> StructureMaker:
         """The Maker of this stage's bulk structures (``structure``), seeded with ``seed``."""
@@ -481,15 +549,15 @@ class CampaignSpec(_Strict):
         return self.fidelity.mode == "multi"
 
     def _check_fidelity(self) -> None:
-        """A multi-fidelity loop needs a second stage and learns the labelled objective alone."""
+        """A multi-fidelity loop needs a second stage and learns one objective (a ranker re-ranks its first stage's)."""
         if not self.multi_fidelity:
             return
         if len(self.stages) < 2:
             raise ValueError(f"fidelity mode 'multi' needs two stages or more, got {[s.name for s in self.stages]}; "
                              f"allowed with one stage: mode 'ladder'")
-        if len(self.objectives) > 1 or self.ranker is not None:
-            raise ValueError("fidelity mode 'multi' learns one objective without a ranker; allowed: mode 'ladder' "
-                             "with several objectives or a ranker")
+        if len(self.objectives) > 1:
+            raise ValueError("fidelity mode 'multi' learns one objective; allowed: mode 'ladder' with several "
+                             "objectives")
 
     def _check_ranker(self) -> None:
         """A ranker re-ranks one objective; a potential's is a mixing energy, over a pool it treats."""

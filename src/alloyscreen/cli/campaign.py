@@ -110,13 +110,16 @@ def status(campaign: str, as_json: bool, lost_after_s: float) -> None:
         return
     click.echo(f"{report['name']} ({report['campaign_id']}): {report['status']}, round {report['round']}"
                + (f" - {report['message']}" if report["message"] else ""))
-    click.echo(f"selections: {report['selections']}, models: {report['models']}")
+    size = f"{report['space_size']:,}" + ("" if report["space_size_is_exact"] else " at most")
+    click.echo(f"space: {size} candidates; selections: {report['selections']}, models: {report['models']}")
     for stage in report["stages"]:
         hours = f"{stage['core_hours']:.4g}" + (f"/{stage['max_core_hours']}" if stage["max_core_hours"] else "")
         click.echo(f"  {stage['stage']:<12} {stage['calculator']:<7} validations "
                    f"{stage['validations']}/{stage['max_validations']} ({stage['failed']} failed)  core-hours {hours}")
     for failure in report["failures"]:
         click.echo(f"  failed at {failure['stage']}: candidate {failure['candidate_id']}: {failure['error']}")
+    for name, batch in report["next_batch"].items():
+        _echo_next_batch(name, batch)
     _echo_agreement(report["stage_agreement"])
     workflow = report["workflow"]
     if workflow is not None:
@@ -127,6 +130,16 @@ def status(campaign: str, as_json: bool, lost_after_s: float) -> None:
         for firework in workflow["lost"]:
             click.echo(f"  lost {firework['name']} (fw {firework['fw_id']}): RUNNING, no ping for "
                        f"{workflow['lost_after_s']:.0f} s")
+
+
+def _echo_next_batch(stage: str, batch: dict) -> None:
+    """The estimated core-hours of a DFT stage's chosen batch not yet labelled, or why there is none."""
+    if batch["core_hours"] is None:
+        click.echo(f"  next batch at {stage}: {batch['note']}")
+        return
+    click.echo(f"  next batch at {stage}: {batch['candidates']} candidate(s), about {batch['core_hours']:.3g} "
+               f"core-hours ({batch['calculations']} calculation(s) to run, {batch['cached']} cached; "
+               f"{batch['note']}; {batch['model']})")
 
 
 def _echo_agreement(agreement: list[dict]) -> None:

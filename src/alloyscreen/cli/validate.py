@@ -9,6 +9,7 @@ from typing import Any
 import click
 from pymatgen.core import Structure
 
+from alloyscreen.campaign.costs import validate_plan
 from alloyscreen.campaign.labelling import Candidate, candidate_structure, label_candidate
 from alloyscreen.campaign.models import descriptor_matrix
 from alloyscreen.campaign.spec import StageSpec, StructureSpec
@@ -20,6 +21,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.settings import get_settings
 from alloyscreen.terminal import library_noise_to
 from alloyscreen.validation.physics import pool_settings
+from alloyscreen.validation.references import REFERENCE_CHOICES, ReferenceChoice
 from alloyscreen.validation.registry import CALCULATORS, get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
@@ -86,10 +88,14 @@ def _write_vasp_inputs(structure: Structure, settings: dict, mode: str, director
 @click.option("--directory", type=click.Path(path_type=Path), default=None,
               help="Where --calculator vasp writes its inputs (default: ./vasp-FORMULA).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--references", type=click.Choice(REFERENCE_CHOICES), default="ground_state", show_default=True,
+              help="Elemental references: each element's ground-state crystal, or search: the lowest of fcc, bcc, "
+                   "hcp (and antiferromagnetic starts).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.option("--verbose", is_flag=True, help="Show library warnings and log records too (always in the log file).")
 def validate(target: str, calculator: str, mode: str, prototype: str, method: str, supercell: tuple[int, ...] | None,
-             settings_json: str | None, directory: Path | None, seed: int, as_json: bool, verbose: bool) -> None:
+             settings_json: str | None, directory: Path | None, seed: int, as_json: bool, verbose: bool,
+             references: ReferenceChoice) -> None:
     """Validate TARGET (a formula such as CoCrFeNi, or a structure file) and print its mixing energy.
 
     Prints the relaxed structure and its volume per atom too; exits non-zero when the calculation failed.
@@ -102,7 +108,7 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
         pool_settings(calculator, list(composition), settings)  # bad input: one line, exit 2
         stage = StageSpec(name="validate", calculator=calculator, mode=mode, settings=settings,
                           structure=StructureSpec(method=method, supercell=supercell or None), max_validations=1)
-        label = MixingEnergyMaker(name="validate", validation=stage.validation_maker())
+        label = MixingEnergyMaker(name="validate", validation=stage.validation_maker(), references=references)
         report: dict[str, Any]
         if given is None:
             lattice = _prototype(composition, prototype)
@@ -110,6 +116,10 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
             report = {"candidate_id": candidate.id, "prototype": lattice}
         else:
             report = {"formula": given.composition.reduced_formula}
+        plan = validate_plan(label, stage, seed, given, candidate if given is None else None)
+        if plan is not None:  # a DFT calculation says what it will cost before it starts
+            click.echo(plan.describe(), err=True)
+            report.update({"plan": plan.model_dump(mode="json")} if as_json else {})
         if calculator == "vasp":
             structure = given or candidate_structure(candidate, stage.structure_maker(seed),
                                                      get_calculator("vasp").cell_atoms)[0]
