@@ -108,6 +108,21 @@ def test_one_electronic_step_is_corrected_and_recorded(database):
 
 @needs_pw
 @needs_pseudo
+def test_a_vc_relax_that_loses_its_symmetry_goes_on_from_its_last_geometry(database):
+    """hcp Mg at a coarse k-spacing: pw.x stops in checkallsym after a few BFGS steps (seen every time here)."""
+    a, c = 3.21, 5.21304
+    hcp = Structure([[a, 0, 0], [-a / 2, a * 3**0.5 / 2, 0], [0, 0, c]], ["Mg", "Mg"],
+                    [[0, 0, 0], [1 / 3, 2 / 3, 0.5]])
+    settings = {"functional": "PZ", "ecutwfc": 25.0, "ecutrho": 200.0, "kspacing": 0.8, "conv_thr": 1e-6,
+                "mixing_beta": 0.3}
+    doc, _ = validate(hcp, "qe", settings, "vc-relax", database=database)
+    assert doc.status == "completed", doc.error
+    assert [c.changes for c in doc.corrections] == [{"restart_from": "last geometry"}]
+    assert "checkallsym" in doc.corrections[0].reason
+
+
+@needs_pw
+@needs_pseudo
 def test_corrections_stop_at_the_limit_and_the_failure_is_stored(database):
     settings = {**FAST, "electron_maxstep": 1, "max_corrections": 0}
     doc, _ = validate(fcc_primitive("Cu", 3.59), "qe", settings, "static", database=database)

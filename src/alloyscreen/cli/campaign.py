@@ -202,10 +202,11 @@ def top(campaign: str, count: int, as_json: bool) -> None:
     front = "front" if len(spec.objectives) > 1 else ""
     widths = [max(14, len(c) + 2) for c in columns]  # a long property name keeps a gap before it
     by = max(11, *(len(stage.name) + 2 for stage in spec.stages))
-    click.echo(f"{'rank':<5}{front:<6}{'formula':<34}{'proto':<6}{'ranked_by':<{by}}"
+    named = max(9, *(len(row["formula"]) + 2 for row in rows)) if rows else 9  # a long formula keeps its gap
+    click.echo(f"{'rank':<5}{front:<6}{'formula':<{named}}{'proto':<6}{'ranked_by':<{by}}"
                + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
-    for rank, row in enumerate(rows):
+    for rank, row in enumerate(rows, start=1):
         values = "".join(f"{row[c]:>{w}.4g}" if c in row else f"{'-':>{w}}" for c, w in zip(columns, widths,
                                                                                                strict=True))
-        click.echo(f"{rank:<5}{row.get('pareto_front', ''):<6}{row['formula']:<34}{row['prototype']:<6}"
+        click.echo(f"{rank:<5}{row.get('pareto_front', ''):<6}{row['formula']:<{named}}{row['prototype']:<6}"
                    f"{row['ranked_by_stage']:<{by}}{values}")

@@ -12,7 +12,10 @@ per attempt and pw.x's own ``max_seconds`` (:func:`max_seconds`).
 An SCF that does not converge is retried with a smaller ``mixing_beta`` and more
 steps, then another smearing; an ionic relaxation that runs out of steps is
 restarted from its last geometry with more steps; a run that stopped at
-``max_seconds`` goes on with ``restart_mode = 'restart'``. A run directory left
+``max_seconds`` goes on with ``restart_mode = 'restart'``; a cell relaxation
+that pw.x stops because the cell lost its symmetry operations (``checkallsym``,
+seen with hcp Mg) goes on once from its last geometry, whose symmetry pw.x
+finds afresh. A run directory left
 by an interrupted run (e.g. killed at a batch system's walltime) is resumed from
 pw.x's restart files, else from the last geometry of a relaxation, else from
 scratch (:func:`_resume`); a resume that pw.x cannot finish falls back to
@@ -84,6 +87,9 @@ class QENotInstalledError(AlloyscreenError):
 
 
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+
+
+SYMMETRY_LOST = "checkallsym"  # pw.x's routine that stops a vc-relax whose cell no longer keeps its symmetry
 
 
 def _correction(kind: str, current: dict[str, Any], step: int) -> dict[str, Any]:
@@ -177,6 +183,8 @@ class _Plan:
         """
         if outcome.kind not in ("error", "killed"):
             return str(outcome.reason), _correction(outcome.kind, self.current, len(self.corrections) + 1)
+        if SYMMETRY_LOST in str(outcome.reason) and not any(SYMMETRY_LOST in c["reason"] for c in self.corrections):
+            return str(outcome.reason), {"restart_from": "last geometry"}
         fell_back = any(correction["reason"].startswith(RESUME_FAILED) for correction in self.corrections)
         if self.restart_mode == "restart" and returncode is not None and not fell_back:
             return f"{RESUME_FAILED}: {outcome.reason}", {"restart_from": "scratch"}
