@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Set up (idempotent), lint and type-check, then run the whole test suite against a real embedded database.
+# Set up (idempotent), lint and type-check, then run the whole test suite against a real embedded database
+# (or, with --fast, only the quick tier).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --fast: the quick tier for every change (no set-up, lint or type check; no DFT, GNN, workers, notebooks or
+# slow tests), on a venv set up before. Without it: everything, as CI runs it.
+if [ "${1:-}" = "--fast" ]; then
+    shift
+    . .venv/bin/activate
+    exec python -m pytest -q -m "not (slow or dft or gnn or workers or notebooks)" "$@"
+fi
 bash scripts/setup.sh
 . .venv/bin/activate
 ruff check src tests

@@ -24,6 +24,8 @@ from alloyscreen.surrogates.records import selection_id
 from alloyscreen.validation.maker import validate
 from alloyscreen.validation.plan import plan_label
 
+pytestmark = pytest.mark.dft
+
 needs_pw = pytest.mark.skipif(shutil.which("pw.x") is None, reason="pw.x not installed")
 TINY = {"ecutwfc": 25.0, "ecutrho": 200.0, "kspacing": 0.8, "conv_thr": 3e-6}  # ids of this module's own
 CURH = {"Cu": 0.5, "Rh": 0.5}  # neither magnetic: the reference run here is one quick 1-atom cell

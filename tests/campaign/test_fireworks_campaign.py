@@ -4,12 +4,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.campaign.checks import assert_each_structure_validated_once, category_split_spec
 
 from alloyscreen.campaign.results import campaign_status
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_launchpad, write_launchpad_file
+
+pytestmark = pytest.mark.workers
 
 BIN = Path(sys.executable).parent
 

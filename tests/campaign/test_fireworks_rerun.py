@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 from fireworks import FWorker
 from pymatgen.core import Composition
@@ -16,6 +17,8 @@ from tests.campaign.test_fireworks_campaign import BIN, _run_workers, _submit
 
 from alloyscreen.campaign.workflow import project_launchpad
 from alloyscreen.db.stores import write_launchpad_file
+
+pytestmark = pytest.mark.workers
 
 NOWHERE = "mongodb://127.0.0.1:1/?directConnection=true"  # a database nobody serves
 UNFINISHED = ["READY", "RESERVED", "RUNNING"]

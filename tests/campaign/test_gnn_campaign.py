@@ -13,7 +13,7 @@ from alloyscreen.campaign.spec import GnnSpec, load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.gnn import MatglRegressor
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.gnn, pytest.mark.slow]
 
 TINY = {"epochs": 4, "batch_size": 5, "lr": 1e-2}
 

@@ -19,6 +19,8 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures import find_sites, make_slab
 from alloyscreen.structures.adsorption import choose_sites
 
+pytestmark = pytest.mark.gnn
+
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 COLLECTIONS = ("structures", "calculations", "labels", "models", "selections")
 SLAB = {"size": [2, 2], "layers": 3, "fixed_layers": 1, "vacuum": 10.0, "max_sites": 2}

@@ -16,6 +16,8 @@ from alloyscreen.cli.main import cli
 from alloyscreen.db.stores import DATA, OUTPUTS
 from alloyscreen.settings import get_settings
 
+pytestmark = pytest.mark.workers
+
 jobflow_remote = pytest.importorskip(
     "jobflow_remote", reason="jobflow-remote is not installed: `bash scripts/setup.sh` installs it with --no-deps "
                              "(its releases pin pymongo<4.11)")

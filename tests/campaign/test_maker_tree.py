@@ -12,6 +12,8 @@ from alloyscreen.campaign.spec import load_spec
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.pseudo import DEFAULT_PSEUDO_DIR
 
+pytestmark = pytest.mark.dft
+
 CHEAP_LDA = {"functional": "PZ", "ecutwfc": 25.0, "ecutrho": 200.0, "kspacing": 0.8, "conv_thr": 1e-6}
 
 

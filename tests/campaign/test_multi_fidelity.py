@@ -13,7 +13,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.multifidelity import expensive_count, expensive_moments, residual_prior
 from alloyscreen.surrogates.potential import combine
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.gnn, pytest.mark.slow]
 
 CELL = {"method": "random", "supercell": [1, 1, 1]}
 SPEC = {

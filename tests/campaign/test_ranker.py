@@ -14,7 +14,7 @@ from alloyscreen.surrogates.finetune import FineTunedChgnet
 from alloyscreen.surrogates.gnn import GnnEnsemble
 from alloyscreen.surrogates.potential import CalibratedPotential, PotentialCommittee
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.gnn, pytest.mark.slow]
 
 SPEC = {
     "name": "ranker-campaign", "seed": 4,

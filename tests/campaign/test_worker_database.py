@@ -1,5 +1,6 @@
 """A worker never starts a second database: a job whose environment names none, or another, fails in one line."""
 
+import pytest
 from tests.campaign.checks import category_split_spec
 from tests.campaign.test_fireworks_campaign import _run_workers, _submit
 from tests.campaign.test_fireworks_rerun import _alloyscreen, _run_until_stuck, _start_worker, _status
@@ -7,6 +8,8 @@ from tests.campaign.test_fireworks_rerun import _alloyscreen, _run_until_stuck, 
 from alloyscreen.db import server
 from alloyscreen.db.stores import write_launchpad_file
 from alloyscreen.settings import Settings
+
+pytestmark = pytest.mark.workers
 
 
 def _fizzled_error(campaign_id: str) -> str:

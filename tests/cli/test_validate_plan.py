@@ -14,6 +14,8 @@ from pymatgen.core import Structure
 
 from alloyscreen.validation.qe_io import kpoint_grid
 
+pytestmark = pytest.mark.dft
+
 BIN = Path(sys.executable).parent
 TINY = {"ecutwfc": 25, "ecutrho": 200, "kspacing": 0.8, "conv_thr": 2e-6}  # this test's own calculation ids
 # bcc Cu: the structure, vc-relaxed, and the fcc Cu reference, two 1-atom cells (the spin of a plan: test_plan.py)

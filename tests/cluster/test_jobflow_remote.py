@@ -20,7 +20,7 @@ from alloyscreen.campaign.execution import run_campaign
 from alloyscreen.campaign.remote import write_jfremote_project
 from alloyscreen.campaign.results import campaign_status, top_candidates
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.workers, pytest.mark.slow]
 jobflow_remote = pytest.importorskip(
     "jobflow_remote", reason="jobflow-remote is not installed: `bash scripts/setup.sh` installs it with --no-deps "
                              "(its releases pin pymongo<4.11)")

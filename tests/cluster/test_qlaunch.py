@@ -28,7 +28,7 @@ from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_launchpad
 from alloyscreen.validation.pseudo import DEFAULT_PSEUDO_DIR
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.workers, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("pw.x") is None or not os.path.isdir(DEFAULT_PSEUDO_DIR),
                                  reason="pw.x or its pseudopotentials (/usr/share/espresso/pseudo) not installed: "
                                         "`bash scripts/setup.sh` installs Debian's quantum-espresso")]

@@ -6,7 +6,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from alloyscreen.slurm import job_gone
+
+pytestmark = pytest.mark.workers
 
 
 def test_the_queue_says_a_job_is_gone_once_cancelled_and_a_job_step_sees_its_allocation(slurm):

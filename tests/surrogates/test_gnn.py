@@ -11,7 +11,7 @@ from alloyscreen.surrogates.ensemble import TooFewLabelsError, model_id
 from alloyscreen.surrogates.gnn import MatglRegressor
 from alloyscreen.surrogates.registry import load_model, model_document
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.gnn, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from alloyscreen.validation.chgnet import CHGNetCalculator
 from alloyscreen.validation.maker import prepare, validate, validate_many
 from alloyscreen.validation.sevennet import SevenNetCalculator
 
+pytestmark = pytest.mark.gnn
+
 CALCULATORS = {"chgnet": CHGNetCalculator, "sevennet": SevenNetCalculator}
 FCC = [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pymatgen.core import Lattice, Structure
 
 from alloyscreen.validation.maker import validate
+
+pytestmark = pytest.mark.gnn
 
 
 def test_static_on_a_small_cell_is_cached(database):

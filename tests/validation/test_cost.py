@@ -26,6 +26,8 @@ from alloyscreen.validation.maker import validate
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.registry import get_calculator
 
+pytestmark = pytest.mark.dft
+
 needs_pw = pytest.mark.skipif(shutil.which("pw.x") is None, reason="pw.x not installed")
 TRUE_COEFFICIENTS = np.array([np.log(4e-3), 2.6, 0.8, 1.2, 0.5, 1.3])  # what the synthetic cache follows
 

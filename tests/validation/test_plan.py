@@ -17,7 +17,8 @@ from alloyscreen.validation.qe_io import kpoint_grid
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
-pytestmark = pytest.mark.skipif(shutil.which("pw.x") is None, reason="pw.x not installed (its version is in the ids)")
+pytestmark = [pytest.mark.dft,
+              pytest.mark.skipif(shutil.which("pw.x") is None, reason="pw.x not installed (its version is in the ids)")]
 CUNI = {"Cu": 0.5, "Ni": 0.5}
 
 

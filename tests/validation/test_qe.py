@@ -28,6 +28,7 @@ from alloyscreen.validation.pseudo import (
 from alloyscreen.validation.qe import INTERRUPTED, SLURM_MARGIN_S, QECalculator, max_seconds
 from alloyscreen.validation.qe_io import classify_output, final_fields, kpoint_grid, parse_duration
 
+pytestmark = pytest.mark.dft
 needs_pw = pytest.mark.skipif(shutil.which("pw.x") is None, reason="pw.x not installed")
 needs_pseudo = pytest.mark.skipif(shutil.os.path.isdir(DEFAULT_PSEUDO_DIR) is False, reason="no QE pseudopotentials")
 FAST = {"ecutwfc": 25.0, "ecutrho": 200.0, "kpts": [4, 4, 4], "conv_thr": 1e-6}

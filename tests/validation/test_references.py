@@ -9,6 +9,8 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.elements import GROUND_STATES, elemental_crystals, ground_state_crystal
 from alloyscreen.validation.references import elemental_references, reference_crystals
 
+pytestmark = pytest.mark.gnn
+
 
 def test_every_element_gets_fcc_bcc_hcp_and_its_ground_state():
     assert set(elemental_crystals("Si")) == {"diamond", "fcc", "bcc", "hcp"}

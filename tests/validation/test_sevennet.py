@@ -14,6 +14,8 @@ from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.sevennet import model_elements
 from alloyscreen.validation.targets import MixingEnergyMaker
 
+pytestmark = pytest.mark.gnn
+
 
 @pytest.fixture
 def cuni_l10() -> Structure:
