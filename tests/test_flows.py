@@ -23,6 +23,7 @@ def test_flow_spec_loads(path):
     assert next(space.iter_chunks(1000)).fractions.shape[1] == len(spec.candidates.elements)
 
 
+@pytest.mark.gnn
 def test_hea_stability_runs_through_its_chgnet_stage_here(database):
     """The CoCrFeMnNi-family pool (Mn, Co, V ...) labels with CHGNet; budgets shrunk to two candidates."""
     import yaml
@@ -39,6 +40,7 @@ def test_hea_stability_runs_through_its_chgnet_stage_here(database):
     assert len(label["details"]["references"]) >= 4  # quaternary or quinary: every element has its reference
 
 
+@pytest.mark.gnn
 def test_hea_single_phase_filters_and_labels_hull_distances_with_chgnet_here(database):
     """Its CHGNet stage on a three-element pool (28 competing phases), two candidates."""
     import yaml
@@ -58,6 +60,7 @@ def test_hea_single_phase_filters_and_labels_hull_distances_with_chgnet_here(dat
     assert label["details"]["stable_phases"]  # CHGNet orders Cu-Pt and Ni-Pt below their elements
 
 
+@pytest.mark.gnn
 def test_ptpd_her_stability_labels_both_properties_with_chgnet_here(database):
     """Its CHGNet stage on a Pt-Pd-Cu pool (small slabs, one site), two candidates, each labelled twice."""
     import yaml

@@ -97,6 +97,7 @@ def test_malformed_spec_names_the_closest_key(tmp_path):
         "error: invalid campaign spec: unknown key 'acquisition.batchsize': did you mean 'batch_size'?"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_duplicates(database, tmp_path):
     spec_data = _spec("killed", validations=8, seed=5)
     path = tmp_path / "killed.yaml"

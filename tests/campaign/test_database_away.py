@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from pymongo import MongoClient
 from tests.campaign.checks import assert_each_structure_validated_once
@@ -15,6 +16,7 @@ from alloyscreen.db.server import _free_port
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.slow
 def test_database_going_away_stops_the_run_clearly_then_it_resumes(tmp_path, spawn_server):
     port = _free_port()
     uri = f"mongodb://127.0.0.1:{port}/?directConnection=true&journal=true"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from jobflow import Flow
 from monty.json import jsanitize
 
@@ -28,6 +29,7 @@ def _round_jobs(responses: dict) -> dict[int, object]:
     return found
 
 
+@pytest.mark.slow
 def test_the_stored_input_of_round_ten_is_no_larger_than_round_one(database):
     spec = load_spec({
         "name": "many-rounds", "seed": 2,

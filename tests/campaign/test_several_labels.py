@@ -45,6 +45,7 @@ def _dominated(u: np.ndarray, row: int) -> bool:
     return bool(np.any(np.all(others >= u[row], axis=1) & np.any(others > u[row], axis=1)))
 
 
+@pytest.mark.slow
 def test_each_labelled_objective_has_its_surrogate_and_labels_share_their_calculations(database):
     spec = load_spec(_spec("her-and-stability"))
     assert spec.targets == TARGETS and spec.element_pool == ["Au", "Cu", "H", "Pd", "Pt"]

@@ -16,6 +16,7 @@ def _spec(elements: list[str], stage: dict) -> dict:
             "initial_random": 3, "stages": [{"name": "first", "max_validations": 3, **stage}]}
 
 
+@pytest.mark.gnn
 def test_a_chgnet_campaign_over_mn_and_co_labels_every_candidate(database):
     spec = load_spec(_spec(["Co", "Mn", "Ni"], {"calculator": "chgnet",
                                                 "structure": {"method": "random", "supercell": [1, 1, 1]}}))

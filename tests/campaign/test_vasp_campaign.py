@@ -26,6 +26,7 @@ def _spec(stage: dict, **extra) -> dict:
                        {"name": "vasp", "max_validations": 2, "category": "dft", **stage}]}
 
 
+@pytest.mark.workers
 def test_a_vasp_stage_labels_under_category_split_fireworks_workers(database, monkeypatch, tmp_path):
     fake = install(monkeypatch)
     # Al: custodian's converged Al run; Ag: its ionically unconverged Ag relaxation

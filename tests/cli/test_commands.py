@@ -17,6 +17,7 @@ def _alloyscreen(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_validate_a_formula_then_reuse_it(database):
     # 8 atoms: not the 4-atom L1_2 cell, which competing-phase tests of the same database may have computed
     first = _alloyscreen("validate", "Cu3Au", "--method", "random", "--supercell", "2", "1", "1", "--json")
@@ -30,6 +31,7 @@ def test_validate_a_formula_then_reuse_it(database):
     assert database["calculations"].count_documents({"_id": result["calculation_id"]}) == 1
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_with_exit_code_2(database):
     for args, expected in [
         (("validate", "Xx2Ni"), "unknown element symbol 'Xx'"),
@@ -53,6 +55,7 @@ def test_db_status_reports_the_uri_in_use(database):
     assert report["uri"].startswith("mongodb://127.0.0.1:")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [("status", "any"), ("run", "flows/demo.yaml")])
 def test_an_unreachable_database_is_one_line_within_the_server_timeout(command):
     port = _free_port()
@@ -89,6 +92,7 @@ def test_submit_to_a_new_database_initialises_the_launchpad(database, tmp_path):
 CHEAP_QE = json.dumps({"ecutwfc": 25, "ecutrho": 200, "kspacing": 0.8, "conv_thr": 1e-6})
 
 
+@pytest.mark.dft
 def test_validate_a_pure_element_with_qe_prints_its_relaxed_primitive_cell(database):
     result = _alloyscreen("validate", "Cu", "--calculator", "qe", "--prototype", "fcc", "--settings", CHEAP_QE,
                           "--json")
@@ -103,6 +107,7 @@ def test_validate_a_pure_element_with_qe_prints_its_relaxed_primitive_cell(datab
     assert cu["calculation_id"] == report["calculation_id"] and report["mixing_energy_per_atom"] == 0.0
 
 
+@pytest.mark.slow
 def test_validate_searches_the_references_on_request(database):
     ground = json.loads(_alloyscreen("validate", "Cu", "--prototype", "fcc", "--json").stdout)
     assert ground["reference_crystals"] == {"Cu": "fcc"} and ground["mixing_energy_per_atom"] == 0.0
@@ -139,6 +144,7 @@ def test_validate_with_vasp_writes_inputs_to_submit(tmp_path, database):
     assert "ISPIN = 2" in (tmp_path / "cuni" / "INCAR").read_text()
 
 
+@pytest.mark.slow
 def test_phases_prints_the_pool_hull_and_refuses_a_bad_prototype_in_one_line(database):
     result = _alloyscreen("phases", "Cu", "Pt", "--prototypes", "L1_2,L1_0", "--json")
     assert result.returncode == 0, result.stderr
@@ -157,6 +163,7 @@ def test_phases_prints_the_pool_hull_and_refuses_a_bad_prototype_in_one_line(dat
         "no phase lies below the elements: the hull of Cu-Ni is the elements alone")
 
 
+@pytest.mark.workers
 def test_worker_check_says_what_a_worker_runs_and_refuses_a_category_no_job_carries(database, tmp_path):
     from alloyscreen.campaign.records import save_campaign
     from alloyscreen.campaign.spec import load_spec

@@ -35,6 +35,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "alloyscreen"), *args], env=env, capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow
 def test_db_init_auth_requires_credentials_which_every_project_client_uses(auth_env):
     settings, env = auth_env
     first = _cli(env, "db", "init", "--auth")

@@ -173,6 +173,7 @@ def test_an_unreachable_uri_is_one_line_naming_it_and_where_it_was_set(tmp_path,
         assert "secret" not in message and "\n" not in message
 
 
+@pytest.mark.slow
 def test_a_database_that_stopped_answering_is_refused_at_once_after_one_timeout(tmp_path, spawn_server,
                                                                                  own_clients):
     port = _free_port()

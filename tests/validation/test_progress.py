@@ -202,6 +202,7 @@ def test_pw_output_progress_along_the_way():
     assert str(scf) == "scf iteration 2, E = -213.1807 Ry"
 
 
+@pytest.mark.dft
 @needs_pw
 def test_vc_relax_reports_ionic_steps_scf_iterations_and_time(tmp_path, reports, monkeypatch):
     monkeypatch.setattr(qe, "POLL_S", 0.3)
