@@ -60,7 +60,7 @@ def test_status_estimates_the_pending_dft_batch_and_counts_what_the_cache_holds(
     candidate = Candidate(id=_select(database, spec, CURH), composition=CURH, prototype="fcc")
     stage = spec.stages[0]
     structure = stage.structure_maker(spec.seed).generate(CURH, "fcc", (1, 64)).structure
-    label = StageMaker.from_spec(stage).label_maker(spec.targets[0], spec.element_pool, spec.seed)
+    label = StageMaker.from_spec(spec, stage).labels[spec.targets[0]]
     planned = plan_label(structure, label)
     before = campaign_status(database, spec.campaign_id)["next_batch"]["pw"]
     assert (before["candidates"], before["calculations"], before["cached"]) == (1, len(planned.calculations), 0)

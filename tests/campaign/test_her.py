@@ -18,6 +18,7 @@ from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures import find_sites, make_slab
 from alloyscreen.structures.adsorption import choose_sites
+from alloyscreen.validation.targets import HydrogenAdsorptionMaker
 
 pytestmark = pytest.mark.gnn
 
@@ -88,7 +89,11 @@ def test_sites_are_drawn_round_robin_over_kinds_and_seeded():
 
 def _hydrogen_label(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[LabelOutcome, dict]:
     """Run one label job of a dG_H stage; return its outcome and jobflow's responses."""
-    job = label_job(StageMaker.from_spec(stage), candidate, "her-label-test", 0, seed, ["delta_g_h"], None)
+    sites = HydrogenAdsorptionMaker(name=stage.name, validation=stage.validation_maker(),
+                                    site_kinds=list(stage.slab.site_kinds), max_sites=stage.slab.max_sites, seed=seed)
+    maker = StageMaker(name=stage.name, validation=sites.validation, slab=stage.slab_maker(seed),
+                       labels={"delta_g_h": sites})
+    job = label_job(maker, candidate, "her-label-test", 0)
     responses = run_here(job)
     store = get_job_store()
     store.connect()

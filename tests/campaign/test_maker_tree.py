@@ -9,10 +9,11 @@ import pytest
 from alloyscreen.campaign.execution import run_here
 from alloyscreen.campaign.flow import CampaignMaker, StageMaker
 from alloyscreen.campaign.spec import load_spec
+from alloyscreen.errors import AlloyscreenError
+from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.pseudo import DEFAULT_PSEUDO_DIR
-
-pytestmark = pytest.mark.dft
+from alloyscreen.validation.targets import MixingEnergyMaker
 
 CHEAP_LDA = {"functional": "PZ", "ecutwfc": 25.0, "ecutrho": 200.0, "kspacing": 0.8, "conv_thr": 1e-6}
 
@@ -36,16 +37,30 @@ def test_the_campaign_id_hashes_only_values_that_differ_from_their_defaults():
     assert load_spec({**data, "initial_design": "direct"}).campaign_id != spec.campaign_id
 
 
-def test_stage_makers_round_trip_the_spec():
+def test_the_spec_builds_the_tree_once_and_every_maker_of_a_stage_is_a_field():
     spec = _spec()
-    maker = CampaignMaker(stages=[StageMaker.from_spec(stage) for stage in spec.stages])
-    assert maker.campaign(spec).campaign_id == spec.campaign_id
+    maker = CampaignMaker.from_spec(spec)
+    assert maker.campaign(spec) is spec  # the tree is the spec's own: the same campaign
     assert [stage.validation.name for stage in maker.stages] == ["screen", "dft"]
-    assert [(stage.structure.name, stage.structure.method) for stage in maker.stages] == [("screen", "random"),
-                                                                                         ("dft", "random")]
-    assert maker.stages[1].validation.mode == "vc-relax" and maker.stages[1].validation.category == "dft"
+    assert [(stage.structure.name, stage.structure.method, stage.structure.seed) for stage in maker.stages] == [
+        ("screen", "random", 3), ("dft", "random", 3)]
+    assert [(stage.slab.name, stage.slab.method) for stage in maker.stages] == [("screen slab", "slab"),
+                                                                               ("dft slab", "slab")]
+    label = maker.stages[1].labels["mixing_energy_per_atom"]
+    assert isinstance(label, MixingEnergyMaker) and label.validation == maker.stages[1].validation
+    assert label.pool == ["Au", "Cu"] and maker.stages[1].validation.category == "dft"
+    assert CampaignMaker.from_dict(maker.as_dict()).campaign(spec) is spec  # through a store and back
+    changed = maker.update_kwargs({"_set": {"max_validations": 2}}, class_filter=StageMaker, name_filter="dft",
+                                  dict_mod=True)
+    assert changed.campaign(spec).stages[1].max_validations == 2 and changed.campaign(spec).campaign_id != (
+        spec.campaign_id)
+    apart = maker.update_kwargs({"_set": {"validation->settings->ecutwfc": 27.0}}, class_filter=MixingEnergyMaker,
+                                name_filter="dft", dict_mod=True)
+    with pytest.raises(AlloyscreenError, match="stage 'dft' were changed apart from each other"):
+        apart.campaign(spec)
 
 
+@pytest.mark.dft
 @pytest.mark.skipif(not shutil.os.path.isdir(DEFAULT_PSEUDO_DIR), reason="no QE pseudopotentials")
 def test_update_maker_kwargs_changes_one_qe_setting_of_one_stage(database):
     spec = _spec()
@@ -66,3 +81,28 @@ def test_update_maker_kwargs_changes_one_qe_setting_of_one_stage(database):
     assert {doc["settings"]["ecutwfc"] for doc in used} == {27.0}  # the alloy and its Cu and Au references
     screen = database["selections"].find_one({"campaign_id": campaign["_id"], "stage": "screen"})
     assert database["calculations"].find_one({"_id": screen["outcome"]["calculation_id"]})["settings"]["fmax"] == 0.02
+
+
+def test_update_maker_kwargs_changes_one_slab_setting_of_one_stage(database):
+    slab = {"size": [2, 2], "layers": 3, "fixed_layers": 1, "vacuum": 8.0, "max_sites": 1}
+    spec = load_spec({
+        "name": "maker-tree-slab", "seed": 2, "initial_random": 1, "confirm_top": 1,
+        "candidates": {"elements": ["Pt", "Cu"], "n_components": 2, "sampling": {"kind": "grid", "step": 0.5},
+                       "prototype": "fcc"},
+        "objectives": [{"property": "delta_g_h", "direction": "target", "target": 0.0}],
+        "stages": [{"name": "her", "calculator": "emt", "max_validations": 1, "slab": slab},
+                   {"name": "her-check", "calculator": "emt", "max_validations": 1, "slab": slab}],
+    })
+    flow = CampaignMaker().make(spec)
+    flow.update_maker_kwargs({"_set": {"slab->layers": 4}}, class_filter=StructureMaker, name_filter="her slab",
+                             dict_mod=True)
+    run_here(flow)
+    campaign = database["campaigns"].find_one({"name": "maker-tree-slab"})
+    assert campaign["_id"] != spec.campaign_id and campaign["status"] == "completed"
+    assert [stage["slab"]["layers"] for stage in campaign["spec"]["stages"]] == [4, 3]
+    for stage, layers in (("her", 4), ("her-check", 3)):
+        selection = database["selections"].find_one({"campaign_id": campaign["_id"], "stage": stage})
+        assert selection["outcome"]["status"] == "completed", selection["outcome"]
+        made = database["structures"].find_one({"_id": selection["outcome"]["structure_id"]})
+        heights = {round(site["xyz"][2], 1) for site in made["structure"]["sites"]}
+        assert made["kind"] == "slab" and len(heights) == layers

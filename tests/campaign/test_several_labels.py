@@ -10,7 +10,7 @@ from tests.campaign.checks import run_to_the_end
 from alloyscreen.campaign.labelling import Candidate, placed
 from alloyscreen.campaign.objectives import labelled_outcomes, labelled_with, objective_values, rank, utilities
 from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
-from alloyscreen.campaign.spec import StageSpec, load_spec
+from alloyscreen.campaign.spec import load_spec
 from alloyscreen.cli.main import cli
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
@@ -117,14 +117,13 @@ def test_what_cannot_learn_several_labels_is_refused_at_load(changes, message):
 
 def test_a_candidate_with_one_failed_label_is_failed_and_its_shared_calculation_charged_once():
     candidate = Candidate(id="c", composition={"Cu": 0.5, "Pt": 0.5}, prototype="fcc")
-    stage = StageSpec(name="emt", calculator="emt", max_validations=1)
     hull = SelectionOutcome(status="completed", value=-0.01, label_id="hull", calculation_id="bulk", core_hours=0.5)
     mixing = SelectionOutcome(status="completed", value=-0.1, label_id="mix", calculation_id="bulk", core_hours=0.5)
     site = SelectionOutcome(status="failed", error="no slab", calculation_id="slab", core_hours=0.25)
-    both = placed(candidate, stage, 3, {"energy_above_hull_per_atom": hull, "mixing_energy_per_atom": mixing})
+    both = placed(candidate, "emt", 3, {"energy_above_hull_per_atom": hull, "mixing_energy_per_atom": mixing})
     assert (both.status, both.error, both.value, both.core_hours) == ("completed", None, -0.01, 0.5)
     assert both.label_ids == {"energy_above_hull_per_atom": "hull", "mixing_energy_per_atom": "mix"}
-    failed = placed(candidate, stage, 3, {"delta_g_h": site, "energy_above_hull_per_atom": hull})
+    failed = placed(candidate, "emt", 3, {"delta_g_h": site, "energy_above_hull_per_atom": hull})
     assert (failed.status, failed.error, failed.value) == ("failed", "delta_g_h: no slab", None)
     assert failed.values == {"delta_g_h": None, "energy_above_hull_per_atom": -0.01} and failed.core_hours == 0.75
     assert labelled_with([failed], "energy_above_hull_per_atom") == [(failed, -0.01)]

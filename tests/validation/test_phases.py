@@ -7,7 +7,7 @@ from alloyscreen.descriptors import Compositions
 from alloyscreen.descriptors.pairs import BOLTZMANN, pair_enthalpy_range, single_phase
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.bulk import random_solid_solution
-from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.maker import ValidationMaker, call_here
 from alloyscreen.validation.phases import (
     FREE_ENERGY_PROPERTY,
     HULL_PROPERTY,
@@ -59,27 +59,27 @@ def test_the_hull_label_cites_the_phases_and_equals_mixing_minus_hull(database, 
     structure = random_solid_solution({"Cu": 0.5, "Pt": 0.5}, "fcc", supercell=(1, 1, 1), seed=0).structure
     validation = ValidationMaker(calculator="emt")
     searched = MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"], references="search")
-    mixing = searched.run(structure, "cand-cupt")
-    stable = StabilityMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
+    mixing = call_here(searched.make(structure, "cand-cupt"))
+    stable = call_here(StabilityMaker(validation=validation, pool=["Cu", "Pt"]).make(structure, "cand-cupt"))
     assert stable.value == pytest.approx(emt_hull.energy_above_hull({"Cu": 0.5, "Pt": 0.5}, mixing.value))
     label = database["labels"].find_one({"_id": stable.label_id})
     assert label["property"] == HULL_PROPERTY and label["details"]["mixing_label_id"] == mixing.label_id
     phase_calculations = {c for phase in database["labels"].find(
         {"_id": {"$in": [p.label_id for p in emt_hull.phases]}}) for c in phase["calculation_ids"]}
     assert phase_calculations <= set(label["reference_calculation_ids"])
-    free = StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop="mixing_free_energy_per_atom",
-                          temperature=1200.0).run(structure, "cand-cupt")
+    free = call_here(StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop="mixing_free_energy_per_atom",
+                                    temperature=1200.0).make(structure, "cand-cupt"))
     assert free.value == pytest.approx(mixing.value - 1200.0 * BOLTZMANN * np.log(2))
 
 
 def test_the_hull_and_its_phases_search_every_crystal_of_the_elements(database, emt_hull):
     structure = random_solid_solution({"Cu": 0.5, "Pt": 0.5}, "fcc", supercell=(1, 1, 1), seed=0).structure
     validation = ValidationMaker(calculator="emt")
-    ground = MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"]).run(structure, "cand-cupt")
+    ground = call_here(MixingEnergyMaker(validation=validation, pool=["Cu", "Pt"]).make(structure, "cand-cupt"))
     assert _reference_candidates(database, ground.label_id) == {"Cu": {"fcc"}, "Pt": {"fcc"}}
     for prop, extra in ((HULL_PROPERTY, {}), (FREE_ENERGY_PROPERTY, {"temperature": 800.0})):
         maker = StabilityMaker(validation=validation, pool=["Cu", "Pt"], prop=prop, **extra)
-        stable = maker.run(structure, "cand-cupt")
+        stable = call_here(maker.make(structure, "cand-cupt"))
         mixing_label = database["labels"].find_one({"_id": stable.label_id})["details"]["mixing_label_id"]
         assert mixing_label != ground.label_id
         assert _reference_candidates(database, mixing_label) == {"Cu": {"fcc", "bcc", "hcp"},
@@ -99,8 +99,8 @@ def _reference_candidates(database, label_id: str | None) -> dict[str, set[str]]
 def test_a_hull_label_builds_its_own_hull_in_a_fresh_process(database, monkeypatch):
     monkeypatch.setattr("alloyscreen.validation.phases._HULLS", {})
     structure = random_solid_solution({"Cu": 0.75, "Au": 0.25}, "fcc", supercell=(1, 1, 1), seed=0).structure
-    stable = StabilityMaker(validation=ValidationMaker(calculator="emt"), pool=["Au", "Cu"],
-                            prototypes=["L1_2"]).run(structure, "cand-cuau")
+    stable = call_here(StabilityMaker(validation=ValidationMaker(calculator="emt"), pool=["Au", "Cu"],
+                                      prototypes=["L1_2"]).make(structure, "cand-cuau"))
     label = database["labels"].find_one({"_id": stable.label_id})
     assert label["details"]["phases_computed"] == 2 and stable.value is not None
 

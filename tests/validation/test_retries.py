@@ -6,7 +6,7 @@ from tests.validation.conftest import fcc_primitive
 from tests.validation.test_qe import FAST, needs_pseudo, needs_pw
 
 from alloyscreen.schemas.calculation import CalculationDocument
-from alloyscreen.validation.maker import ValidationMaker, prepare, validate
+from alloyscreen.validation.maker import ValidationMaker, call_here, prepare, validate
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 
@@ -42,9 +42,11 @@ def test_a_mixing_energy_label_runs_a_stored_failure_again_when_its_maker_allows
     _, physics, _, key, claim = prepare(cu3au, "emt", {}, "vc-relax")
     lost = CalculationDocument(id=key, **claim, status="failed", error="worker lost (node failure)").to_mongo()
     database["calculations"].insert_one(lost)
-    kept = MixingEnergyMaker(validation=ValidationMaker(calculator="emt")).run(cu3au, "cu3au-lost")
+    lost = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"))
+    kept = call_here(lost.make(cu3au, "cu3au-lost"))
     assert kept.status == "failed"  # no retries: the stored failure is the answer
-    label = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", retries=1)).run(cu3au, "cu3au-lost")
+    retried = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", retries=1))
+    label = call_here(retried.make(cu3au, "cu3au-lost"))
     assert label.status == "completed"
     rerun = database["calculations"].find_one({"_id": key})
     assert (rerun["status"], rerun["attempts"], rerun["earlier_errors"]) == (

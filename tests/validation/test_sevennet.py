@@ -9,7 +9,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.validation.maker import ValidationMaker, validate
+from alloyscreen.validation.maker import ValidationMaker, call_here, validate
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.sevennet import model_elements
 from alloyscreen.validation.targets import MixingEnergyMaker
@@ -51,7 +51,7 @@ def test_cu_ni_mixes_endothermically(database, cuni_l10):
     # Cu-Ni has a miscibility gap: measured ΔH_mix of the fcc solution near x = 0.5 is about +2.5 kJ/mol
     # (+0.026 eV/atom; Hultgren et al., Selected Values of the Thermodynamic Properties of Binary Alloys, 1973)
     maker = MixingEnergyMaker(validation=ValidationMaker(calculator="sevennet", relax_cell=True))
-    outcome = maker.run(cuni_l10, candidate_id="CuNi-L10-sevennet")
+    outcome = call_here(maker.make(cuni_l10, candidate_id="CuNi-L10-sevennet"))
     label = database["labels"].find_one({"_id": outcome.label_id})
     assert label["calculator"] == "sevennet" and len(label["reference_calculation_ids"]) == 2
     assert 0.0 < outcome.value < 0.06  # eV/atom (7net-0 puts hcp Cu 1.3 meV/atom below fcc: the Cu reference)

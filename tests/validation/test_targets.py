@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from jobflow import JobStore
+from jobflow import Job, JobStore
 from jobflow.managers.local import run_locally
 from maggma.stores import MemoryStore
 
 from alloyscreen.schemas.calculation import CalculationDocument
-from alloyscreen.validation.maker import ValidationMaker
+from alloyscreen.validation.maker import ValidationMaker, call_here
 from alloyscreen.validation.targets import (
     ZERO_POINT_AND_ENTROPY_EV,
     HydrogenAdsorptionMaker,
@@ -19,10 +19,10 @@ from alloyscreen.validation.targets import (
 
 def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
     maker = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"))
-    flow = maker.make(cu3au, candidate_id="Cu3Au-L12")
-    assert len(flow.jobs) == 1 + 2 + 1  # the structure, the ground states of Cu and Au (fcc), the label
+    flow = maker.make(cu3au, candidate_id="Cu3Au-L12")  # EMT runs here: one job computes them all
+    assert isinstance(flow, Job) and len(maker.plan(cu3au)[0]) == 1 + 2  # the structure, Cu and Au (fcc)
     searched = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"), references="search")
-    assert len(searched.make(cu3au, candidate_id="Cu3Au-L12").jobs) == 1 + 2 * 3 + 1  # fcc/bcc/hcp of Cu and Au
+    assert len(searched.plan(cu3au)[0]) == 1 + 2 * 3  # fcc/bcc/hcp of Cu and Au
     run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
     label = database["labels"].find_one({"candidate_id": "Cu3Au-L12", "property": "mixing_energy_per_atom"})
     assert label["unit"] == "eV/atom" and len(label["reference_calculation_ids"]) == 2
@@ -30,7 +30,7 @@ def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
     assert label["details"]["reference_choice"] == "ground_state"
     assert {el: set(ref["candidates"]) for el, ref in label["details"]["references"].items()} == {
         "Cu": {"fcc"}, "Au": {"fcc"}}
-    here = maker.run(cu3au, candidate_id="Cu3Au-L12")  # in this process: the same calculations, the same label
+    here = call_here(maker.make(cu3au, candidate_id="Cu3Au-L12"))  # executed here: the same calculations and label
     assert (here.label_id, here.value, here.reused) == (label["_id"], label["value"], True)
     count = database["calculations"].count_documents({})
     other = cu3au.copy()
@@ -43,9 +43,10 @@ def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
 
 
 def test_searched_references_make_another_label_even_when_the_same_crystals_win(database, cu3au):
-    ground = MixingEnergyMaker(validation=ValidationMaker(calculator="emt")).run(cu3au, candidate_id="Cu3Au-s")
-    searched = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"), references="search").run(
-        cu3au, candidate_id="Cu3Au-s")
+    ground = call_here(MixingEnergyMaker(validation=ValidationMaker(calculator="emt")).make(
+        cu3au, candidate_id="Cu3Au-s"))
+    searched = call_here(MixingEnergyMaker(validation=ValidationMaker(calculator="emt"), references="search").make(
+        cu3au, candidate_id="Cu3Au-s"))
     label = database["labels"].find_one({"_id": searched.label_id})
     assert searched.label_id != ground.label_id and label["details"]["reference_choice"] == "search"
     references = label["details"]["references"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from alloyscreen.validation.maker import ValidationMaker, prepare, validate
+from alloyscreen.validation.maker import ValidationMaker, call_here, prepare, validate
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 REASON = re.compile(r"not converged: (?P<name>\w+) (?P<mode>[a-z-]+) of Cu3Au1 stopped at its step limit "
@@ -30,7 +30,8 @@ def test_an_unconverged_relaxation_is_no_label_until_a_corrected_retry_converges
     settings = {"steps": 8, "fmax": 0.02}  # 8 FIRE steps do not reach 0.02 eV/A from this start; 8 + 16 do
     key = prepare(structure, "emt", settings, "vc-relax")[3]
 
-    kept = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", settings=settings)).run(structure, "unconv")
+    unconverged = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", settings=settings))
+    kept = call_here(unconverged.make(structure, "unconv"))
     failed = database["calculations"].find_one({"_id": key})
     reason = REASON.fullmatch(failed["error"])
     assert reason, failed["error"]
@@ -42,7 +43,7 @@ def test_an_unconverged_relaxation_is_no_label_until_a_corrected_retry_converges
     assert database["labels"].count_documents({"candidate_id": "unconv"}) == 0
 
     maker = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", settings=settings, retries=1))
-    label = maker.run(structure, "unconv")
+    label = call_here(maker.make(structure, "unconv"))
     done = database["calculations"].find_one({"_id": key})  # the same id: that of the settings asked for
     assert (label.status, label.calculation_id) == ("completed", key)
     assert (done["status"], done["converged"], done["attempts"], done["earlier_errors"]) == (
@@ -56,7 +57,7 @@ def test_an_unconverged_relaxation_is_no_label_until_a_corrected_retry_converges
     assert stored["_id"] == label.label_id and stored["calculation_ids"] == [key]
 
     count = database["calculations"].count_documents({})
-    again = maker.run(structure, "unconv")  # a rerun of the campaign: nothing runs again
+    again = call_here(maker.make(structure, "unconv"))  # a rerun of the campaign: nothing runs again
     assert (again.status, again.reused, again.label_id) == ("completed", True, label.label_id)
     assert database["calculations"].count_documents({}) == count
     assert database["calculations"].find_one({"_id": key})["provenance"] == done["provenance"]

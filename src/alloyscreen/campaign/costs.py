@@ -9,7 +9,7 @@ model fitted to the cache (:mod:`alloyscreen.validation.cost`).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymatgen.core import Structure
 from pymongo.database import Database
@@ -23,6 +23,9 @@ from alloyscreen.validation.cost import fitted_model, is_dft
 from alloyscreen.validation.plan import DftPlan, cheaper_options, plan_label
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
+
+if TYPE_CHECKING:
+    from alloyscreen.campaign.flow import StageMaker
 
 BULK_NOTE = "the structure and elemental references of each candidate's mixing energy"
 
@@ -83,47 +86,36 @@ def next_batch_core_hours(database: Database, campaign: dict[str, Any]) -> dict[
     (to run, each once: references are shared), ``cached`` (already in the
     cache), ``model`` and ``note`` (what is counted, or why there is no estimate).
     """
+    from alloyscreen.campaign.flow import CampaignMaker
+
     spec = CampaignSpec.model_validate(campaign["spec"])
     estimates = {}
-    for stage in spec.stages:
+    for stage in CampaignMaker.from_spec(spec).stages:
         if is_dft(stage.calculator):
             pending = [selection["candidate_id"] for selection in database["selections"].find(
                 {"campaign_id": campaign["_id"], "stage": stage.name, "outcome": None}, {"candidate_id": 1})]
-            estimates[stage.name] = _batch_estimate(database, spec, stage, pending)
+            estimates[stage.name] = _batch_estimate(database, stage, pending)
     return estimates
 
 
-def _batch_estimate(database: Database, spec: CampaignSpec, stage: StageSpec, pending: list[str]) -> dict[str, Any]:
+def _batch_estimate(database: Database, stage: StageMaker, pending: list[str]) -> dict[str, Any]:
     """The estimate of one stage's pending candidates (:func:`next_batch_core_hours`)."""
     entry: dict[str, Any] = {"candidates": len(pending), "core_hours": None, "calculations": 0, "cached": 0,
                              "model": None, "note": BULK_NOTE}
     if not pending:
         return {**entry, "note": "no batch chosen and waiting: the next round chooses it"}
-    label = _bulk_label(spec, stage)
+    label = next((label for label in stage.labels.values() if isinstance(label, MixingEnergyMaker)), None)
     if label is None:
         return {**entry, "note": "a dG_H label's slabs and sites: not estimated"}
     planned: dict[str, Any] = {}
     try:
         model = fitted_model(stage.calculator, database)
-        maker = stage.structure_maker(spec.seed)
         for found in database["candidates"].find({"_id": {"$in": pending}}):
             candidate = Candidate(id=found["_id"], composition=found["composition"], prototype=found["prototype"])
-            plan = plan_label(_structure(maker, candidate, stage.calculator), label, database, model)
+            plan = plan_label(_structure(stage.structure, candidate, stage.calculator), label, database, model)
             planned.update((calc.calculation_id, calc) for calc in plan.calculations)
     except AlloyscreenError as error:
         return {**entry, "note": f"not estimated: {error}"}
     to_run = [calc for calc in planned.values() if calc.cached in ("no", "rerun")]
     return {**entry, "core_hours": sum(calc.core_hours for calc in to_run), "calculations": len(to_run),
             "cached": len(planned) - len(to_run), "model": model.basis(stage.calculator)}
-
-
-def _bulk_label(spec: CampaignSpec, stage: StageSpec) -> MixingEnergyMaker | None:
-    """The stage's label Maker of the campaign's first bulk target (mixing energy, stability), None for dG_H alone."""
-    from alloyscreen.campaign.flow import StageMaker, stability_options
-
-    target = next((name for name in spec.targets if name != "delta_g_h"), None)
-    if target is None:
-        return None
-    label = StageMaker.from_spec(stage).label_maker(target, spec.element_pool, spec.seed,
-                                                    stability_options(spec).get(target))
-    return label if isinstance(label, MixingEnergyMaker) else None

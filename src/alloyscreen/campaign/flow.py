@@ -8,6 +8,7 @@ ladder (one confirmation stage per later rung) and the campaign is closed.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,11 +16,19 @@ from typing import Any
 import gridfs
 from jobflow import Flow, Job, Maker, Response, job
 from jobflow.core.job import store_inputs
+from monty.json import jsanitize
 from pymatgen.core import Structure
 
+from alloyscreen import progress
 from alloyscreen.campaign.fidelity import second_stage_batch
 from alloyscreen.campaign.gnn import train_campaign_gnn
-from alloyscreen.campaign.history import backfill_outcomes, spent_core_hours, stage_history, stored_batch
+from alloyscreen.campaign.history import (
+    backfill_outcomes,
+    record_outcome,
+    spent_core_hours,
+    stage_history,
+    stored_batch,
+)
 from alloyscreen.campaign.labelling import (
     Candidate,
     LabelOutcome,
@@ -30,7 +39,6 @@ from alloyscreen.campaign.records import save_campaign
 from alloyscreen.campaign.rounds import (
     RoundPlan,
     best_outcomes,
-    conclude_label,
     confirmation_batch,
     plan_round,
     score_round,
@@ -38,16 +46,16 @@ from alloyscreen.campaign.rounds import (
     stage_hull,
 )
 from alloyscreen.campaign.scoring import ScoredSlice
-from alloyscreen.campaign.spec import CampaignSpec, StageSpec, StructureSpec, load_spec
+from alloyscreen.campaign.spec import CampaignSpec, SlabSpec, StageSpec, StructureSpec, load_spec
 from alloyscreen.candidates import formula
 from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.makers import StructureMaker
-from alloyscreen.validation.maker import ValidationMaker, routing
+from alloyscreen.validation.maker import ValidationMaker, call_here, routing
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
 from alloyscreen.validation.references import ReferenceChoice
-from alloyscreen.validation.registry import get_calculator, is_remote
+from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
 
 logger = logging.getLogger(__name__)
@@ -124,61 +132,57 @@ def _record_progress(spec: CampaignSpec, stage: StageSpec, outcomes: list[LabelO
 
 
 @job
-def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_index: int, seed: int,
-              targets: list[str], pool: list[str],
-              stability: dict[str, dict[str, Any]] | None = None) -> LabelOutcome | Response:
-    """Label ``candidate`` with each of ``targets`` (the campaign's label properties) at the stage ``maker``.
+def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_index: int) -> LabelOutcome | Response:
+    """Label ``candidate`` with each label Maker of the stage ``maker`` (one per label property of the campaign).
 
-    ``pool``: the campaign's elements, for which the stage's physics settings
-    are resolved once; ``stability``: target -> temperature, prototypes and
-    hull elements of a stability target (:func:`stability_options`). A mixing
-    energy (or a stability derived from it) from a calculator that runs here is
-    labelled in this job; dG_H (one job per adsorption site) and calculators
-    that run only as a workflow (VASP) replace this job with the label Makers'
-    flows and a job storing the outcome on the selection. The bulk structure
-    and the slab are made once per job; labels share their calculations
-    through the cache (a bulk relaxation is run once).
+    The bulk structure and the slab are made once per job, by the stage's
+    structure and slab Makers; labels share their calculations through the
+    cache (a bulk relaxation is run once). A label Maker whose jobs come as one
+    job with its inputs given (a calculator that runs here) is executed in this
+    job; the others (dG_H: one job per site; VASP) replace this job with their
+    flows and a job storing the outcome on the selection.
     """
-    stage = maker.stage_spec()
-    if isinstance(targets, str):  # a workflow submitted before campaigns learned several labels
-        targets = [targets]
-    cell_atoms = get_calculator(stage.calculator).cell_atoms
+    cell_atoms = get_calculator(maker.validation.calculator).cell_atoms
     made: dict[bool, tuple[Structure, str]] = {}  # slab or bulk -> the candidate's structure and its id
 
     def structure_of(slab: bool) -> tuple[Structure, str]:
         if slab not in made:
-            recipe = stage.slab_maker(seed) if slab else stage.structure_maker(seed)
-            made[slab] = candidate_structure(candidate, recipe, cell_atoms)
+            made[slab] = candidate_structure(candidate, maker.slab if slab else maker.structure, cell_atoms)
         return made[slab]
 
     outcomes: dict[str, Any] = {}
     flows = []
-    for target in targets:
-        label = maker.label_maker(target, pool, seed, (stability or {}).get(target))
+    for target, label in maker.labels.items():
         try:
             structure, structure_id = structure_of(isinstance(label, HydrogenAdsorptionMaker))
-            parents = [structure_id, candidate.id]
-            if isinstance(label, MixingEnergyMaker) and not is_remote(stage.calculator):
-                outcomes[target] = label.run(structure, candidate.id, parents, structure_id, campaign_id)
+            jobs = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
+            if isinstance(jobs, Job) and not jobs.input_references:
+                outcomes[target] = call_here(jobs)
                 continue
-            flow = label.make(structure, candidate.id, parents, structure_id)
         except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
             outcomes[target] = SelectionOutcome(status="failed", error=str(error))
             continue
-        flows.append(flow)
-        outcomes[target] = flow.output
+        flows.append(jobs)
+        outcomes[target] = jobs.output
     if not flows:
-        return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcomes))
-    concluded = _named(conclude_job(candidate, stage, campaign_id, round_index, outcomes),
-                       f"{_label_name(stage.name, round_index, candidate)} conclude")
-    return Response(replace=Flow([*flows, concluded], output=concluded.output, name=f"{stage.name} {candidate.id}"))
+        return conclude_label(campaign_id, maker, placed(candidate, maker.name, round_index, outcomes))
+    concluded = _named(conclude_job(candidate, maker, campaign_id, round_index, outcomes),
+                       f"{_label_name(maker.name, round_index, candidate)} conclude")
+    return Response(replace=Flow([*flows, concluded], output=concluded.output, name=f"{maker.name} {candidate.id}"))
+
+
+def conclude_label(campaign_id: str, stage: StageMaker, outcome: LabelOutcome) -> LabelOutcome:
+    """Store ``outcome`` on its selection and advance the stage's progress bar; return it."""
+    record_outcome(campaign_id, outcome)
+    progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
+    return outcome
 
 
 @job
-def conclude_job(candidate: Candidate, stage: StageSpec, campaign_id: str, round_index: int,
+def conclude_job(candidate: Candidate, stage: StageMaker, campaign_id: str, round_index: int,
                  outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
     """Store the label Makers' outcomes (label property -> outcome) on the candidate's selection."""
-    return conclude_label(campaign_id, stage, placed(candidate, stage, round_index, outcomes))
+    return conclude_label(campaign_id, stage, placed(candidate, stage.name, round_index, outcomes))
 
 
 def stability_options(spec: CampaignSpec) -> dict[str, dict[str, Any]]:
@@ -190,8 +194,7 @@ def stability_options(spec: CampaignSpec) -> dict[str, dict[str, Any]]:
 
 def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
                 round_index: int) -> list[Job]:
-    stage, pool, stability = maker.stages[stage_index], spec.element_pool, stability_options(spec)
-    return [stage.make(c, spec.campaign_id, round_index, spec.seed, spec.targets, pool, stability) for c in candidates]
+    return [maker.stages[stage_index].make(c, spec.campaign_id, round_index) for c in candidates]
 
 
 def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
@@ -356,25 +359,49 @@ def train_campaign_gnn_job(maker: CampaignMaker, spec: CampaignSpec, outcomes_re
     return None if document is None else document.id
 
 
+LabelMaker = MixingEnergyMaker | HydrogenAdsorptionMaker
+
+
+def _plain(makers: Any) -> Any:
+    """Makers as plain JSON data (tuples as lists), to compare a tree that went through a store with a fresh one."""
+    return json.loads(json.dumps(jsanitize(makers, strict=True)))
+
+
+def label_maker(spec: CampaignSpec, stage: StageSpec, validation: ValidationMaker, target: str) -> LabelMaker:
+    """The Maker of ``stage``'s label of ``target``, its settings resolved for the campaign's pool when it runs."""
+    pool = spec.element_pool
+    if target == "delta_g_h":
+        return HydrogenAdsorptionMaker(name=stage.name, validation=validation, site_kinds=list(stage.slab.site_kinds),
+                                       max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool)
+    if target in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
+        return StabilityMaker(name=stage.name, validation=validation, pool=pool,
+                              antiferromagnetic=list(stage.antiferromagnetic), prop=target,
+                              **stability_options(spec)[target])
+    return MixingEnergyMaker(name=stage.name, validation=validation, pool=pool,
+                             antiferromagnetic=list(stage.antiferromagnetic), references=stage.references)
+
+
 @dataclass
 class StageMaker(Maker):
-    """One rung of the fidelity ladder as a Maker: its validation and structure Makers, and budgets.
+    """One rung of the fidelity ladder as a Maker: the Makers of its structures and labels, and its budgets.
 
     ``validation`` holds the calculator, its settings, the calculation mode and
-    the FireWorks category; ``structure`` makes the bulk cells. Both are named
-    after the stage, so jobflow's ``update_maker_kwargs(..., class_filter=
-    ValidationMaker, name_filter=stage)`` on a campaign flow reaches them.
-    ``slab`` holds the fields of :class:`SlabSpec` (surface and sites of dG_H).
+    the FireWorks category (the stage's competing phases use it); ``structure``
+    makes the bulk cells and ``slab`` the surfaces of dG_H; ``labels`` holds one
+    label Maker per label property of the campaign, each with its own
+    validation Maker. All are named after the stage, so jobflow's
+    ``update_maker_kwargs(..., class_filter=ValidationMaker, name_filter=stage)``
+    on a campaign flow reaches every calculation of the stage.
     ``references``: the elemental references of its mixing energies (ground
     state or search; its stability labels always search). ``accept_unfit``:
     elements of the pool its calculator is known to get wrong, accepted.
-    The label Maker (:meth:`label_maker`) is made from them for the campaign's target.
     """
 
     name: str = "stage"
     validation: ValidationMaker = field(default_factory=ValidationMaker)
     structure: StructureMaker = field(default_factory=StructureMaker)
-    slab: dict[str, Any] = field(default_factory=dict)
+    slab: StructureMaker = field(default_factory=lambda: StructureMaker(method="slab"))
+    labels: dict[str, LabelMaker] = field(default_factory=dict)
     max_validations: int = 1
     max_core_hours: float | None = None
     antiferromagnetic: list[str] = field(default_factory=list)
@@ -382,43 +409,44 @@ class StageMaker(Maker):
     accept_unfit: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_spec(cls, stage: StageSpec) -> StageMaker:
-        """The Maker of a spec's stage."""
-        return cls(name=stage.name, validation=stage.validation_maker(), structure=stage.structure_maker(),
-                   slab=stage.slab.model_dump(mode="json"), max_validations=stage.max_validations,
-                   max_core_hours=stage.max_core_hours, antiferromagnetic=list(stage.antiferromagnetic),
-                   references=stage.references, accept_unfit=list(stage.accept_unfit))
+    def from_spec(cls, spec: CampaignSpec, stage: StageSpec) -> StageMaker:
+        """The Maker of the campaign ``spec``'s stage ``stage``, seeded with the campaign's seed."""
+        validation = stage.validation_maker()
+        return cls(name=stage.name, validation=validation, structure=stage.structure_maker(spec.seed),
+                   slab=stage.slab_maker(spec.seed),
+                   labels={target: label_maker(spec, stage, validation, target) for target in spec.targets},
+                   max_validations=stage.max_validations, max_core_hours=stage.max_core_hours,
+                   antiferromagnetic=list(stage.antiferromagnetic), references=stage.references,
+                   accept_unfit=list(stage.accept_unfit))
 
-    def stage_spec(self) -> StageSpec:
-        """The stage as a spec (what labelling reads)."""
+    @property
+    def calculator(self) -> str:
+        """The stage's calculator (registry name)."""
+        return self.validation.calculator
+
+    def stage_spec(self, stage: StageSpec) -> StageSpec:
+        """The spec's ``stage`` as this Maker has it now (a Maker changed after the spec was read)."""
+        slab = self.slab.slab
+        sites = self.labels.get("delta_g_h")
         recipe = StructureSpec(method=self.structure.method, supercell=self.structure.supercell,
                                max_error=self.structure.max_error, iterations=self.structure.iterations)
-        return StageSpec(name=self.name, calculator=self.validation.calculator, mode=self.validation.mode,
-                         settings=dict(self.validation.settings), structure=recipe, slab=self.slab,
-                         max_validations=self.max_validations, max_core_hours=self.max_core_hours,
-                         category=self.validation.category or get_calculator(self.validation.calculator).category,
-                         retries=self.validation.retries, antiferromagnetic=self.antiferromagnetic,
-                         references=self.references, accept_unfit=list(self.accept_unfit))
+        return stage.model_copy(update=dict(
+            name=self.name, calculator=self.validation.calculator, mode=self.validation.mode,
+            settings=dict(self.validation.settings), structure=recipe,
+            slab=SlabSpec(**slab, max_error=self.slab.max_error,
+                          **({"max_sites": sites.max_sites, "site_kinds": sites.site_kinds}
+                             if isinstance(sites, HydrogenAdsorptionMaker) else
+                             {"max_sites": stage.slab.max_sites, "site_kinds": stage.slab.site_kinds})),
+            max_validations=self.max_validations, max_core_hours=self.max_core_hours,
+            category=self.validation.category or get_calculator(self.validation.calculator).category,
+            retries=self.validation.retries, antiferromagnetic=list(self.antiferromagnetic),
+            references=self.references, accept_unfit=list(self.accept_unfit)))
 
-    def label_maker(self, target: str, pool: list[str] | None = None, seed: int = 0,
-                    stability: dict[str, Any] | None = None) -> MixingEnergyMaker | HydrogenAdsorptionMaker:
-        """The Maker of this stage's label of ``target`` (settings resolved for ``pool`` when it runs)."""
-        if target == "delta_g_h":
-            slab = self.stage_spec().slab
-            return HydrogenAdsorptionMaker(name=self.name, validation=self.validation, site_kinds=list(slab.site_kinds),
-                                           max_sites=slab.max_sites, seed=seed, pool=pool)
-        if target in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
-            return StabilityMaker(name=self.name, validation=self.validation, pool=pool,
-                                  antiferromagnetic=self.antiferromagnetic, prop=target, **(stability or {}))
-        return MixingEnergyMaker(name=self.name, validation=self.validation, pool=pool,
-                                 antiferromagnetic=self.antiferromagnetic, references=self.references)
-
-    def make(self, candidate: Candidate, campaign_id: str, round_index: int, seed: int, targets: list[str],
-             pool: list[str], stability: dict[str, dict[str, Any]] | None = None) -> Job:
-        """Return the label job of ``candidate`` (every one of ``targets``) at this stage, routed to its category."""
-        job_ = _named(label_job(self, candidate, campaign_id, round_index, seed, targets, pool, stability),
+    def make(self, candidate: Candidate, campaign_id: str, round_index: int) -> Job:
+        """Return the label job of ``candidate`` (every label Maker) at this stage, routed to its category."""
+        job_ = _named(label_job(self, candidate, campaign_id, round_index),
                       _label_name(self.name, round_index, candidate))
-        return _routed(job_, self.stage_spec().category)
+        return _routed(job_, self.validation.category or get_calculator(self.validation.calculator).category)
 
 
 @dataclass
@@ -434,17 +462,35 @@ class CampaignMaker(Maker):
     name: str = "campaign"
     stages: list[StageMaker] = field(default_factory=list)
 
+    @classmethod
+    def from_spec(cls, spec: CampaignSpec) -> CampaignMaker:
+        """The campaign's tree of Makers: one :class:`StageMaker` per stage of ``spec``."""
+        return cls(name="campaign", stages=[StageMaker.from_spec(spec, stage) for stage in spec.stages])
+
     def campaign(self, spec: CampaignSpec) -> CampaignSpec:
-        """``spec`` with this Maker's stages, validated like any spec."""
-        if not self.stages:
+        """``spec`` with this Maker's stages (validated like any spec): ``spec`` itself while the tree is its own.
+
+        A tree changed (``update_maker_kwargs``) is another campaign, with
+        another id. Raises when the change is one a spec cannot hold (one label
+        Maker's settings apart from its stage's).
+        """
+        if not self.stages or _plain(self.stages) == _plain(CampaignMaker.from_spec(spec).stages):
             return spec
         data = spec.model_dump(mode="json")
-        data["stages"] = [stage.stage_spec().model_dump(mode="json") for stage in self.stages]
-        return load_spec(data)
+        data["stages"] = [maker.stage_spec(stage).model_dump(mode="json")
+                          for maker, stage in zip(self.stages, spec.stages, strict=True)]
+        changed = load_spec(data)
+        for maker, rebuilt in zip(self.stages, CampaignMaker.from_spec(changed).stages, strict=True):
+            if _plain(maker) != _plain(rebuilt):
+                raise AlloyscreenError(
+                    f"the Makers of stage {maker.name!r} were changed apart from each other (e.g. one label Maker's "
+                    f"settings, not its stage's); allowed: changes every Maker of the stage shares, e.g. "
+                    f"update_maker_kwargs(..., class_filter=ValidationMaker, name_filter={maker.name!r})")
+        return changed
 
     def make(self, spec: CampaignSpec) -> Flow:
         """Return the flow: register the campaign, then the first active-learning round."""
-        maker = self if self.stages else replace(self, stages=[StageMaker.from_spec(s) for s in spec.stages])
+        maker = self if self.stages else replace(self, stages=CampaignMaker.from_spec(spec).stages)
         register = _driver(_named(start_campaign(maker, spec), f"start {spec.name}"))
         jobs: list[Job | Flow] = [register]
         campaign_id = register.output

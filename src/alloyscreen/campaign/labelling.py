@@ -22,6 +22,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.makers import StructureMaker
+from alloyscreen.validation.maker import call_here
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
@@ -66,7 +67,7 @@ def candidate_structure(candidate: Candidate, maker: StructureMaker,
     return generated.structure, document.id
 
 
-def placed(candidate: Candidate, stage: StageSpec, round_index: int,
+def placed(candidate: Candidate, stage: str, round_index: int,
            outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
     """The candidate's outcome at a stage and round, merged from its label Makers' (label property -> outcome).
 
@@ -78,7 +79,7 @@ def placed(candidate: Candidate, stage: StageSpec, round_index: int,
     errors = [f"{prop}: {outcome.error}" for prop, outcome in outcomes.items() if outcome.status == "failed"]
     charged = {outcome.calculation_id: outcome.core_hours or 0.0 for outcome in outcomes.values()}
     return LabelOutcome(
-        candidate=candidate, stage=stage.name, round=round_index,
+        candidate=candidate, stage=stage, round=round_index,
         **{**first.model_dump(), "status": "failed" if errors else "completed",
            "error": ("; ".join(errors) or None) if len(outcomes) > 1 else first.error,
            "values": {prop: outcome.value for prop, outcome in outcomes.items()},
@@ -97,6 +98,6 @@ def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyM
     try:
         cell_atoms = get_calculator(stage.calculator).cell_atoms
         structure, structure_id = candidate_structure(candidate, stage.structure_maker(seed), cell_atoms)
-        return label.run(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
+        return call_here(label.make(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id))
     except AlloyscreenError as error:
         return SelectionOutcome(status="failed", error=str(error))

@@ -40,7 +40,7 @@ from alloyscreen.surrogates.multifidelity import expensive_moments
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS, CalibratedPotential, PotentialCommittee, combine
 from alloyscreen.surrogates.records import Scored, prediction_documents
 from alloyscreen.surrogates.registry import model_document
-from alloyscreen.validation.maker import validate_many
+from alloyscreen.validation.maker import call_here, validate_many
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.references import elemental_references
 from alloyscreen.validation.registry import get_calculator
@@ -86,7 +86,7 @@ def potential_values(spec: CampaignSpec, candidates: list[Candidate], kind: str 
     for index, (structure, structure_id) in built.items():
         candidate = candidates[index]
         try:
-            outcome = label.run(structure, candidate.id, [structure_id, candidate.id], structure_id)
+            outcome = call_here(label.make(structure, candidate.id, [structure_id, candidate.id], structure_id))
         except AlloyscreenError as error:
             logger.info("ranker %s: no value for %s: %s", kind, candidate.id, error)
             continue

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from alloyscreen import progress
 from alloyscreen.campaign.fidelity import DeltaPredictor, round_delta, second_stage_history, train_delta
-from alloyscreen.campaign.history import record_outcome, stored_batch
+from alloyscreen.campaign.history import stored_batch
 from alloyscreen.campaign.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.models import load_stored_model, train_surrogate
 from alloyscreen.campaign.objectives import (
@@ -256,13 +256,6 @@ def select_round(spec: CampaignSpec, plan: RoundPlan, history: list[LabelOutcome
     _store_round(spec, plan, scored, batch, fronts, ranker_id)
     return [Candidate(id=scored.ids[r], composition=scored.compositions[r], prototype=scored.prototypes[r])
             for r in batch.indices]
-
-
-def conclude_label(campaign_id: str, stage: StageSpec, outcome: LabelOutcome) -> LabelOutcome:
-    """Store ``outcome`` on its selection and advance the stage's progress bar; return it."""
-    record_outcome(campaign_id, outcome)
-    progress.report(f"{stage.name} ({stage.calculator})", total=stage.max_validations)
-    return outcome
 
 
 def confirmation_batch(spec: CampaignSpec, stage_index: int, round_index: int,

@@ -276,7 +276,8 @@ class StageSpec(_Strict):
     def slab_maker(self, seed: int = 0) -> StructureMaker:
         """The Maker of this stage's slabs (``slab``: a delta_g_h label's surface), seeded with ``seed``."""
         geometry = self.slab.model_dump(include={"size", "layers", "fixed_layers", "vacuum"})
-        return StructureMaker(name=self.name, method="slab", seed=seed, max_error=self.slab.max_error, slab=geometry)
+        return StructureMaker(name=f"{self.name} slab", method="slab", seed=seed, max_error=self.slab.max_error,
+                              slab=geometry)
 
     def validation_maker(self) -> ValidationMaker:
         """The stage's validation Maker (calculator, settings, mode, category), named after the stage."""

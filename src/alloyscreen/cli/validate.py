@@ -20,6 +20,7 @@ from alloyscreen.descriptors import parse_formula
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.settings import get_settings
 from alloyscreen.terminal import library_noise_to
+from alloyscreen.validation.maker import call_here
 from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.references import REFERENCE_CHOICES, ReferenceChoice
 from alloyscreen.validation.registry import CALCULATORS, get_calculator
@@ -126,7 +127,8 @@ def validate(target: str, calculator: str, mode: str, prototype: str, method: st
             folder = directory or Path(f"vasp-{structure.composition.reduced_formula}")
             report.update(_write_vasp_inputs(structure, settings, mode, folder))
         else:
-            outcome = label.run(given) if given is not None else label_candidate(candidate, stage, label, None, seed)
+            outcome = (call_here(label.make(given)) if given is not None
+                       else label_candidate(candidate, stage, label, None, seed))
             report.update({"calculation_id": outcome.calculation_id, "status": outcome.status,
                            "reused": outcome.reused, "error": outcome.error, "mixing_energy_per_atom": outcome.value,
                            "reference_crystals": _reference_crystals(outcome.label_id)})

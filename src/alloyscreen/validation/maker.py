@@ -348,15 +348,30 @@ class ValidationMaker(Maker):
         """static, relax or vc-relax."""
         return "static" if not self.relax else "vc-relax" if self.relax_cell else "relax"
 
-    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None) -> Job:
+    def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
+             campaign_id: str | None = None) -> Job:
         """Return the validation job of ``structure``; bad settings or structures fail here, in one line."""
         calc = get_calculator(self.calculator)
         calc.resolve(structure, dict(self.settings), self.mode)
         route = routing(self.category or calc.category, self.fworker)
         task = validation_job(
             structure, self.calculator, dict(self.settings), self.mode, candidate_id, list(parents or []), route,
-            self.retries,
+            self.retries, campaign_id,
         )
         task.name = f"{self.name} {self.calculator} {structure.composition.reduced_formula}"
         task.update_config({"manager_config": route})
         return task
+
+
+def call_here(made: Job | Flow) -> Any:
+    """Execute the job ``made`` (every input given, no reference to another job's output) here; return its output.
+
+    How a label Maker's single job runs inside the job that made it (a
+    campaign's label job, a ranker) without a job store in between; a flow
+    (one job per calculation: a workflow-only calculator, dG_H's sites) is
+    refused.
+    """
+    if isinstance(made, Flow) or made.input_references:
+        raise SettingsError(f"{made.name!r} is a workflow whose jobs wait for each other; allowed here: one job "
+                            f"of a calculator that runs in this process")
+    return made.function(*made.function_args, **made.function_kwargs)

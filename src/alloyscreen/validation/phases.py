@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
+from jobflow import Flow, Job
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition, Structure
 
@@ -40,7 +41,9 @@ from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import SelectionOutcome
 from alloyscreen.structures.prototypes import PROTOTYPES, ordered_phases
+from alloyscreen.validation.maker import call_here
 from alloyscreen.validation.references import ReferenceChoice
+from alloyscreen.validation.registry import is_remote, local_calculators
 from alloyscreen.validation.targets import MixingEnergyMaker, store_label
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,7 @@ def competing_phases(label: MixingEnergyMaker, pool: Sequence[str],
     phases = []
     for a, b in combinations(sorted(pool), 2):
         for phase in ordered_phases(a, b, prototypes):
-            outcome = relaxed.run(phase.structure)
+            outcome = call_here(relaxed.make(phase.structure))
             if outcome.value is None:
                 logger.info("competing phase %s: no formation energy: %s", phase.name, outcome.error)
                 continue
@@ -163,15 +166,17 @@ class StabilityMaker(MixingEnergyMaker):
                                    f"be searched; allowed: search")
 
     def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
-             structure_id: str | None = None):
-        """Not available: a stability label is derived in the process that runs its calculations (:meth:`run`)."""
-        raise AlloyscreenError(f"{self.prop} is labelled by calculators that run here (StabilityMaker.run); "
-                               f"allowed: a MixingEnergyMaker flow for workflow calculators such as VASP")
+             structure_id: str | None = None, campaign_id: str | None = None) -> Job | Flow:
+        """Return the label's job (calculators that run here: the hull's phases are computed in it)."""
+        if is_remote(self.validation.calculator):
+            raise AlloyscreenError(f"{self.prop} needs its hull's phases computed in one job, which calculator "
+                                   f"{self.validation.calculator!r} cannot; allowed: {', '.join(local_calculators())}")
+        return super().make(structure, candidate_id, parents, structure_id, campaign_id)
 
-    def run(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | tuple[str, ...] = (),
-            structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
-        """The mixing energy's outcome (:meth:`MixingEnergyMaker.run`) carrying the derived label."""
-        mixing = super().run(structure, candidate_id, parents, structure_id, campaign_id)
+    def compute(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
+                structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
+        """The mixing energy's outcome (:meth:`MixingEnergyMaker.compute`) carrying the derived label."""
+        mixing = super().compute(structure, candidate_id, parents, structure_id, campaign_id)
         if mixing.value is None:
             return mixing
         base = LabelDocument.from_mongo(get_database()["labels"].find_one({"_id": mixing.label_id}) or {})

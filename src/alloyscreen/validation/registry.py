@@ -27,6 +27,11 @@ def is_remote(name: str) -> bool:
     return bool(getattr(get_calculator(name), "remote", False))
 
 
+def local_calculators() -> list[str]:
+    """Calculators that run in this process (all but the workflow-only ones)."""
+    return [name for name in CALCULATORS if not is_remote(name)]
+
+
 def universal_potentials() -> list[str]:
     """Calculators that are universal (pretrained, every element) potentials: the rankers of a campaign."""
     return [name for name, calc in CALCULATORS.items() if getattr(calc, "universal", False)]

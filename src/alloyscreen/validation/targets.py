@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
-from jobflow import Flow, Maker, job
+from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
 
 from alloyscreen.errors import AlloyscreenError
@@ -39,13 +39,14 @@ from alloyscreen.validation.maker import (
     ValidationMaker,
     ValidationOutput,
     prepare,
+    routing,
     runs_again,
     stored_calculations,
     validate,
 )
 from alloyscreen.validation.physics import check_same_physics, pool_settings
 from alloyscreen.validation.references import ElementReference, ReferenceChoice, choose_reference, reference_crystals
-from alloyscreen.validation.registry import get_calculator
+from alloyscreen.validation.registry import get_calculator, is_remote
 
 ZERO_POINT_AND_ENTROPY_EV = 0.24
 H2_BOX_A = 10.0
@@ -150,6 +151,14 @@ def mixing_energy_job(validated: ValidationOutput, references: dict[str, dict[st
                                  structure_id, reference_choice=reference_choice)
 
 
+@job
+def label_here(label: MixingEnergyMaker, structure: Structure, candidate_id: str | None = None,
+               parents: list[str] | None = None, structure_id: str | None = None,
+               campaign_id: str | None = None) -> SelectionOutcome:
+    """Compute (or reuse) the calculations of ``label`` for ``structure`` in this job; return the outcome."""
+    return label.compute(structure, candidate_id, list(parents or []), structure_id, campaign_id)
+
+
 @dataclass
 class MixingEnergyMaker(Maker):
     """Label a structure with its mixing energy per atom (eV/atom) against elemental references.
@@ -160,10 +169,7 @@ class MixingEnergyMaker(Maker):
     settings, resolved once for ``pool`` (default: the structure's elements),
     and the lowest wins; ``antiferromagnetic`` names elements besides Cr, Mn
     and Fe that also start antiferromagnetic when the calculation is
-    spin-polarised.
-    :meth:`make` returns one job per calculation and a label job (any
-    calculator; VASP through atomate2); :meth:`run` does the same calculations
-    in this process (calculators that run here).
+    spin-polarised. :meth:`make` returns the label's jobs.
     """
 
     name: str = "mixing energy"
@@ -205,8 +211,22 @@ class MixingEnergyMaker(Maker):
         return calculations, main, references
 
     def make(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
-             structure_id: str | None = None) -> Flow:
-        """Return the flow [validation of ``structure``, one job per reference crystal, label]."""
+             structure_id: str | None = None, campaign_id: str | None = None) -> Job | Flow:
+        """Return the label's jobs; bad settings fail here, in one line.
+
+        A calculator that runs here: one job computing (or reusing) the
+        structure and every reference crystal side by side (:meth:`compute`).
+        One that runs only as a workflow (VASP through atomate2): one job per
+        calculation, then the label job.
+        """
+        name = f"{self.name} {structure.composition.reduced_formula}"
+        if not is_remote(self.validation.calculator):
+            validation = self.pooled(structure)
+            made = label_here(self, structure, candidate_id, list(parents or []), structure_id, campaign_id)
+            made.name = name
+            made.update_config({"manager_config": routing(
+                validation.category or get_calculator(validation.calculator).category, validation.fworker)})
+            return made
         calculations, main, references = self.plan(structure)
         jobs = {key: maker.make(crystal, candidate_id if key == main else None, parents if key == main else None)
                 for key, (crystal, maker) in calculations.items()}
@@ -214,11 +234,11 @@ class MixingEnergyMaker(Maker):
                                                       for element, found in references.items()}, structure_id,
                                   self.references)
         label.update_config({"manager_config": jobs[main].config.manager_config})
-        return Flow([*jobs.values(), label], output=label.output, name=f"{self.name} {structure.formula}")
+        return Flow([*jobs.values(), label], output=label.output, name=name)
 
-    def run(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | tuple[str, ...] = (),
-            structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
-        """Compute (or reuse) the same calculations here and return the outcome.
+    def compute(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
+                structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
+        """The body of the job :meth:`make` returns for a calculator that runs here.
 
         Those stored already (the references, mostly) are read in one query;
         the others (and failures the Maker's ``retries`` runs again) run side
@@ -234,7 +254,7 @@ class MixingEnergyMaker(Maker):
                         key=lambda pair: -len(pair[1][0]))
         with ThreadPoolExecutor(concurrent_runs(get_calculator(calc.calculator), calc.settings)) as pool:
             running = {key: pool.submit(validate, crystal, maker.calculator, maker.settings, maker.mode,
-                                        parents=parents if key == main else (),
+                                        parents=(parents or []) if key == main else (),
                                         campaign_id=campaign_id if key == main else None, retries=maker.retries)
                        for key, (crystal, maker) in to_run}
             done.update((key, future.result()) for key, future in running.items())
@@ -337,16 +357,16 @@ class HydrogenAdsorptionMaker(Maker):
     pool: list[str] | None = None
 
     def make(self, slab: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
-             structure_id: str | None = None) -> Flow:
-        """Return the flow [clean slab, H2, slab+H per site, label]."""
+             structure_id: str | None = None, campaign_id: str | None = None) -> Flow:
+        """Return the flow [clean slab, H2, slab+H per site, label] (any calculator)."""
         elements = [*(self.pool or [el.symbol for el in slab.composition]), "H"]
         settings = pool_settings(self.validation.calculator, elements, self.validation.settings)
         validation = replace(self.validation, settings=settings, relax=True, relax_cell=False)
         sites = choose_sites(find_sites(slab), self.site_kinds, self.max_sites, self.seed)
-        clean = validation.make(slab, candidate_id, parents)
+        clean = validation.make(slab, candidate_id, parents, campaign_id)
         h2 = replace(validation, settings=_molecule_settings(validation.calculator, settings)).make(
             hydrogen_molecule())
-        covered = [validation.make(_with_hydrogen(slab, site), candidate_id, parents) for site in sites]
+        covered = [validation.make(_with_hydrogen(slab, site), candidate_id, parents, campaign_id) for site in sites]
         label = hydrogen_label_job(sites, clean.output, h2.output, [c.output for c in covered], structure_id)
         label.update_config({"manager_config": clean.config.manager_config})
         return Flow([clean, h2, *covered, label], output=label.output,
