@@ -36,7 +36,7 @@ def test_hea_stability_runs_through_its_chgnet_stage_here(database):
     campaign_id = run_campaign(data)
     outcomes = [s["outcome"] for s in database["selections"].find({"campaign_id": campaign_id, "stage": "chgnet"})]
     assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
-    label = database["labels"].find_one({"_id": outcomes[0]["label_id"]})
+    label = database["labels"].find_one({"_id": outcomes[0]["label_ids"]["mixing_energy_per_atom"]})
     assert len(label["details"]["references"]) >= 4  # quaternary or quinary: every element has its reference
 
 
@@ -55,7 +55,7 @@ def test_hea_single_phase_filters_and_labels_hull_distances_with_chgnet_here(dat
     campaign_id = run_campaign(data)
     outcomes = [s["outcome"] for s in database["selections"].find({"campaign_id": campaign_id, "stage": "chgnet"})]
     assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
-    label = database["labels"].find_one({"_id": outcomes[0]["label_id"]})
+    label = database["labels"].find_one({"_id": outcomes[0]["label_ids"]["energy_above_hull_per_atom"]})
     assert label["property"] == "energy_above_hull_per_atom" and label["calculator"] == "chgnet"
     assert label["details"]["stable_phases"]  # CHGNet orders Cu-Pt and Ni-Pt below their elements
 

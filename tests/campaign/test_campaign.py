@@ -172,7 +172,8 @@ def test_core_hours_lost_with_killed_attempts_count_against_the_stage_budget(dat
     spec = load_spec(_spec("lost-hours", validations=5))
     run_here(CampaignMaker().make(spec))
     spent = database["campaigns"].find_one({"_id": spec.campaign_id})["budgets_spent"]["emt_core_hours"]
-    calculation = database["selections"].find_one({"campaign_id": spec.campaign_id})["outcome"]["calculation_id"]
+    calculation = database["selections"].find_one({"campaign_id": spec.campaign_id})["outcome"]["calculation_ids"][
+        "mixing_energy_per_atom"]
     now = datetime.now(UTC)
     lost = LostAttempt(id=f"calculations:{calculation}:0", collection="calculations", key=calculation, host="node-7",
                        pid=1, slurm_job_id="4711", reason="job gone", started=now - timedelta(hours=1),
@@ -184,20 +185,34 @@ def test_core_hours_lost_with_killed_attempts_count_against_the_stage_budget(dat
     assert campaign_status(database, spec.campaign_id)["stages"][0]["core_hours"] == pytest.approx(after)
 
 
-def test_outcomes_stored_before_several_labels_are_read_and_resumed(database):
-    """Outcomes without ``values``/``label_ids`` (stored by an earlier version) get them from ``value``/``label_id``."""
-    spec = load_spec(_spec("before-several-labels", validations=5))
+def _as_stored_before(database, query: dict, prop: str) -> None:
+    """Rewrite the outcomes as an earlier version stored them: the first property's fields, no per-property dicts."""
+    for selection in database["selections"].find(query):
+        outcome = selection["outcome"]
+        earlier = {"value": outcome["values"][prop], "label_id": outcome["label_ids"].get(prop),
+                   "calculation_id": outcome["calculation_ids"].get(prop),
+                   "structure_id": outcome["structure_ids"].get(prop)}
+        database["selections"].update_one(
+            {"_id": selection["_id"]},
+            {"$set": {f"outcome.{name}": value for name, value in earlier.items()},
+             "$unset": {f"outcome.{name}": "" for name in ("values", "label_ids", "calculation_ids", "structure_ids")}},
+            bypass_document_validation=True)
+
+
+def test_outcomes_stored_in_an_earlier_form_are_read_and_resumed(database):
+    """Outcomes with their first property's ``value``, ``label_id``, ``calculation_id``, ``structure_id`` (stored
+    by earlier versions) get the per-property dicts from them, and lose them."""
+    spec = load_spec(_spec("before-one-outcome", validations=5))
     run_here(CampaignMaker().make(spec))
     top = top_candidates(database, spec.campaign_id)
     query = {"campaign_id": spec.campaign_id}
-    database["selections"].update_many(query, {"$unset": {"outcome.values": "", "outcome.label_ids": ""}})
+    stored = {s["_id"]: s["outcome"] for s in database["selections"].find(query)}
+    _as_stored_before(database, query, spec.target)
     assert database["selections"].count_documents({**query, "outcome.values": {"$exists": True}}) == 0
     assert top_candidates(database, spec.campaign_id) == top
-    database["selections"].update_many(query, {"$unset": {"outcome.values": "", "outcome.label_ids": ""}})
+    assert {s["_id"]: s["outcome"] for s in database["selections"].find(query)} == stored
+    _as_stored_before(database, query, spec.target)
     before = _counts(database)
     run_here(CampaignMaker().make(spec))
     assert _counts(database) == before
-    for selection in database["selections"].find(query):
-        outcome = selection["outcome"]
-        assert outcome["values"] == {"mixing_energy_per_atom": outcome["value"]}
-        assert outcome["label_ids"] == {"mixing_energy_per_atom": outcome["label_id"]}
+    assert {s["_id"]: s["outcome"] for s in database["selections"].find(query)} == stored

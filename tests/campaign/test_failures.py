@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from tests.campaign.test_campaign import COLLECTIONS, _spec
 
 from alloyscreen.campaign.results import campaign_status
 from alloyscreen.campaign.spec import load_spec
+from alloyscreen.cli.main import cli
 
 BIN = Path(sys.executable).parent
 
@@ -49,10 +51,18 @@ def test_bad_spec_is_one_line_at_load_and_writes_nothing(database, tmp_path, whe
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(spec))
     before = {name: database[name].count_documents({}) for name in (*COLLECTIONS, "campaigns")}
-    result = _run(path)
+    result = CliRunner().invoke(cli, ["run", "--quiet", str(path)])  # the command in this process: see below
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr
+    assert result.exit_code == 2 and len(lines) == 1 and expected in lines[0], result.stderr
     assert {name: database[name].count_documents({}) for name in (*COLLECTIONS, "campaigns")} == before
+
+
+def test_a_bad_spec_is_one_line_from_the_installed_command_too(database, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_changed(_spec("bad"), "candidates.elements", ["Cu", "Xx"])))
+    result = _run(path)  # a process of its own, as a user runs it: nothing else reaches stderr
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: invalid campaign spec: unknown element symbol 'Xx'; allowed: symbols H to Og (e.g. 'Pt')"]
 
 
 def test_a_space_above_the_size_limit_names_its_size_and_what_to_do(tmp_path):

@@ -65,7 +65,7 @@ def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_
         assert row["structure_id"] in clean["provenance"]["parents"]
         assert clean["provenance"]["parents"][-1] == row["candidate_id"]
     selections = database["selections"].find({"campaign_id": spec.campaign_id})
-    assert all(s["outcome"]["status"] == "completed" and s["outcome"]["label_id"] for s in selections)
+    assert all(s["outcome"]["status"] == "completed" and s["outcome"]["label_ids"]["delta_g_h"] for s in selections)
     ranked = top_candidates(database, spec.campaign_id, count=7)
     distances = [abs(row["emt"]) for row in ranked]
     assert len(ranked) == 7 and distances == sorted(distances)
@@ -114,15 +114,15 @@ def test_every_site_is_its_own_job_and_failures_come_back_with_the_reason(databa
     assert all(job.name.startswith("emt emt ") for job in label_flow.jobs[:-1])
     again, _ = _hydrogen_label(candidate, stage, seed=2)
     assert first.status == "completed" and (first.reused, again.reused) == (False, True)
-    assert (again.value, again.label_id, again.core_hours) == (first.value, first.label_id, first.core_hours)
+    assert (again.values, again.label_ids, again.core_hours) == (first.values, first.label_ids, first.core_hours)
     assert first.core_hours > 0
     no_emt, _ = _hydrogen_label(Candidate(id="her-PtZr", composition={"Pt": 0.5, "Zr": 0.5}, prototype="fcc"),
                                 stage, 0)
-    assert no_emt.status == "failed" and "Zr" in no_emt.error and no_emt.value is None
+    assert no_emt.status == "failed" and "Zr" in no_emt.error and no_emt.value_of("delta_g_h") is None
     tight = stage.model_copy(update={"slab": SlabSpec(**{**SLAB, "max_error": 0.01})})
     no_slab, _ = _hydrogen_label(Candidate(id="her-PtCu", composition={"Pt": 0.3, "Cu": 0.7}, prototype="fcc"),
                                  tight, 0)
-    assert no_slab.status == "failed" and "rounding error" in no_slab.error and no_slab.structure_id is None
+    assert no_slab.status == "failed" and "rounding error" in no_slab.error and no_slab.structure_ids == {}
 
 
 def test_ptpd_her_flow_loads_and_targets_zero():

@@ -75,12 +75,13 @@ def test_update_maker_kwargs_changes_one_qe_setting_of_one_stage(database):
     assert campaign["spec"]["stages"][1]["settings"]["ecutwfc"] == 27.0 and campaign["status"] == "completed"
     dft = database["selections"].find_one({"campaign_id": campaign["_id"], "stage": "dft"})
     assert dft["outcome"]["status"] == "completed", dft["outcome"]
-    label = database["labels"].find_one({"_id": dft["outcome"]["label_id"]})
+    label = database["labels"].find_one({"_id": dft["outcome"]["label_ids"]["mixing_energy_per_atom"]})
     used = database["calculations"].find(
         {"_id": {"$in": label["calculation_ids"] + label["reference_calculation_ids"]}}, {"settings": 1})
     assert {doc["settings"]["ecutwfc"] for doc in used} == {27.0}  # the alloy and its Cu and Au references
     screen = database["selections"].find_one({"campaign_id": campaign["_id"], "stage": "screen"})
-    assert database["calculations"].find_one({"_id": screen["outcome"]["calculation_id"]})["settings"]["fmax"] == 0.02
+    cheap = screen["outcome"]["calculation_ids"]["mixing_energy_per_atom"]
+    assert database["calculations"].find_one({"_id": cheap})["settings"]["fmax"] == 0.02
 
 
 def test_update_maker_kwargs_changes_one_slab_setting_of_one_stage(database):
@@ -103,6 +104,6 @@ def test_update_maker_kwargs_changes_one_slab_setting_of_one_stage(database):
     for stage, layers in (("her", 4), ("her-check", 3)):
         selection = database["selections"].find_one({"campaign_id": campaign["_id"], "stage": stage})
         assert selection["outcome"]["status"] == "completed", selection["outcome"]
-        made = database["structures"].find_one({"_id": selection["outcome"]["structure_id"]})
+        made = database["structures"].find_one({"_id": selection["outcome"]["structure_ids"]["delta_g_h"]})
         heights = {round(site["xyz"][2], 1) for site in made["structure"]["sites"]}
         assert made["kind"] == "slab" and len(heights) == layers

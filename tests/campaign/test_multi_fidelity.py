@@ -48,12 +48,12 @@ def test_the_second_stage_labels_inside_the_loop_as_many_as_the_share_buys(datab
         cheap = stage_history(campaign.campaign_id, "emt", before_round=round_index)
         expensive = stage_history(campaign.campaign_id, "chgnet", before_round=round_index)
         chosen = [s for s in selections if s["round"] == round_index]
-        cheap_ids = {o.candidate.id for o in cheap if o.value is not None}
+        cheap_ids = {o.candidate.id for o in cheap if o.value_of(campaign.target) is not None}
         assert {s["candidate_id"] for s in chosen} <= cheap_ids - {o.candidate.id for o in expensive}
         affordable = expensive_count(3, _mean_core_hours(cheap), _mean_core_hours(expensive), 0.1)
         assert len(chosen) == min(affordable, 9 - len(expensive), len(cheap_ids) - len(expensive))
     labelled = stage_history(campaign.campaign_id, "chgnet")
-    assert len(labelled) == len(selections) and all(o.value is not None for o in labelled)
+    assert len(labelled) == len(selections) and all(o.value_of(campaign.target) is not None for o in labelled)
 
 
 def test_a_delta_model_learns_the_difference_and_changes_the_next_batch(database, campaign):

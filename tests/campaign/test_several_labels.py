@@ -13,7 +13,7 @@ from alloyscreen.campaign.results import campaign_labels, campaign_status, top_c
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.cli.main import cli
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.schemas.selection import SelectionOutcome
+from alloyscreen.schemas.selection import PropertyOutcome
 
 COLLECTIONS = ("structures", "calculations", "labels", "models", "predictions", "selections")
 SLAB = {"size": [2, 2], "layers": 3, "fixed_layers": 1, "vacuum": 10.0, "max_sites": 2}
@@ -57,7 +57,8 @@ def test_each_labelled_objective_has_its_surrogate_and_labels_share_their_calcul
     for selection in selections:  # every property labelled once; the bulk relaxation is shared, charged once
         outcome = selection["outcome"]
         assert outcome["status"] == "completed" and set(outcome["values"]) == set(outcome["label_ids"]) == set(TARGETS)
-        assert outcome["value"] == outcome["values"]["delta_g_h"]
+        assert "value" not in outcome and outcome["calculation_ids"]["delta_g_h"] != outcome["calculation_ids"][
+            "mixing_energy_per_atom"]  # the clean slab's, the bulk cell's
         labels = {prop: database["labels"].find_one({"_id": outcome["label_ids"][prop]}) for prop in TARGETS}
         assert {prop: label["value"] for prop, label in labels.items()} == pytest.approx(outcome["values"])
         bulk = labels["mixing_energy_per_atom"]["calculation_ids"]
@@ -117,14 +118,15 @@ def test_what_cannot_learn_several_labels_is_refused_at_load(changes, message):
 
 def test_a_candidate_with_one_failed_label_is_failed_and_its_shared_calculation_charged_once():
     candidate = Candidate(id="c", composition={"Cu": 0.5, "Pt": 0.5}, prototype="fcc")
-    hull = SelectionOutcome(status="completed", value=-0.01, label_id="hull", calculation_id="bulk", core_hours=0.5)
-    mixing = SelectionOutcome(status="completed", value=-0.1, label_id="mix", calculation_id="bulk", core_hours=0.5)
-    site = SelectionOutcome(status="failed", error="no slab", calculation_id="slab", core_hours=0.25)
+    hull = PropertyOutcome(status="completed", value=-0.01, label_id="hull", calculation_id="bulk", core_hours=0.5)
+    mixing = PropertyOutcome(status="completed", value=-0.1, label_id="mix", calculation_id="bulk", core_hours=0.5)
+    site = PropertyOutcome(status="failed", error="no slab", calculation_id="slab", core_hours=0.25)
     both = placed(candidate, "emt", 3, {"energy_above_hull_per_atom": hull, "mixing_energy_per_atom": mixing})
-    assert (both.status, both.error, both.value, both.core_hours) == ("completed", None, -0.01, 0.5)
+    assert (both.status, both.error, both.values["energy_above_hull_per_atom"], both.core_hours) == (
+        "completed", None, -0.01, 0.5)
     assert both.label_ids == {"energy_above_hull_per_atom": "hull", "mixing_energy_per_atom": "mix"}
     failed = placed(candidate, "emt", 3, {"delta_g_h": site, "energy_above_hull_per_atom": hull})
-    assert (failed.status, failed.error, failed.value) == ("failed", "delta_g_h: no slab", None)
+    assert (failed.status, failed.error, failed.value_of("delta_g_h")) == ("failed", "delta_g_h: no slab", None)
     assert failed.values == {"delta_g_h": None, "energy_above_hull_per_atom": -0.01} and failed.core_hours == 0.75
     assert labelled_with([failed], "energy_above_hull_per_atom") == [(failed, -0.01)]
     assert labelled_with([failed], "delta_g_h") == [] and labelled_outcomes([failed, both]) == [both]

@@ -43,7 +43,7 @@ def test_only_single_phase_candidates_are_chosen_and_labelled_by_their_hull_dist
     selections = list(database["selections"].find({"campaign_id": campaign.campaign_id}))
     chosen = [database["candidates"].find_one({"_id": s["candidate_id"]})["composition"] for s in selections]
     assert len(chosen) == 8 and single_phase(Compositions.from_dicts(chosen), enthalpies, 1000.0).all()
-    labels = database["labels"].find({"_id": {"$in": [s["outcome"]["label_id"] for s in selections]}})
+    labels = database["labels"].find({"_id": {"$in": [s["outcome"]["label_ids"][campaign.target] for s in selections]}})
     for label in labels:
         assert label["property"] == HULL_PROPERTY
         mixing = database["labels"].find_one({"_id": label["details"]["mixing_label_id"]})["value"]

@@ -23,7 +23,8 @@ def test_a_chgnet_campaign_over_mn_and_co_labels_every_candidate(database):
     run_here(CampaignMaker().make(spec))
     selections = list(database["selections"].find({"campaign_id": spec.campaign_id}))
     assert len(selections) == 3 and all(s["outcome"]["status"] == "completed" for s in selections)
-    labels = list(database["labels"].find({"_id": {"$in": [s["outcome"]["label_id"] for s in selections]}}))
+    label_ids = [s["outcome"]["label_ids"]["mixing_energy_per_atom"] for s in selections]
+    labels = list(database["labels"].find({"_id": {"$in": label_ids}}))
     formulas = {database["candidates"].find_one({"_id": label["candidate_id"]})["formula"] for label in labels}
     assert formulas == {"Co0.5Mn0.5", "Co0.5Ni0.5", "Mn0.5Ni0.5"}
     # each element's ground state (Ashcroft & Mermin): hcp Co, fcc Ni; Mn (alpha-Mn not built): the lowest of three
@@ -49,7 +50,7 @@ def test_a_stage_with_references_search_relaxes_fcc_bcc_hcp_of_every_element(dat
     selections = list(database["selections"].find({"campaign_id": spec.campaign_id}))
     assert len(selections) == 3 and all(s["outcome"]["status"] == "completed" for s in selections)
     for selection in selections:
-        label = database["labels"].find_one({"_id": selection["outcome"]["label_id"]})
+        label = database["labels"].find_one({"_id": selection["outcome"]["label_ids"]["mixing_energy_per_atom"]})
         assert label["details"]["reference_choice"] == "search"
         for element, reference in label["details"]["references"].items():
             assert set(reference["candidates"]) == {"fcc", "bcc", "hcp"}, element

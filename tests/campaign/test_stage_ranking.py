@@ -39,7 +39,7 @@ def multi_campaign(database):
 
 def _stage_values(database, campaign_id: str, stage: str) -> dict[str, float]:
     """Candidate id -> the stage's label, read from the selections (not through the code under test)."""
-    return {s["candidate_id"]: s["outcome"]["value"] for s in database["selections"].find(
+    return {s["candidate_id"]: s["outcome"]["values"]["mixing_energy_per_atom"] for s in database["selections"].find(
         {"campaign_id": campaign_id, "stage": stage, "outcome.status": "completed"})}
 
 

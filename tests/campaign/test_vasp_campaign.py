@@ -57,10 +57,11 @@ def test_a_vasp_stage_labels_under_category_split_fireworks_workers(database, mo
                                                                                    "stage": "vasp"})}
     by_formula = {"".join(database["candidates"].find_one({"_id": key})["composition"]): value
                   for key, value in outcomes.items()}
-    assert by_formula["Al"]["status"] == "completed" and by_formula["Al"]["value"] == pytest.approx(0.0, abs=1e-9)
+    assert by_formula["Al"]["status"] == "completed"
+    assert by_formula["Al"]["values"]["mixing_energy_per_atom"] == pytest.approx(0.0, abs=1e-9)
     assert by_formula["Ag"]["status"] == "failed"
     assert "did not converge ionically" in by_formula["Ag"]["error"]
-    label = database["labels"].find_one({"_id": by_formula["Al"]["label_id"]})
+    label = database["labels"].find_one({"_id": by_formula["Al"]["label_ids"]["mixing_energy_per_atom"]})
     assert label["calculator"] == "vasp" and set(label["details"]["references"]["Al"]["candidates"]) == {"fcc"}
     assert database["campaigns"].find_one({"_id": spec.campaign_id})["status"] == "completed"
 

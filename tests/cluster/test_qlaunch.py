@@ -116,10 +116,11 @@ def _assert_finished_once(database, campaign_id: str) -> Counter:
     outcomes = {(s["stage"], s["candidate_id"]): s["outcome"]
                 for s in database["selections"].find({"campaign_id": campaign_id})}
     assert {o["status"] for o in outcomes.values()} == {"completed"}
-    calculation_ids = [o["calculation_id"] for o in outcomes.values()]
+    calculation_ids = [o["calculation_ids"]["mixing_energy_per_atom"] for o in outcomes.values()]
     assert len(set(calculation_ids)) == len(calculation_ids) == 8  # 6 EMT, 1 CHGNet, 1 pw.x
     calculators = Counter((stage, calculation["calculator"]) for (stage, _), outcome in outcomes.items()
-                          for calculation in database["calculations"].find({"_id": outcome["calculation_id"]}))
+                          for calculation in database["calculations"].find(
+                              {"_id": outcome["calculation_ids"]["mixing_energy_per_atom"]}))
     assert calculators == {("emt", "emt"): 6, ("chgnet", "chgnet"): 1, ("dft", "qe"): 1}
     print(f"calculations made by (calculator, category): {dict(made)}")
     return made

@@ -104,6 +104,7 @@ def test_a_static_calculation_is_never_unconverged(database):
     assert doc.energy is not None and np.abs(np.array(doc.forces)).max() > 0.1  # far from relaxed, still a result
 
 
+@pytest.mark.gnn  # CHGNet
 def test_a_chgnet_relaxation_stopped_before_its_fmax_runs_again_corrected(database):
     structure = distorted_cu3au(1.0)
     doc, reused = validate(structure, "chgnet", {"steps": 2, "fmax": 0.001}, "relax", database=database, retries=1)

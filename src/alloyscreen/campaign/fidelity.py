@@ -40,15 +40,18 @@ def second_stage_history(spec: CampaignSpec, round_index: int) -> list[LabelOutc
     return stage_history(spec.campaign_id, spec.stages[1].name, before_round=round_index)
 
 
-def _pairs(cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> list[tuple[LabelOutcome, LabelOutcome]]:
-    """(first, second stage) outcomes of the candidates with a value at both."""
-    first = {outcome.candidate.id: outcome for outcome in cheap if outcome.value is not None}
-    return [(first[o.candidate.id], o) for o in expensive if o.value is not None and o.candidate.id in first]
+def _pairs(prop: str, cheap: list[LabelOutcome],
+           expensive: list[LabelOutcome]) -> list[tuple[LabelOutcome, LabelOutcome, float]]:
+    """(first, second stage outcome, second minus first value of ``prop``) of the candidates labelled at both."""
+    first = {outcome.candidate.id: (outcome, value) for outcome in cheap
+             if (value := outcome.value_of(prop)) is not None}
+    return [(first[o.candidate.id][0], o, value - first[o.candidate.id][1])
+            for o in expensive if (value := o.value_of(prop)) is not None and o.candidate.id in first]
 
 
-def _residual(pair: tuple[LabelOutcome, LabelOutcome]) -> float:
-    cheap, expensive = pair
-    return float(expensive.value) - float(cheap.value)  # type: ignore[arg-type]
+def _values(prop: str, outcomes: list[LabelOutcome]) -> list[float]:
+    """The values of ``prop`` among ``outcomes`` (those that have one)."""
+    return [value for outcome in outcomes if (value := outcome.value_of(prop)) is not None]
 
 
 def train_delta(spec: CampaignSpec, round_index: int, cheap: list[LabelOutcome],
@@ -57,37 +60,39 @@ def train_delta(spec: CampaignSpec, round_index: int, cheap: list[LabelOutcome],
 
     ``cheap``, ``expensive``: the first and second stage's outcomes of the rounds before.
     """
-    pairs = _pairs(cheap, expensive)
+    pairs = _pairs(spec.target, cheap, expensive)
     if len(pairs) < MIN_LABELS:
         logger.info("campaign %s round %d: no Δ model: %d candidates labelled at both stages, %d needed; the "
                     "residuals' mean and spread stand in", spec.name, round_index, len(pairs), MIN_LABELS)
         return None
-    label_ids = [label_id for pair in pairs for outcome in pair if (label_id := outcome.label_id)]
-    return train_surrogate(spec, [cheap.candidate.composition for cheap, _ in pairs], [_residual(p) for p in pairs],
-                           label_ids, round_index, delta_baseline=spec.stages[0].name)
+    label_ids = [label_id for *pair, _ in pairs for outcome in pair if (label_id := outcome.label_ids.get(spec.target))]
+    return train_surrogate(spec, [cheap.candidate.composition for cheap, _, _ in pairs],
+                           [residual for _, _, residual in pairs], label_ids, round_index,
+                           delta_baseline=spec.stages[0].name)
 
 
-def delta_predictor(model_id: str | None, cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> DeltaPredictor:
-    """The stored Δ model ``model_id``, or (None) the residual prior of the outcomes ``cheap`` and ``expensive``."""
+def delta_predictor(model_id: str | None, prop: str, cheap: list[LabelOutcome],
+                    expensive: list[LabelOutcome]) -> DeltaPredictor:
+    """The stored Δ model ``model_id``, or (None) the residual prior of ``prop`` in ``cheap`` and ``expensive``."""
     if model_id is not None:
         model = load_stored_model(get_database(), model_id)
         return lambda X: model.predict_moments(X)[:2]
-    mean, spread = residual_prior([_residual(p) for p in _pairs(cheap, expensive)],
-                                  [o.value for o in cheap if o.value is not None])
+    mean, spread = residual_prior([residual for _, _, residual in _pairs(prop, cheap, expensive)],
+                                  _values(prop, cheap))
     return lambda X: (np.full(len(X), mean), np.full(len(X), spread))
 
 
-def incumbents(cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> list[float]:
-    """The values an improvement is measured against: second-stage labels, else the first stage's."""
-    values = [o.value for o in expensive if o.value is not None] or [o.value for o in cheap if o.value is not None]
-    return [float(value) for value in values]
+def incumbents(prop: str, cheap: list[LabelOutcome], expensive: list[LabelOutcome]) -> list[float]:
+    """The values of ``prop`` an improvement is measured against: second-stage labels, else the first stage's."""
+    return _values(prop, expensive) or _values(prop, cheap)
 
 
 def round_delta(spec: CampaignSpec, round_index: int, delta_model_id: str | None,
                 cheap: list[LabelOutcome]) -> tuple[DeltaPredictor, list[float]]:
     """The round's Δ predictor and the values improvements are measured against (``cheap``: the round's history)."""
     expensive = second_stage_history(spec, round_index)
-    return delta_predictor(delta_model_id, cheap, expensive), incumbents(cheap, expensive)
+    return (delta_predictor(delta_model_id, spec.target, cheap, expensive),
+            incumbents(spec.target, cheap, expensive))
 
 
 def _mean_core_hours(outcomes: list[LabelOutcome]) -> float | None:
@@ -109,7 +114,8 @@ def second_stage_batch(spec: CampaignSpec, round_index: int, cheap: list[LabelOu
         return chosen
     expensive = second_stage_history(spec, round_index)
     done = {outcome.candidate.id for outcome in expensive}
-    open_ = [outcome for outcome in cheap if outcome.value is not None and outcome.candidate.id not in done]
+    open_ = [outcome for outcome in cheap
+             if outcome.value_of(spec.target) is not None and outcome.candidate.id not in done]
     spent = spent_core_hours(expensive)
     per_calculation = _mean_core_hours(expensive)
     count = expensive_count(cheap_calls, _mean_core_hours(cheap), per_calculation, spec.fidelity.share)
@@ -119,13 +125,14 @@ def second_stage_batch(spec: CampaignSpec, round_index: int, cheap: list[LabelOu
     if count <= 0:
         return []
     X = descriptor_matrix([outcome.candidate.composition for outcome in open_], spec.descriptors)
-    delta_mean, delta_std = delta_predictor(delta_model_id, cheap, expensive)(X)
-    labels = np.array([outcome.value for outcome in open_], dtype=float)
+    delta_mean, delta_std = delta_predictor(delta_model_id, spec.target, cheap, expensive)(X)
+    labels = np.array(_values(spec.target, open_), dtype=float)
     scores = moment_scores(spec, acquisition, round_index, labels + delta_mean, delta_std,
-                           incumbents(cheap, expensive))
+                           incumbents(spec.target, cheap, expensive))
     rows = np.argsort(-scores, kind="stable")[:count]
     provenance = current_job_provenance(campaign_id=spec.campaign_id,
-                                        parents=[label_id for r in rows if (label_id := open_[r].label_id)])
+                                        parents=[label_id for r in rows
+                                                 if (label_id := open_[r].label_ids.get(spec.target))])
     reason = (f"{acquisition} of the predicted {stage.name} value given the {spec.stages[0].name} label; "
               f"{count} calculations are {spec.fidelity.share:g} of the round's core-hours")
     insert_many(get_database()["selections"], (SelectionDocument(

@@ -50,7 +50,7 @@ from alloyscreen.campaign.spec import CampaignSpec, SlabSpec, StageSpec, Structu
 from alloyscreen.candidates import formula
 from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.schemas.selection import SelectionOutcome
+from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import ValidationMaker, call_here, routing
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
@@ -160,7 +160,7 @@ def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_i
                 outcomes[target] = call_here(jobs)
                 continue
         except AlloyscreenError as error:  # no slab, no structure, or settings the pool cannot have
-            outcomes[target] = SelectionOutcome(status="failed", error=str(error))
+            outcomes[target] = PropertyOutcome(status="failed", error=str(error))
             continue
         flows.append(jobs)
         outcomes[target] = jobs.output
@@ -180,7 +180,7 @@ def conclude_label(campaign_id: str, stage: StageMaker, outcome: LabelOutcome) -
 
 @job
 def conclude_job(candidate: Candidate, stage: StageMaker, campaign_id: str, round_index: int,
-                 outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
+                 outcomes: dict[str, PropertyOutcome]) -> LabelOutcome:
     """Store the label Makers' outcomes (label property -> outcome) on the candidate's selection."""
     return conclude_label(campaign_id, stage, placed(candidate, stage.name, round_index, outcomes))
 
@@ -318,8 +318,7 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
     for stage in spec.stages:
         _record_progress(spec, stage, outcomes[stage.name], status="completed", message=reason)
     return {"campaign_id": spec.campaign_id, "reason": reason, "best": {
-        name: [{"candidate_id": o.candidate.id, "composition": o.candidate.composition, "value": o.value,
-                 "values": o.values}
+        name: [{"candidate_id": o.candidate.id, "composition": o.candidate.composition, "values": o.values}
                for o in best_outcomes(spec, stage_outcomes, spec.stopping.top_k)]
         for name, stage_outcomes in outcomes.items()}}
 
@@ -328,7 +327,7 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
 def start_campaign(maker: CampaignMaker, spec: CampaignSpec) -> str:
     """Mark the campaign running (storing it first if needed) with its stages as ``maker`` has them; return its id."""
     spec = maker.campaign(spec)
-    backfill_outcomes(get_database(), spec)  # a campaign resumed after the upgrade to several labels
+    backfill_outcomes(get_database(), spec)  # a campaign resumed after its outcomes were stored in an earlier form
     return save_campaign(spec, "running")
 
 

@@ -69,19 +69,37 @@ def spent_core_hours(outcomes: list[LabelOutcome]) -> float:
     their own (an adsorption site's; not the shared elemental references).
     """
     database = get_database()
-    calculations = {outcome.calculation_id for outcome in outcomes if outcome.calculation_id}
+    calculations = {key for outcome in outcomes for key in outcome.calculation_ids.values()}
     label_ids = [label_id for outcome in outcomes for label_id in outcome.label_ids.values()]
     for label in database["labels"].find({"_id": {"$in": label_ids}}, {"calculation_ids": 1}):
         calculations.update(label["calculation_ids"])
     return sum(outcome.core_hours for outcome in outcomes) + lost_core_hours(database, "calculations", calculations)
 
 
+FIRST_PROPERTY_FIELDS = ("value", "label_id", "calculation_id", "structure_id")
+
+
 def backfill_outcomes(database: Database, spec: CampaignSpec) -> None:
-    """Give outcomes stored before campaigns learned several labels their ``values`` and ``label_ids`` (once)."""
+    """Give outcomes stored in an earlier form their per-property fields (once).
+
+    Outcomes of campaigns from before several labels have no ``values`` and
+    ``label_ids``; those from before one outcome type per level hold their
+    first property's ``value``, ``label_id``, ``calculation_id`` and
+    ``structure_id`` beside them: these become that property's entries of
+    ``values``, ``label_ids``, ``calculation_ids`` and ``structure_ids`` and
+    are removed.
+    """
     selections = database["selections"]
-    stored = {"campaign_id": spec.campaign_id, "outcome": {"$ne": None}, "outcome.values": {"$exists": False}}
-    for selection in selections.find(stored, {"outcome": 1}):
+    earlier = {"campaign_id": spec.campaign_id, "outcome": {"$ne": None},
+               "outcome.calculation_ids": {"$exists": False}}
+    for selection in selections.find(earlier, {"outcome": 1}):
         outcome = selection["outcome"]
-        label_ids = {spec.target: outcome["label_id"]} if outcome.get("label_id") else {}
-        selections.update_one({"_id": selection["_id"]}, {"$set": {"outcome.values": {spec.target: outcome["value"]},
-                                                                   "outcome.label_ids": label_ids}})
+        first = {name: outcome.get(name) for name in FIRST_PROPERTY_FIELDS}
+        values = outcome.get("values") or {spec.target: first["value"]}
+        ids = {field: ({spec.target: first[single]} if first[single] else {})
+               for field, single in (("calculation_ids", "calculation_id"), ("structure_ids", "structure_id"))}
+        label_ids = outcome.get("label_ids") or ({spec.target: first["label_id"]} if first["label_id"] else {})
+        selections.update_one({"_id": selection["_id"]}, {
+            "$set": {"outcome.values": values, "outcome.label_ids": label_ids,
+                     **{f"outcome.{field}": found for field, found in ids.items()}},
+            "$unset": {f"outcome.{name}": "" for name in FIRST_PROPERTY_FIELDS}})

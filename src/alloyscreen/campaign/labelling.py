@@ -20,7 +20,8 @@ from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.schemas.selection import SelectionOutcome
+from alloyscreen.schemas.selection import PropertyOutcome, SelectionOutcome
+from alloyscreen.schemas.structure import Prototype
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import call_here
 from alloyscreen.validation.registry import get_calculator
@@ -32,7 +33,7 @@ class Candidate(BaseModel):
 
     id: str = Field(description="candidate id")
     composition: dict[str, float] = Field(description="element -> atomic fraction")
-    prototype: str = Field(description="fcc, bcc or hcp")
+    prototype: Prototype = Field(description="parent lattice: fcc, bcc or hcp")
 
 
 class LabelOutcome(SelectionOutcome):
@@ -68,27 +69,27 @@ def candidate_structure(candidate: Candidate, maker: StructureMaker,
 
 
 def placed(candidate: Candidate, stage: str, round_index: int,
-           outcomes: dict[str, SelectionOutcome]) -> LabelOutcome:
+           outcomes: dict[str, PropertyOutcome]) -> LabelOutcome:
     """The candidate's outcome at a stage and round, merged from its label Makers' (label property -> outcome).
 
-    The first property's value and ids lead; it is completed when every
-    property is; a calculation two labels share (a hull distance and a mixing
-    energy of one relaxation) is charged once.
+    It is completed when every property is; a calculation two labels share (a
+    hull distance and a mixing energy of one relaxation) is charged once.
     """
-    first = next(iter(outcomes.values()))
-    errors = [f"{prop}: {outcome.error}" for prop, outcome in outcomes.items() if outcome.status == "failed"]
+    failed = {prop: outcome.error for prop, outcome in outcomes.items() if outcome.status == "failed"}
+    error = "; ".join(f"{prop}: {why}" for prop, why in failed.items()) if len(outcomes) > 1 else (
+        next(iter(outcomes.values())).error)
     charged = {outcome.calculation_id: outcome.core_hours or 0.0 for outcome in outcomes.values()}
     return LabelOutcome(
-        candidate=candidate, stage=stage, round=round_index,
-        **{**first.model_dump(), "status": "failed" if errors else "completed",
-           "error": ("; ".join(errors) or None) if len(outcomes) > 1 else first.error,
-           "values": {prop: outcome.value for prop, outcome in outcomes.items()},
-           "label_ids": {prop: label_id for prop, outcome in outcomes.items() if (label_id := outcome.label_id)},
-           "core_hours": sum(charged.values()), "reused": all(outcome.reused for outcome in outcomes.values())})
+        candidate=candidate, stage=stage, round=round_index, status="failed" if failed else "completed",
+        error=error or None, values={prop: outcome.value for prop, outcome in outcomes.items()},
+        label_ids={prop: label_id for prop, outcome in outcomes.items() if (label_id := outcome.label_id)},
+        calculation_ids={prop: key for prop, outcome in outcomes.items() if (key := outcome.calculation_id)},
+        structure_ids={prop: key for prop, outcome in outcomes.items() if (key := outcome.structure_id)},
+        core_hours=sum(charged.values()), reused=all(outcome.reused for outcome in outcomes.values()))
 
 
 def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyMaker, campaign_id: str | None,
-                    seed: int) -> SelectionOutcome:
+                    seed: int) -> PropertyOutcome:
     """Make ``candidate``'s structure for ``stage`` and label it here with ``label`` (a mixing energy or stability).
 
     A candidate whose structure cannot be made (e.g. a fixed supercell too small
@@ -100,4 +101,4 @@ def label_candidate(candidate: Candidate, stage: StageSpec, label: MixingEnergyM
         structure, structure_id = candidate_structure(candidate, stage.structure_maker(seed), cell_atoms)
         return call_here(label.make(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id))
     except AlloyscreenError as error:
-        return SelectionOutcome(status="failed", error=str(error))
+        return PropertyOutcome(status="failed", error=str(error))

@@ -91,7 +91,8 @@ def rank(spec: CampaignSpec, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def labelled_outcomes(outcomes: list[LabelOutcome]) -> list[LabelOutcome]:
     """The outcomes with a value of every labelled property."""
-    return [outcome for outcome in outcomes if outcome.status == "completed" and outcome.value is not None]
+    return [outcome for outcome in outcomes
+            if outcome.status == "completed" and all(value is not None for value in outcome.values.values())]
 
 
 def labelled_with(outcomes: list[LabelOutcome], name: str) -> list[tuple[LabelOutcome, float]]:

@@ -134,12 +134,13 @@ def calibrate(spec: CampaignSpec, labelled: list[LabelOutcome]) -> tuple[Predict
     usable = [i for i in range(len(labelled)) if np.isfinite(values[i]).all()]
     if _too_few(spec, len(usable), ranker.min_labels):
         return None
-    y = [labelled[i].value for i in usable]
+    y = [cast(float, labelled[i].value_of(spec.target)) for i in usable]
     members = [CalibratedPotential(kind, ranker.mode, ranker.settings_of(kind)).fit(values[usable, k], y)
                for k, kind in enumerate(ranker.potentials)]
     model = members[0] if len(members) == 1 else PotentialCommittee(members).calibrate(values[usable], y)
     cv = CVMetrics(n_labels=len(y), n_splits=len(y), **regression_metrics(y, model.held_out_))
-    ranker_id = _stored(spec, model, [label_id for i in usable if (label_id := labelled[i].label_id)], cv)
+    ranker_id = _stored(spec, model, [label_id for i in usable if (label_id := labelled[i].label_ids.get(spec.target))],
+                        cv)
     for member in members:
         logger.info("campaign %s: ranker %s calibrated: label = %.3g + %.3g x potential, spread %.3g", spec.name,
                     member.potential, member.intercept_, member.slope_, member.spread_)
@@ -189,13 +190,13 @@ def _trained(spec: CampaignSpec, labelled: list[LabelOutcome], kind: str, cell_a
     if _too_few(spec, len(made), max(_ranker(spec).min_labels, MIN_LABELS)):
         return None
     used = [labelled[i] for i in made]
-    values = {outcome.candidate.id: float(cast(float, outcome.value)) for outcome in used}
+    values = {outcome.candidate.id: float(cast(float, outcome.value_of(spec.target))) for outcome in used}
     structures = [structure for structure, _ in made.values()]
     return used, structures, [values[o.candidate.id] for o in used], _later_label_scale(spec, kind, values)
 
 
 def _stored_ranker(spec: CampaignSpec, model, used: list[LabelOutcome], scale: float) -> str:
-    ranker_id = _stored(spec, model, [label_id for outcome in used if (label_id := outcome.label_id)])
+    ranker_id = _stored(spec, model, [label_id for outcome in used if (label_id := outcome.label_ids.get(spec.target))])
     logger.info("campaign %s: ranker %s trained on %d labels (spread scale %.3g)", spec.name, _ranker(spec).kind,
                 len(used), scale)
     return ranker_id
@@ -266,7 +267,7 @@ def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], sc
     back (:func:`~alloyscreen.surrogates.multifidelity.expensive_moments`);
     improvements are measured against ``incumbents``.
     """
-    labelled = [outcome for outcome in history if outcome.value is not None]
+    labelled = [outcome for outcome in history if outcome.value_of(spec.target) is not None]
     fitted = fit_ranker(spec, labelled) if spec.ranker is not None and acquisition != "random" else None
     if fitted is None:
         return scored.scores, None
@@ -284,7 +285,7 @@ def rerank(spec: CampaignSpec, round_index: int, history: list[LabelOutcome], sc
                                                       ranker_std[valued], delta_mean[valued], delta_std[valued],
                                                       ranker.combine)
     if incumbents is None:
-        incumbents = [float(outcome.value) for outcome in labelled]  # type: ignore[arg-type]
+        incumbents = [float(cast(float, outcome.value_of(spec.target))) for outcome in labelled]
     chosen = moment_scores(spec, acquisition, round_index, mean, std, incumbents)
     scores = np.full(len(scored.ids), np.nan)
     scores[rows] = chosen

@@ -32,6 +32,7 @@ def find_campaign(database: Database, key: str) -> dict[str, Any]:
     if found is None:
         known = [f"{c['_id']} ({c['name']})" for c in database["campaigns"].find({}, {"name": 1}).limit(10)]
         raise AlloyscreenError(f"no campaign {key!r}; known: {', '.join(known) or 'none'}")
+    backfill_outcomes(database, CampaignSpec.model_validate(found["spec"]))
     return found
 
 
@@ -65,7 +66,7 @@ def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPI
             "failed": sum(doc["stage"] == stage.name for doc in failed),
         })
     failures = [{"stage": doc["stage"], "candidate_id": doc["candidate_id"],
-                 "calculation_id": doc["outcome"]["calculation_id"], "error": doc["outcome"]["error"]}
+                 "calculation_ids": doc["outcome"]["calculation_ids"], "error": doc["outcome"]["error"]}
                 for doc in failed]
     status, message = campaign["status"], campaign.get("message")
     held = WorkCache(database["campaigns"]).holder(campaign["_id"])
@@ -238,20 +239,19 @@ def campaign_labels(database: Database, key: str) -> list[dict[str, Any]]:
 
     Labels and calculations are shared between campaigns (content ids), so the
     campaign's own link to them is the outcome stored on each of its selections.
-    One row per labelled property; ``calculation_id``, ``structure_id`` and
-    ``core_hours`` are the selection's (its first property's calculation and
-    structure, every property's core-hours).
+    One row per labelled property, with its main calculation and structure;
+    ``core_hours`` is the selection's (every property's, each calculation once).
     """
     campaign = find_campaign(database, key)
     spec = CampaignSpec.model_validate(campaign["spec"])
-    backfill_outcomes(database, spec)
     calculators = {stage.name: stage.calculator for stage in spec.stages}
     selections = database["selections"].find(
         {"campaign_id": campaign["_id"], "outcome": {"$ne": None}},
         sort=[("round", 1), ("batch_position", 1)])
     return [{"label_id": s["outcome"]["label_ids"].get(prop), "candidate_id": s["candidate_id"], "stage": s["stage"],
              "round": s["round"], "property": prop, "value": value, "calculator": calculators.get(s["stage"]),
-             "calculation_id": s["outcome"]["calculation_id"], "structure_id": s["outcome"]["structure_id"],
+             "calculation_id": s["outcome"]["calculation_ids"].get(prop),
+             "structure_id": s["outcome"]["structure_ids"].get(prop),
              "core_hours": s["outcome"]["core_hours"]}
             for s in selections for prop, value in s["outcome"]["values"].items() if value is not None]
 

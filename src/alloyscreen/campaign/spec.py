@@ -245,7 +245,8 @@ class StageSpec(_Strict):
     """One rung of the fidelity ladder: a calculator, what it validates and its budget."""
 
     name: str = Field(description="stage name, e.g. 'emt', 'chgnet', 'dft'")
-    calculator: Literal["emt", "chgnet", "sevennet", "qe", "vasp"] = Field(description="validation calculator")
+    calculator: str = Field(description="validation calculator: a name of the calculator registry "
+                                        f"({', '.join(CALCULATORS)})")
     mode: Literal["static", "relax", "vc-relax"] = Field("vc-relax", description="calculation type")
     settings: dict[str, Any] = Field(default_factory=dict, description="calculator settings")
     structure: StructureSpec = Field(default_factory=StructureSpec, description="bulk structure generation")
@@ -266,6 +267,12 @@ class StageSpec(_Strict):
                                         "each element's ground-state crystal (Ashcroft & Mermin's tables), or "
                                         "search: the lowest of fcc, bcc, hcp (and antiferromagnetic starts); "
                                         "stability objectives (hull, free energy, phases) always search")
+
+    @field_validator("calculator")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        get_calculator(value)  # one line naming the registry's names
+        return value
 
     def structure_maker(self, seed: int = 0) -> StructureMaker:
         """The Maker of this stage's bulk structures (``structure``), seeded with ``seed``."""

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.schemas.structure import LATTICE_PROTOTYPES
 
-PROTOTYPES = ("fcc", "bcc", "hcp", "auto")
+PROTOTYPES = (*LATTICE_PROTOTYPES, "auto")
 
 
 class _Strict(BaseModel):

@@ -14,6 +14,7 @@ from alloyscreen.campaign.labelling import Candidate, candidate_structure, label
 from alloyscreen.campaign.models import descriptor_matrix
 from alloyscreen.campaign.spec import StageSpec, StructureSpec
 from alloyscreen.candidates import candidate_id, prototype_from_vec
+from alloyscreen.candidates.spec import PROTOTYPES
 from alloyscreen.db.client import get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.descriptors import parse_formula
@@ -25,6 +26,7 @@ from alloyscreen.validation.physics import pool_settings
 from alloyscreen.validation.references import REFERENCE_CHOICES, ReferenceChoice
 from alloyscreen.validation.registry import CALCULATORS, get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
+from alloyscreen.validation.vasp import VaspCalculator
 
 
 def parse_settings(text: str | None) -> dict:
@@ -65,7 +67,7 @@ def _reference_crystals(label_id: str | None) -> dict[str, str] | None:
 
 def _write_vasp_inputs(structure: Structure, settings: dict, mode: str, directory: Path) -> dict:
     """Write the VASP inputs of ``structure`` into ``directory`` (VASP runs only on a cluster)."""
-    calc = get_calculator("vasp")
+    calc = VaspCalculator()
     physics, _ = calc.resolve(structure, pool_settings("vasp", [el.symbol for el in structure.composition],
                                                         settings), mode)
     files = calc.write_inputs(structure, physics, directory)
@@ -79,7 +81,7 @@ def _write_vasp_inputs(structure: Structure, settings: dict, mode: str, director
 @click.option("--calculator", "-c", type=click.Choice(sorted(CALCULATORS)), default="emt", show_default=True,
               help="Validation calculator (vasp: write the inputs to submit).")
 @click.option("--mode", type=click.Choice(["static", "relax", "vc-relax"]), default="vc-relax", show_default=True)
-@click.option("--prototype", type=click.Choice(["auto", "fcc", "bcc", "hcp"]), default="auto", show_default=True,
+@click.option("--prototype", type=click.Choice(PROTOTYPES), default="auto", show_default=True,
               help="Lattice of a formula (auto: VEC rule).")
 @click.option("--method", type=click.Choice(["sqs", "random"]), default="sqs", show_default=True,
               help="Structure of a formula: special quasirandom or random solid solution.")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
 from alloyscreen.schemas.base import Document
+from alloyscreen.schemas.structure import Prototype
 
 
 class CandidateDocument(Document):
@@ -20,7 +19,7 @@ class CandidateDocument(Document):
         description="element symbol -> atomic fraction (dimensionless), normalised to 1, rounded to 10 decimals"
     )
     formula: str = Field(description="formula, elements alphabetical, e.g. 'Co0.2Fe0.2Ni0.2Pd0.2Pt0.2'")
-    prototype: Literal["fcc", "bcc", "hcp"] = Field(description="lattice prototype")
+    prototype: Prototype = Field(description="lattice prototype")
     elements: list[str] = Field(description="element symbols present, alphabetical")
     n_components: int = Field(description="number of elements present")
     campaign_id: str | None = Field(None, description="campaign that enumerated the candidate, if any")

@@ -9,27 +9,50 @@ from pydantic import BaseModel, ConfigDict, Field
 from alloyscreen.schemas.base import Document
 
 
-class SelectionOutcome(BaseModel):
-    """What validating a selected candidate gave, for this campaign (labels are shared between campaigns)."""
+class PropertyOutcome(BaseModel):
+    """What a label Maker gave for one label property of one structure: its value and ids, or why it failed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["completed", "failed"] = Field(description="completed (every labelled property), or failed with "
-                                                               "a reason")
-    value: float | None = Field(None, description="value of the campaign's first labelled property (its units, e.g. "
-                                                   "eV/atom); None if that label failed")
-    label_id: str | None = Field(None, description="id of the `labels` document of the first labelled property")
-    values: dict[str, float | None] = Field(default_factory=dict, description="label property -> value (its units), "
-                                            "one entry per labelled objective of the campaign; None where it failed")
-    label_ids: dict[str, str] = Field(default_factory=dict, description="label property -> id of its `labels` "
-                                                                        "document")
-    calculation_id: str | None = Field(None, description="id of the main `calculations` document (of the first "
-                                                         "labelled property)")
+    status: Literal["completed", "failed"] = Field(description="completed, or failed with a reason")
+    value: float | None = Field(None, description="the label's value (the property's units, e.g. eV/atom); None "
+                                                   "if it failed")
+    label_id: str | None = Field(None, description="id of the `labels` document")
+    calculation_id: str | None = Field(None, description="id of the main `calculations` document (the structure's "
+                                                         "own; the clean slab's for dG_H)")
     structure_id: str | None = Field(None, description="id of the `structures` document validated")
     core_hours: float | None = Field(None, ge=0, description="core-hours of the calculation(s) when first run, each "
                                                              "calculation counted once")
     reused: bool = Field(False, description="True when every calculation came from the cache")
     error: str | None = Field(None, description="why it failed, if it did")
+
+
+class SelectionOutcome(BaseModel):
+    """What validating a selected candidate gave, for this campaign: every label property's result, merged.
+
+    Labels are shared between campaigns; this is the campaign's own link to them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["completed", "failed"] = Field(description="completed (every labelled property), or failed with "
+                                                               "a reason")
+    values: dict[str, float | None] = Field(default_factory=dict, description="label property -> value (its units), "
+                                            "one entry per labelled objective of the campaign; None where it failed")
+    label_ids: dict[str, str] = Field(default_factory=dict, description="label property -> id of its `labels` "
+                                                                        "document")
+    calculation_ids: dict[str, str] = Field(default_factory=dict, description="label property -> id of its main "
+                                            "`calculations` document")
+    structure_ids: dict[str, str] = Field(default_factory=dict, description="label property -> id of the "
+                                          "`structures` document it validated (the bulk cell, or dG_H's slab)")
+    core_hours: float | None = Field(None, ge=0, description="core-hours of the calculation(s) when first run, each "
+                                                             "calculation counted once")
+    reused: bool = Field(False, description="True when every calculation came from the cache")
+    error: str | None = Field(None, description="why it failed, if it did (each failed property's reason)")
+
+    def value_of(self, prop: str) -> float | None:
+        """The value of label property ``prop`` (its units); None where it failed or was not labelled."""
+        return self.values.get(prop)
 
 
 class SelectionDocument(Document):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +11,8 @@ from alloyscreen.schemas.base import Document
 from alloyscreen.schemas.provenance import Provenance
 
 StructureKind = Literal["bulk-sqs", "bulk-random", "bulk-element", "slab", "slab-adsorbate"]
-Prototype = Literal["fcc", "bcc", "hcp"]
+Prototype = Literal["fcc", "bcc", "hcp"]  # the parent lattices of candidates: the one declaration
+LATTICE_PROTOTYPES: tuple[Prototype, ...] = get_args(Prototype)
 SiteKind = Literal["top", "bridge", "fcc", "hcp", "hollow"]
 Adsorbate = Literal["H", "O", "OH"]
 

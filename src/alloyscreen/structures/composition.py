@@ -8,8 +8,8 @@ import numpy as np
 from ase.data import atomic_numbers
 
 from alloyscreen.errors import AlloyscreenError
+from alloyscreen.schemas.structure import LATTICE_PROTOTYPES
 
-PROTOTYPES = ("fcc", "bcc", "hcp")
 FRACTION_TOLERANCE = 1e-6
 
 
@@ -19,8 +19,8 @@ class StructureInputError(AlloyscreenError):
 
 def check_prototype(prototype: str) -> str:
     """Return ``prototype`` if supported, else raise naming the allowed ones."""
-    if prototype not in PROTOTYPES:
-        raise StructureInputError(f"unknown prototype {prototype!r}; allowed: {', '.join(PROTOTYPES)}")
+    if prototype not in LATTICE_PROTOTYPES:
+        raise StructureInputError(f"unknown prototype {prototype!r}; allowed: {', '.join(LATTICE_PROTOTYPES)}")
     return prototype
 
 

@@ -34,12 +34,11 @@ from ase.build import bulk
 from ase.data import atomic_numbers, reference_states
 from pymatgen.core import Structure
 
-from alloyscreen.schemas.structure import BulkGenerator
+from alloyscreen.schemas.structure import LATTICE_PROTOTYPES, BulkGenerator
 from alloyscreen.structures.composition import StructureInputError, check_prototype
 from alloyscreen.structures.lattice import elemental_lattice
 from alloyscreen.structures.result import GeneratedStructure
 
-CLOSE_PACKED = ("fcc", "bcc", "hcp")
 # starting moments (Bohr magneton) of the antiferromagnetic starts; spin-polarised calculators try them too
 ANTIFERROMAGNETIC_MOMENTS = {"Cr": 2.0, "Mn": 3.0, "Fe": 3.0}
 # Ashcroft & Mermin, Solid State Physics (1976), Tables 4.3, 4.4 and 4.7 (see the module docstring)
@@ -71,7 +70,7 @@ def elemental_crystals(element: str) -> dict[str, Structure]:
         crystals[str(state["symmetry"])] = Structure.from_ase_atoms(bulk(element))
     except (KeyError, ValueError, RuntimeError, NotImplementedError):
         pass  # no ground-state cell ASE can build (e.g. alpha-Mn)
-    for prototype in CLOSE_PACKED:
+    for prototype in LATTICE_PROTOTYPES:
         if prototype not in crystals:
             a, c = elemental_lattice(element, prototype)  # raises for gases
             crystals[prototype] = Structure.from_ase_atoms(bulk(element, prototype, a=a, c=c))

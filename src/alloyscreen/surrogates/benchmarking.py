@@ -8,6 +8,15 @@ the oracle" on it, until ``find_fraction`` of the true top-``top_k`` are labelle
 :func:`simulate_pareto_campaign` does the same with one learned and some exactly
 known objectives, selecting front by front as a multi-objective campaign does,
 until ``find_fraction`` of the true Pareto front is labelled.
+
+Why a simulation and not the campaign's own round code
+(:mod:`alloyscreen.campaign.rounds`) on a table oracle: a real round is a
+set of jobs that read the history from the database and write a selection,
+a stored model (5-fold calibrated, with importances) and its predictions;
+a benchmark replays thousands of rounds (seeds x strategies x rounds) on one
+descriptor matrix held in memory, where that work would dominate. The
+decisions are the real ones: the same :class:`EnsembleRegressor`,
+:func:`acquisition_scores` and batch selection the rounds call.
 """
 
 from __future__ import annotations

@@ -1,20 +1,18 @@
 """What every calculator shares: settings checks, structure checks, result fields, accounting.
 
-A calculator is a small class with ``name``, ``category`` (FireWorks
-``_category`` of its jobs), ``cell_atoms`` (the size range of automatic bulk
-cells), ``defaults`` (settings that change the result and
-enter the calculation id) and ``run_defaults`` (how to run: command, cores;
-not in the id), and the methods ``resolve_pool`` (settings fixed for an element pool),
-``resolve``, ``code_version`` and ``run``; optionally ``retry`` (how a failed
-calculation runs again with a correction, e.g.
-:func:`~alloyscreen.validation.ase_runner.ase_retry`). The
-registry (:mod:`alloyscreen.validation.registry`) maps names to calculators.
+A calculator is a small :class:`Calculator` subclass: what it can do is
+declared as class attributes (never probed), with the methods
+``resolve_pool`` (settings fixed for an element pool), ``resolve``,
+``code_version`` and ``run``, and ``retry`` where a failed calculation runs
+again with a correction (e.g. :func:`~alloyscreen.validation.ase_runner.ase_retry`).
+The registry (:mod:`alloyscreen.validation.registry`) maps names to
+calculators, and the spec's choices come from it.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from monty.json import jsanitize
@@ -22,6 +20,9 @@ from pymatgen.core import Structure
 
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.slurm import allocated_cores
+
+if TYPE_CHECKING:
+    from alloyscreen.validation.ase_runner import Retry
 
 Mode = Literal["static", "relax", "vc-relax"]
 MODES = ("static", "relax", "vc-relax")
@@ -35,6 +36,57 @@ class StructureError(AlloyscreenError):
 
 class SettingsError(AlloyscreenError):
     """A calculator setting is unknown or has a bad value."""
+
+
+class Calculator:
+    """What every calculator declares.
+
+    ``name``: its registry name; ``category``: the FireWorks ``_category`` of
+    its jobs; ``cell_atoms``: the atoms of automatic bulk cells (min, max);
+    ``defaults``: settings that change the result and enter the calculation
+    id; ``run_defaults``: how to run (command, cores), not in the id;
+    ``remote``: runs only as a workflow on a cluster (VASP through atomate2),
+    never in this process; ``universal``: a pretrained potential for every
+    element (a campaign's ranker); ``subprocess``: a program run beside Python,
+    several at once (:func:`concurrent_runs`); ``batched``: static
+    calculations of many structures in one call (``predict_batch``);
+    ``known_limits``: element -> evidence of what it is known to get wrong.
+    """
+
+    name: ClassVar[str] = ""
+    category: ClassVar[str] = "cheap"
+    cell_atoms: ClassVar[tuple[int, int]] = (1, 256)
+    defaults: ClassVar[dict[str, Any]] = {}
+    run_defaults: ClassVar[dict[str, Any]] = {}
+    remote: ClassVar[bool] = False
+    universal: ClassVar[bool] = False
+    subprocess: ClassVar[bool] = False
+    batched: ClassVar[bool] = False
+    known_limits: ClassVar[dict[str, str]] = {}
+
+    def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+        """The settings fixed for an element pool (pseudopotentials, cutoffs, spin); one line on bad ones."""
+        raise NotImplementedError
+
+    def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:
+        """Check ``structure``; return (physics settings, which enter the id, run settings)."""
+        raise NotImplementedError
+
+    def spin_polarised(self, settings: dict[str, Any]) -> bool:
+        """Whether calculations with ``settings`` are spin-polarised."""
+        raise NotImplementedError
+
+    def code_version(self, physics: dict[str, Any], run: dict[str, Any] | None = None) -> str:
+        """The program and model versions (they enter the calculation id)."""
+        raise NotImplementedError
+
+    def run(self, structure: Structure, physics: dict[str, Any], run: dict[str, Any], directory) -> dict[str, Any]:
+        """Calculate ``structure`` in ``directory``; return the calculation document's fields."""
+        raise NotImplementedError
+
+    def retry(self, structure: Structure, physics: dict[str, Any], found: dict[str, Any]) -> Retry | None:
+        """How the failed calculation ``found`` runs again corrected; None: as it was."""
+        return None
 
 
 def check_mode(mode: str) -> str:
@@ -155,7 +207,7 @@ def concurrent_runs(calculator: Any, settings: dict[str, Any]) -> int:
     ``n_threads`` cores, so the cores this process may use hold that many at
     once; a calculator running inside Python runs one at a time.
     """
-    if not getattr(calculator, "subprocess", False):
+    if not calculator.subprocess:
         return 1
     run = {**calculator.run_defaults, **settings}
     return max(1, len(os.sched_getaffinity(0)) // (int(run["n_mpi"]) * int(run["n_threads"])))

@@ -50,7 +50,7 @@ class CHGNetCalculator(UniversalPotential):
     """CHGNet universal potential (MPtrj-trained, PBE/PBE+U-like energies), relax or static."""
 
     name = package = "chgnet"
-    defaults: dict[str, Any] = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "0.3.0"}
+    defaults = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "0.3.0"}
     maker = staticmethod(_maker)
     predict = staticmethod(_predict)
 

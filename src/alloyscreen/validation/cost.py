@@ -57,7 +57,7 @@ import spglib
 from pymatgen.core import Lattice, Structure
 
 from alloyscreen.validation.qe_io import kpoint_grid
-from alloyscreen.validation.registry import get_calculator
+from alloyscreen.validation.vasp import VaspCalculator
 
 RY_EV = 13.605693122994  # eV per Rydberg
 FEATURES = ("intercept", "ln_atoms", "ln_kpoints", "ln_ecutwfc", "spin", "relax")
@@ -148,7 +148,7 @@ def _qe_features(structure: Structure, physics: dict[str, Any]) -> CostFeatures:
 
 def _vasp_features(structure: Structure, physics: dict[str, Any]) -> CostFeatures:
     """Features of a VASP calculation from the inputs atomate2 writes for it (ENCUT in eV -> Ry)."""
-    inputs = get_calculator("vasp").input_set(structure, physics)
+    inputs = VaspCalculator().input_set(structure, physics)
     incar = inputs.incar
     if inputs.kpoints is not None:
         kpts = tuple(int(n) for n in inputs.kpoints.kpts[0])

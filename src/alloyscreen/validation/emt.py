@@ -9,7 +9,7 @@ import ase
 from pymatgen.core import Structure
 
 from alloyscreen.validation.ase_runner import ase_retry, maker_options, run_ase_maker
-from alloyscreen.validation.base import check_elements, check_structure, split_settings
+from alloyscreen.validation.base import Calculator, check_elements, check_structure, split_settings
 
 EMT_ELEMENTS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O")
 # Elements EMT treats but gets wrong, with the evidence: a campaign stage refuses them unless its spec accepts them.
@@ -28,15 +28,15 @@ def _maker(mode: str, steps: int, fmax: float, optimizer: str):
     return EmtRelaxMaker(**maker_options(mode, {"steps": steps, "fmax": fmax, "optimizer": optimizer}))
 
 
-class EMTCalculator:
+class EMTCalculator(Calculator):
     """Effective-medium theory (ASE) for Al, Cu, Ag, Au, Ni, Pd, Pt and H, C, N, O adsorbates."""
 
     name = "emt"
     category = "cheap"
     cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
     known_limits = EMT_KNOWN_LIMITS
-    defaults: dict[str, Any] = {"fmax": 0.02, "steps": 500, "optimizer": "FIRE"}
-    run_defaults: dict[str, Any] = {}
+    defaults = {"fmax": 0.02, "steps": 500, "optimizer": "FIRE"}
+    run_defaults = {}
     retry = staticmethod(ase_retry)  # a relaxation stopped before its fmax runs again corrected
 
     def resolve(self, structure: Structure, settings: dict[str, Any], mode: str) -> tuple[dict, dict]:

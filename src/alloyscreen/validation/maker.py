@@ -26,6 +26,7 @@ from alloyscreen.validation.ase_runner import Retry, fixed_atoms
 from alloyscreen.validation.base import SettingsError, check_mode, structure_dict
 from alloyscreen.validation.physics import HOST_SPECIFIC
 from alloyscreen.validation.registry import get_calculator
+from alloyscreen.validation.vasp import VaspCalculator
 
 
 class ValidationOutput(BaseModel):
@@ -98,7 +99,7 @@ def _local(structure: Structure, calculator: str, settings: dict[str, Any] | Non
            parents: list[str] | tuple[str, ...], campaign_id: str | None):
     """:func:`prepare` for a calculation run in this process; the claim gets its provenance."""
     calc, physics, run, key, claim = prepare(structure, calculator, settings, mode)
-    if getattr(calc, "remote", False):
+    if calc.remote:
         raise SettingsError(
             f"calculator {calculator!r} runs only as a workflow: use ValidationMaker(calculator={calculator!r})"
         )
@@ -169,7 +170,7 @@ def validate(
         raw, reused = cache.run_once(key, compute, claim)
         if not rerun_failure(collection, raw, retries, history):
             return CalculationDocument.from_mongo(raw), reused
-        corrected = calc.retry(structure, physics, raw) if hasattr(calc, "retry") else None
+        corrected = calc.retry(structure, physics, raw)
 
 
 def validate_many(
@@ -200,7 +201,7 @@ def validate_many(
     keys = [key for _, _, _, key, _ in local]
 
     computed: list[str] = []
-    if local and mode == "static" and hasattr(local[0][0], "predict_batch"):
+    if local and mode == "static" and local[0][0].batched:
         cached, cache = stored_calculations(keys, collection.database), WorkCache(collection)
         todo = {key: (structure, claim) for structure, (_, _, _, key, claim) in zip(structures, local, strict=True)
                 if key not in cached}
@@ -259,7 +260,7 @@ def record_task(
     """Store an atomate2 VASP task document as the calculation ``key`` (``history``: earlier failed attempts)."""
     from alloyscreen.db.cache import WorkCache
 
-    calc = get_calculator(claim["calculator"])
+    calc = VaspCalculator()  # the one calculator that runs only as a workflow
     provenance = current_job_provenance(input_hash=key, parents=list(parents))
     full = {**claim, "provenance": provenance.model_dump()}
 
@@ -276,7 +277,7 @@ def vasp_flow(structure: Structure, physics: dict[str, Any], key: str, claim: di
               route: dict[str, str], candidate_id: str | None = None, parents: list[str] | None = None,
               history: dict[str, Any] | None = None) -> Flow:
     """Return the atomate2 VASP job(s) followed by the job recording their result, routed by ``route``."""
-    calc = get_calculator("vasp")
+    calc = VaspCalculator()
     vasp = calc.maker(physics).make(structure)
     record = record_task(vasp.output, key, claim, candidate_id, list(parents or []), history)
     flow = Flow([vasp, record], output=record.output, name=f"vasp {claim['formula']}")
@@ -295,7 +296,7 @@ def validation_job(
     A VASP failure is rerun (up to ``retries``) when the label is asked for again.
     """
     calc, physics, _, key, claim = prepare(structure, calculator, settings, mode)
-    if getattr(calc, "remote", False):
+    if calc.remote:
         from alloyscreen.db.cache import WorkCache
 
         history: dict[str, Any] = {}

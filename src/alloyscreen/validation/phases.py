@@ -39,7 +39,7 @@ from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.schemas.selection import SelectionOutcome
+from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.structures.prototypes import PROTOTYPES, ordered_phases
 from alloyscreen.validation.maker import call_here
 from alloyscreen.validation.references import ReferenceChoice
@@ -174,7 +174,7 @@ class StabilityMaker(MixingEnergyMaker):
         return super().make(structure, candidate_id, parents, structure_id, campaign_id)
 
     def compute(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
-                structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
+                structure_id: str | None = None, campaign_id: str | None = None) -> PropertyOutcome:
         """The mixing energy's outcome (:meth:`MixingEnergyMaker.compute`) carrying the derived label."""
         mixing = super().compute(structure, candidate_id, parents, structure_id, campaign_id)
         if mixing.value is None:

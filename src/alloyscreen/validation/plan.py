@@ -180,7 +180,7 @@ def _wall_hours(to_run: list[PlannedCalculation], label: MixingEnergyMaker) -> f
     from alloyscreen.validation.registry import get_calculator
 
     calc = get_calculator(label.validation.calculator)
-    if getattr(calc, "remote", False):
+    if calc.remote:
         return None
     if not to_run:
         return 0.0

@@ -48,6 +48,7 @@ from pymatgen.core import Structure
 from alloyscreen import progress, slurm
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.validation.base import (
+    Calculator,
     SettingsError,
     accounting,
     check_structure,
@@ -201,14 +202,14 @@ def pw_version(executable: str) -> str:
     return f"pw.x-{version or 'unknown'}"
 
 
-class QECalculator:
+class QECalculator(Calculator):
     """Quantum ESPRESSO pw.x, one species per element, one functional for all."""
 
     name = "qe"
     category = "dft"
     subprocess = True  # pw.x runs beside Python: several may run at once (:func:`concurrent_runs`)
     cell_atoms = (1, 64)  # atoms of automatic bulk cells (min, max): the smallest exact
-    defaults: dict[str, Any] = {
+    defaults = {
         "pseudo_dir": DEFAULT_PSEUDO_DIR, "functional": "PBE", "pseudopotentials": {},
         "ecutwfc": None, "ecutrho": None, "kspacing": 0.25, "kpts": None,
         "smearing": "mv", "degauss": 0.02, "spin": None, "magmoms": {},
@@ -216,7 +217,7 @@ class QECalculator:
         "nstep": 50, "forc_conv_thr": 1e-3, "etot_conv_thr": 1e-4, "press_conv_thr": 0.5,
         "max_corrections": 3, "input_data": {},
     }
-    run_defaults: dict[str, Any] = {"command": "pw.x", "n_mpi": 1, "n_threads": 1, "timeout_s": None,
+    run_defaults = {"command": "pw.x", "n_mpi": 1, "n_threads": 1, "timeout_s": None,
                                     "max_seconds": None}
 
     def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:

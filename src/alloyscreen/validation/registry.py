@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alloyscreen.validation.base import SettingsError
+from alloyscreen.validation.base import Calculator, SettingsError
 from alloyscreen.validation.chgnet import CHGNetCalculator
 from alloyscreen.validation.emt import EMTCalculator
 from alloyscreen.validation.qe import QECalculator
@@ -14,7 +14,7 @@ CALCULATORS = {
 }
 
 
-def get_calculator(name: str):
+def get_calculator(name: str) -> Calculator:
     """Return a calculator instance for ``name`` (emt, chgnet, qe, vasp, sevennet)."""
     try:
         return CALCULATORS[name]()
@@ -24,7 +24,7 @@ def get_calculator(name: str):
 
 def is_remote(name: str) -> bool:
     """True for a calculator that runs only as a workflow on a cluster (VASP), never in-process."""
-    return bool(getattr(get_calculator(name), "remote", False))
+    return get_calculator(name).remote
 
 
 def local_calculators() -> list[str]:
@@ -34,12 +34,12 @@ def local_calculators() -> list[str]:
 
 def universal_potentials() -> list[str]:
     """Calculators that are universal (pretrained, every element) potentials: the rankers of a campaign."""
-    return [name for name, calc in CALCULATORS.items() if getattr(calc, "universal", False)]
+    return [name for name, calc in CALCULATORS.items() if calc.universal]
 
 
 def known_limits(name: str, elements: list[str]) -> dict[str, str]:
     """The elements of ``elements`` that calculator ``name`` treats but is known to get wrong: element -> evidence."""
-    limits = getattr(get_calculator(name), "known_limits", {})
+    limits = get_calculator(name).known_limits
     return {element: limits[element] for element in elements if element in limits}
 
 

@@ -96,7 +96,7 @@ class SevenNetCalculator(UniversalPotential):
 
     name = "sevennet"
     package = "sevenn"
-    defaults: dict[str, Any] = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "7net-0"}
+    defaults = {"fmax": 0.05, "steps": 500, "optimizer": "FIRE", "model": "7net-0"}
     maker = staticmethod(_maker)
     predict = staticmethod(_predict)
 

@@ -30,7 +30,7 @@ from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.schemas.selection import SelectionOutcome
+from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import binding_position, choose_sites
@@ -112,7 +112,7 @@ def build_label(candidate_id, prop, value, unit, calculations: list[CalculationD
 def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
                           crystals: dict[str, dict[str, CalculationDocument]], candidate_id: str | None = None,
                           structure_id: str | None = None, *,
-                          reference_choice: ReferenceChoice) -> SelectionOutcome:
+                          reference_choice: ReferenceChoice) -> PropertyOutcome:
     """Store (once) the mixing energy label of a finished calculation; return its outcome.
 
     ``crystals``: element -> crystal -> finished reference calculation, of which
@@ -124,7 +124,7 @@ def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
     outcome = {"calculation_id": calculation.id, "structure_id": structure_id, "status": calculation.status,
                "reused": reused, "core_hours": float(calculation.core_hours or 0.0)}
     if calculation.status != "completed":
-        return SelectionOutcome(**outcome, error=calculation.error)
+        return PropertyOutcome(**outcome, error=calculation.error)
     try:
         references = {element: choose_reference(element, found) for element, found in crystals.items()}
         label = build_label(candidate_id, "mixing_energy_per_atom", mixing_energy_per_atom(calculation, references),
@@ -132,15 +132,15 @@ def mixing_energy_outcome(calculation: CalculationDocument, reused: bool,
                             {"references": {el: reference.summary() for el, reference in references.items()},
                              "reference_choice": reference_choice}, reference_choice)
     except AlloyscreenError as error:
-        return SelectionOutcome(**{**outcome, "status": "failed"}, error=str(error))
+        return PropertyOutcome(**{**outcome, "status": "failed"}, error=str(error))
     store_label(label)
-    return SelectionOutcome(**outcome, value=label.value, label_id=label.id)
+    return PropertyOutcome(**outcome, value=label.value, label_id=label.id)
 
 
 @job
 def mixing_energy_job(validated: ValidationOutput, references: dict[str, dict[str, ValidationOutput]],
                       structure_id: str | None = None,
-                      reference_choice: ReferenceChoice = "search") -> SelectionOutcome:
+                      reference_choice: ReferenceChoice = "search") -> PropertyOutcome:
     """Label a validated structure from its finished reference jobs (:func:`mixing_energy_outcome`).
 
     ``reference_choice`` defaults to ``search``: what workflows submitted before the choice existed did.
@@ -154,7 +154,7 @@ def mixing_energy_job(validated: ValidationOutput, references: dict[str, dict[st
 @job
 def label_here(label: MixingEnergyMaker, structure: Structure, candidate_id: str | None = None,
                parents: list[str] | None = None, structure_id: str | None = None,
-               campaign_id: str | None = None) -> SelectionOutcome:
+               campaign_id: str | None = None) -> PropertyOutcome:
     """Compute (or reuse) the calculations of ``label`` for ``structure`` in this job; return the outcome."""
     return label.compute(structure, candidate_id, list(parents or []), structure_id, campaign_id)
 
@@ -237,7 +237,7 @@ class MixingEnergyMaker(Maker):
         return Flow([*jobs.values(), label], output=label.output, name=name)
 
     def compute(self, structure: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
-                structure_id: str | None = None, campaign_id: str | None = None) -> SelectionOutcome:
+                structure_id: str | None = None, campaign_id: str | None = None) -> PropertyOutcome:
         """The body of the job :meth:`make` returns for a calculator that runs here.
 
         Those stored already (the references, mostly) are read in one query;
@@ -302,7 +302,7 @@ def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean
 
 
 def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
-                      covered: list[ValidationOutput], structure_id: str | None = None) -> SelectionOutcome:
+                      covered: list[ValidationOutput], structure_id: str | None = None) -> PropertyOutcome:
     """Store the dG_H label of finished calculations (:func:`delta_g_h_label`); return its outcome.
 
     Core-hours: the clean slab and the H calculations (H2 is shared by every
@@ -316,17 +316,17 @@ def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: 
         label = delta_g_h_label(clean.candidate_id, sites, clean.calculation, h2.calculation,
                                 [c.calculation for c in covered])
     except AlloyscreenError as error:
-        return SelectionOutcome(**outcome, status="failed", error=str(error))
+        return PropertyOutcome(**outcome, status="failed", error=str(error))
     if label.value is None:
         errors = sorted({c.calculation.error or "?" for c in covered})
-        return SelectionOutcome(**outcome, status="failed", label_id=label.id,
+        return PropertyOutcome(**outcome, status="failed", label_id=label.id,
                                 error=f"all {len(sites)} H calculations failed: {'; '.join(errors)}")
-    return SelectionOutcome(**outcome, status="completed", value=label.value, label_id=label.id)
+    return PropertyOutcome(**outcome, status="completed", value=label.value, label_id=label.id)
 
 
 @job
 def hydrogen_label_job(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
-                       covered: list[ValidationOutput], structure_id: str | None = None) -> SelectionOutcome:
+                       covered: list[ValidationOutput], structure_id: str | None = None) -> PropertyOutcome:
     """Label a slab with dG_H from its finished calculation jobs (:func:`delta_g_h_outcome`)."""
     return delta_g_h_outcome(sites, clean, h2, covered, structure_id)
 

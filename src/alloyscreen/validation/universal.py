@@ -15,19 +15,19 @@ from typing import Any
 from pymatgen.core import Structure
 
 from alloyscreen.validation.ase_runner import ase_retry, run_ase_maker, run_static_batch
-from alloyscreen.validation.base import check_structure, split_settings
+from alloyscreen.validation.base import Calculator, check_structure, split_settings
 
 
-class UniversalPotential:
+class UniversalPotential(Calculator):
     """A pretrained potential (MPtrj-like PBE/PBE+U energies): relax or static, no starting magnetic moments."""
 
     name = ""
     package = ""
-    category = "cheap"
     universal = True
+    batched = True
     cell_atoms = (32, 256)  # atoms of automatic bulk cells (min, max): SQS of 32+
-    defaults: dict[str, Any] = {}
-    run_defaults: dict[str, Any] = {}
+    defaults = {}
+    run_defaults = {}
     retry = staticmethod(ase_retry)  # a relaxation stopped before its fmax runs again corrected
 
     @staticmethod

@@ -17,7 +17,7 @@ from typing import Any
 
 from pymatgen.core import Structure
 
-from alloyscreen.validation.base import accounting, check_structure, result_fields, split_settings
+from alloyscreen.validation.base import Calculator, accounting, check_structure, result_fields, split_settings
 
 KBAR_TO_GPA = 0.1
 RELAX_IBRION = (1, 2, 3)
@@ -94,15 +94,15 @@ def custodian_corrections(task) -> list[dict[str, Any]]:
     return corrections
 
 
-class VaspCalculator:
+class VaspCalculator(Calculator):
     """MP GGA(+U) input sets through atomate2; ``double_relax`` runs atomate2's double relaxation."""
 
     name = "vasp"
     category = "dft"
     cell_atoms = (1, 64)  # atoms of automatic bulk cells (min, max): the smallest exact
     remote = True
-    defaults: dict[str, Any] = {"double_relax": False, "incar": {}, "kpoints": {}}
-    run_defaults: dict[str, Any] = {}
+    defaults = {"double_relax": False, "incar": {}, "kpoints": {}}
+    run_defaults = {}
 
     def resolve_pool(self, elements: list[str], settings: dict[str, Any]) -> dict[str, Any]:
         """Check the settings; MP input sets fix ENCUT and POTCARs for every element already."""
