@@ -20,19 +20,23 @@ the result; ``outside_fraction_db`` counts those outside. ``phases_s`` splits
 calculator time inside it; indented names are parts of the one above); the
 remainder is jobflow's bookkeeping and whatever is not listed. The label
 jobs' calculations run inline instead of on the one-thread pool of
-``MixingEnergyMaker.run``, so that they are timed (and profiled) in this thread.
+``MixingEnergyMaker.compute``, so that they are timed (and profiled) in this thread.
 
-    python benchmarks/campaign_overhead.py [--spec FILE.yaml] [--profile] [--profile-out FILE.prof]
+    python benchmarks/campaign_overhead.py [--spec FILE.yaml] [--profile] [--profile-out FILE.prof] [--quick]
 
 Prints one JSON object. ``--profile`` runs under cProfile with a clock that
 stops while a calculator runs (the profile holds only the time outside the
 calculations) and prints its top 30 functions by cumulative time to stderr.
-Goal: ``outside_fraction`` at most 0.2.
+Goal: ``outside_fraction`` at most 0.2. ``--quick`` (a check of the script, not a
+figure): ``QUICK_SPEC``, Cu-Ni-Pd binaries (9 candidates), 5 random picks, one UCB
+batch of 2, one 8-atom SQS confirmation. The wrapped functions are put back when the
+campaign has run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import functools
 import importlib
@@ -42,6 +46,7 @@ import pstats
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -66,10 +71,21 @@ SPEC: dict[str, Any] = {
                {"name": "emt-sqs", "calculator": "emt", "max_validations": 2,
                 "structure": {"method": "sqs", "supercell": [2, 2, 2], "iterations": 2000}}],
 }
+QUICK_SPEC: dict[str, Any] = {
+    **SPEC, "name": "campaign-overhead-quick",
+    "candidates": {"elements": ["Cu", "Ni", "Pd"], "n_components": 2, "sampling": {"kind": "grid", "step": 0.25},
+                   "prototype": "fcc"},
+    "initial_random": 5, "acquisition": {"batch_size": 2, "strategy": "ucb"},
+    "stopping": {"max_rounds": 2, "patience": 2, "top_k": 2},
+    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 7,
+                "structure": {"method": "random", "supercell": [1, 1, 1]}},
+               {"name": "emt-sqs", "calculator": "emt", "max_validations": 1,
+                "structure": {"method": "sqs", "supercell": [2, 1, 1], "iterations": 200}}],
+}
 # (module, object, attribute, phase); a phase starting with spaces is a part of the phase above it.
 PHASES = [
     ("alloyscreen.campaign.flow", None, "candidate_structure", "structure generation + store"),
-    ("alloyscreen.validation.targets", "MixingEnergyMaker", "run", "label (references, calculation, documents)"),
+    ("alloyscreen.validation.targets", "MixingEnergyMaker", "compute", "label (references, calculation, documents)"),
     ("alloyscreen.validation.targets", None, "validate", "  validate() (prepare, cache, calculation document)"),
     ("alloyscreen.campaign.flow", None, "conclude_label", "conclude label (store outcome)"),
     ("alloyscreen.campaign.flow", None, "plan_round", "plan round"),
@@ -141,25 +157,43 @@ class InlineExecutor:
         return future
 
 
-def instrument(clock: Clock) -> dict[str, float]:
-    """Wrap the calculator and the phase functions; return the phases' seconds outside calculators, as they run."""
-    EMTCalculator.run = clock.wrap(EMTCalculator.run)
-    targets.ThreadPoolExecutor = InlineExecutor
-    seconds = {name: 0.0 for *_, name in PHASES}
-    for module_name, owner_name, attribute, name in PHASES:
-        module = importlib.import_module(module_name)
-        owner = getattr(module, owner_name) if owner_name else module
-        function = getattr(owner, attribute)
+@contextlib.contextmanager
+def instrumented(clock: Clock) -> Iterator[dict[str, float]]:
+    """Wrap the calculator and the phase functions; yield the phases' seconds outside calculators, as they run.
 
-        def timed(*args, _function=function, _name=name, **kwargs):
-            start = clock.outside()
-            try:
-                return _function(*args, **kwargs)
-            finally:
-                seconds[_name] += clock.outside() - start
+    Every wrapped attribute is put back on leaving.
+    """
+    missing = object()
+    saved: list[tuple[Any, str, Any]] = []
 
-        setattr(owner, attribute, functools.wraps(function)(timed))
-    return seconds
+    def patch(owner: Any, attribute: str, value: Any) -> None:
+        saved.append((owner, attribute, vars(owner).get(attribute, missing)))
+        setattr(owner, attribute, value)
+
+    try:
+        patch(EMTCalculator, "run", clock.wrap(EMTCalculator.run))
+        patch(targets, "ThreadPoolExecutor", InlineExecutor)
+        seconds = {name: 0.0 for *_, name in PHASES}
+        for module_name, owner_name, attribute, name in PHASES:
+            module = importlib.import_module(module_name)
+            owner = getattr(module, owner_name) if owner_name else module
+            function = getattr(owner, attribute)
+
+            def timed(*args, _function=function, _name=name, **kwargs):
+                start = clock.outside()
+                try:
+                    return _function(*args, **kwargs)
+                finally:
+                    seconds[_name] += clock.outside() - start
+
+            patch(owner, attribute, functools.wraps(function)(timed))
+        yield seconds
+    finally:
+        for owner, attribute, original in reversed(saved):
+            if original is missing:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
 
 
 def profile_report(profiler: cProfile.Profile, out: str | None) -> None:
@@ -177,13 +211,13 @@ def main() -> None:
     parser.add_argument("--spec", type=Path, help="campaign spec (yaml); default: the script's SPEC")
     parser.add_argument("--profile", action="store_true", help="run under cProfile; top 30 cumulative to stderr")
     parser.add_argument("--profile-out", help="with --profile: also dump the pstats file here")
+    parser.add_argument("--quick", action="store_true", help="QUICK_SPEC: 9 candidates, 8 EMT labels (unless --spec)")
     args = parser.parse_args()
-    spec = load_spec(args.spec or SPEC)
+    spec = load_spec(args.spec or (QUICK_SPEC if args.quick else SPEC))
 
     clock = Clock()
-    phases = instrument(clock)
     profiler = cProfile.Profile(clock.outside) if args.profile else None
-    with scratch_database("overhead") as data_dir:
+    with instrumented(clock) as phases, scratch_database("overhead") as data_dir:
         start = time.perf_counter()
         database = get_database()
         db_start = time.perf_counter() - start

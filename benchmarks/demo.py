@@ -15,7 +15,11 @@ whole space, of the candidate the expensive stage found best, and
 one of that many best-predicted candidates, ``(N + 1) / (rank + 1)``, against
 ``expensive_calls``, the expensive stage's labels. A proxy, stated as one.
 
-    python benchmarks/demo.py [--spec flows/demo.yaml]
+    python benchmarks/demo.py [--spec flows/demo.yaml] [--quick]
+
+``--quick`` (a check of the script, not a figure): the spec shrunk by :func:`quick_spec`
+(Al-Au-Cu binaries and the ternary on a 1/4 grid, 4-atom cells, 2 rounds; every stage
+and the SevenNet ranker still run, pw.x on one candidate at low cutoffs).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
 from scratch import scratch_database
 
 from alloyscreen.campaign.results import campaign_status, top_candidates
@@ -49,15 +54,37 @@ def expensive_rank(campaign_id: str, stage: str, database) -> dict:
             "best_predicted_rank": ranks.get(best["candidate_id"]), "screened_top": SCREEN_TOP}
 
 
+def quick_spec(path: str) -> dict:
+    """The spec at ``path`` shrunk to minutes: 3 elements, binaries and ternary, 1/4 grid, tiny budgets, cheap pw.x."""
+    data = yaml.safe_load(Path(path).read_text())
+    data.update({"name": f"{data['name']}-quick", "initial_random": 5, "confirm_top": 1,
+                 "acquisition": {**data.get("acquisition", {}), "batch_size": 2},
+                 "stopping": {"max_rounds": 2, "patience": 2, "top_k": 2}})
+    data["candidates"].update({"elements": data["candidates"]["elements"][:3], "n_components": [2, 3],
+                               "sampling": {"kind": "grid", "step": 0.25}})
+    if "ranker" in data:
+        data["ranker"]["structure"] = {"method": "random", "supercell": [1, 1, 1]}
+    for stage, budget in zip(data["stages"], (7, 2, 1), strict=False):
+        stage.update({"max_validations": budget, "structure": {"method": "random", "supercell": [1, 1, 1]}})
+        if stage["calculator"] == "qe":
+            stage["settings"] = {**stage.get("settings", {}), "ecutwfc": 20, "ecutrho": 160, "kspacing": 0.8}
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(ROOT / "flows" / "demo.yaml"))
+    parser.add_argument("--quick", action="store_true", help="the spec shrunk to 3 elements, a 1/4 grid, 2 rounds")
     args = parser.parse_args()
-    spec = load_spec(args.spec)
-    with scratch_database("demo"):
+    with scratch_database("demo") as data_dir:
+        path = args.spec
+        if args.quick:
+            path = str(data_dir / "quick.yaml")
+            Path(path).write_text(yaml.safe_dump(quick_spec(args.spec)))
+        spec = load_spec(path)
         server.start()
         started = time.perf_counter()
-        command = [str(Path(sys.executable).with_name("alloyscreen")), "run", "--quiet", args.spec]
+        command = [str(Path(sys.executable).with_name("alloyscreen")), "run", "--quiet", path]
         run = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - started
         if run.returncode != 0:

@@ -24,8 +24,14 @@ mean), the discovery acceleration factor vs random (random's mean calls / the
 strategy's) at the target and on the way (1, k/2 found), the final surrogate MAE,
 and the ground truth's provenance.
 
-    python benchmarks/discovery.py [--seeds 10] [--batch 10] [--n-init 10] [--features both]
+    python benchmarks/discovery.py [--seeds 10] [--batch 10] [--n-init 10] [--features both] [--limit N]
     python benchmarks/discovery.py --fidelities [--seeds 10] [--share 0.5]
+
+``--quick`` (a check of the script, not a figure): everything in a throwaway data
+directory (embedded database and ``.npz`` caches removed afterwards), one seed,
+batch 2, 5 initial labels, top-2. The EMT ground truth is built there from scratch
+for its first 12 compositions (``--limit``); with ``--fidelities``, the two-fidelity
+table of ``QUICK_FIDELITY_SPACE`` (Al, Cu, Ni, Pd binaries; 18 compositions; CHGNet runs).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 from emt_ground_truth import TARGET, load_or_build
 from fidelity_table import fidelity_table
 from scipy.stats import spearmanr
+from scratch import scratch_database
 from threadpoolctl import threadpool_limits
 
 from alloyscreen.descriptors import Compositions, featurize
@@ -51,6 +58,10 @@ ELEMENTS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
 FIDELITY_SPACE = {"elements": ELEMENTS, "n_components": [2, 4], "sampling": {"kind": "grid", "step": 0.125},
                   "prototype": "fcc"}
 FIDELITIES = {"emt": ("emt", "vc-relax"), "chgnet_static": ("chgnet", "static"), "chgnet": ("chgnet", "vc-relax")}
+# --quick: binaries of 4 elements (18 compositions, 9 without Al), the EMT ground truth's first 12, small campaigns
+QUICK_FIDELITY_SPACE = {"elements": ["Al", "Cu", "Ni", "Pd"], "n_components": 2,
+                        "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"}
+QUICK = {"seeds": 1, "batch": 2, "n_init": 5, "top_k": 2, "limit": 12, "ladder_cheap_calls": 4}
 
 
 def descriptors(elements: list[str], fractions: np.ndarray, features: str) -> np.ndarray:
@@ -64,10 +75,10 @@ def descriptors(elements: list[str], fractions: np.ndarray, features: str) -> np
     return np.column_stack(blocks)
 
 
-def emt_problem(features: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Return (X, y, provenance) of the EMT ground truth with descriptors ``features``."""
+def emt_problem(features: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Return (X, y, provenance) of the EMT ground truth (its first ``limit`` compositions) with ``features``."""
     start = time.perf_counter()
-    arrays, provenance = load_or_build()
+    arrays, provenance = load_or_build(limit)
     keep = np.isfinite(arrays["y"])
     elements = [str(e) for e in arrays["elements"]]
     provenance.update(n_dropped_failed=int((~keep).sum()), target=TARGET,
@@ -86,21 +97,24 @@ def bootstrap_mean_interval(values: np.ndarray, seed: int = 0, n: int = 10_000) 
     return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
 
 
-def fidelity_problems(features: str) -> tuple[dict[str, TwoFidelityProblem], dict]:
-    """The two-fidelity problems (with Al, without Al) and the ground truth's description."""
+def fidelity_problems(features: str, space: dict | None = None) -> tuple[dict[str, TwoFidelityProblem], dict]:
+    """The two-fidelity problems (with Al, without Al) of ``space`` (default: ``FIDELITY_SPACE``) and their source."""
+    space = space or FIDELITY_SPACE
+    elements = space["elements"]
+    stem = "two_fidelity_discovery" if space == FIDELITY_SPACE else "two_fidelity_discovery_small"
     with threadpool_limits(1):
-        table = fidelity_table(FIDELITY_SPACE, FIDELITIES, "two_fidelity_discovery")
+        table = fidelity_table(space, FIDELITIES, stem)
     ok = np.all([np.isfinite(table[name]) for name in FIDELITIES], axis=0)
     hours = {name: float(np.nanmedian(table[f"{name}_core_hours"])) for name in FIDELITIES}
-    without_al = table["fractions"][:, ELEMENTS.index("Al")] == 0
+    without_al = table["fractions"][:, elements.index("Al")] == 0
     problems = {}
-    for space, rows in (("with_al", ok), ("without_al", ok & without_al)):
-        problems[space] = TwoFidelityProblem(
-            descriptors(ELEMENTS, table["fractions"][rows], features), table["emt"][rows], table["chgnet"][rows],
+    for name, rows in (("with_al", ok), ("without_al", ok & without_al)):
+        problems[name] = TwoFidelityProblem(
+            descriptors(elements, table["fractions"][rows], features), table["emt"][rows], table["chgnet"][rows],
             hours["emt"], hours["chgnet"], table["chgnet_static"][rows], hours["chgnet_static"])
-    spearman = {space: round(float(spearmanr(p.cheap, p.expensive).statistic), 3) for space, p in problems.items()}
+    spearman = {name: round(float(spearmanr(p.cheap, p.expensive).statistic), 3) for name, p in problems.items()}
     return problems, {
-        "space": FIDELITY_SPACE, "cells": "8-atom random solid solutions (2x1x1 fcc cells, seed 0), Vegard lattice",
+        "space": space, "cells": "8-atom random solid solutions (2x1x1 fcc cells, seed 0), Vegard lattice",
         "cheap": "EMT mixing energy (eV/atom), vc-relaxed", "expensive": "CHGNet mixing energy (eV/atom), vc-relaxed",
         "ranker": "CHGNet static mixing energy of the unrelaxed cell, a line fitted on the expensive labels",
         "core_hours_per_calculation_median": hours, "n_failed_dropped": int((~ok).sum()),
@@ -109,7 +123,7 @@ def fidelity_problems(features: str) -> tuple[dict[str, TwoFidelityProblem], dic
 
 def run_fidelities(args) -> None:
     """Print the two-fidelity benchmark's JSON."""
-    problems, provenance = fidelity_problems(args.features)
+    problems, provenance = fidelity_problems(args.features, QUICK_FIDELITY_SPACE if args.quick else None)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results = {}
     for space, problem in problems.items():
@@ -155,11 +169,24 @@ def main() -> None:
     source.add_argument("--fidelities", action="store_true", help="the two-fidelity benchmark (EMT, CHGNet)")
     parser.add_argument("--share", type=float, default=0.5, help="multi: core-hour share of the expensive fidelity")
     parser.add_argument("--ladder-cheap-calls", type=int, default=200, help="ladder: cheap labels before checks")
+    parser.add_argument("--limit", type=int, help="EMT ground truth: its first N compositions only")
+    parser.add_argument("--quick", action="store_true",
+                        help="throwaway data dir, ground truth built there (12 compositions), 1 seed, small batches")
     args = parser.parse_args()
+    if args.quick:
+        parser.set_defaults(**QUICK)  # what is given explicitly still counts
+        args = parser.parse_args()
+        with scratch_database("discovery"):
+            run(args)
+    else:
+        run(args)
+
+
+def run(args) -> None:
+    """Print the benchmark's JSON (the two-fidelity one with ``--fidelities``)."""
     if args.fidelities:
         run_fidelities(args)
         return
-
     if args.ground_truth:
         data = np.load(args.ground_truth)
         X, y, provenance = data["X"], data["y"], {"file": args.ground_truth}
@@ -167,7 +194,7 @@ def main() -> None:
         _, X, y = synthetic_alloy_space()
         provenance = {"synthetic": "synthetic_alloy_space(n_elements=7, parts=8, seed=0)"}
     else:
-        X, y, provenance = emt_problem(args.features)
+        X, y, provenance = emt_problem(args.features, args.limit)
     objective = Objective("y", args.direction)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     traces, timings = [], {}

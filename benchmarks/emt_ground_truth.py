@@ -14,13 +14,19 @@ calculator settings, code version), so the benchmark itself loads in millisecond
 
 BLAS is limited to one thread in the workers: the cell filter's 3x3 matrix
 exponentials run about 20x slower with multi-threaded BLAS on a loaded 2-core machine.
+With ``--processes 1`` the compositions are labelled in this process, without a pool.
 
-    python benchmarks/emt_ground_truth.py [--processes 2] [--rebuild] [--limit N]
+    python benchmarks/emt_ground_truth.py [--processes 2] [--rebuild] [--limit N] [--quick]
+
+``--quick`` (a check of the script, not a figure): the first ``--limit`` (default 6)
+compositions in this process, built from scratch in a throwaway data directory
+(embedded database and ``.npz`` removed afterwards).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import sys
@@ -30,6 +36,8 @@ from typing import Any
 
 import ase
 import numpy as np
+from scratch import scratch_database
+from threadpoolctl import threadpool_limits
 
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.hashing import content_hash
@@ -40,6 +48,7 @@ SPACE = {"elements": ELEMENTS, "n_components": [2, 4], "sampling": {"kind": "gri
 STRUCTURE = {"method": "random_solid_solution", "prototype": "fcc", "supercell": [2, 2, 2], "seed": 0}
 CALCULATION = {"calculator": "emt", "mode": "vc-relax", "settings": {"fmax": 0.05, "steps": 300, "optimizer": "FIRE"}}
 TARGET = "mixing_energy_per_atom (eV/atom), minimised"
+QUICK_LIMIT = 6
 
 
 def recipe(limit: int | None = None) -> dict[str, Any]:
@@ -62,8 +71,6 @@ def space_fractions(limit: int | None = None) -> np.ndarray:
 
 
 def _init_worker() -> None:
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)
 
 
@@ -85,28 +92,36 @@ def _label(task: tuple[int, np.ndarray, dict[str, float]]) -> dict[str, Any]:
 
 
 def build(limit: int | None = None, processes: int = 2, progress: bool = True) -> dict[str, Any]:
-    """Compute (or reuse from the calculation cache) every label; return the ground-truth arrays and provenance."""
+    """Compute (or reuse from the calculation cache) every label; return the ground-truth arrays and provenance.
+
+    ``processes`` 1: every label in this process, without a pool.
+    """
     from alloyscreen.validation.references import elemental_references
 
     start = time.perf_counter()
-    _init_worker()
-    references = elemental_references(ELEMENTS, CALCULATION["calculator"], CALCULATION["settings"])
-    mu = {e: float(ref.calculation.energy_per_atom) for e, ref in references.items()}
-    fractions = space_fractions(limit)
-    n = len(fractions)
-    y = np.full(n, np.nan)
-    converged = np.zeros(n, dtype=bool)
-    steps = np.zeros(n, dtype=int)
-    reused = 0
-    tasks = [(i, fractions[i], mu) for i in range(n)]
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, initializer=_init_worker) as pool:
-        for done, result in enumerate(pool.imap_unordered(_label, tasks, chunksize=8), start=1):
-            i = result["index"]
-            y[i], converged[i], steps[i] = result["y"], result["converged"], result["steps"]
-            reused += result["reused"]
-            if progress and (done % 100 == 0 or done == n):
-                print(f"  {done}/{n} labelled, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    with threadpool_limits(1):
+        references = elemental_references(ELEMENTS, CALCULATION["calculator"], CALCULATION["settings"])
+        mu = {e: float(ref.calculation.energy_per_atom) for e, ref in references.items()}
+        fractions = space_fractions(limit)
+        n = len(fractions)
+        y = np.full(n, np.nan)
+        converged = np.zeros(n, dtype=bool)
+        steps = np.zeros(n, dtype=int)
+        reused = 0
+        tasks = [(i, fractions[i], mu) for i in range(n)]
+        with contextlib.ExitStack() as stack:
+            if processes == 1:
+                results = map(_label, tasks)
+            else:
+                pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(processes,
+                                                                                     initializer=_init_worker))
+                results = pool.imap_unordered(_label, tasks, chunksize=8)
+            for done, result in enumerate(results, start=1):
+                i = result["index"]
+                y[i], converged[i], steps[i] = result["y"], result["converged"], result["steps"]
+                reused += result["reused"]
+                if progress and (done % 100 == 0 or done == n):
+                    print(f"  {done}/{n} labelled, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return {
         "elements": np.array(ELEMENTS), "fractions": fractions, "y": y, "converged": converged,
         "n_ionic_steps": steps, "reference_energy_per_atom": np.array([mu[e] for e in ELEMENTS]),
@@ -114,8 +129,9 @@ def build(limit: int | None = None, processes: int = 2, progress: bool = True) -
             **recipe(limit), "n": n, "n_failed": int(np.isnan(y).sum()), "n_unconverged": int((~converged).sum()),
             "calculations_reused_from_cache": reused, "processes": processes,
             "build_wall_s": round(time.perf_counter() - start, 1),
-            "reference_calculation_ids": {e: references[e].id for e in ELEMENTS},
-            "path": "alloyscreen.validation.maker.validate (MongoDB calculations cache), multiprocessing pool",
+            "reference_calculation_ids": {e: references[e].calculation.id for e in ELEMENTS},
+            "path": "alloyscreen.validation.maker.validate (MongoDB calculations cache), "
+                    + ("in this process" if processes == 1 else "multiprocessing pool"),
         }),
     }
 
@@ -139,13 +155,9 @@ def load_or_build(limit: int | None = None, processes: int = 2, rebuild: bool = 
     return arrays, provenance
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--rebuild", action="store_true", help="ignore the .npz (calculations still come cached)")
-    parser.add_argument("--limit", type=int, help="only the first N compositions (timing runs)")
-    args = parser.parse_args()
-    arrays, provenance = load_or_build(args.limit, args.processes, args.rebuild)
+def report(limit: int | None, processes: int, rebuild: bool) -> dict[str, Any]:
+    """The script's JSON object: the ground truth's provenance, its ten lowest and its range."""
+    arrays, provenance = load_or_build(limit, processes, rebuild)
     y = arrays["y"]
     order = np.argsort(y)[:10]
     provenance["top10"] = [
@@ -153,7 +165,23 @@ def main() -> None:
          "mixing_energy_ev_atom": round(float(y[i]), 4)} for i in order
     ]
     provenance["y_range"] = [float(np.nanmin(y)), float(np.nanmax(y))]
-    print(json.dumps(provenance, indent=2))
+    return provenance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rebuild", action="store_true", help="ignore the .npz (calculations still come cached)")
+    parser.add_argument("--limit", type=int, help="only the first N compositions (timing runs)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"first --limit (default {QUICK_LIMIT}) compositions, one process, throwaway data dir")
+    args = parser.parse_args()
+    if args.quick:
+        with scratch_database("emt_ground_truth"):
+            result = report(args.limit or QUICK_LIMIT, 1, args.rebuild)
+    else:
+        result = report(args.limit, args.processes, args.rebuild)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ named by the content hash of the recipe.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def fidelity_table(space: dict, fidelities: dict[str, tuple[str, str]], stem: st
         fractions = np.concatenate([chunk.fractions for chunk in CandidateSpace(space).iter_chunks()])
         table = {}
         for name, (calculator, mode) in fidelities.items():
-            table[name], table[f"{name}_core_hours"] = _mixing_energies(space["elements"], fractions, calculator, mode)
+            with contextlib.redirect_stdout(sys.stderr):  # CHGNet's banners: a script's stdout carries its JSON only
+                table[name], table[f"{name}_core_hours"] = _mixing_energies(space["elements"], fractions, calculator,
+                                                                            mode)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, fractions=fractions, **table)
     with np.load(path) as stored:

@@ -10,18 +10,24 @@ and the energy above the hull of the pool's ordered L1_2, L1_0 and B2 phases
 batches by Pareto front. Runs on the embedded database in a fresh data
 directory under /tmp, so every calculation is a first run.
 
-    python benchmarks/her_stability_front.py [--budget 24]
+    python benchmarks/her_stability_front.py [--budget 24] [--quick]
 
 Prints one JSON object: the validated Pareto front (formula, dG_H, E_hull),
 the front sizes of the random round and of the whole campaign, the
 Spearman correlation of the two labels over the validated candidates, wall time
 and core-hours (the stage's spent budget).
+
+``--quick`` (a check of the script, not a figure): Pt-Pd and Pt-Cu binaries on a 1/4 grid
+(6 candidates), 5 random picks then one UCB pick (6 validations), a 2x2, 3-layer slab
+with one site; CHGNet runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -39,8 +45,8 @@ from alloyscreen.db.client import get_database
 FLOW = Path(__file__).resolve().parents[1] / "flows" / "ptpd_her_stability.yaml"
 
 
-def shrunk_spec(budget: int) -> dict:
-    """The shipped HER + stability spec, shrunk to a CHGNet-only campaign that runs here."""
+def shrunk_spec(budget: int, quick: bool = False) -> dict:
+    """The shipped HER + stability spec, shrunk to a CHGNet-only campaign that runs here (``quick``: 6 candidates)."""
     data = yaml.safe_load(FLOW.read_text())
     data.update({"name": "ptpd-her-stability-small", "initial_random": 8, "confirm_top": 0,
                  "acquisition": {"strategy": "ucb", "batch_size": 4, "diversity": "maxmin"},
@@ -53,6 +59,13 @@ def shrunk_spec(budget: int) -> dict:
     stage.update({"max_validations": budget, "structure": {"method": "random", "supercell": [2, 1, 1]},
                   "slab": {"size": [2, 2], "layers": 4, "fixed_layers": 2, "vacuum": 10.0, "max_sites": 2}})
     data["stages"] = [stage]
+    if quick:
+        data.update({"name": "ptpd-her-stability-quick", "initial_random": 5,
+                     "acquisition": {"strategy": "ucb", "batch_size": 1, "diversity": "maxmin"},
+                     "stopping": {"max_rounds": 2, "patience": 2, "top_k": 2}})
+        data["candidates"].update({"elements": ["Pt", "Pd", "Cu"], "n_components": 2,
+                                   "sampling": {"kind": "grid", "step": 0.25}})
+        stage["slab"].update({"layers": 3, "fixed_layers": 1, "max_sites": 1})
     return data
 
 
@@ -86,12 +99,17 @@ def front(spec, database) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=24, help="CHGNet validations")
+    parser.add_argument("--quick", action="store_true", help="6 candidates, 6 validations, a small slab")
     args = parser.parse_args()
-    spec = load_spec(shrunk_spec(args.budget))
+    if args.quick:
+        parser.set_defaults(budget=6)  # what is given explicitly still counts
+        args = parser.parse_args()
+    spec = load_spec(shrunk_spec(args.budget, args.quick))
     with scratch_database("her_front"):
         database = get_database()
         start = time.perf_counter()
-        run_campaign(spec)
+        with contextlib.redirect_stdout(sys.stderr):  # CHGNet's banners: stdout carries the JSON only
+            run_campaign(spec)
         wall = time.perf_counter() - start
         stage = campaign_status(database, spec.campaign_id)["stages"][0]
         result = {"benchmark": "her_stability_front", "campaign": spec.name,

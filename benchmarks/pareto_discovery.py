@@ -12,7 +12,11 @@ Prints JSON: the true Pareto front (size, members), and for each strategy the or
 calls needed to label 90 % of it (mean, bootstrap 95 % interval of the mean, per seed),
 the acceleration factor vs random (random's mean calls / the strategy's) and wall time.
 
-    python benchmarks/pareto_discovery.py [--seeds 10] [--batch 10] [--n-init 10]
+    python benchmarks/pareto_discovery.py [--seeds 10] [--batch 10] [--n-init 10] [--limit N] [--quick]
+
+``--quick`` (a check of the script, not a figure): as ``discovery.py --quick``, the EMT
+ground truth of the first 12 compositions built in a throwaway data directory, one
+seed, batch 2, 5 initial labels.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import json
 import time
 
 import numpy as np
-from discovery import bootstrap_mean_interval, emt_problem
+from discovery import QUICK, bootstrap_mean_interval, emt_problem
 from emt_ground_truth import ELEMENTS
+from scratch import scratch_database
 
 from alloyscreen.descriptors import Compositions
 from alloyscreen.descriptors.properties import composition_properties
@@ -41,11 +46,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--n-init", type=int, default=10)
     parser.add_argument("--diversity", default="maxmin", choices=["maxmin", "kmeans", "none"])
+    parser.add_argument("--limit", type=int, help="EMT ground truth: its first N compositions only")
+    parser.add_argument("--quick", action="store_true",
+                        help="throwaway data dir, ground truth built there (12 compositions), 1 seed, small batches")
     args = parser.parse_args()
+    if args.quick:
+        parser.set_defaults(**{key: QUICK[key] for key in ("seeds", "batch", "n_init", "limit")})
+        args = parser.parse_args()
+        with scratch_database("pareto_discovery"):
+            run(args)
+    else:
+        run(args)
 
+
+def run(args) -> None:
+    """Print the benchmark's JSON."""
     start = time.perf_counter()
-    X, y, provenance = emt_problem("both")
-    fractions, _, _ = emt_problem("fractions")
+    X, y, provenance = emt_problem("both", args.limit)
+    fractions, _, _ = emt_problem("fractions", args.limit)
     cost = composition_properties(["cost"], Compositions.from_dense(ELEMENTS, fractions))[:, 0]
     front = np.flatnonzero(pareto_fronts(np.column_stack([-y, -cost])) == 0)
     seeds = range(args.first_seed, args.first_seed + args.seeds)

@@ -19,7 +19,10 @@ which pairs the single-phase window of Troparevsky et al. (Phys. Rev. X 5,
 011041, 2015; ``[-T·k_B·ln 2, 37 meV/atom]`` for an equiatomic pair, T given)
 accepts.
 
-    python benchmarks/phases.py [--calculators emt chgnet] [--temperature 1000]
+    python benchmarks/phases.py [--calculators emt chgnet] [--temperature 1000] [--quick]
+
+``--quick`` (a check of the script, not a figure): the pool Au, Cu (one pair) in a
+throwaway data directory (embedded database removed afterwards), every calculation a first run.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import time
 from itertools import combinations
 
 import numpy as np
+from scratch import scratch_database
 from threadpoolctl import threadpool_limits
 
 from alloyscreen.descriptors.pairs import BOLTZMANN, TROPAREVSKY_UPPER
@@ -40,20 +44,21 @@ from alloyscreen.validation.phases import PhaseHull, competing_phases
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 POOL = ["Ag", "Au", "Cu", "Ni", "Pd", "Pt"]
+QUICK_POOL = ["Au", "Cu"]  # one pair, with ordered compounds (Cu3Au, CuAu, CuAu3)
 EXPECTED_SIGN = {("Au", "Cu"): -1, ("Cu", "Pt"): -1, ("Ni", "Pt"): -1, ("Cu", "Pd"): -1,
                  ("Ag", "Cu"): 1, ("Ag", "Ni"): 1, ("Au", "Ni"): 1, ("Au", "Pt"): 1, ("Cu", "Ni"): 1}
 
 
-def pair_table(calculator: str, temperature: float) -> dict:
+def pair_table(calculator: str, temperature: float, pool: list[str]) -> dict:
     """Every pair's phases and lowest enthalpy with ``calculator``, the criterion's verdict, and the wall time."""
     start = time.perf_counter()
-    phases = competing_phases(MixingEnergyMaker(validation=ValidationMaker(calculator=calculator)), POOL)
+    phases = competing_phases(MixingEnergyMaker(validation=ValidationMaker(calculator=calculator)), pool)
     wall = time.perf_counter() - start
-    hull = PhaseHull(POOL, phases)
+    hull = PhaseHull(pool, phases)
     lowest = hull.pair_enthalpies()
     lower = -temperature * BOLTZMANN * np.log(2)
     pairs = {}
-    for a, b in combinations(POOL, 2):
+    for a, b in combinations(pool, 2):
         value = lowest.get((a, b))
         found = {p.name: round(p.formation_energy, 4) for p in phases if sorted(p.composition) == [a, b]}
         expected = EXPECTED_SIGN.get((a, b))
@@ -72,10 +77,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calculators", nargs="+", default=["emt", "chgnet"])
     parser.add_argument("--temperature", type=float, default=1000.0, help="annealing temperature of the window (K)")
+    parser.add_argument("--quick", action="store_true", help=f"pool {', '.join(QUICK_POOL)} in a throwaway data dir")
     args = parser.parse_args()
-    with threadpool_limits(1), contextlib.redirect_stdout(sys.stderr):  # library banners: not the JSON
-        tables = {calculator: pair_table(calculator, args.temperature) for calculator in args.calculators}
-    print(json.dumps({"pool": POOL, "window_ev_per_atom": [round(-args.temperature * BOLTZMANN * np.log(2), 4),
+    pool = QUICK_POOL if args.quick else POOL
+    with contextlib.ExitStack() as stack:
+        if args.quick:
+            stack.enter_context(scratch_database("phases"))
+        with threadpool_limits(1), contextlib.redirect_stdout(sys.stderr):  # library banners: not the JSON
+            tables = {calculator: pair_table(calculator, args.temperature, pool) for calculator in args.calculators}
+    print(json.dumps({"pool": pool, "window_ev_per_atom": [round(-args.temperature * BOLTZMANN * np.log(2), 4),
                                                            TROPAREVSKY_UPPER],
                       "temperature_k": args.temperature, "calculators": tables}, indent=1))
 

@@ -6,7 +6,8 @@ lattice constant) go through each potential twice: its ASE calculator alone
 (energy, forces, stress: the model's cost) and the project's static validation
 (:meth:`run` of the calculator: atomate2's maker, no database). Rates are per
 wall second and per CPU second of this process (robust to other load on a shared
-machine), after a warm-up on three other cells.
+machine), after a warm-up on three other cells. ``--quick`` (a check of the script, not
+a figure): two cells, one warm-up cell, in a throwaway data directory.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from importlib import metadata  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 from alloyscreen.validation.registry import get_calculator  # noqa: E402
 
@@ -93,12 +95,20 @@ def main() -> None:
     """Print one JSON object: rates per potential on the same cells."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="cells per measurement")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up cells")
+    parser.add_argument("--quick", action="store_true", help="2 cells, 1 warm-up cell, throwaway data dir")
     args = parser.parse_args()
+    if args.quick:
+        parser.set_defaults(n=2, warmup=1)  # what is given explicitly still counts
+        args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    structures, warmup = cells(args.n), cells(3, seed=1)
-    with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners: stdout carries the JSON only
-        potentials = {name: measure(name, structures, warmup) for name in ("chgnet", "sevennet")}
+    structures, warmup = cells(args.n), cells(args.warmup, seed=1)
+    with contextlib.ExitStack() as stack:
+        if args.quick:
+            stack.enter_context(scratch_database("potential_speed"))
+        with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners: stdout carries the JSON only
+            potentials = {name: measure(name, structures, warmup) for name in ("chgnet", "sevennet")}
     report = {"cells": {"n": args.n, "atoms": len(structures[0]), "elements": ELEMENTS},
               "torch": metadata.version("torch"), "torch_threads": torch.get_num_threads(), "device": "cpu",
               "potentials": potentials}

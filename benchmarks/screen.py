@@ -2,7 +2,7 @@
 
 Prints JSON. The space is the 1.19e7-candidate grid of ``benchmarks/descriptors.py``
 (8 elements, 5 components, step 0.02, prototype from the VEC) and the model the
-default XGBoost ensemble (5 members x 150 trees) trained on 2000 of its
+default XGBoost ensemble (5 members x 150 trees) trained on 2000 (``--train-rows``) of its
 compositions (Dirichlet draws on the same pool) with a synthetic label, stored in
 the registry of an embedded database in a throwaway data dir under /tmp.
 
@@ -24,7 +24,8 @@ one-worker rate per worker and the measured two-worker efficiency.
 
     python benchmarks/screen.py [--step 0.02] [--stage-rows 1000000] [--quick]
 
-``--quick`` (a check of the script, not a figure): step 0.05 (2.2e5 candidates), small space step 1/16.
+``--quick`` (a check of the script, not a figure): step 0.1 (7056 candidates), small space
+step 0.2 (56), the model trained on 300 compositions, every stage over the 7056.
 """
 
 from __future__ import annotations
@@ -74,10 +75,10 @@ def campaign_spec(step: float) -> dict:
             "stages": [{"name": "chgnet", "calculator": "chgnet", "max_validations": 10}]}
 
 
-def train_model() -> EnsembleRegressor:
-    """XGBoost ensemble (defaults: 5 members x 150 trees) on 2000 compositions of the pool, synthetic label."""
-    draws = CandidateSpace({**space_spec(0.02), "sampling": {"kind": "dirichlet", "n_samples": 2000, "seed": 0}})
-    comps = next(draws.iter_chunks(2000)).compositions()
+def train_model(rows: int = 2000) -> EnsembleRegressor:
+    """XGBoost ensemble (defaults: 5 members x 150 trees) on ``rows`` compositions of the pool, synthetic label."""
+    draws = CandidateSpace({**space_spec(0.02), "sampling": {"kind": "dirichlet", "n_samples": rows, "seed": 0}})
+    comps = next(draws.iter_chunks(rows)).compositions()
     table = featurize(comps)
     rng = np.random.default_rng(0)
     y = table.column("delta_h_mix") / 100 + 0.3 * table.column("delta") + 0.005 * rng.normal(size=len(comps))
@@ -154,13 +155,16 @@ def main() -> None:
     parser.add_argument("--small-step", type=float, default=0.04, help="grid step of the small space (peak RSS)")
     parser.add_argument("--stage-rows", type=int, default=1_000_000)
     parser.add_argument("--matminer-rows", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="step 0.05, small step 1/16, 2e5 stage rows")
+    parser.add_argument("--train-rows", type=int, default=2000, help="compositions the model is trained on")
+    parser.add_argument("--quick", action="store_true",
+                        help="step 0.1, small step 0.2, 7056 stage rows, 20 matminer rows, 300 training rows")
     args = parser.parse_args()
-    if args.quick:
-        args.step, args.small_step, args.stage_rows, args.matminer_rows = 0.05, 0.0625, 200_000, 100
+    if args.quick:  # what is given explicitly still counts
+        parser.set_defaults(step=0.1, small_step=0.2, stage_rows=7056, matminer_rows=20, train_rows=300)
+        args = parser.parse_args()
 
     with scratch_database("screen") as data_dir:
-        model = train_model()
+        model = train_model(args.train_rows)
         blob = model.to_bytes()
         database = get_database()
         init_database(database)
@@ -182,7 +186,8 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "screen", "space": space_spec(args.step), "small_space": space_spec(args.small_step),
         "chunk": CHUNK, "host_cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-        "model": f"xgboost, {len(model.members_)} members x {model.members_[0].n_estimators} trees, 2000 rows",
+        "model": f"xgboost, {len(model.members_)} members x {model.members_[0].n_estimators} trees, "
+                 f"{args.train_rows} rows",
         "stages_one_thread": per_stage,
         "end_to_end": runs, "small_space_end_to_end": small,
         "same_top_on_1_and_2_workers": same_top,

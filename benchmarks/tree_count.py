@@ -13,6 +13,11 @@ Gaussian NLL and 95% interval coverage with the calibrated spread, the fitted
 spread scale, and the fit's wall time (s, calibration included).
 
     python benchmarks/tree_count.py [--seeds 6] [--trees 300 150 100] [--labels 10 20 50 100] [--learner xgboost]
+
+``--quick`` (a check of the script, not a figure): the EMT column of the table of
+``discovery.QUICK_FIDELITY_SPACE`` (Al, Cu, Ni, Pd binaries; 18 compositions) computed from scratch in a
+throwaway data directory (embedded database and ``.npz`` removed afterwards); 150 trees, 10 labels,
+one seed.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import json
 import time
 
 import numpy as np
-from discovery import ELEMENTS, FIDELITIES, FIDELITY_SPACE, descriptors
+from discovery import FIDELITIES, FIDELITY_SPACE, QUICK_FIDELITY_SPACE, descriptors
 from fidelity_table import fidelity_table
 from scipy.stats import spearmanr
+from scratch import scratch_database
 
 from alloyscreen.surrogates.calibration import gaussian_nll, interval_coverage
 from alloyscreen.surrogates.crossval import fit_calibrated
@@ -53,10 +59,24 @@ def main() -> None:
     parser.add_argument("--trees", type=int, nargs="+", default=[300, 150, 100])
     parser.add_argument("--labels", type=int, nargs="+", default=[10, 20, 50, 100])
     parser.add_argument("--learner", choices=sorted(TREE_PARAMETER), default="xgboost")
+    parser.add_argument("--quick", action="store_true",
+                        help="EMT labels of an 18-composition space computed in a throwaway data dir, 150 trees, "
+                             "10 labels, one seed")
     args = parser.parse_args()
-    table = fidelity_table(FIDELITY_SPACE, FIDELITIES, "two_fidelity_discovery")
+    if args.quick:
+        parser.set_defaults(seeds=1, trees=[150], labels=[10])  # what is given explicitly still counts
+        args = parser.parse_args()
+        with scratch_database("tree_count"):
+            run(args, fidelity_table(QUICK_FIDELITY_SPACE, {"emt": FIDELITIES["emt"]}, "tree_count_quick"),
+                QUICK_FIDELITY_SPACE["elements"])
+    else:
+        run(args, fidelity_table(FIDELITY_SPACE, FIDELITIES, "two_fidelity_discovery"), FIDELITY_SPACE["elements"])
+
+
+def run(args, table: dict[str, np.ndarray], elements: list[str]) -> None:
+    """Print the benchmark's JSON for the EMT labels of ``table`` (fractions of ``elements``)."""
     finite = np.isfinite(table["emt"])
-    X, y = descriptors(ELEMENTS, table["fractions"][finite], "descriptors"), table["emt"][finite]
+    X, y = descriptors(elements, table["fractions"][finite], "descriptors"), table["emt"][finite]
     names = ["spearman", "mae_ev_per_atom", "nll", "coverage_95", "std_scale", "fit_s"]
     results = {}
     for trees in args.trees:

@@ -9,7 +9,9 @@ validated collection. Both run interleaved on the embedded database, in a
 throwaway data dir under /tmp; the collection is emptied (untimed) before each
 write, and the best of ``--repeats`` is kept.
 
-    python benchmarks/writes.py [--docs 2000] [--repeats 3]
+    python benchmarks/writes.py [--docs 2000] [--repeats 3] [--quick]
+
+``--quick`` (a check of the script, not a figure): 50 documents, one repeat.
 """
 
 from __future__ import annotations
@@ -96,7 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="50 documents, one repeat")
     args = parser.parse_args()
+    if args.quick:
+        parser.set_defaults(docs=50, repeats=1)  # what is given explicitly still counts
+        args = parser.parse_args()
 
     with scratch_database("writes"):
         database = get_database()
