@@ -1,7 +1,7 @@
 """Campaign overhead: the share of an EMT campaign's wall time spent outside the calculations (issue 14, item 1).
 
 Runs one small EMT campaign in this process, as ``alloyscreen run --quiet``
-does (:func:`alloyscreen.campaign.execution.run_campaign`, library output to a
+does (:func:`alloyscreen.campaign.engine.execution.run_campaign`, library output to a
 log file), on the embedded database in a fresh data directory under /tmp. The
 campaign (``SPEC``, or ``--spec FILE.yaml``): Cu-Ni-Pd-Ag-Au-Pt binaries and
 ternaries on a 1/4 fcc grid (105 candidates), 4 random picks, then UCB
@@ -53,7 +53,7 @@ from typing import Any
 
 from scratch import scratch_database
 
-from alloyscreen.campaign.execution import run_campaign
+from alloyscreen.campaign.engine.execution import run_campaign
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.client import get_database
 from alloyscreen.terminal import library_noise_to
@@ -84,23 +84,23 @@ QUICK_SPEC: dict[str, Any] = {
 }
 # (module, object, attribute, phase); a phase starting with spaces is a part of the phase above it.
 PHASES = [
-    ("alloyscreen.campaign.flow", None, "candidate_structure", "structure generation + store"),
+    ("alloyscreen.campaign.engine.flow", None, "candidate_structure", "structure generation + store"),
     ("alloyscreen.validation.targets", "MixingEnergyMaker", "compute", "label (references, calculation, documents)"),
     ("alloyscreen.validation.targets", None, "validate", "  validate() (prepare, cache, calculation document)"),
-    ("alloyscreen.campaign.flow", None, "conclude_label", "conclude label (store outcome)"),
-    ("alloyscreen.campaign.flow", None, "plan_round", "plan round"),
-    ("alloyscreen.campaign.rounds", None, "train_surrogate", "  surrogate training + store"),
-    ("alloyscreen.campaign.flow", None, "score_round", "score space (featurize, predict)"),
-    ("alloyscreen.campaign.flow", None, "select_round", "select batch + store round"),
-    ("alloyscreen.campaign.flow", None, "stage_history", "read stage history"),
-    ("alloyscreen.campaign.flow", None, "stored_batch", "look up stored batch"),
-    ("alloyscreen.campaign.flow", None, "_record_progress", "record progress"),
-    ("alloyscreen.campaign.flow", None, "confirmation_batch", "confirmation batch"),
-    ("alloyscreen.campaign.flow", None, "save_campaign", "save campaign"),
-    ("alloyscreen.campaign.flow", None, "finish_campaign", "finish campaign"),
-    ("alloyscreen.campaign.execution", None, "init_database", "init database"),
-    ("alloyscreen.campaign.execution", None, "_forget_outputs", "forget earlier outputs"),
-    ("alloyscreen.campaign.flow", "CampaignMaker", "make", "build flow"),
+    ("alloyscreen.campaign.engine.flow", None, "conclude_label", "conclude label (store outcome)"),
+    ("alloyscreen.campaign.engine.flow", None, "plan_round", "plan round"),
+    ("alloyscreen.campaign.round.steps", None, "train_surrogate", "  surrogate training + store"),
+    ("alloyscreen.campaign.engine.flow", None, "score_round", "score space (featurize, predict)"),
+    ("alloyscreen.campaign.engine.flow", None, "select_round", "select batch + store round"),
+    ("alloyscreen.campaign.engine.flow", None, "stage_history", "read stage history"),
+    ("alloyscreen.campaign.engine.flow", None, "stored_batch", "look up stored batch"),
+    ("alloyscreen.campaign.engine.flow", None, "_record_progress", "record progress"),
+    ("alloyscreen.campaign.engine.flow", None, "confirmation_batch", "confirmation batch"),
+    ("alloyscreen.campaign.engine.flow", None, "save_campaign", "save campaign"),
+    ("alloyscreen.campaign.engine.flow", None, "finish_campaign", "finish campaign"),
+    ("alloyscreen.campaign.engine.execution", None, "init_database", "init database"),
+    ("alloyscreen.campaign.engine.execution", None, "_forget_outputs", "forget earlier outputs"),
+    ("alloyscreen.campaign.engine.flow", "CampaignMaker", "make", "build flow"),
     ("jobflow.core.job", "Job", "resolve_args", "jobflow: resolve job inputs"),
     ("jobflow.core.store", "JobStore", "update", "jobflow: store job outputs"),
 ]

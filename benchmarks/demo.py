@@ -34,8 +34,8 @@ from pathlib import Path
 import yaml
 from scratch import scratch_database
 
-from alloyscreen.campaign.results import campaign_status, top_candidates
-from alloyscreen.campaign.screen import screen
+from alloyscreen.campaign.results.queries import campaign_status, top_candidates
+from alloyscreen.campaign.round.screen import screen
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db import server
 from alloyscreen.db.client import get_database

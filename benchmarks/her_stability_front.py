@@ -35,9 +35,9 @@ import yaml
 from scipy.stats import spearmanr
 from scratch import scratch_database
 
-from alloyscreen.campaign.execution import run_campaign
-from alloyscreen.campaign.objectives import objective_values, rank
-from alloyscreen.campaign.results import campaign_status
+from alloyscreen.campaign.engine.execution import run_campaign
+from alloyscreen.campaign.results.queries import campaign_status
+from alloyscreen.campaign.round.objectives import objective_values, rank
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.db.client import get_database

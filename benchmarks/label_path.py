@@ -3,7 +3,7 @@
 Runs a tiny real campaign in this process (``SPEC``: one EMT stage, the Cu-Au
 binary on a 1/2 fcc grid, so one candidate, Cu0.5Au0.5, labelled once with its
 mixing energy on a 4-atom random cell) with
-:func:`alloyscreen.campaign.execution.run_here` on a ``CampaignMaker`` flow,
+:func:`alloyscreen.campaign.engine.execution.run_here` on a ``CampaignMaker`` flow,
 on the embedded database in a throwaway data directory (removed afterwards).
 
 What is traced
@@ -34,7 +34,7 @@ job's thread waits on it, so the order is the program's).
 What is counted
 ---------------
 - ``visits``: maximal runs of consecutive recorded calls in one module
-  (``alloyscreen.campaign.flow``, ``alloyscreen.structures.bulk``, ...);
+  (``alloyscreen.campaign.engine.flow``, ``alloyscreen.structures.bulk``, ...);
 - ``distinct_modules``: modules visited;
 - ``returns_to_higher_layer``: visits to a module of a higher layer than the
   module of the visit before it. Layers, top (0) down, by the module's
@@ -359,8 +359,8 @@ def main() -> None:
     try:
         server.start(get_settings())
         init_database(get_database())
-        from alloyscreen.campaign.execution import run_here
-        from alloyscreen.campaign.flow import CampaignMaker
+        from alloyscreen.campaign.engine.execution import run_here
+        from alloyscreen.campaign.engine.flow import CampaignMaker
         from alloyscreen.campaign.spec import load_spec
 
         instrument(tracer)

@@ -8,7 +8,7 @@ wide, a realistic descriptor width) and computes mean and std per candidate. Chu
 Keeping a round's slice is timed beside it, as scoring streams it: the best
 ``--keep`` of one score (one objective) against the Pareto pool of two score
 columns (two objectives, independent or anti-correlated, the hard case), merged
-chunk by chunk (:func:`alloyscreen.campaign.scoring.best_rows`).
+chunk by chunk (:func:`alloyscreen.campaign.round.scoring.best_rows`).
 
     python benchmarks/scoring.py [--rows 1000000] [--columns 150] [--chunk 100000] [--keep 220] [--quick]
 
@@ -27,7 +27,7 @@ import time
 import numpy as np
 from scratch import scratch_database
 
-from alloyscreen.campaign.scoring import best_rows
+from alloyscreen.campaign.round.scoring import best_rows
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 
 

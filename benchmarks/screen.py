@@ -49,8 +49,8 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from scratch import scratch_database  # noqa: E402
 
-from alloyscreen.campaign.models import store_model  # noqa: E402
-from alloyscreen.campaign.scoring import SliceKeeper  # noqa: E402
+from alloyscreen.campaign.round.models import store_model  # noqa: E402
+from alloyscreen.campaign.round.scoring import SliceKeeper  # noqa: E402
 from alloyscreen.candidates import CandidateSpace  # noqa: E402
 from alloyscreen.db.client import get_database  # noqa: E402
 from alloyscreen.db.init import init_database  # noqa: E402

@@ -139,7 +139,7 @@ def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: i
     the same for all); references are the lowest of fcc/bcc/hcp vc-relaxed at the
     same settings. Returns the per-factor rows and the differences to the first.
     """
-    from alloyscreen.campaign.labelling import Candidate, label_candidate
+    from alloyscreen.campaign.labels.labelling import Candidate, label_candidate
     from alloyscreen.campaign.spec import StageSpec, StructureSpec
     from alloyscreen.candidates import candidate_id
     from alloyscreen.db.client import get_database

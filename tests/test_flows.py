@@ -28,7 +28,7 @@ def test_hea_stability_runs_through_its_chgnet_stage_here(database):
     """The CoCrFeMnNi-family pool (Mn, Co, V ...) labels with CHGNet; budgets shrunk to two candidates."""
     import yaml
 
-    from alloyscreen.campaign.execution import run_campaign
+    from alloyscreen.campaign.engine.execution import run_campaign
 
     data = yaml.safe_load((FLOWS[0].parent / "hea_stability.yaml").read_text())
     data.update({"initial_random": 2, "confirm_top": 0})
@@ -45,7 +45,7 @@ def test_hea_single_phase_filters_and_labels_hull_distances_with_chgnet_here(dat
     """Its CHGNet stage on a three-element pool (28 competing phases), two candidates."""
     import yaml
 
-    from alloyscreen.campaign.execution import run_campaign
+    from alloyscreen.campaign.engine.execution import run_campaign
 
     data = yaml.safe_load((FLOWS[0].parent / "hea_single_phase.yaml").read_text())
     data.update({"initial_random": 2, "initial_design": "random", "confirm_top": 0,
@@ -65,7 +65,7 @@ def test_ptpd_her_stability_labels_both_properties_with_chgnet_here(database):
     """Its CHGNet stage on a Pt-Pd-Cu pool (small slabs, one site), two candidates, each labelled twice."""
     import yaml
 
-    from alloyscreen.campaign.execution import run_campaign
+    from alloyscreen.campaign.engine.execution import run_campaign
 
     data = yaml.safe_load((FLOWS[0].parent / "ptpd_her_stability.yaml").read_text())
     data.update({"initial_random": 2, "confirm_top": 0, "phases": {"prototypes": ["L1_2", "L1_0"]},

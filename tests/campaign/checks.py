@@ -8,8 +8,8 @@ from typing import Any
 from pymatgen.core import Composition
 from threadpoolctl import threadpool_limits
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import CampaignMaker
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
 
 REFERENCE_CRYSTALS = 1  # an element's ground-state crystal (references: ground_state, the default)

@@ -10,9 +10,9 @@ import gridfs
 import pytest
 import yaml
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import CampaignMaker
+from alloyscreen.campaign.results.queries import campaign_status, top_candidates
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.lock import LostAttempt
@@ -137,7 +137,7 @@ def test_killed_run_resumes_without_duplicates(database, tmp_path):
 
 
 def test_stored_model_reloads_by_id_and_reproduces_its_predictions(database):
-    from alloyscreen.campaign.models import descriptor_matrix, load_stored_model
+    from alloyscreen.campaign.round.models import descriptor_matrix, load_stored_model
 
     spec = load_spec(_spec("loop"))
     run_here(CampaignMaker().make(spec))  # reuses everything when the loop test ran first

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from alloyscreen.campaign.costs import next_batch_core_hours, validate_plan
-from alloyscreen.campaign.flow import StageMaker
-from alloyscreen.campaign.labelling import Candidate
-from alloyscreen.campaign.records import save_campaign
-from alloyscreen.campaign.results import campaign_status
+from alloyscreen.campaign.engine.flow import StageMaker
+from alloyscreen.campaign.engine.records import save_campaign
+from alloyscreen.campaign.labels.costs import next_batch_core_hours, validate_plan
+from alloyscreen.campaign.labels.labelling import Candidate
+from alloyscreen.campaign.results.queries import campaign_status
 from alloyscreen.campaign.spec import StageSpec, StructureSpec, load_spec
 from alloyscreen.candidates.chunk import candidate_document
 from alloyscreen.db.documents import insert_document

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from jobflow import Flow, Response, job
 
-from alloyscreen.campaign.execution import run_here, submit
-from alloyscreen.campaign.flow import CampaignMaker, start_campaign
-from alloyscreen.campaign.records import set_campaign_status
+from alloyscreen.campaign.engine.execution import run_here, submit
+from alloyscreen.campaign.engine.flow import CampaignMaker, start_campaign
+from alloyscreen.campaign.engine.records import set_campaign_status
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_job_store, get_launchpad, write_launchpad_file
 

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 from tests.campaign.test_campaign import COLLECTIONS, _spec
 
-from alloyscreen.campaign.results import campaign_status
+from alloyscreen.campaign.results.queries import campaign_status
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.cli.main import cli
 
@@ -108,7 +108,7 @@ def test_the_terminal_shows_the_projects_lines_and_the_log_file_the_rest(databas
 
 
 def test_a_round_whose_selections_were_partly_stored_is_chosen_again_whole(database):
-    from alloyscreen.campaign.execution import run_campaign
+    from alloyscreen.campaign.engine.execution import run_campaign
 
     spec = load_spec(_spec("partial-round", validations=7))
     run_campaign(spec)
@@ -124,7 +124,7 @@ def test_a_round_whose_selections_were_partly_stored_is_chosen_again_whole(datab
 
 
 def test_a_rerun_replaces_the_job_outputs_of_the_last_run(database):
-    from alloyscreen.campaign.execution import run_campaign
+    from alloyscreen.campaign.engine.execution import run_campaign
 
     spec = load_spec(_spec("outputs-once", validations=6))
     run_campaign(spec)

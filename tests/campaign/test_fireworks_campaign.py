@@ -8,7 +8,7 @@ import pytest
 import yaml
 from tests.campaign.checks import assert_each_structure_validated_once, category_split_spec
 
-from alloyscreen.campaign.results import campaign_status
+from alloyscreen.campaign.results.queries import campaign_status
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_launchpad, write_launchpad_file
 

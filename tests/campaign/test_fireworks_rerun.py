@@ -15,7 +15,7 @@ from pymatgen.core import Composition
 from tests.campaign.checks import category_split_spec
 from tests.campaign.test_fireworks_campaign import BIN, _run_workers, _submit
 
-from alloyscreen.campaign.workflow import project_launchpad
+from alloyscreen.campaign.engine.workflow import project_launchpad
 from alloyscreen.db.stores import write_launchpad_file
 
 pytestmark = pytest.mark.workers

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.gnn import campaign_gnn_data, train_campaign_gnn
-from alloyscreen.campaign.models import load_stored_model
-from alloyscreen.campaign.results import campaign_labels
+from alloyscreen.campaign.results.queries import campaign_labels
+from alloyscreen.campaign.round.gnn import campaign_gnn_data, train_campaign_gnn
+from alloyscreen.campaign.round.models import load_stored_model
 from alloyscreen.campaign.spec import GnnSpec, load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.gnn import MatglRegressor
@@ -83,7 +83,7 @@ def test_delta_learning_between_two_stages(database, gnn_campaign):
 
 
 def test_too_few_labels_or_unknown_stage(database, gnn_campaign, caplog):
-    with caplog.at_level(logging.WARNING, logger="alloyscreen.campaign.gnn"):
+    with caplog.at_level(logging.WARNING, logger="alloyscreen.campaign.round.gnn"):
         assert train_campaign_gnn(database, gnn_campaign, GnnSpec(stage="emt-8", min_labels=7)) is None
     assert "6 labels of stage 'emt-8', 7 needed" in caplog.text
     with pytest.raises(AlloyscreenError, match="gnn stage 'dft' is not a stage of campaign 'gnn-campaign'"):

@@ -9,10 +9,10 @@ import pytest
 from monty.json import MontyDecoder
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import StageMaker, label_job
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome
-from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import StageMaker, label_job
+from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.results.queries import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
 from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError

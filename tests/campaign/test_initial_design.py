@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from alloyscreen.campaign.rounds import plan_round, score_round, select_round
+from alloyscreen.campaign.round.steps import plan_round, score_round, select_round
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.surrogates.selection import _standardised
 

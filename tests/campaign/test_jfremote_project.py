@@ -69,7 +69,7 @@ def test_submit_refuses_a_category_without_a_worker_and_a_queue_on_another_datab
     assert refused.stderr.count("\n") == 1 and "no worker for category 'dft'" in refused.stderr, refused.stderr
 
     elsewhere = projects / "elsewhere.yaml"
-    from alloyscreen.campaign.remote import write_jfremote_project
+    from alloyscreen.campaign.engine.remote import write_jfremote_project
 
     write_jfremote_project(elsewhere, ["dft"], settings=get_settings(db_name=get_settings().db_name + "_other"))
     refused = _alloyscreen("submit", str(spec_path), "--engine", "jobflow-remote", "--project", "elsewhere")

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker, StageMaker
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import CampaignMaker, StageMaker
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.makers import StructureMaker

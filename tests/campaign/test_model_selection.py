@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.models import train_surrogate
-from alloyscreen.campaign.report import load_report_data, write_report
+from alloyscreen.campaign.results.report import load_report_data, write_report
+from alloyscreen.campaign.round.models import train_surrogate
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.descriptors.featurizer import COLUMNS
@@ -160,7 +160,7 @@ def test_selection_picks_the_candidate_with_the_lower_cv_error_on_emt_labels(dat
     stored = train_surrogate(spec, compositions, list(y), [f"label-{i}" for i in range(len(y))], round_index=1)
     document = ModelDocument.from_mongo(database["models"].find_one({"_id": stored}))
     # the same two candidates, cross-validated here on their own
-    from alloyscreen.campaign.models import descriptor_matrix
+    from alloyscreen.campaign.round.models import descriptor_matrix
 
     X = descriptor_matrix(compositions, spec.descriptors)
     errors = {c.learner: cross_validate(EnsembleRegressor(c.learner, 5, learner_params=c.params or None,
@@ -178,7 +178,7 @@ def test_a_single_learner_trains_the_model_it_trained_before(database):
     compositions, y = _emt_table(database, 12)
     spec = load_spec(_spec("single-learner"))
     stored = train_surrogate(spec, compositions, list(y), [f"label-{i}" for i in range(len(y))], round_index=2)
-    from alloyscreen.campaign.models import descriptor_matrix
+    from alloyscreen.campaign.round.models import descriptor_matrix
 
     model = EnsembleRegressor("xgboost", 5, random_state=spec.seed + 2)
     fit_calibrated(model, descriptor_matrix(compositions, spec.descriptors), y, n_splits=5, seed=spec.seed)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.history import stage_history
-from alloyscreen.campaign.models import descriptor_matrix, load_stored_model
-from alloyscreen.campaign.ranking import combine_through_delta
-from alloyscreen.campaign.rounds import RoundPlan, score_round
+from alloyscreen.campaign.labels.history import stage_history
+from alloyscreen.campaign.round.models import descriptor_matrix, load_stored_model
+from alloyscreen.campaign.round.ranking import combine_through_delta
+from alloyscreen.campaign.round.steps import RoundPlan, score_round
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.surrogates.multifidelity import expensive_count, expensive_moments, residual_prior

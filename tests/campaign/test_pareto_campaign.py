@@ -7,10 +7,10 @@ from click.testing import CliRunner
 from pymatgen.analysis.cost import CostAnalyzer, CostDBElements
 from pymatgen.core import Composition
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.report import write_report
-from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import CampaignMaker
+from alloyscreen.campaign.results.queries import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.results.report import write_report
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
 from alloyscreen.cli.campaign import top
 

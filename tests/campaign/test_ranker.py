@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.models import load_stored_model
-from alloyscreen.campaign.ranking import _baselines
-from alloyscreen.campaign.report import load_report_data, render_report
+from alloyscreen.campaign.results.report import load_report_data, render_report
+from alloyscreen.campaign.round.models import load_stored_model
+from alloyscreen.campaign.round.ranking import _baselines
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.bulk import random_solid_solution

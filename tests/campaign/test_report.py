@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from alloyscreen.campaign.report import expected_best_of_random, load_report_data, write_report
+from alloyscreen.campaign.results.report import expected_best_of_random, load_report_data, write_report
 from alloyscreen.cli.main import _Group
 from alloyscreen.cli.report import report
 from alloyscreen.errors import AlloyscreenError

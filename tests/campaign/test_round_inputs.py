@@ -9,9 +9,9 @@ import pytest
 from jobflow import Flow
 from monty.json import jsanitize
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.history import stage_history
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import CampaignMaker
+from alloyscreen.campaign.labels.history import stage_history
 from alloyscreen.campaign.spec import load_spec
 
 

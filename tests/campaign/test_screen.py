@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from alloyscreen.campaign.models import load_stored_model
-from alloyscreen.campaign.objectives import objective_of
-from alloyscreen.campaign.scoring import QUANTILES, ScoredSlice, Summary, score_space
-from alloyscreen.campaign.screen import screen
+from alloyscreen.campaign.round.models import load_stored_model
+from alloyscreen.campaign.round.objectives import objective_of
+from alloyscreen.campaign.round.scoring import QUANTILES, ScoredSlice, Summary, score_space
+from alloyscreen.campaign.round.screen import screen
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.cli.main import _Group
 from alloyscreen.cli.screen import screen_command

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.labelling import Candidate, placed
-from alloyscreen.campaign.objectives import labelled_outcomes, labelled_with, objective_values, rank, utilities
-from alloyscreen.campaign.results import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.labels.labelling import Candidate, placed
+from alloyscreen.campaign.results.queries import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.round.objectives import labelled_outcomes, labelled_with, objective_values, rank, utilities
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.cli.main import cli
 from alloyscreen.errors import AlloyscreenError

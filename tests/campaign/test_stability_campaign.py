@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.engine.flow import CampaignMaker
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.descriptors import Compositions

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alloyscreen.campaign.execution import run_here
-from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.engine.execution import run_here
+from alloyscreen.campaign.engine.flow import CampaignMaker
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.errors import AlloyscreenError
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from scipy.stats import spearmanr
 from tests.campaign.checks import run_to_the_end
 
-from alloyscreen.campaign.report import write_report
-from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.results.queries import campaign_status, top_candidates
+from alloyscreen.campaign.results.report import write_report
 from alloyscreen.cli.campaign import status, top
 
 CELL = {"method": "random", "supercell": [1, 1, 1]}

@@ -7,8 +7,8 @@ from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 from tests.validation.vasp_fake import Expected, install
 
-from alloyscreen.campaign.execution import submit
-from alloyscreen.campaign.flow import CampaignMaker
+from alloyscreen.campaign.engine.execution import submit
+from alloyscreen.campaign.engine.flow import CampaignMaker
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_launchpad
 from alloyscreen.errors import AlloyscreenError

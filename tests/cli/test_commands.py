@@ -165,7 +165,7 @@ def test_phases_prints_the_pool_hull_and_refuses_a_bad_prototype_in_one_line(dat
 
 @pytest.mark.workers
 def test_worker_check_says_what_a_worker_runs_and_refuses_a_category_no_job_carries(database, tmp_path):
-    from alloyscreen.campaign.records import save_campaign
+    from alloyscreen.campaign.engine.records import save_campaign
     from alloyscreen.campaign.spec import load_spec
 
     spec = load_spec({"name": "routed", "candidates": {"elements": ["Cu", "Ni"], "n_components": 2,

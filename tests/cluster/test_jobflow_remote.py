@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alloyscreen.campaign.execution import run_campaign
-from alloyscreen.campaign.remote import write_jfremote_project
-from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.engine.execution import run_campaign
+from alloyscreen.campaign.engine.remote import write_jfremote_project
+from alloyscreen.campaign.results.queries import campaign_status, top_candidates
 
 pytestmark = [pytest.mark.workers, pytest.mark.slow]
 jobflow_remote = pytest.importorskip(

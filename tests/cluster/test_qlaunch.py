@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from tests.cluster.workers import BIN, QueueWorkers, queue_workers, squeue, wait_for_workflow
 
-from alloyscreen.campaign.execution import run_campaign, submit
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.records import save_campaign
-from alloyscreen.campaign.results import campaign_status, top_candidates
+from alloyscreen.campaign.engine.execution import run_campaign, submit
+from alloyscreen.campaign.engine.flow import CampaignMaker
+from alloyscreen.campaign.engine.records import save_campaign
+from alloyscreen.campaign.results.queries import campaign_status, top_candidates
 from alloyscreen.campaign.spec import load_spec
 from alloyscreen.db.stores import get_launchpad
 from alloyscreen.validation.pseudo import DEFAULT_PSEUDO_DIR

@@ -10,13 +10,13 @@ import click
 from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.errors import PyMongoError
 
-from alloyscreen.campaign.execution import JobFailedError, run_campaign, submit
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.records import save_campaign
-from alloyscreen.campaign.results import campaign_status, find_campaign, load_campaign_spec, top_candidates
-from alloyscreen.campaign.routing import routes
+from alloyscreen.campaign.engine.execution import JobFailedError, run_campaign, submit
+from alloyscreen.campaign.engine.flow import CampaignMaker
+from alloyscreen.campaign.engine.records import save_campaign
+from alloyscreen.campaign.engine.routing import routes
+from alloyscreen.campaign.engine.workflow import project_launchpad, rerun_failed, submitted
+from alloyscreen.campaign.results.queries import campaign_status, find_campaign, load_campaign_spec, top_candidates
 from alloyscreen.campaign.spec import load_spec
-from alloyscreen.campaign.workflow import project_launchpad, rerun_failed, submitted
 from alloyscreen.db.client import connect, get_database, resolve_uri
 from alloyscreen.db.init import init_database
 from alloyscreen.errors import AlloyscreenError, DatabaseError
@@ -80,7 +80,7 @@ def submit_command(spec_path: Path, engine: str, project: str | None) -> None:
         save_campaign(spec, "created")
         click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
     else:
-        from alloyscreen.campaign.remote import prepare_project, submit_remote
+        from alloyscreen.campaign.engine.remote import prepare_project, submit_remote
 
         categories = routes(spec)
         name, written = prepare_project(categories, project)

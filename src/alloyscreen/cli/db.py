@@ -116,7 +116,7 @@ def _resource(text: str) -> tuple[str, int | str]:
 def jfremote_project(path: Path, categories: tuple[str, ...], slurm: tuple[str, ...],
                      resources: tuple[str, ...]) -> None:
     """Write a jobflow-remote project for the database in use (put it in JFREMOTE_PROJECTS_FOLDER, ~/.jfremote)."""
-    from alloyscreen.campaign.remote import write_jfremote_project
+    from alloyscreen.campaign.engine.remote import write_jfremote_project
 
     asked = dict(_resource(text) for text in resources)
     project = write_jfremote_project(path, categories, slurm, asked or None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alloyscreen.campaign.report import write_report
+from alloyscreen.campaign.results.report import write_report
 from alloyscreen.db.client import get_database
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from alloyscreen.campaign.screen import Screen, screen
+from alloyscreen.campaign.round.screen import Screen, screen
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.progress import show_progress
 

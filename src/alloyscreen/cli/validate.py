@@ -9,9 +9,9 @@ from typing import Any
 import click
 from pymatgen.core import Structure
 
-from alloyscreen.campaign.costs import validate_plan
-from alloyscreen.campaign.labelling import Candidate, candidate_structure, label_candidate
-from alloyscreen.campaign.models import descriptor_matrix
+from alloyscreen.campaign.labels.costs import validate_plan
+from alloyscreen.campaign.labels.labelling import Candidate, candidate_structure, label_candidate
+from alloyscreen.campaign.round.models import descriptor_matrix
 from alloyscreen.campaign.spec import StageSpec, StructureSpec
 from alloyscreen.candidates import candidate_id, prototype_from_vec
 from alloyscreen.candidates.spec import PROTOTYPES

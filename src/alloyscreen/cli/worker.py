@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from alloyscreen.campaign.results import load_campaign_spec
-from alloyscreen.campaign.routing import worker_duties
+from alloyscreen.campaign.engine.routing import worker_duties
+from alloyscreen.campaign.results.queries import load_campaign_spec
 from alloyscreen.db.client import get_database
 
 

@@ -10,7 +10,7 @@ known objectives, selecting front by front as a multi-objective campaign does,
 until ``find_fraction`` of the true Pareto front is labelled.
 
 Why a simulation and not the campaign's own round code
-(:mod:`alloyscreen.campaign.rounds`) on a table oracle: a real round is a
+(:mod:`alloyscreen.campaign.round.steps`) on a table oracle: a real round is a
 set of jobs that read the history from the database and write a selection,
 a stored model (5-fold calibrated, with importances) and its predictions;
 a benchmark replays thousands of rounds (seeds x strategies x rounds) on one
@@ -126,7 +126,7 @@ def simulate_pareto_campaign(
 
     One objective is learned (``y_true``, labelled by the oracle), the others are
     known exactly for every candidate (``known_utilities``, e.g. minus the cost).
-    Each round is selected as a campaign does it (:func:`alloyscreen.campaign.rounds.select_round`):
+    Each round is selected as a campaign does it (:func:`alloyscreen.campaign.round.steps.select_round`):
     every candidate is scored with the learned objective's acquisition and the known
     utilities, the Pareto pool of those scores (threshold ``keep_top`` + labelled) is
     taken front by front, skipping labelled candidates. ``found`` counts labelled

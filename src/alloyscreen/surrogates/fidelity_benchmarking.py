@@ -19,7 +19,7 @@ carry an expensive label:
   campaign does.
 
 Why a simulation and not the campaign's own round code
-(:mod:`alloyscreen.campaign.rounds`) on a table oracle: a real round is a
+(:mod:`alloyscreen.campaign.round.steps`) on a table oracle: a real round is a
 set of jobs that read the history from the database and write a selection,
 a stored model (5-fold calibrated, with importances) and its predictions;
 a benchmark replays thousands of rounds (seeds x strategies x rounds) on one

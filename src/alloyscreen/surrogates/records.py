@@ -2,7 +2,7 @@
 
 :func:`prediction_documents` turns the scored top slice into ``predictions``
 documents and :func:`selection_documents` a selected batch into ``selections``
-documents (streamed scoring itself: ``alloyscreen.campaign.scoring``).
+documents (streamed scoring itself: ``alloyscreen.campaign.round.scoring``).
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from jobflow import CURRENT_JOB, Flow, Job, run_locally
 from jobflow.managers.fireworks import flow_to_workflow
 from pymongo.errors import PyMongoError
 
-from alloyscreen.campaign.flow import CampaignMaker
-from alloyscreen.campaign.records import mark_campaign
+from alloyscreen.campaign.engine.flow import CampaignMaker
+from alloyscreen.campaign.engine.records import mark_campaign
+from alloyscreen.campaign.engine.workflow import project_launchpad
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
-from alloyscreen.campaign.workflow import project_launchpad
 from alloyscreen.db.cache import WorkCache
 from alloyscreen.db.client import get_database
 from alloyscreen.db.identity import database_id

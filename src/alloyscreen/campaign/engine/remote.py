@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from jobflow import Flow, Job
 
-from alloyscreen.campaign.flow import DRIVER_CATEGORY
+from alloyscreen.campaign.engine.flow import DRIVER_CATEGORY
 from alloyscreen.db.client import close_client, connect, described, get_database, resolve_uri
 from alloyscreen.db.identity import COLLECTION, KEY, database_id
 from alloyscreen.db.server import write_private

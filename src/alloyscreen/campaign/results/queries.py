@@ -11,11 +11,11 @@ from fireworks.fw_config import RUN_EXPIRATION_SECS
 from pymongo.database import Database
 from scipy.stats import spearmanr
 
-from alloyscreen.campaign.costs import next_batch_core_hours
-from alloyscreen.campaign.history import backfill_outcomes
-from alloyscreen.campaign.objectives import objective_values, rank
+from alloyscreen.campaign.engine.workflow import project_launchpad, submitted, workflow_status
+from alloyscreen.campaign.labels.costs import next_batch_core_hours
+from alloyscreen.campaign.labels.history import backfill_outcomes
+from alloyscreen.campaign.round.objectives import objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
-from alloyscreen.campaign.workflow import project_launchpad, submitted, workflow_status
 from alloyscreen.candidates.space import CandidateSpace
 from alloyscreen.db.cache import WorkCache
 from alloyscreen.errors import AlloyscreenError
@@ -50,7 +50,7 @@ def campaign_status(database: Database, key: str, lost_after_s: float = RUN_EXPI
     ``status`` is the stored one, or ``stalled`` when the process running the
     campaign holds its lock no more (it died: no heartbeat). A campaign
     submitted to FireWorks also has ``workflow`` (see
-    :func:`~alloyscreen.campaign.workflow.workflow_status`; None otherwise): a
+    :func:`~alloyscreen.campaign.engine.workflow.workflow_status`; None otherwise): a
     FIZZLED workflow makes it ``failed``, a lost run ``stalled``.
     """
     campaign = find_campaign(database, key)
@@ -149,7 +149,7 @@ def rank_by_stage(spec: CampaignSpec, labels: Iterable[Mapping[str, Any]],
     candidate a DFT stage labelled sits above every candidate only EMT has
     seen, whatever EMT said of either.
 
-    Within a stage the order is :func:`~alloyscreen.campaign.objectives.rank`'s:
+    Within a stage the order is :func:`~alloyscreen.campaign.round.objectives.rank`'s:
     the utility of the objective, or with several objectives the Pareto front
     then the first labelled objective. The fronts are those among every
     candidate that stage labelled (also those ranked at a higher stage), so

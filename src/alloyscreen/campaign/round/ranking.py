@@ -20,11 +20,11 @@ from typing import cast
 import numpy as np
 from pymatgen.core import Structure
 
-from alloyscreen.campaign.fidelity import DeltaPredictor
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome, candidate_structure
-from alloyscreen.campaign.models import store_model
-from alloyscreen.campaign.objectives import moment_scores
-from alloyscreen.campaign.scoring import ScoredSlice
+from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome, candidate_structure
+from alloyscreen.campaign.round.fidelity import DeltaPredictor
+from alloyscreen.campaign.round.models import store_model
+from alloyscreen.campaign.round.objectives import moment_scores
+from alloyscreen.campaign.round.scoring import ScoredSlice
 from alloyscreen.campaign.spec import FINETUNE_RANKER, GNN_RANKER, CampaignSpec, RankerSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many

@@ -2,7 +2,7 @@
 
 :func:`screen` streams every candidate through a tree ensemble (the model of the
 campaign's latest scored round, which learns its first labelled objective, or one
-named by id) with :func:`~alloyscreen.campaign.scoring.score_space`, keeps the
+named by id) with :func:`~alloyscreen.campaign.round.scoring.score_space`, keeps the
 best ``top`` by the predicted utility of the model's objective (its direction
 in the campaign) and a
 fixed-size summary of the predicted mean over the whole space, so memory does
@@ -24,10 +24,10 @@ from pymongo.database import Database
 from threadpoolctl import threadpool_limits
 
 from alloyscreen import progress
-from alloyscreen.campaign.models import load_stored_model, stored_model_document
-from alloyscreen.campaign.objectives import objectives_of
-from alloyscreen.campaign.results import load_campaign_spec
-from alloyscreen.campaign.scoring import ScoredSlice, Scorer, score_space
+from alloyscreen.campaign.results.queries import load_campaign_spec
+from alloyscreen.campaign.round.models import load_stored_model, stored_model_document
+from alloyscreen.campaign.round.objectives import objectives_of
+from alloyscreen.campaign.round.scoring import ScoredSlice, Scorer, score_space
 from alloyscreen.campaign.spec import CampaignSpec, load_spec
 from alloyscreen.candidates import CandidateSpace, CandidateSpaceSpec, formula
 from alloyscreen.db.client import get_database

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pymatgen.core import Structure
 from pymongo.database import Database
 
-from alloyscreen.campaign.labelling import Candidate
+from alloyscreen.campaign.labels.labelling import Candidate
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.bulk import SQS_MIN_ATOMS, choose_supercell
@@ -25,7 +25,7 @@ from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 if TYPE_CHECKING:
-    from alloyscreen.campaign.flow import StageMaker
+    from alloyscreen.campaign.engine.flow import StageMaker
 
 BULK_NOTE = "the structure and elemental references of each candidate's mixing energy"
 
@@ -53,7 +53,7 @@ def validate_plan(label: MixingEnergyMaker, stage: StageSpec, seed: int, given: 
 
 
 def _structure(maker: StructureMaker, candidate: Candidate, calculator: str) -> Structure:
-    """The structure labelling makes of ``candidate`` (:func:`~alloyscreen.campaign.labelling.candidate_structure`)."""
+    """The structure labelling makes of ``candidate`` (:func:`~.labelling.candidate_structure`)."""
     cell_atoms = get_calculator(calculator).cell_atoms
     return maker.generate(candidate.composition, candidate.prototype, cell_atoms).structure
 
@@ -86,7 +86,7 @@ def next_batch_core_hours(database: Database, campaign: dict[str, Any]) -> dict[
     (to run, each once: references are shared), ``cached`` (already in the
     cache), ``model`` and ``note`` (what is counted, or why there is no estimate).
     """
-    from alloyscreen.campaign.flow import CampaignMaker
+    from alloyscreen.campaign.engine.flow import CampaignMaker
 
     spec = CampaignSpec.model_validate(campaign["spec"])
     estimates = {}

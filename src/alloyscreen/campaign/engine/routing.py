@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fireworks import FWorker
 
-from alloyscreen.campaign.flow import DRIVER_CATEGORY
+from alloyscreen.campaign.engine.flow import DRIVER_CATEGORY
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.errors import AlloyscreenError
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from alloyscreen.campaign.labelling import LabelOutcome
+from alloyscreen.campaign.labels.labelling import LabelOutcome
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.descriptors import Compositions
 from alloyscreen.descriptors.properties import composition_properties

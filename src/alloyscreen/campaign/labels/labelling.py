@@ -41,7 +41,7 @@ class LabelOutcome(SelectionOutcome):
 
     The label job returns it, the selection stores its :class:`SelectionOutcome`
     part, and the next rounds read it back from the selections
-    (:func:`alloyscreen.campaign.history.stage_history`).
+    (:func:`alloyscreen.campaign.labels.history.stage_history`).
     """
 
     candidate: Candidate = Field(description="the candidate")

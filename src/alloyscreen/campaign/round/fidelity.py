@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from alloyscreen.campaign.history import spent_core_hours, stage_history, stored_batch
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome
-from alloyscreen.campaign.models import descriptor_matrix, load_stored_model, train_surrogate
-from alloyscreen.campaign.objectives import moment_scores
+from alloyscreen.campaign.labels.history import spent_core_hours, stage_history, stored_batch
+from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.round.models import descriptor_matrix, load_stored_model, train_surrogate
+from alloyscreen.campaign.round.objectives import moment_scores
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_many

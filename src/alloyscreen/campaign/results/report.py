@@ -3,7 +3,7 @@
 Every plot is a PNG drawn with matplotlib (``Figure`` objects, Agg canvas, no
 pyplot state) and embedded as base64, so the file can be mailed or archived on
 its own. Each section says in words what its plot shows and where the numbers
-come from. The queries live in :mod:`alloyscreen.campaign.results`.
+come from. The queries live in :mod:`alloyscreen.campaign.results.queries`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from matplotlib.figure import Figure
 from pymongo.database import Database
 from scipy.special import gammaln
 
-from alloyscreen.campaign.objectives import objective_of, objective_values, rank
-from alloyscreen.campaign.results import (
+from alloyscreen.campaign.results.queries import (
     MIN_PAIRS,
     campaign_labels,
     campaign_rounds,
@@ -32,7 +31,8 @@ from alloyscreen.campaign.results import (
     find_campaign,
     rank_by_stage,
 )
-from alloyscreen.campaign.selection_tables import importance_table, selection_table
+from alloyscreen.campaign.results.selection_tables import importance_table, selection_table
+from alloyscreen.campaign.round.objectives import objective_of, objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.surrogates.acquisition import Objective
 

@@ -22,8 +22,8 @@ from pymongo.database import Database
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
-from alloyscreen.campaign.models import store_model
-from alloyscreen.campaign.results import campaign_labels
+from alloyscreen.campaign.results.queries import campaign_labels
+from alloyscreen.campaign.round.models import store_model
 from alloyscreen.campaign.spec import CampaignSpec, GnnSpec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CVMetrics, ModelDocument

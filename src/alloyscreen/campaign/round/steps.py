@@ -12,11 +12,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from alloyscreen import progress
-from alloyscreen.campaign.fidelity import DeltaPredictor, round_delta, second_stage_history, train_delta
-from alloyscreen.campaign.history import stored_batch
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome
-from alloyscreen.campaign.models import load_stored_model, train_surrogate
-from alloyscreen.campaign.objectives import (
+from alloyscreen.campaign.labels.history import stored_batch
+from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.round.fidelity import DeltaPredictor, round_delta, second_stage_history, train_delta
+from alloyscreen.campaign.round.models import load_stored_model, train_surrogate
+from alloyscreen.campaign.round.objectives import (
     best_outcomes,
     composition_objectives,
     labelled_column,
@@ -28,8 +28,8 @@ from alloyscreen.campaign.objectives import (
     rank,
     utilities,
 )
-from alloyscreen.campaign.ranking import rerank
-from alloyscreen.campaign.scoring import ScoredSlice, score_space
+from alloyscreen.campaign.round.ranking import rerank
+from alloyscreen.campaign.round.scoring import ScoredSlice, score_space
 from alloyscreen.campaign.spec import CampaignSpec, StageSpec
 from alloyscreen.candidates import CandidateSpace
 from alloyscreen.candidates.chunk import candidate_document

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pymongo.database import Database
 
-from alloyscreen.campaign.labelling import Candidate, LabelOutcome
+from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.db.cache import lost_core_hours
 from alloyscreen.db.client import get_database

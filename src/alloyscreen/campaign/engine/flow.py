@@ -20,23 +20,24 @@ from monty.json import jsanitize
 from pymatgen.core import Structure
 
 from alloyscreen import progress
-from alloyscreen.campaign.fidelity import second_stage_batch
-from alloyscreen.campaign.gnn import train_campaign_gnn
-from alloyscreen.campaign.history import (
+from alloyscreen.campaign.engine.records import save_campaign
+from alloyscreen.campaign.labels.history import (
     backfill_outcomes,
     record_outcome,
     spent_core_hours,
     stage_history,
     stored_batch,
 )
-from alloyscreen.campaign.labelling import (
+from alloyscreen.campaign.labels.labelling import (
     Candidate,
     LabelOutcome,
     candidate_structure,
     placed,
 )
-from alloyscreen.campaign.records import save_campaign
-from alloyscreen.campaign.rounds import (
+from alloyscreen.campaign.round.fidelity import second_stage_batch
+from alloyscreen.campaign.round.gnn import train_campaign_gnn
+from alloyscreen.campaign.round.scoring import ScoredSlice
+from alloyscreen.campaign.round.steps import (
     RoundPlan,
     best_outcomes,
     confirmation_batch,
@@ -45,7 +46,6 @@ from alloyscreen.campaign.rounds import (
     select_round,
     stage_hull,
 )
-from alloyscreen.campaign.scoring import ScoredSlice
 from alloyscreen.campaign.spec import CampaignSpec, SlabSpec, StageSpec, StructureSpec, load_spec
 from alloyscreen.candidates import formula
 from alloyscreen.db.client import get_database

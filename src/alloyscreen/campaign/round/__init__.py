@@ -1,0 +1,1 @@
+"""One active-learning round: train the surrogates, score the space, re-rank, choose the batch."""
