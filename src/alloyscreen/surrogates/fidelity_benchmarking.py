@@ -18,14 +18,8 @@ carry an expensive label:
   (:mod:`~alloyscreen.surrogates.multifidelity`), as a ``fidelity: multi``
   campaign does.
 
-Why a simulation and not the campaign's own round code
-(:mod:`alloyscreen.campaign.round.steps`) on a table oracle: a real round is a
-set of jobs that read the history from the database and write a selection,
-a stored model (5-fold calibrated, with importances) and its predictions;
-a benchmark replays thousands of rounds (seeds x strategies x rounds) on one
-descriptor matrix held in memory, where that work would dominate. The
-decisions are the real ones: the same :class:`EnsembleRegressor`,
-:func:`acquisition_scores` and batch selection the rounds call.
+A simulation, not the campaign's own round code, for the reason
+:mod:`~alloyscreen.surrogates.benchmarking` gives.
 """
 
 from __future__ import annotations
