@@ -86,7 +86,7 @@ QUICK_SPEC: dict[str, Any] = {
 PHASES = [
     ("alloyscreen.campaign.engine.flow", None, "candidate_structure", "structure generation + store"),
     ("alloyscreen.validation.targets", "MixingEnergyMaker", "compute", "label (references, calculation, documents)"),
-    ("alloyscreen.validation.targets", None, "validate", "  validate() (prepare, cache, calculation document)"),
+    ("alloyscreen.validation.targets", None, "run_prepared", "  run_prepared() (cache, calculation document)"),
     ("alloyscreen.campaign.engine.flow", None, "conclude_label", "conclude label (store outcome)"),
     ("alloyscreen.campaign.engine.flow", None, "plan_round", "plan round"),
     ("alloyscreen.campaign.round.steps", None, "train_surrogate", "  surrogate training + store"),

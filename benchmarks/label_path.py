@@ -366,7 +366,7 @@ def main() -> None:
         instrument(tracer)
         spec = load_spec(args.spec or SPEC)
         try:
-            run_here(CampaignMaker().make(spec))
+            run_here(CampaignMaker.from_spec(spec).make())
         except Exception as error:  # noqa: BLE001  (the code under measurement may be half refactored)
             failure = f"{type(error).__name__}: {error}"
         status = get_database()["campaigns"].find_one({"_id": spec.campaign_id}, {"status": 1}) or {}

@@ -196,7 +196,7 @@ def cuni_mixing(kspacing: float | None, factors: list[float], mode: str, seed: i
         row["reference_calculations"] = {}
         for element in composition:
             for crystal, cell in elemental_crystals(element).items():
-                doc = calculations.find_one({"_id": prepare(cell, "qe", pooled, "vc-relax")[3]}) or {}
+                doc = calculations.find_one({"_id": prepare(cell, "qe", pooled, "vc-relax").key}) or {}
                 row["reference_calculations"][f"{element} {crystal}"] = {
                     "status": doc.get("status", "not run"), "error": doc.get("error"), "n_atoms": len(cell),
                     "kpts": doc.get("settings", {}).get("kpts"), "wall_s": round(float(doc.get("wall_time_s") or 0), 1),

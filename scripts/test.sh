@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--fast" ]; then
     shift
     . .venv/bin/activate
-    exec python -m pytest -q -n 2 --dist loadscope -m "not (slow or dft or gnn or workers or notebooks)" "$@"
+    exec python -m pytest -q -n 2 --dist loadgroup -m "not (slow or dft or gnn or workers or notebooks)" "$@"
 fi
 bash scripts/setup.sh
 . .venv/bin/activate

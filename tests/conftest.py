@@ -17,6 +17,20 @@ from alloyscreen.db.client import close_clients, get_database
 from alloyscreen.db.init import init_database
 from alloyscreen.settings import get_settings
 
+# Session fixtures that must exist once per test run: the tests using them share one pytest-xdist worker.
+_SHARED_ONCE = ("slurm", "finished_campaign")
+# Modules of long tests that share nothing: each test is a group of its own, so both workers take them.
+_EACH_ALONE = ("tests/test_benchmarks.py", "tests/test_flows.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Group tests for ``--dist loadgroup``: by the run-once session fixture they use, else by module."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        group = next((name for name in _SHARED_ONCE if name in item.fixturenames),
+                     item.nodeid if module in _EACH_ALONE else module)
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(scope="session")
 def database_env(tmp_path_factory):

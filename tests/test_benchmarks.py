@@ -144,6 +144,15 @@ def _screen(out: dict) -> None:
     assert out["small_space_end_to_end"]["candidates"] == 56 and out["same_top_on_1_and_2_workers"]
 
 
+def _site_model(out: dict) -> None:
+    assert (out["calculator"], out["sites"], out["slabs"]) == ("emt", 24, 6)  # 4 fcc sites on each 2 x 2 slab
+    assert [row["training_sites"] for row in out["learning_curve"]] == [8, 12]
+    assert all(row["trees_mae_ev"] >= 0 and row["piecewise_linear_mae_ev"] >= 0 for row in out["learning_curve"])
+    assert [row["sites"] for row in out["surface_size"]] == [100, 1024]
+    assert 0 < out["surface_size"][0]["activity_mean"] <= 0.5  # a mean of site rates, each at most 1/2
+    assert out["speed"]["calculations"] == 6 * (1 + 1 + 4)  # clean slab, H2 (cached after the first), 4 sites
+
+
 def _tree_count(out: dict) -> None:
     assert set(out["results"]) == {"150/10"} and 10 < out["compositions"] <= 18
 
@@ -222,6 +231,9 @@ CASES = [
         "benchmark", "space", "small_space", "chunk", "host_cpus", "machine", "model", "stages_one_thread",
         "end_to_end", "small_space_end_to_end", "same_top_on_1_and_2_workers", "sharded_scaling_efficiency",
         "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # three `alloyscreen screen` processes: ~17 s
+    case("site_model.py", [], {
+        "benchmark", "calculator", "adsorbate", "site_kind", "pool", "slabs", "slab_size", "sites", "moved",
+        "features", "delta_g_h_range_ev", "learning_curve", "surface_size", "speed"}, _site_model),
     case("tree_count.py", [], {"benchmark", "learner", "seeds", "compositions", "features", "label", "results"},
          _tree_count),
     case("validation.py", [], {"machine", "timings", "lattice_constants", "lattice_reference_source",

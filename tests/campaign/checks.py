@@ -22,7 +22,7 @@ def run_to_the_end(spec: CampaignSpec | dict[str, Any]) -> CampaignSpec:
     """
     spec = spec if isinstance(spec, CampaignSpec) else load_spec(spec)
     with threadpool_limits(1, user_api="blas"):
-        run_here(CampaignMaker().make(spec))
+        run_here(CampaignMaker.from_spec(spec).make())
     return spec
 
 

@@ -42,7 +42,7 @@ def _counts(database) -> dict[str, int]:
 
 def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
     spec = load_spec(_spec("loop"))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     status = campaign_status(database, spec.campaign_id)
     assert status["status"] == "completed"
     assert [s["validations"] for s in status["stages"]] == [9, 1]
@@ -61,7 +61,7 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
     assert len(confirmed) == 1 and confirmed[0]["candidate_id"] == best[0]["candidate_id"]
     before = _counts(database)
     started = database["calculations"].find_one(sort=[("provenance.created_at", -1)])["provenance"]["created_at"]
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     assert _counts(database) == before
     latest = database["calculations"].find_one(sort=[("provenance.created_at", -1)])["provenance"]["created_at"]
     assert latest == started
@@ -140,7 +140,7 @@ def test_stored_model_reloads_by_id_and_reproduces_its_predictions(database):
     from alloyscreen.campaign.round.models import descriptor_matrix, load_stored_model
 
     spec = load_spec(_spec("loop"))
-    run_here(CampaignMaker().make(spec))  # reuses everything when the loop test ran first
+    run_here(CampaignMaker.from_spec(spec).make())  # reuses everything when the loop test ran first
     model_id = database["selections"].find_one({"campaign_id": spec.campaign_id, "round": 2})["model_id"]
     stored = list(database["predictions"].find({"campaign_id": spec.campaign_id, "model_id": model_id}))
     candidates = {c["_id"]: c["composition"] for c in database["candidates"].find(
@@ -158,7 +158,7 @@ def test_stored_model_reloads_by_id_and_reproduces_its_predictions(database):
 def test_sharded_scoring_chooses_what_one_job_chooses(database):
     def chosen(spec_data: dict) -> list[tuple[int, str]]:
         spec = load_spec(spec_data)
-        run_here(CampaignMaker().make(spec))
+        run_here(CampaignMaker.from_spec(spec).make())
         return sorted((s["round"], s["candidate_id"]) for s in database["selections"].find(
             {"campaign_id": spec.campaign_id, "stage": "emt"}))
 
@@ -173,7 +173,7 @@ def test_sharded_scoring_chooses_what_one_job_chooses(database):
 def test_core_hours_lost_with_killed_attempts_count_against_the_stage_budget(database):
     """A calculation whose first holder died (a walltime kill: ``lost_attempts``) is charged that attempt too."""
     spec = load_spec(_spec("lost-hours", validations=5))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     spent = database["campaigns"].find_one({"_id": spec.campaign_id})["budgets_spent"]["emt_core_hours"]
     calculation = database["selections"].find_one({"campaign_id": spec.campaign_id})["outcome"]["calculation_ids"][
         "mixing_energy_per_atom"]
@@ -182,7 +182,7 @@ def test_core_hours_lost_with_killed_attempts_count_against_the_stage_budget(dat
                        pid=1, slurm_job_id="4711", reason="job gone", started=now - timedelta(hours=1),
                        heartbeat=now, cores=4, core_hours=4.0)
     database["lost_attempts"].insert_one(lost.model_dump(by_alias=True))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     after = database["campaigns"].find_one({"_id": spec.campaign_id})["budgets_spent"]["emt_core_hours"]
     assert after == pytest.approx(spent + 4.0)
     assert campaign_status(database, spec.campaign_id)["stages"][0]["core_hours"] == pytest.approx(after)
@@ -206,7 +206,7 @@ def test_outcomes_stored_in_an_earlier_form_are_read_and_resumed(database):
     """Outcomes with their first property's ``value``, ``label_id``, ``calculation_id``, ``structure_id`` (stored
     by earlier versions) get the per-property dicts from them, and lose them."""
     spec = load_spec(_spec("before-one-outcome", validations=5))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     top = top_candidates(database, spec.campaign_id)
     query = {"campaign_id": spec.campaign_id}
     stored = {s["_id"]: s["outcome"] for s in database["selections"].find(query)}
@@ -216,6 +216,6 @@ def test_outcomes_stored_in_an_earlier_form_are_read_and_resumed(database):
     assert {s["_id"]: s["outcome"] for s in database["selections"].find(query)} == stored
     _as_stored_before(database, query, spec.target)
     before = _counts(database)
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     assert _counts(database) == before
     assert {s["_id"]: s["outcome"] for s in database["selections"].find(query)} == stored

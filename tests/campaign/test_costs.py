@@ -68,8 +68,8 @@ def test_status_estimates_the_pending_dft_batch_and_counts_what_the_cache_holds(
 
     reference = next(calc for calc in planned.calculations if calc.role == "reference Cu fcc")
     calculations, _, _ = label.plan(structure)
-    crystal, maker = calculations[reference.calculation_id]
-    document, _ = validate(crystal, "qe", maker.settings, maker.mode)  # the Cu reference, for real
+    prepared, maker = calculations[reference.calculation_id]
+    document, _ = validate(prepared.structure, "qe", maker.settings, maker.mode)  # the Cu reference, for real
     assert document.status == "completed" and document.id == reference.calculation_id
     after = campaign_status(database, spec.campaign_id)["next_batch"]["pw"]
     assert (after["calculations"], after["cached"]) == (len(planned.calculations) - 1, 1)

@@ -25,7 +25,7 @@ def _campaign_flow(name: str) -> Flow:
     spec = load_spec({"name": name, "seed": 7, "stages": [{"name": "emt", "calculator": "emt", "max_validations": 1}],
                       "candidates": {"elements": ["Cu", "Ni"], "n_components": 2,
                                      "sampling": {"kind": "grid", "step": 0.5}}})
-    register = start_campaign(CampaignMaker(), spec)
+    register = start_campaign(CampaignMaker.from_spec(spec))
     finish = set_campaign_status(register.output, "completed")
     return Flow([register, finish], name=name)
 

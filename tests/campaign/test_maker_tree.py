@@ -8,7 +8,7 @@ import pytest
 
 from alloyscreen.campaign.engine.execution import run_here
 from alloyscreen.campaign.engine.flow import CampaignMaker, StageMaker
-from alloyscreen.campaign.spec import load_spec
+from alloyscreen.campaign.spec import CampaignSpec, load_spec
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.validation.maker import ValidationMaker
@@ -40,7 +40,7 @@ def test_the_campaign_id_hashes_only_values_that_differ_from_their_defaults():
 def test_the_spec_builds_the_tree_once_and_every_maker_of_a_stage_is_a_field():
     spec = _spec()
     maker = CampaignMaker.from_spec(spec)
-    assert maker.campaign(spec) is spec  # the tree is the spec's own: the same campaign
+    assert maker.campaign() is spec  # the tree is the spec's own: the same campaign
     assert [stage.validation.name for stage in maker.stages] == ["screen", "dft"]
     assert [(stage.structure.name, stage.structure.method, stage.structure.seed) for stage in maker.stages] == [
         ("screen", "random", 3), ("dft", "random", 3)]
@@ -49,22 +49,27 @@ def test_the_spec_builds_the_tree_once_and_every_maker_of_a_stage_is_a_field():
     label = maker.stages[1].labels["mixing_energy_per_atom"]
     assert isinstance(label, MixingEnergyMaker) and label.validation == maker.stages[1].validation
     assert label.pool == ["Au", "Cu"] and maker.stages[1].validation.category == "dft"
-    assert CampaignMaker.from_dict(maker.as_dict()).campaign(spec) is spec  # through a store and back
+    stored = CampaignMaker.from_dict(maker.as_dict()).campaign()  # through a store and back
+    assert stored == spec and stored.campaign_id == spec.campaign_id
     changed = maker.update_kwargs({"_set": {"max_validations": 2}}, class_filter=StageMaker, name_filter="dft",
                                   dict_mod=True)
-    assert changed.campaign(spec).stages[1].max_validations == 2 and changed.campaign(spec).campaign_id != (
-        spec.campaign_id)
+    assert changed.campaign().stages[1].max_validations == 2 and changed.campaign().campaign_id != spec.campaign_id
     apart = maker.update_kwargs({"_set": {"validation->settings->ecutwfc": 27.0}}, class_filter=MixingEnergyMaker,
                                 name_filter="dft", dict_mod=True)
     with pytest.raises(AlloyscreenError, match="stage 'dft' were changed apart from each other"):
-        apart.campaign(spec)
+        apart.campaign()
+    with pytest.raises(AlloyscreenError, match=r"no spec; allowed: CampaignMaker.from_spec\(spec\)"):
+        CampaignMaker().make()
+    drivers = [job for job, _ in maker.make().iterflow()]
+    assert drivers and all(not isinstance(arg, CampaignSpec) for job in drivers
+                           for arg in [*job.function_args, *job.function_kwargs.values()])  # jobs get the Maker only
 
 
 @pytest.mark.dft
 @pytest.mark.skipif(not shutil.os.path.isdir(DEFAULT_PSEUDO_DIR), reason="no QE pseudopotentials")
 def test_update_maker_kwargs_changes_one_qe_setting_of_one_stage(database):
     spec = _spec()
-    flow = CampaignMaker().make(spec)
+    flow = CampaignMaker.from_spec(spec).make()
     flow.update_maker_kwargs({"_set": {"settings->ecutwfc": 27.0}}, class_filter=ValidationMaker, name_filter="dft",
                              dict_mod=True)
     run_here(flow)
@@ -94,7 +99,7 @@ def test_update_maker_kwargs_changes_one_slab_setting_of_one_stage(database):
         "stages": [{"name": "her", "calculator": "emt", "max_validations": 1, "slab": slab},
                    {"name": "her-check", "calculator": "emt", "max_validations": 1, "slab": slab}],
     })
-    flow = CampaignMaker().make(spec)
+    flow = CampaignMaker.from_spec(spec).make()
     flow.update_maker_kwargs({"_set": {"slab->layers": 4}}, class_filter=StructureMaker, name_filter="her slab",
                              dict_mod=True)
     run_here(flow)

@@ -45,7 +45,7 @@ def _non_dominated(points: dict[str, tuple[float, float]]) -> set[str]:
 @pytest.fixture(scope="module")
 def pareto_campaign(database) -> CampaignSpec:
     spec = load_spec(_spec("pareto"))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     return spec
 
 
@@ -106,7 +106,7 @@ def test_confirmation_takes_the_validated_pareto_front_and_the_report_shows_it(d
 
 def test_sharded_pareto_scoring_chooses_what_one_job_chooses(database, pareto_campaign):
     spec = load_spec(_spec("pareto-sharded", shards=3))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
 
     def chosen(campaign_id: str) -> list[tuple[int, str, int | None]]:
         return sorted((s["round"], s["candidate_id"], s.get("pareto_rank")) for s in database["selections"].find(

@@ -40,7 +40,7 @@ def test_the_stored_input_of_round_ten_is_no_larger_than_round_one(database):
         "stages": [{"name": "emt", "calculator": "emt", "max_validations": 20,
                     "structure": {"method": "random", "supercell": [2, 1, 1]}}],
     })
-    rounds = _round_jobs(run_here(CampaignMaker().make(spec)))
+    rounds = _round_jobs(run_here(CampaignMaker.from_spec(spec).make()))
     assert set(range(1, 13)) <= set(rounds)
     size = {index: len(json.dumps(jsanitize(job.function_args, strict=True, allow_bson=True)))
             for index, job in rounds.items()}

@@ -55,7 +55,7 @@ def test_the_competing_phases_are_relaxed_in_a_job_of_their_stage_before_round_0
     spec = load_spec({**SPEC, "phases": {"single_phase": {"temperature": 1000}, "stage": "dft"},
                       "stages": [*SPEC["stages"], {"name": "dft", "calculator": "emt", "max_validations": 1,
                                                    "category": "dft"}]})
-    jobs = {job.name: job for job, _ in CampaignMaker().make(spec).iterflow()}
+    jobs = {job.name: job for job, _ in CampaignMaker.from_spec(spec).make().iterflow()}
     assert [name for name in jobs if name.startswith("phases")] == ["phases emt", "phases dft"]  # hull; filter
     assert [jobs[f"phases {name}"].config.manager_config["_category"] for name in ("emt", "dft")] == ["cheap", "dft"]
     assert jobs["phases dft"].function_args[3].uuid == jobs["phases emt"].uuid

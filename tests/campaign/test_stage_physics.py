@@ -20,7 +20,7 @@ def _spec(elements: list[str], stage: dict) -> dict:
 def test_a_chgnet_campaign_over_mn_and_co_labels_every_candidate(database):
     spec = load_spec(_spec(["Co", "Mn", "Ni"], {"calculator": "chgnet",
                                                 "structure": {"method": "random", "supercell": [1, 1, 1]}}))
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     selections = list(database["selections"].find({"campaign_id": spec.campaign_id}))
     assert len(selections) == 3 and all(s["outcome"]["status"] == "completed" for s in selections)
     label_ids = [s["outcome"]["label_ids"]["mixing_energy_per_atom"] for s in selections]
@@ -46,7 +46,7 @@ def test_a_stage_with_references_search_relaxes_fcc_bcc_hcp_of_every_element(dat
         default.campaign_id  # the default is not hashed: existing campaigns keep their ids
     spec = load_spec(_spec(["Cu", "Ni", "Pd"], {**stage, "references": "search"}))
     assert spec.campaign_id != default.campaign_id and spec.stages[0].references == "search"
-    run_here(CampaignMaker().make(spec))
+    run_here(CampaignMaker.from_spec(spec).make())
     selections = list(database["selections"].find({"campaign_id": spec.campaign_id}))
     assert len(selections) == 3 and all(s["outcome"]["status"] == "completed" for s in selections)
     for selection in selections:

@@ -35,7 +35,7 @@ def test_a_vasp_stage_labels_under_category_split_fireworks_workers(database, mo
     spec = load_spec(_spec({"calculator": "vasp"}))
     launchpad = get_launchpad()
     launchpad.reset("", require_password=False)
-    submit(CampaignMaker().make(spec), launchpad)
+    submit(CampaignMaker.from_spec(spec).make(), launchpad)
     ran: dict[str, set[str]] = {"cheap": set(), "dft": set()}
     monkeypatch.chdir(tmp_path)
     for _ in range(40):  # each worker pulls only its own category, until the workflow is done

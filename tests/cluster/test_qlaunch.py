@@ -62,7 +62,7 @@ def _submit(spec_data: dict[str, Any]) -> str:
     """Reset the LaunchPad and submit the campaign, as ``alloyscreen submit`` does; return its id."""
     spec = load_spec(spec_data)
     get_launchpad().reset("", require_password=False)
-    submit(CampaignMaker().make(spec))
+    submit(CampaignMaker.from_spec(spec).make())
     save_campaign(spec, "created")
     return spec.campaign_id
 

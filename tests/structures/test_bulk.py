@@ -6,11 +6,19 @@ from ase.data import atomic_numbers, reference_states
 
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures.bulk import choose_supercell, random_solid_solution, special_quasirandom_structure
-from alloyscreen.structures.composition import integer_counts
+from alloyscreen.structures.composition import CheckedComposition, check_composition, integer_counts
 from alloyscreen.structures.lattice import atomic_volume, elemental_lattice, vegard_lattice
 from alloyscreen.structures.sro import sro_objective, warren_cowley
 
 CANTOR = {"Co": 0.2, "Cr": 0.2, "Fe": 0.2, "Mn": 0.2, "Ni": 0.2}
+
+
+def test_a_composition_is_checked_once_and_trusted_below():
+    checked = check_composition({"Ni": 0.25, "Cu": 0.75})
+    assert isinstance(checked, CheckedComposition) and list(checked) == ["Cu", "Ni"]
+    assert check_composition(checked) is checked  # below the boundary: no second check, no copy
+    with pytest.raises(AlloyscreenError, match="fractions sum to 0.9; allowed: a sum of 1"):
+        check_composition({"Cu": 0.6, "Ni": 0.3})
 
 
 def test_integer_counts_largest_remainder():

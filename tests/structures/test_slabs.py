@@ -8,7 +8,7 @@ from ase.data import atomic_numbers, covalent_radii
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.structures.adsorption import find_sites, layer_index, place_adsorbate
+from alloyscreen.structures.adsorption import find_sites, layer_index, place_adsorbate, settled_site
 from alloyscreen.structures.slabs import make_slab
 
 HEA = {"Cu": 0.2, "Fe": 0.2, "Ni": 0.2, "Pd": 0.2, "Pt": 0.2}
@@ -118,3 +118,16 @@ def test_unknown_adsorbate():
     slab = make_slab({"Pt": 1.0}, "fcc")
     with pytest.raises(AlloyscreenError, match="'CO'.*H, O, OH"):
         place_adsorbate(slab, find_sites(slab.structure)[0], "CO")
+
+
+def test_an_adsorbate_that_moved_is_found_on_the_site_it_settled_on():
+    slab = make_slab({"Cu": 0.5, "Pt": 0.5}, "fcc", size=(3, 3), seed=2)
+    sites = find_sites(slab.structure)
+    start = next(site for site in sites if site.kind == "fcc")
+    placed = place_adsorbate(slab, start, "H").structure
+    assert settled_site(sites, placed, -1) == start
+    top = next(site for site in sites if site.kind == "top" and site.atom_indices[0] not in start.atom_indices)
+    across = slab.structure.lattice.matrix[0] + [0.1, -0.1, 0.0]  # a periodic image, a little off the site
+    placed.replace(len(placed) - 1, "H", np.array([*top.position[:2], placed[-1].coords[2]]) + across,
+                   coords_are_cartesian=True)
+    assert settled_site(sites, placed, -1) == top

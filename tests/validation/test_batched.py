@@ -50,7 +50,7 @@ def test_batched_static_is_the_one_by_one_calculation(database, batch_calls, mon
     monkeypatch.setattr("alloyscreen.validation.ase_runner.default_batch_size",
                         lambda: chosen.append(batch_size) or batch_size)
     structures = cells()
-    keys = [prepare(structure, calculator, {}, "static")[3] for structure in structures]
+    keys = [prepare(structure, calculator, {}, "static").key for structure in structures]
     database["calculations"].delete_many({"_id": {"$in": keys}})  # from the other batch size
     one_by_one = [validate(structure, calculator, {}, "static", database=database)[0] for structure in structures]
     assert batch_calls == []

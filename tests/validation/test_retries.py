@@ -26,7 +26,8 @@ def test_a_failing_pw_runs_again_up_to_the_retries_and_keeps_every_error(databas
 
 def test_a_stored_failure_is_run_again_when_the_policy_allows(database, cu3au):
     cu3au.scale_lattice(cu3au.volume * 1.013)  # a structure no other test computes
-    _, physics, _, key, claim = prepare(cu3au, "emt", {}, "relax")
+    prepared = prepare(cu3au, "emt", {}, "relax")
+    key, claim = prepared.key, prepared.claim
     lost = CalculationDocument(id=key, **claim, status="failed", error="worker lost (node failure)").to_mongo()
     database["calculations"].insert_one(lost)
     kept, reused = validate(cu3au, "emt", {}, "relax", database=database)
@@ -39,7 +40,8 @@ def test_a_stored_failure_is_run_again_when_the_policy_allows(database, cu3au):
 
 def test_a_mixing_energy_label_runs_a_stored_failure_again_when_its_maker_allows(database, cu3au):
     cu3au.scale_lattice(cu3au.volume * 1.017)  # a structure no other test computes
-    _, physics, _, key, claim = prepare(cu3au, "emt", {}, "vc-relax")
+    prepared = prepare(cu3au, "emt", {}, "vc-relax")
+    key, claim = prepared.key, prepared.claim
     lost = CalculationDocument(id=key, **claim, status="failed", error="worker lost (node failure)").to_mongo()
     database["calculations"].insert_one(lost)
     lost = MixingEnergyMaker(validation=ValidationMaker(calculator="emt"))

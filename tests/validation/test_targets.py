@@ -81,6 +81,8 @@ def test_hydrogen_adsorption_keeps_the_site_distribution(database):
     assert sorted(site["kind"] for site in sites) == ["bridge", "fcc", "hcp", "top"]
     for site in sites:
         assert site["delta_g_h"] == pytest.approx(site["delta_e_h"] + ZERO_POINT_AND_ENTROPY_EV)
+        assert site["site"]["site_counts"] == {"Pt": {"top": 1, "bridge": 2}.get(site["kind"], 3)}
+        assert site["moved"] == (site["settled_kind"] != site["kind"])  # one site of each kind: kind tells
     assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites))
     assert len(label["calculation_ids"]) == 4 and len(label["reference_calculation_ids"]) == 2
     assert -1.5 < label["value"] < 1.5  # eV

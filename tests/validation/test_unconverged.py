@@ -28,7 +28,7 @@ def distorted_cu3au(scale: float) -> Structure:
 def test_an_unconverged_relaxation_is_no_label_until_a_corrected_retry_converges(database):
     structure = distorted_cu3au(1.002)
     settings = {"steps": 8, "fmax": 0.02}  # 8 FIRE steps do not reach 0.02 eV/A from this start; 8 + 16 do
-    key = prepare(structure, "emt", settings, "vc-relax")[3]
+    key = prepare(structure, "emt", settings, "vc-relax").key
 
     unconverged = MixingEnergyMaker(validation=ValidationMaker(calculator="emt", settings=settings))
     kept = call_here(unconverged.make(structure, "unconv"))

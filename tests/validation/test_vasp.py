@@ -51,7 +51,8 @@ def test_static_inputs(cuni, tmp_path):
 
 
 def test_vasp_flow_converts_to_fireworks_on_the_dft_worker(cuni):
-    _, physics, _, key, claim = prepare(cuni, "vasp", {"double_relax": True}, "vc-relax")
+    prepared = prepare(cuni, "vasp", {"double_relax": True}, "vc-relax")
+    physics, key, claim = prepared.physics, prepared.key, prepared.claim
     flow = vasp_flow(cuni, physics, key, claim, routing("dft", "cluster-a"))
     workflow = flow_to_workflow(flow)
     names = sorted(fw.name for fw in workflow.fws)
@@ -227,7 +228,7 @@ def test_validation_maker_stores_the_vasp_outcome(fake_vasp, database, request, 
     structure = request.getfixturevalue(name)
     fake_vasp.expect("MP GGA relax", AG_RELAX if name == "ag" else FEO_RELAX)
     fake_vasp.run(ValidationMaker(calculator="vasp").make(structure), tmp_path / "first")
-    _, _, _, key, _ = prepare(structure, "vasp", {}, "vc-relax")
+    key = prepare(structure, "vasp", {}, "vc-relax").key
     stored = database["calculations"].find_one({"_id": key})
     assert stored["status"] == status and stored["calculator"] == "vasp"
     assert stored["error"] == (AG_REASON if name == "ag" else None)

@@ -76,7 +76,7 @@ def submit_command(spec_path: Path, engine: str, project: str | None) -> None:
     spec = load_spec(spec_path)
     init_database(get_database())
     if engine == "fireworks":
-        ids = submit(CampaignMaker().make(spec))
+        ids = submit(CampaignMaker.from_spec(spec).make())
         save_campaign(spec, "created")
         click.echo(f"campaign {spec.name}: id {spec.campaign_id}; fireworks {sorted(ids.values())}", err=True)
     else:
@@ -86,7 +86,7 @@ def submit_command(spec_path: Path, engine: str, project: str | None) -> None:
         name, written = prepare_project(categories, project)
         if written is not None:
             click.echo(f"wrote jobflow-remote project {name} ({written}): one shell worker per category", err=True)
-        db_ids = submit_remote(CampaignMaker().make(spec), categories, name)
+        db_ids = submit_remote(CampaignMaker.from_spec(spec).make(), categories, name)
         save_campaign(spec, "created")
         click.echo(f"campaign {spec.name}: id {spec.campaign_id}; jobflow-remote project {name}, {len(db_ids)} jobs "
                    f"queued; run them with `jf -p {name} runner start`", err=True)

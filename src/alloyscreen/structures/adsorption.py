@@ -23,7 +23,7 @@ radii (ASE ``covalent_radii``, Cordero et al. 2008), but not below
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ase.data import atomic_numbers, covalent_radii
@@ -94,25 +94,37 @@ def _candidate_sites(cart: np.ndarray, layers: np.ndarray, lattice: np.ndarray):
                     yield kind, members
 
 
-def find_sites(structure: Structure) -> list[AdsorptionSite]:
-    """Return every top, bridge and 3-fold hollow site of the top surface, with local composition.
+@dataclass(frozen=True)
+class SiteZones:
+    """One site and its zones: the atoms forming it, their top-layer and their second-layer nearest neighbours.
+
+    Each zone is given as atom indices of the cell and as the Cartesian
+    positions of the periodic images that are the neighbours (one entry per
+    physical atom, so an index repeats in a cell as small as 2 x 2).
+    """
+
+    kind: str
+    position: np.ndarray
+    members: np.ndarray
+    surface: np.ndarray
+    subsurface: np.ndarray
+    member_positions: np.ndarray
+    surface_positions: np.ndarray
+    subsurface_positions: np.ndarray
+
+
+def site_zones(structure: Structure) -> list[SiteZones]:
+    """Every top, bridge and 3-fold hollow site of the top surface with its zones (:class:`SiteZones`).
 
     Neighbours are counted over periodic images, so each physical neighbour
-    counts once even in cells as small as 2 x 2.
-
-    Parameters
-    ----------
-    structure
-        An unrelaxed slab with the surface normal along z and in-plane lattice
-        vectors a and b (as made by :func:`alloyscreen.structures.slabs.make_slab`).
+    counts once even in cells as small as 2 x 2. Sorted by kind, atoms, position.
     """
     lattice = structure.lattice.matrix
     layers = layer_index(structure)
     cart = structure.cart_coords
-    symbols = np.array([site.specie.symbol for site in structure])
     everything, origin = _images(cart, lattice, reach=2)
     nn = float(np.min(structure.distance_matrix + np.eye(len(structure)) * 1e9))
-    sites, seen = [], set()
+    zones, seen = [], set()
     for kind, members in _candidate_sites(cart, layers, lattice):
         position = members.mean(axis=0)
         frac = np.linalg.solve(lattice.T, position)
@@ -123,15 +135,30 @@ def find_sites(structure: Structure) -> list[AdsorptionSite]:
         distance = np.linalg.norm(everything[:, None, :] - members[None, :, :], axis=-1)
         is_member = (distance < 1e-6).any(axis=1)
         shell = (distance < NEIGHBOR_FACTOR * nn).any(axis=1) & ~is_member
-        sites.append(AdsorptionSite(
-            kind=kind,
-            position=[float(x) for x in position],
-            atom_indices=sorted(int(i) for i in origin[is_member]),
-            site_counts=_counts(symbols[origin[is_member]]),
-            surface_neighbor_counts=_counts(symbols[origin[shell & (layers[origin] == 0)]]),
-            subsurface_neighbor_counts=_counts(symbols[origin[shell & (layers[origin] == 1)]]),
-        ))
-    return sorted(sites, key=lambda s: (SITE_ORDER.index(s.kind), s.atom_indices, s.position))
+        top, second = shell & (layers[origin] == 0), shell & (layers[origin] == 1)
+        zones.append(SiteZones(kind, position, origin[is_member], origin[top], origin[second],
+                               everything[is_member], everything[top], everything[second]))
+    return sorted(zones, key=lambda z: (SITE_ORDER.index(z.kind), sorted(z.members.tolist()), z.position.tolist()))
+
+
+def find_sites(structure: Structure) -> list[AdsorptionSite]:
+    """Return every top, bridge and 3-fold hollow site of the top surface, with local composition.
+
+    Parameters
+    ----------
+    structure
+        An unrelaxed slab with the surface normal along z and in-plane lattice
+        vectors a and b (as made by :func:`alloyscreen.structures.slabs.make_slab`).
+    """
+    symbols = np.array([site.specie.symbol for site in structure])
+    return [AdsorptionSite(
+        kind=zone.kind,
+        position=[float(x) for x in zone.position],
+        atom_indices=sorted(int(i) for i in zone.members),
+        site_counts=_counts(symbols[zone.members]),
+        surface_neighbor_counts=_counts(symbols[zone.surface]),
+        subsurface_neighbor_counts=_counts(symbols[zone.subsurface]),
+    ) for zone in site_zones(structure)]
 
 
 def adsorbate_height(structure: Structure, site: AdsorptionSite, adsorbate: str) -> float:
@@ -150,6 +177,20 @@ def _wrap(frac: np.ndarray) -> np.ndarray:
     frac = np.array(frac, dtype=float)
     frac[:2] -= np.round(frac[:2])
     return frac
+
+
+def settled_site(sites: list[AdsorptionSite], structure: Structure, atom: int) -> AdsorptionSite:
+    """The site of ``sites`` (the clean slab's) nearest in the surface plane to atom ``atom`` of ``structure``.
+
+    Where a relaxed adsorbate ended (periodic in the plane): a site calculation
+    whose adsorbate settled on another site than the one it started on is
+    that other site's, not its own.
+    """
+    lattice = structure.lattice
+    here = structure[atom].frac_coords
+    lateral = [np.linalg.norm(lattice.get_cartesian_coords(_wrap(lattice.get_fractional_coords(site.position)
+                                                                 - here))[:2]) for site in sites]
+    return sites[int(np.argmin(lateral))]
 
 
 def binding_position(structure: Structure, site: AdsorptionSite, adsorbate: str) -> np.ndarray:

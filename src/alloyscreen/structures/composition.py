@@ -24,8 +24,15 @@ def check_prototype(prototype: str) -> str:
     return prototype
 
 
-def check_composition(composition: Mapping[str, float]) -> dict[str, float]:
-    """Validate a composition and return it sorted by element symbol.
+class CheckedComposition(dict[str, float]):
+    """A composition :func:`check_composition` accepted: known elements, fractions > 0 summing to 1, sorted.
+
+    Checked once where it enters; the functions it is passed to below trust it.
+    """
+
+
+def check_composition(composition: Mapping[str, float]) -> CheckedComposition:
+    """Validate a composition and return it sorted by element symbol (a checked one as it is).
 
     Parameters
     ----------
@@ -35,9 +42,11 @@ def check_composition(composition: Mapping[str, float]) -> dict[str, float]:
 
     Returns
     -------
-    dict
+    CheckedComposition
         The same composition with keys in alphabetical order.
     """
+    if isinstance(composition, CheckedComposition):
+        return composition
     if not composition:
         raise StructureInputError("empty composition; give at least one element -> fraction")
     for symbol, fraction in composition.items():
@@ -52,7 +61,7 @@ def check_composition(composition: Mapping[str, float]) -> dict[str, float]:
         raise StructureInputError(
             f"fractions sum to {total:.6g}; allowed: a sum of 1 (within {FRACTION_TOLERANCE:g})"
         )
-    return {symbol: float(composition[symbol]) for symbol in sorted(composition)}
+    return CheckedComposition((symbol, float(composition[symbol])) for symbol in sorted(composition))
 
 
 def integer_counts(composition: Mapping[str, float], n_sites: int) -> tuple[dict[str, int], float]:

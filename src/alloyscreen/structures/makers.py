@@ -15,6 +15,7 @@ from alloyscreen.structures.bulk import (
     random_solid_solution,
     special_quasirandom_structure,
 )
+from alloyscreen.structures.composition import check_composition
 from alloyscreen.structures.elements import element_structure
 from alloyscreen.structures.result import GeneratedStructure
 from alloyscreen.structures.slabs import make_slab
@@ -61,6 +62,7 @@ class StructureMaker(Maker):
         StructureError
             No cell of the allowed sizes holds the fractions within ``max_error``.
         """
+        composition = check_composition(composition)  # once: the functions below trust a checked one
         if self.method == "slab":
             return make_slab(composition, prototype, seed=self.seed, max_error=self.max_error, **self.slab)
         if len(composition) == 1:

@@ -84,6 +84,10 @@ class Calculator:
         """Calculate ``structure`` in ``directory``; return the calculation document's fields."""
         raise NotImplementedError
 
+    def predict_batch(self, structures: list[Structure], physics: dict[str, Any]) -> list[dict[str, Any]]:
+        """Static calculation-document fields of each of ``structures`` in batched calls (``batched`` ones)."""
+        raise NotImplementedError
+
     def retry(self, structure: Structure, physics: dict[str, Any], found: dict[str, Any]) -> Retry | None:
         """How the failed calculation ``found`` runs again corrected; None: as it was."""
         return None

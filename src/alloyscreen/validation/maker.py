@@ -23,7 +23,7 @@ from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.validation.ase_runner import Retry, fixed_atoms
-from alloyscreen.validation.base import SettingsError, check_mode, structure_dict
+from alloyscreen.validation.base import Calculator, SettingsError, check_mode, structure_dict
 from alloyscreen.validation.physics import HOST_SPECIFIC
 from alloyscreen.validation.registry import get_calculator
 from alloyscreen.validation.vasp import VaspCalculator
@@ -80,8 +80,20 @@ def stored_calculations(keys: list[str], database=None) -> dict[str, dict[str, A
     return {found["_id"]: found for found in _calculations(database).find({"_id": {"$in": keys}})}
 
 
-def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str):
-    """Check everything that can be checked before running; return (calculator, physics, run, key, claim)."""
+@dataclass(frozen=True)
+class Prepared:
+    """A calculation checked before it runs (:func:`prepare`): what :func:`run_prepared` needs, nothing to redo."""
+
+    structure: Structure
+    calc: Calculator
+    physics: dict[str, Any]
+    run: dict[str, Any]
+    key: str
+    claim: dict[str, Any]
+
+
+def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str) -> Prepared:
+    """Check everything that can be checked before running: settings resolved, the calculation's id and claim."""
     check_mode(mode)
     calc = get_calculator(calculator)
     physics, run = calc.resolve(structure, dict(settings or {}), mode)
@@ -92,19 +104,16 @@ def prepare(structure: Structure, calculator: str, settings: dict[str, Any] | No
         "formula": structure.composition.reduced_formula, "n_atoms": len(structure),
         "input_structure": structure_dict(structure),
     }
-    return calc, physics, run, key, claim
+    return Prepared(structure, calc, physics, run, key, claim)
 
 
-def _local(structure: Structure, calculator: str, settings: dict[str, Any] | None, mode: str,
-           parents: list[str] | tuple[str, ...], campaign_id: str | None):
-    """:func:`prepare` for a calculation run in this process; the claim gets its provenance."""
-    calc, physics, run, key, claim = prepare(structure, calculator, settings, mode)
-    if calc.remote:
-        raise SettingsError(
-            f"calculator {calculator!r} runs only as a workflow: use ValidationMaker(calculator={calculator!r})"
-        )
-    provenance = current_job_provenance(input_hash=key, parents=list(parents), campaign_id=campaign_id)
-    return calc, physics, run, key, {**claim, "provenance": provenance.model_dump()}
+def _claimed(prepared: Prepared, parents: list[str] | tuple[str, ...], campaign_id: str | None) -> dict[str, Any]:
+    """The claim of a calculation run in this process, with its provenance; a workflow-only calculator is refused."""
+    if prepared.calc.remote:
+        raise SettingsError(f"calculator {prepared.calc.name!r} runs only as a workflow: use "
+                            f"ValidationMaker(calculator={prepared.calc.name!r})")
+    provenance = current_job_provenance(input_hash=prepared.key, parents=list(parents), campaign_id=campaign_id)
+    return {**prepared.claim, "provenance": provenance.model_dump()}
 
 
 def calculation_document(key: str, claim: dict[str, Any], fields: dict[str, Any], directory=None,
@@ -150,10 +159,18 @@ def validate(
         the correction recorded in ``corrections``; the id stays that of the
         settings asked for.
     """
+    return run_prepared(prepare(structure, calculator, settings, mode), database, parents, campaign_id, retries)
+
+
+def run_prepared(prepared: Prepared, database=None, parents: list[str] | tuple[str, ...] = (),
+                 campaign_id: str | None = None, retries: int = 0) -> tuple[CalculationDocument, bool]:
+    """:func:`validate` of a calculation :func:`prepare` checked already; return (document, reused)."""
     from alloyscreen.db.cache import WorkCache
     from alloyscreen.settings import get_settings
 
-    calc, physics, run, key, claim = _local(structure, calculator, settings, mode, parents, campaign_id)
+    structure, calc, physics, run, key = (prepared.structure, prepared.calc, prepared.physics, prepared.run,
+                                          prepared.key)
+    claim = _claimed(prepared, parents, campaign_id)
     collection = _calculations(database)
     history: dict[str, Any] = {}
     corrected: Retry | None = None  # the calculator's retry of the failure before, if it corrects that kind
@@ -196,15 +213,16 @@ def validate_many(
 
     collection = _calculations(database)
     every_parents = parents if parents is not None else [[] for _ in structures]
-    local = [_local(structure, calculator, settings, mode, structure_parents, campaign_id)
-             for structure, structure_parents in zip(structures, every_parents, strict=True)]
-    keys = [key for _, _, _, key, _ in local]
+    local = [prepare(structure, calculator, settings, mode) for structure in structures]
+    claims = [_claimed(prepared, structure_parents, campaign_id)
+              for prepared, structure_parents in zip(local, every_parents, strict=True)]
+    keys = [prepared.key for prepared in local]
 
     computed: list[str] = []
-    if local and mode == "static" and local[0][0].batched:
+    if local and mode == "static" and local[0].calc.batched:
         cached, cache = stored_calculations(keys, collection.database), WorkCache(collection)
-        todo = {key: (structure, claim) for structure, (_, _, _, key, claim) in zip(structures, local, strict=True)
-                if key not in cached}
+        todo = {prepared.key: (prepared.structure, claim) for prepared, claim in zip(local, claims, strict=True)
+                if prepared.key not in cached}
         with ExitStack() as held:
             for key in list(todo):
                 try:
@@ -214,15 +232,15 @@ def validate_many(
             for key in stored_calculations(list(todo), collection.database):  # finished between our look and our claim
                 del todo[key]
             if todo:
-                calc, physics = local[0][0], local[0][1]  # one physics: a potential's does not depend on the structure
+                calc, physics = local[0].calc, local[0].physics  # one physics: a potential's is the structure's too
                 fields = calc.predict_batch([structure for structure, _ in todo.values()], physics)
                 insert_many(collection, [{**calculation_document(key, claim, found), "_id": key}
                                          for (key, (_, claim)), found in zip(todo.items(), fields, strict=True)])
                 computed = list(todo)
     done = stored_calculations(keys, collection.database)
-    return [(CalculationDocument.from_mongo(done[key]), key not in computed) if key in done
-            else validate(structure, calculator, settings, mode, database, structure_parents, campaign_id)
-            for structure, key, structure_parents in zip(structures, keys, every_parents, strict=True)]
+    return [(CalculationDocument.from_mongo(done[prepared.key]), prepared.key not in computed)
+            if prepared.key in done else run_prepared(prepared, database, structure_parents, campaign_id)
+            for prepared, structure_parents in zip(local, every_parents, strict=True)]
 
 
 def runs_again(found: dict[str, Any], retries: int) -> bool:
@@ -295,19 +313,18 @@ def validation_job(
 
     A VASP failure is rerun (up to ``retries``) when the label is asked for again.
     """
-    calc, physics, _, key, claim = prepare(structure, calculator, settings, mode)
-    if calc.remote:
+    prepared = prepare(structure, calculator, settings, mode)
+    if prepared.calc.remote:
         from alloyscreen.db.cache import WorkCache
 
         history: dict[str, Any] = {}
-        found = WorkCache(_calculations(None)).get(key)
+        found = WorkCache(_calculations(None)).get(prepared.key)
         if found is not None and not rerun_failure(_calculations(None), found, retries, history):
             calculation = CalculationDocument.from_mongo(found)
             return ValidationOutput(calculation=calculation, reused=True, candidate_id=candidate_id)
-        return Response(replace=vasp_flow(structure, physics, key, claim, route or {}, candidate_id, parents,
-                                          history))
-    document, reused = validate(structure, calculator, settings, mode, parents=parents or (), retries=retries,
-                                campaign_id=campaign_id)
+        return Response(replace=vasp_flow(structure, prepared.physics, prepared.key, prepared.claim, route or {},
+                                          candidate_id, parents, history))
+    document, reused = run_prepared(prepared, parents=parents or (), retries=retries, campaign_id=campaign_id)
     return ValidationOutput(calculation=document, reused=reused, candidate_id=candidate_id)
 
 

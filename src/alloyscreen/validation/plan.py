@@ -23,7 +23,7 @@ from pymatgen.core import Structure
 
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.validation.cost import RY_EV, CostModel, calculation_features, fitted_model
-from alloyscreen.validation.maker import prepare, runs_again, stored_calculations
+from alloyscreen.validation.maker import Prepared, runs_again, stored_calculations
 from alloyscreen.validation.targets import MixingEnergyMaker
 
 Cached = Literal["no", "yes", "failed", "rerun", "running"]
@@ -149,8 +149,8 @@ def plan_label(structure: Structure, label: MixingEnergyMaker, database=None,
     model = model or fitted_model(calculator, database)
     found = stored_calculations(list(calculations), database)
     roles = _roles(main, references)
-    planned = [_planned(key, crystal, maker, roles[key], _cache_state(found.get(key), maker.retries), model)
-               for key, (crystal, maker) in sorted(calculations.items(), key=lambda item: item[0] != main)]
+    planned = [_planned(prepared, roles[key], _cache_state(found.get(key), maker.retries), model)
+               for key, (prepared, maker) in sorted(calculations.items(), key=lambda item: item[0] != main)]
     to_run = [calc for calc in planned if calc.cached in TO_RUN]
     low = sum(calc.core_hours * np.exp(-calc.core_hours_sd) for calc in to_run)
     high = sum(calc.core_hours * np.exp(calc.core_hours_sd) for calc in to_run)
@@ -159,13 +159,13 @@ def plan_label(structure: Structure, label: MixingEnergyMaker, database=None,
                    wall_hours=_wall_hours(to_run, label), model=model.basis(calculator))
 
 
-def _planned(key: str, crystal: Structure, maker, role: str, cached: Cached, model: CostModel) -> PlannedCalculation:
+def _planned(prepared: Prepared, role: str, cached: Cached, model: CostModel) -> PlannedCalculation:
     """One calculation of a plan, its features resolved as the calculation will resolve them."""
-    _, physics, _, _, _ = prepare(crystal, maker.calculator, maker.settings, maker.mode)
-    features = calculation_features(maker.calculator, crystal, physics)
+    crystal = prepared.structure
+    features = calculation_features(prepared.calc.name, crystal, prepared.physics)
     mean, sd = model.predict(features.vector())
     return PlannedCalculation(
-        role=role, calculation_id=key, formula=crystal.composition.reduced_formula, n_atoms=features.n_atoms,
+        role=role, calculation_id=prepared.key, formula=crystal.composition.reduced_formula, n_atoms=features.n_atoms,
         mode=features.mode, spin=features.spin, ecutwfc=features.ecutwfc, ecutrho=features.ecutrho,
         kpts=list(features.kpts), irreducible_kpoints=features.irreducible_kpoints, cached=cached,
         core_hours=float(np.exp(mean[0])), core_hours_sd=float(sd[0]))

@@ -33,16 +33,17 @@ from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
-from alloyscreen.structures.adsorption import binding_position, choose_sites
+from alloyscreen.structures.adsorption import binding_position, choose_sites, settled_site
 from alloyscreen.validation.base import SettingsError, concurrent_runs
 from alloyscreen.validation.maker import (
+    Prepared,
     ValidationMaker,
     ValidationOutput,
     prepare,
     routing,
+    run_prepared,
     runs_again,
     stored_calculations,
-    validate,
 )
 from alloyscreen.validation.physics import check_same_physics, pool_settings
 from alloyscreen.validation.references import ElementReference, ReferenceChoice, choose_reference, reference_crystals
@@ -190,20 +191,22 @@ class MixingEnergyMaker(Maker):
                                               antiferromagnetic=self.antiferromagnetic, references=self.references)
                 for el in structure.composition}
 
-    def plan(self, structure: Structure) -> tuple[dict[str, tuple[Structure, ValidationMaker]], str,
+    def plan(self, structure: Structure) -> tuple[dict[str, tuple[Prepared, ValidationMaker]], str,
                                                    dict[str, dict[str, str]]]:
-        """Return the label's calculations, each once: (id -> structure and Maker, the structure's id, references).
+        """Return the label's calculations, each once: (id -> calculation and Maker, the structure's id, references).
 
-        References: element -> crystal -> calculation id (a pure element's cell is also one of them).
+        A calculation comes checked (:class:`Prepared`), so running it redoes
+        nothing; references: element -> crystal -> calculation id (a pure
+        element's cell is also one of them).
         """
         validation = self.pooled(structure)
         relax_cell = replace(validation, relax=True, relax_cell=True)
-        calculations: dict[str, tuple[Structure, ValidationMaker]] = {}
+        calculations: dict[str, tuple[Prepared, ValidationMaker]] = {}
 
         def add(crystal: Structure, maker: ValidationMaker) -> str:
-            key = prepare(crystal, maker.calculator, maker.settings, maker.mode)[3]
-            calculations.setdefault(key, (crystal, maker))
-            return key
+            prepared = prepare(crystal, maker.calculator, maker.settings, maker.mode)
+            calculations.setdefault(prepared.key, (prepared, maker))
+            return prepared.key
 
         main = add(structure, validation)
         references = {element: {name: add(crystal, relax_cell) for name, crystal in found.items()}
@@ -228,8 +231,9 @@ class MixingEnergyMaker(Maker):
                 validation.category or get_calculator(validation.calculator).category, validation.fworker)})
             return made
         calculations, main, references = self.plan(structure)
-        jobs = {key: maker.make(crystal, candidate_id if key == main else None, parents if key == main else None)
-                for key, (crystal, maker) in calculations.items()}
+        jobs = {key: maker.make(prepared.structure, candidate_id if key == main else None,
+                                parents if key == main else None)
+                for key, (prepared, maker) in calculations.items()}
         label = mixing_energy_job(jobs[main].output, {element: {name: jobs[key].output for name, key in found.items()}
                                                       for element, found in references.items()}, structure_id,
                                   self.references)
@@ -251,12 +255,11 @@ class MixingEnergyMaker(Maker):
                 for key, found in stored_calculations(list(calculations)).items()
                 if not runs_again(found, calculations[key][1].retries)}
         to_run = sorted(((key, item) for key, item in calculations.items() if key not in done),
-                        key=lambda pair: -len(pair[1][0]))
+                        key=lambda pair: -len(pair[1][0].structure))
         with ThreadPoolExecutor(concurrent_runs(get_calculator(calc.calculator), calc.settings)) as pool:
-            running = {key: pool.submit(validate, crystal, maker.calculator, maker.settings, maker.mode,
-                                        parents=(parents or []) if key == main else (),
+            running = {key: pool.submit(run_prepared, prepared, parents=(parents or []) if key == main else (),
                                         campaign_id=campaign_id if key == main else None, retries=maker.retries)
-                       for key, (crystal, maker) in to_run}
+                       for key, (prepared, maker) in to_run}
             done.update((key, future.result()) for key, future in running.items())
         crystals = {element: {name: done[key][0] for name, key in found.items()}
                     for element, found in references.items()}
@@ -277,6 +280,11 @@ def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean
                     h2: CalculationDocument, covered: list[CalculationDocument]) -> LabelDocument:
     """Store (once) and return the dG_H label of a slab from its finished calculations.
 
+    Each site's row keeps its environment (``site``: its zones' element
+    counts, the site model's features) and where the relaxed H settled
+    (``settled_kind``, ``moved``: it left the site it started on, so the row
+    is not that site's energy; a site model learns only rows that stayed).
+
     Raises
     ------
     SettingsError
@@ -286,12 +294,20 @@ def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean
         if reference.status != "completed":
             raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
     rows: list[dict[str, Any]] = []
+    slab_sites = find_sites(Structure.from_dict(cast(dict, clean.input_structure)))
     for site, calc in zip(sites, covered, strict=True):
         row: dict[str, Any] = {"kind": site.kind, "position": list(map(float, site.position)),
-                               "calculation_id": calc.id, "delta_e_h": None, "delta_g_h": None}
+                               "calculation_id": calc.id, "delta_e_h": None, "delta_g_h": None,
+                               "site": site.model_dump(include={"site_counts", "surface_neighbor_counts",
+                                                                "subsurface_neighbor_counts"}),
+                               "settled_kind": None, "moved": None}
         if calc.status == "completed":
             delta_e = cast(float, calc.energy) - cast(float, clean.energy) - 0.5 * cast(float, h2.energy)
             row.update({"delta_e_h": delta_e, "delta_g_h": delta_e + ZERO_POINT_AND_ENTROPY_EV})
+            if calc.final_structure is not None:
+                settled = settled_site(slab_sites, Structure.from_dict(calc.final_structure), -1)
+                row.update({"settled_kind": settled.kind,
+                            "moved": (settled.kind, settled.atom_indices) != (site.kind, site.atom_indices)})
         rows.append(row)
     values = np.array([row["delta_g_h"] for row in rows if row["delta_g_h"] is not None], dtype=float)
     best = float(values.min()) if values.size else None

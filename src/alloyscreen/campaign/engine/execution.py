@@ -94,7 +94,7 @@ def run_campaign(spec: CampaignSpec | dict[str, Any] | str | Path) -> str:
     init_database(database)
     try:
         with WorkCache(database["campaigns"]).hold(spec.campaign_id):
-            flow = CampaignMaker().make(spec)
+            flow = CampaignMaker.from_spec(spec).make()
             tag = {"campaign_id": spec.campaign_id, "manager": "local"}
             flow.update_metadata(tag)  # dynamic: jobs created while it runs carry it too
             _forget_outputs(tag)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import gridfs
@@ -194,6 +194,7 @@ def stability_options(spec: CampaignSpec) -> dict[str, dict[str, Any]]:
 
 def _label_jobs(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, candidates: list[Candidate],
                 round_index: int) -> list[Job]:
+    """The label jobs of ``candidates`` at stage ``stage_index`` of the campaign ``spec`` (``maker.campaign()``)."""
     return [maker.stages[stage_index].make(c, spec.campaign_id, round_index) for c in candidates]
 
 
@@ -204,7 +205,7 @@ def _labels_then(labels: list[Job], following: Job, name: str) -> Response:
 
 
 @job
-def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_index: int,
+def active_learning_round(maker: CampaignMaker, campaign_id: str, round_index: int,
                           previous: list[LabelOutcome]) -> Response:
     """Run round ``round_index``: choose a batch and replace this job by its label jobs and the next round.
 
@@ -214,7 +215,7 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
     ``acquisition.shards > 1`` the scoring fans out into that many jobs and a
     selection job, so that FireWorks spreads a large space over its workers.
     """
-    spec = maker.campaign(spec)
+    spec = maker.campaign()
     stage = spec.stages[0]
     history = stage_history(spec.campaign_id, stage.name, before_round=round_index)
     spent = _record_progress(spec, stage, history, iteration=round_index)
@@ -229,10 +230,10 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
         if spec.multi_fidelity:  # stored first: a resumed round that finds its batch finds this one too
             second_stage_batch(spec, round_index, history, size, plan.acquisition, plan.delta_model_id)
         if spec.acquisition.shards > 1:
-            shards = [_driver(_named(score_shard(spec, plan, index),
+            shards = [_driver(_named(score_shard(maker, plan, index),
                                      f"round {round_index} shard {index} of {spec.acquisition.shards}"))
                       for index in range(spec.acquisition.shards)]
-            select = _driver(_named(select_from_shards(maker, spec, campaign_id, plan, [j.output for j in shards]),
+            select = _driver(_named(select_from_shards(maker, campaign_id, plan, [j.output for j in shards]),
                                     f"round {round_index} select"))
             return Response(replace=Flow([*shards, select], output=select.output, name=f"round {round_index} scoring"))
         batch = select_round(spec, plan, history, score_round(spec, plan, history))
@@ -240,8 +241,9 @@ def active_learning_round(maker: CampaignMaker, spec: CampaignSpec, campaign_id:
 
 
 @job
-def score_shard(spec: CampaignSpec, plan: RoundPlan, index: int) -> str:
+def score_shard(maker: CampaignMaker, plan: RoundPlan, index: int) -> str:
     """Score shard ``index`` of the space; store its top slice in GridFS; return the file name."""
+    spec = maker.campaign()
     name = f"{spec.campaign_id}-round-{plan.round}-shard-{index}-of-{spec.acquisition.shards}"
     bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
     if not bucket.exists(filename=name):  # a resumed round keeps the slices it scored
@@ -252,9 +254,9 @@ def score_shard(spec: CampaignSpec, plan: RoundPlan, index: int) -> str:
 
 
 @job
-def select_from_shards(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, plan: RoundPlan,
-                       names: list[str]) -> Response:
+def select_from_shards(maker: CampaignMaker, campaign_id: str, plan: RoundPlan, names: list[str]) -> Response:
     """Merge the shards' slices, choose the round's batch and go on as an unsharded round would."""
+    spec = maker.campaign()
     history = stage_history(spec.campaign_id, spec.stages[0].name, before_round=plan.round)
     bucket = gridfs.GridFS(get_database(), SHARD_BUCKET)
     slices = [ScoredSlice.from_bytes(bucket.get_last_version(filename=name).read()) for name in names]
@@ -266,7 +268,10 @@ def select_from_shards(maker: CampaignMaker, spec: CampaignSpec, campaign_id: st
 
 def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_index: int,
               batch: list[Candidate], reason: str | None) -> Response:
-    """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages."""
+    """Replace the current job by the batch's label jobs and the next round, or by the confirmation stages.
+
+    ``spec``: the campaign as ``maker`` has it (:meth:`CampaignMaker.campaign`), resolved by the calling driver.
+    """
     stage = spec.stages[0]
     if reason is None and not batch:
         if round_index == 0:  # only filters can empty a space that was checked at load
@@ -278,7 +283,7 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
     if reason is not None:
         logger.info("campaign %s: active learning stops: %s", spec.name, reason)
         first = 2 if spec.multi_fidelity else 1  # a multi-fidelity loop labelled at the second stage already
-        confirm = _named(confirm_stage(maker, spec, first, round_index, [], reason), _confirm_name(spec, first))
+        confirm = _named(confirm_stage(maker, first, round_index, [], reason), _confirm_name(spec, first))
         if second:  # chosen for this round before its first-stage batch came back empty
             return _labels_then(_label_jobs(maker, spec, 1, second, round_index), confirm, f"round {round_index}")
         return Response(replace=_driver(confirm))
@@ -287,27 +292,27 @@ def _continue(maker: CampaignMaker, spec: CampaignSpec, campaign_id: str, round_
     labels = _label_jobs(maker, spec, 0, batch, round_index)
     if second:
         labels += _label_jobs(maker, spec, 1, second, round_index)
-    following = _named(active_learning_round(maker, spec, campaign_id, round_index + 1, [j.output for j in labels]),
+    following = _named(active_learning_round(maker, campaign_id, round_index + 1, [j.output for j in labels]),
                        f"round {round_index + 1}")
     return _labels_then(labels, following, f"round {round_index}")
 
 
 @job
-def confirm_stage(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, round_index: int,
-                  previous: list[LabelOutcome], reason: str) -> Response | dict[str, Any]:
+def confirm_stage(maker: CampaignMaker, stage_index: int, round_index: int, previous: list[LabelOutcome],
+                  reason: str) -> Response | dict[str, Any]:
     """Validate the best candidates of the previous stage with stage ``stage_index``; close at the end.
 
     ``previous``: the previous stage's new outcomes (references that order the
     jobs); every stage's outcomes are read from the campaign's selections.
     """
-    spec = maker.campaign(spec)
+    spec = maker.campaign()
     if stage_index >= len(spec.stages):
         return finish_campaign(spec, reason)
     before, stage = spec.stages[stage_index - 1], spec.stages[stage_index]
     best = confirmation_batch(spec, stage_index, round_index, stage_history(spec.campaign_id, before.name))
     logger.info("campaign %s: stage %s validates %d candidates", spec.name, stage.name, len(best))
     labels = _label_jobs(maker, spec, stage_index, best, round_index)
-    following = _named(confirm_stage(maker, spec, stage_index + 1, round_index, [j.output for j in labels], reason),
+    following = _named(confirm_stage(maker, stage_index + 1, round_index, [j.output for j in labels], reason),
                        _confirm_name(spec, stage_index + 1))
     return _labels_then(labels, following, f"stage {stage.name}")
 
@@ -324,21 +329,21 @@ def finish_campaign(spec: CampaignSpec, reason: str) -> dict[str, Any]:
 
 
 @job
-def start_campaign(maker: CampaignMaker, spec: CampaignSpec) -> str:
+def start_campaign(maker: CampaignMaker) -> str:
     """Mark the campaign running (storing it first if needed) with its stages as ``maker`` has them; return its id."""
-    spec = maker.campaign(spec)
+    spec = maker.campaign()
     backfill_outcomes(get_database(), spec)  # a campaign resumed after its outcomes were stored in an earlier form
     return save_campaign(spec, "running")
 
 
 @job
-def competing_phases_job(maker: CampaignMaker, spec: CampaignSpec, stage_index: int, campaign_id: str) -> str:
+def competing_phases_job(maker: CampaignMaker, stage_index: int, campaign_id: str) -> str:
     """Relax the pool's competing phases with stage ``stage_index`` before the rounds need them; pass the id on.
 
     Routed to the stage's category, so a DFT hull runs on DFT workers, not in
     a driver job; the rounds and label jobs then read the phases from the cache.
     """
-    spec = maker.campaign(spec)
+    spec = maker.campaign()
     stage_hull(spec, spec.stages[stage_index])
     return campaign_id
 
@@ -352,9 +357,9 @@ def hull_stages(spec: CampaignSpec) -> list[int]:
 
 
 @job
-def train_campaign_gnn_job(maker: CampaignMaker, spec: CampaignSpec, outcomes_ready: Any) -> str | None:
-    """Train ``spec.gnn`` once ``outcomes_ready`` (the last stage's output) exists; return the model id or None."""
-    document = train_campaign_gnn(get_database(), maker.campaign(spec))
+def train_campaign_gnn_job(maker: CampaignMaker, outcomes_ready: Any) -> str | None:
+    """Train the campaign's ``gnn`` once ``outcomes_ready`` (the last stage's output) exists; return its id or None."""
+    document = train_campaign_gnn(get_database(), maker.campaign())
     return None if document is None else document.id
 
 
@@ -450,30 +455,35 @@ class StageMaker(Maker):
 
 @dataclass
 class CampaignMaker(Maker):
-    """Build the whole campaign flow from a spec; its stages are :class:`StageMaker` fields.
+    """The campaign as a tree of Makers: its spec's campaign-wide settings and one :class:`StageMaker` per stage.
 
-    Without ``stages`` the spec's stages are used. The driver jobs carry the
-    Maker, so ``flow.update_maker_kwargs`` changes a stage's settings for every
-    job the campaign creates later; the campaign id is then the hash of the
-    spec with the changed stages (:meth:`campaign`), so it is another campaign.
+    Build it with :meth:`from_spec`. The driver jobs carry this Maker and
+    nothing else, and read the campaign from it in one place,
+    :meth:`campaign`; so ``flow.update_maker_kwargs`` changes a stage's
+    settings for every job the campaign creates later. The campaign id is then
+    the hash of the spec with the changed stages: it is another campaign.
     """
 
     name: str = "campaign"
+    spec: CampaignSpec | None = None
     stages: list[StageMaker] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: CampaignSpec) -> CampaignMaker:
-        """The campaign's tree of Makers: one :class:`StageMaker` per stage of ``spec``."""
-        return cls(name="campaign", stages=[StageMaker.from_spec(spec, stage) for stage in spec.stages])
+        """The campaign's tree of Makers: ``spec`` and one :class:`StageMaker` per stage of it."""
+        return cls(name="campaign", spec=spec, stages=[StageMaker.from_spec(spec, stage) for stage in spec.stages])
 
-    def campaign(self, spec: CampaignSpec) -> CampaignSpec:
-        """``spec`` with this Maker's stages (validated like any spec): ``spec`` itself while the tree is its own.
+    def campaign(self) -> CampaignSpec:
+        """The campaign with this Maker's stages (validated like any spec): the spec itself while the tree is its own.
 
         A tree changed (``update_maker_kwargs``) is another campaign, with
         another id. Raises when the change is one a spec cannot hold (one label
         Maker's settings apart from its stage's).
         """
-        if not self.stages or _plain(self.stages) == _plain(CampaignMaker.from_spec(spec).stages):
+        spec = self.spec
+        if spec is None:
+            raise AlloyscreenError("this CampaignMaker has no spec; allowed: CampaignMaker.from_spec(spec)")
+        if _plain(self.stages) == _plain(CampaignMaker.from_spec(spec).stages):
             return spec
         data = spec.model_dump(mode="json")
         data["stages"] = [maker.stage_spec(stage).model_dump(mode="json")
@@ -487,23 +497,23 @@ class CampaignMaker(Maker):
                     f"update_maker_kwargs(..., class_filter=ValidationMaker, name_filter={maker.name!r})")
         return changed
 
-    def make(self, spec: CampaignSpec) -> Flow:
+    def make(self) -> Flow:
         """Return the flow: register the campaign, then the first active-learning round."""
-        maker = self if self.stages else replace(self, stages=CampaignMaker.from_spec(spec).stages)
-        register = _driver(_named(start_campaign(maker, spec), f"start {spec.name}"))
+        spec = self.campaign()
+        register = _driver(_named(start_campaign(self), f"start {spec.name}"))
         jobs: list[Job | Flow] = [register]
         campaign_id = register.output
         for index in hull_stages(spec):
             stage = spec.stages[index]
-            phases = _routed(_named(competing_phases_job(maker, spec, index, campaign_id), f"phases {stage.name}"),
+            phases = _routed(_named(competing_phases_job(self, index, campaign_id), f"phases {stage.name}"),
                              stage.category)
             jobs.append(phases)
             campaign_id = phases.output
-        first = _driver(_named(active_learning_round(maker, spec, campaign_id, 0, []), "round 0"))
+        first = _driver(_named(active_learning_round(self, campaign_id, 0, []), "round 0"))
         jobs.append(first)
         if spec.gnn is not None:  # after the last stage: first.output resolves to finish_campaign's summary
-            jobs.append(_driver(_named(train_campaign_gnn_job(maker, spec, first.output), "train gnn")))
+            jobs.append(_driver(_named(train_campaign_gnn_job(self, first.output), "train gnn")))
         flow = Flow(jobs, output=first.output, name=f"{self.name} {spec.name}")
         # every job's metadata (and so its Firework's spec) names the campaign, jobs created later too
-        flow.update_metadata({"campaign_id": self.campaign(spec).campaign_id}, dynamic=True)
+        flow.update_metadata({"campaign_id": spec.campaign_id}, dynamic=True)
         return flow

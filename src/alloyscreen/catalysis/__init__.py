@@ -1,0 +1,1 @@
+"""Catalysis from site distributions: site models over simulated surfaces and the activity they give."""
