@@ -16,6 +16,9 @@ Oracle: ``--calculator chgnet`` (default). EMT is not fit for H adsorption
 
 Measured:
 
+- ``pure_metals``: ΔG_H in the fcc hollow of each pool metal's pure (111)
+  slab of the same shape, its HER activity and its rank (1 = most active),
+  the volcano of the oracle used;
 - ``learning_curve``: held-out MAE of ΔG_H (eV) of the calibrated tree ensemble
   (XGBoost, 5 members) and of the piecewise-linear baseline of Batchelor et
   al. (Joule 3, 834 (2019)) against the number of training sites (``--train``;
@@ -75,9 +78,26 @@ def label_slabs(calculator: str, n_slabs: int, size: int, seed: int) -> tuple[li
         flow = maker.make(slab.structure, candidate_id=f"slab-{index}")
         run_here(flow)
         calculations += len(flow.jobs) - 1
-    rows = [row for label in get_database()["labels"].find({"property": "delta_g_h"})
-            for row in label["details"]["sites"] if row["delta_e_h"] is not None]
+    labels = get_database()["labels"].find({"property": "delta_g_h", "candidate_id": {"$regex": "^slab-"}})
+    rows = [row for label in labels for row in label["details"]["sites"] if row["delta_e_h"] is not None]
     return rows, time.perf_counter() - started, calculations
+
+
+def pure_metals(calculator: str, size: int) -> dict[str, dict[str, float]]:
+    """Each pool metal's (111) surface: ΔG_H of its fcc site (eV) and HER activity, ranked (1 = most active)."""
+    from alloyscreen.campaign.engine.execution import run_here
+
+    maker = HydrogenAdsorptionMaker(validation=ValidationMaker(calculator=calculator), site_kinds=["fcc"],
+                                    max_sites=1)
+    found = {}
+    for metal in POOL:
+        slab = make_slab({metal: 1.0}, "fcc", size=(size, size), layers=4, fixed_layers=2, vacuum=10.0)
+        flow = maker.make(slab.structure, candidate_id=f"pure-{metal}")
+        outcome = run_here(flow)[flow.jobs[-1].uuid][1].output
+        found[metal] = {"delta_g_h_ev": outcome.value, "her_activity": float(her_activity(np.array([outcome.value])))}
+    for rank, metal in enumerate(sorted(found, key=lambda m: -found[m]["her_activity"]), start=1):
+        found[metal]["rank"] = rank
+    return found
 
 
 def curve(X: np.ndarray, y: np.ndarray, sizes: list[int], splits: int) -> list[dict]:
@@ -133,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.calculator, args.slabs, args.size, args.train, args.splits, sides = "emt", 6, 2, [8, 12], 1, [10, 32]
     with scratch_database("site_model"):
+        metals = pure_metals(args.calculator, args.size)
         rows, wall, calculations = label_slabs(args.calculator, args.slabs, args.size, args.seed)
     stayed = [row for row in rows if not row["moved"]]
     sites = [AdsorptionSite(kind="fcc", position=[0.0, 0.0, 0.0], atom_indices=[], **row["site"]) for row in stayed]
@@ -142,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "site_model", "calculator": args.calculator, "adsorbate": "H", "site_kind": "fcc",
         "pool": POOL, "slabs": args.slabs, "slab_size": args.size, "sites": len(rows), "moved": len(rows) - len(stayed),
         "features": site_feature_names(POOL), "delta_g_h_range_ev": [float(y.min()), float(y.max())],
-        "learning_curve": curve(X, y, args.train, args.splits), "surface_size": size_rows,
+        "pure_metals": metals, "learning_curve": curve(X, y, args.train, args.splits), "surface_size": size_rows,
         "speed": {"site_calculations_per_s": calculations / wall, "calculations": calculations, "label_wall_s": wall,
                   "surface_predictions_per_s": predictions_per_s},
     }, indent=1))

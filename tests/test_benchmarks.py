@@ -151,6 +151,10 @@ def _site_model(out: dict) -> None:
     assert [row["sites"] for row in out["surface_size"]] == [100, 1024]
     assert 0 < out["surface_size"][0]["activity_mean"] <= 0.5  # a mean of site rates, each at most 1/2
     assert out["speed"]["calculations"] == 6 * (1 + 1 + 4)  # clean slab, H2 (cached after the first), 4 sites
+    ranks = {metal: row["rank"] for metal, row in out["pure_metals"].items()}
+    assert sorted(ranks.values()) == [1, 2, 3, 4, 5] and ranks == {  # the volcano of this oracle: by |dG_H|
+        metal: 1 + sorted(abs(r["delta_g_h_ev"]) for r in out["pure_metals"].values()).index(abs(row["delta_g_h_ev"]))
+        for metal, row in out["pure_metals"].items()}
 
 
 def _tree_count(out: dict) -> None:
@@ -233,7 +237,7 @@ CASES = [
         "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # three `alloyscreen screen` processes: ~17 s
     case("site_model.py", [], {
         "benchmark", "calculator", "adsorbate", "site_kind", "pool", "slabs", "slab_size", "sites", "moved",
-        "features", "delta_g_h_range_ev", "learning_curve", "surface_size", "speed"}, _site_model),
+        "features", "delta_g_h_range_ev", "pure_metals", "learning_curve", "surface_size", "speed"}, _site_model),
     case("tree_count.py", [], {"benchmark", "learner", "seeds", "compositions", "features", "label", "results"},
          _tree_count),
     case("validation.py", [], {"machine", "timings", "lattice_constants", "lattice_reference_source",

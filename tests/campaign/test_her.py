@@ -35,8 +35,9 @@ def _her_spec(name: str) -> dict:
         "objectives": [{"property": "delta_g_h", "direction": "target", "target": 0.0}],
         "initial_random": 3, "acquisition": {"batch_size": 2, "strategy": "ucb"},
         "stages": [
-            {"name": "emt", "calculator": "emt", "max_validations": 7, "slab": SLAB},
-            {"name": "emt-3-sites", "calculator": "emt", "max_validations": 1, "slab": {**SLAB, "max_sites": 3}},
+            {"name": "emt", "calculator": "emt", "max_validations": 7, "slab": SLAB, "accept_unfit": ["H"]},
+            {"name": "emt-3-sites", "calculator": "emt", "max_validations": 1, "slab": {**SLAB, "max_sites": 3},
+             "accept_unfit": ["H"]},
         ],
         "confirm_top": 1,
     }

@@ -96,8 +96,9 @@ def test_update_maker_kwargs_changes_one_slab_setting_of_one_stage(database):
         "candidates": {"elements": ["Pt", "Cu"], "n_components": 2, "sampling": {"kind": "grid", "step": 0.5},
                        "prototype": "fcc"},
         "objectives": [{"property": "delta_g_h", "direction": "target", "target": 0.0}],
-        "stages": [{"name": "her", "calculator": "emt", "max_validations": 1, "slab": slab},
-                   {"name": "her-check", "calculator": "emt", "max_validations": 1, "slab": slab}],
+        "stages": [{"name": "her", "calculator": "emt", "max_validations": 1, "slab": slab, "accept_unfit": ["H"]},
+                   {"name": "her-check", "calculator": "emt", "max_validations": 1, "slab": slab,
+                    "accept_unfit": ["H"]}],
     })
     flow = CampaignMaker.from_spec(spec).make()
     flow.update_maker_kwargs({"_set": {"slab->layers": 4}}, class_filter=StructureMaker, name_filter="her slab",

@@ -31,9 +31,10 @@ def _spec(name: str, **changes) -> dict:
         "phases": {"prototypes": ["L1_2", "L1_0", "B2"]},
         "initial_random": 5, "acquisition": {"batch_size": 2, "strategy": "ucb"},
         "stages": [
-            {"name": "emt", "calculator": "emt", "max_validations": 9, "slab": SLAB, "structure": BULK},
+            {"name": "emt", "calculator": "emt", "max_validations": 9, "slab": SLAB, "structure": BULK,
+             "accept_unfit": ["H"]},  # EMT has no H trend: these tests check the machinery
             {"name": "emt-3-sites", "calculator": "emt", "max_validations": 1, "structure": BULK,
-             "slab": {**SLAB, "max_sites": 3}},
+             "slab": {**SLAB, "max_sites": 3}, "accept_unfit": ["H"]},
         ],
         "confirm_top": 1, **changes,
     }

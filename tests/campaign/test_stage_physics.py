@@ -80,6 +80,18 @@ def test_a_stage_that_cannot_treat_its_pool_fails_when_the_spec_loads(database, 
     assert {name: database[name].count_documents({}) for name in before} == before
 
 
+def test_an_emt_stage_that_would_label_h_adsorption_is_refused_unless_it_accepts_that():
+    her = {"objectives": [{"property": "delta_g_h", "direction": "target", "target": 0.0}]}
+    with pytest.raises(AlloyscreenError, match=r"stage 'first': emt is unfit for H: its H adsorption energies barely "
+                                               r"depend on the metal .*; allowed: a calculator that fits H "
+                                               r"\(chgnet, qe, vasp, sevennet\), or accept_unfit: \[H\]") as error:
+        load_spec({**_spec(["Au", "Pt"], {"calculator": "emt"}), **her})
+    assert "\n" not in str(error.value)
+    accepted = load_spec({**_spec(["Au", "Pt"], {"calculator": "emt", "accept_unfit": ["H"]}), **her})
+    assert accepted.element_pool == ["Au", "H", "Pt"]
+    assert load_spec({**_spec(["Au", "Pt"], {"calculator": "chgnet"}), **her}).stages[0].accept_unfit == []
+
+
 def test_a_stage_that_accepts_a_known_limit_loads():
     spec = load_spec(_spec(["Al", "Ni"], {"calculator": "emt", "accept_unfit": ["Al"]}))
     assert spec.stages[0].accept_unfit == ["Al"]
