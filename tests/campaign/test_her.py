@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from monty.json import MontyDecoder
 from tests.campaign.checks import run_to_the_end
@@ -14,6 +15,7 @@ from alloyscreen.campaign.engine.flow import StageMaker, label_job
 from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.results.queries import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
+from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures import find_sites, make_slab
@@ -41,6 +43,27 @@ def _her_spec(name: str) -> dict:
         ],
         "confirm_top": 1,
     }
+
+
+def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site_distribution(database):
+    data = _her_spec("her-activity")
+    data["objectives"] = [{"property": "her_activity", "direction": "maximize"}]
+    data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 4, "accept_unfit": ["H"],
+                       "slab": {**SLAB, "max_sites": 4, "site_kinds": ["fcc"]}}]
+    spec = load_spec({**data, "confirm_top": 0})
+    assert (spec.target, spec.target_unit, spec.element_pool) == ("her_activity", "k0/site", ["Au", "Cu", "H", "Pd",
+                                                                                             "Pt"])
+    run_to_the_end(spec)
+    labels = campaign_labels(database, spec.campaign_id)
+    assert len(labels) == 4
+    for row in labels:
+        label = database["labels"].find_one({"_id": row["label_id"]})
+        sites = label["details"]["sites"]
+        assert (label["property"], label["unit"], len(sites)) == ("her_activity", "k0/site", 4)  # 2 x 2: 4 fcc
+        assert label["value"] == pytest.approx(float(her_activity(np.array([site["delta_g_h"] for site in sites]))))
+        assert all(site["kind"] == "fcc" and sum(site["site"]["site_counts"].values()) == 3 for site in sites)
+    ranked = top_candidates(database, spec.campaign_id, count=4)
+    assert [row["emt"] for row in ranked] == sorted((row["value"] for row in labels), reverse=True)
 
 
 def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_free(database):

@@ -49,6 +49,7 @@ from alloyscreen.validation.registry import (
     known_limits,
     universal_potentials,
 )
+from alloyscreen.validation.targets import HYDROGEN_UNITS
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
@@ -56,6 +57,7 @@ PROPERTIES: dict[str, tuple[str, str]] = {
     "energy_above_hull": (HULL_PROPERTY, "eV/atom"),
     "mixing_free_energy": (FREE_ENERGY_PROPERTY, "eV/atom"),
     "delta_g_h": ("delta_g_h", "eV"),
+    "her_activity": ("her_activity", "k0/site"),
 }
 
 
@@ -151,8 +153,11 @@ class ObjectiveSpec(_Strict):
     Labelled: ``mixing_energy`` (eV/atom, bulk), ``energy_above_hull`` (eV/atom:
     above the hull of the pool's competing phases, negative below it; see the
     spec's ``phases``), ``mixing_free_energy`` (eV/atom: ΔH_mix − T·ΔS_conf at
-    ``temperature``, ideal configurational entropy only) or ``delta_g_h`` (eV,
-    H on the close-packed surface). From the composition (see
+    ``temperature``, ideal configurational entropy only), ``delta_g_h`` (eV,
+    H on the close-packed surface: its most stable computed site) or
+    ``her_activity`` (the HER activity of the computed sites' ΔG_H
+    distribution, per site in units of k0, to maximise; see
+    :mod:`alloyscreen.catalysis.activity`). From the composition (see
     :mod:`alloyscreen.descriptors.properties`): ``cost`` (USD/kg), ``density``
     (g/cm^3), ``hhi_production``, ``hhi_reserve`` or any descriptor column. A
     campaign learns one surrogate per labelled objective (each property once);
@@ -160,7 +165,8 @@ class ObjectiveSpec(_Strict):
     """
 
     property: str = Field(
-        "mixing_energy", description="mixing_energy, delta_g_h, cost, density, hhi_production, hhi_reserve or a "
+        "mixing_energy", description="mixing_energy, delta_g_h, her_activity, cost, density, hhi_production, "
+                                     "hhi_reserve or a "
                                      "descriptor column (e.g. delta_h_mix)"
     )
     direction: Literal["minimize", "maximize", "target"] = Field("minimize", description="what is better")
@@ -216,7 +222,7 @@ def _default_site_kinds() -> list[SiteKind]:
 
 
 class SlabSpec(_Strict):
-    """The surface of a ``delta_g_h`` label (see ``alloyscreen.structures.slabs`` and ``.adsorption``).
+    """The surface of an H adsorption label, ``delta_g_h`` or ``her_activity`` (``structures.slabs``, ``.adsorption``).
 
     Sites are drawn at random (seeded) within each kind and taken round-robin
     over ``site_kinds`` in the order given, so a small ``max_sites`` still
@@ -603,8 +609,9 @@ class CampaignSpec(_Strict):
 
     @property
     def element_pool(self) -> list[str]:
-        """Every element a calculation of the campaign may hold: the candidates' (and H for delta_g_h)."""
-        return sorted(set(self.candidate_elements) | ({"H"} if "delta_g_h" in self.targets else set()))
+        """Every element a calculation of the campaign may hold: the candidates' (and H for H adsorption labels)."""
+        adsorbs = bool(set(self.targets) & set(HYDROGEN_UNITS))
+        return sorted(set(self.candidate_elements) | ({"H"} if adsorbs else set()))
 
     def _check_stage_physics(self) -> None:
         """Resolve each stage's settings for the element pool: a bad setting or element fails at load.

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
 
+from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
@@ -50,6 +51,8 @@ from alloyscreen.validation.references import ElementReference, ReferenceChoice,
 from alloyscreen.validation.registry import get_calculator, is_remote
 
 ZERO_POINT_AND_ENTROPY_EV = 0.24
+HydrogenProperty = Literal["delta_g_h", "her_activity"]
+HYDROGEN_UNITS: dict[str, str] = {"delta_g_h": "eV", "her_activity": "k0/site"}
 H2_BOX_A = 10.0
 H2_BOND_A = 0.75
 
@@ -277,8 +280,14 @@ def hydrogen_molecule() -> Structure:
 
 
 def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean: CalculationDocument,
-                    h2: CalculationDocument, covered: list[CalculationDocument]) -> LabelDocument:
-    """Store (once) and return the dG_H label of a slab from its finished calculations.
+                    h2: CalculationDocument, covered: list[CalculationDocument],
+                    prop: HydrogenProperty = "delta_g_h") -> LabelDocument:
+    """Store (once) and return a slab's H adsorption label from its finished calculations.
+
+    ``prop``: ``delta_g_h``, the most stable site's ΔG_H (eV), or
+    ``her_activity``, the HER activity of the computed sites' distribution
+    (:func:`~alloyscreen.catalysis.activity.her_activity`: the mean site rate,
+    per site in units of k0); both keep the sites' rows in ``details``.
 
     Each site's row keeps its environment (``site``: its zones' element
     counts, the site model's features) and where the relaxed H settled
@@ -310,16 +319,18 @@ def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean
                             "moved": (settled.kind, settled.atom_indices) != (site.kind, site.atom_indices)})
         rows.append(row)
     values = np.array([row["delta_g_h"] for row in rows if row["delta_g_h"] is not None], dtype=float)
-    best = float(values.min()) if values.size else None
+    activity = float(her_activity(values)) if values.size else None
     details = {"sites": rows, "mean_delta_g_h": float(values.mean()) if values.size else None,
-               "std_delta_g_h": float(values.std()) if values.size else None,
+               "std_delta_g_h": float(values.std()) if values.size else None, "her_activity": activity,
                "zero_point_and_entropy_ev": ZERO_POINT_AND_ENTROPY_EV}
-    return store_label(build_label(candidate_id, "delta_g_h", best, "eV", covered, [clean, h2], details))
+    value = activity if prop == "her_activity" else float(values.min()) if values.size else None
+    return store_label(build_label(candidate_id, prop, value, HYDROGEN_UNITS[prop], covered, [clean, h2], details))
 
 
 def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
-                      covered: list[ValidationOutput], structure_id: str | None = None) -> PropertyOutcome:
-    """Store the dG_H label of finished calculations (:func:`delta_g_h_label`); return its outcome.
+                      covered: list[ValidationOutput], structure_id: str | None = None,
+                      prop: HydrogenProperty = "delta_g_h") -> PropertyOutcome:
+    """Store the H adsorption label ``prop`` of finished calculations (:func:`delta_g_h_label`); return its outcome.
 
     Core-hours: the clean slab and the H calculations (H2 is shared by every
     label, so it is not charged to any).
@@ -330,7 +341,7 @@ def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: 
                "core_hours": sum(float(c.core_hours or 0.0) for c in charged)}
     try:
         label = delta_g_h_label(clean.candidate_id, sites, clean.calculation, h2.calculation,
-                                [c.calculation for c in covered])
+                                [c.calculation for c in covered], prop)
     except AlloyscreenError as error:
         return PropertyOutcome(**outcome, status="failed", error=str(error))
     if label.value is None:
@@ -342,9 +353,10 @@ def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: 
 
 @job
 def hydrogen_label_job(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
-                       covered: list[ValidationOutput], structure_id: str | None = None) -> PropertyOutcome:
-    """Label a slab with dG_H from its finished calculation jobs (:func:`delta_g_h_outcome`)."""
-    return delta_g_h_outcome(sites, clean, h2, covered, structure_id)
+                       covered: list[ValidationOutput], structure_id: str | None = None,
+                       prop: HydrogenProperty = "delta_g_h") -> PropertyOutcome:
+    """Label a slab with ``prop`` from its finished calculation jobs (:func:`delta_g_h_outcome`)."""
+    return delta_g_h_outcome(sites, clean, h2, covered, structure_id, prop)
 
 
 def _with_hydrogen(slab: Structure, site: AdsorptionSite) -> Structure:
@@ -355,7 +367,7 @@ def _with_hydrogen(slab: Structure, site: AdsorptionSite) -> Structure:
 
 @dataclass
 class HydrogenAdsorptionMaker(Maker):
-    """Label a slab with dG_H (hydrogen evolution): one job per calculation, then the label job.
+    """Label a slab with dG_H or its HER activity (``prop``): one job per calculation, then the label job.
 
     The clean slab, H2 and H on every chosen site are relaxed (positions) with
     the validation Maker's calculator and settings, resolved once for ``pool``
@@ -371,6 +383,7 @@ class HydrogenAdsorptionMaker(Maker):
     max_sites: int | None = None
     seed: int = 0
     pool: list[str] | None = None
+    prop: HydrogenProperty = "delta_g_h"
 
     def make(self, slab: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
              structure_id: str | None = None, campaign_id: str | None = None) -> Flow:
@@ -383,7 +396,8 @@ class HydrogenAdsorptionMaker(Maker):
         h2 = replace(validation, settings=_molecule_settings(validation.calculator, settings)).make(
             hydrogen_molecule())
         covered = [validation.make(_with_hydrogen(slab, site), candidate_id, parents, campaign_id) for site in sites]
-        label = hydrogen_label_job(sites, clean.output, h2.output, [c.output for c in covered], structure_id)
+        label = hydrogen_label_job(sites, clean.output, h2.output, [c.output for c in covered], structure_id,
+                                   self.prop)
         label.update_config({"manager_config": clean.config.manager_config})
         return Flow([clean, h2, *covered, label], output=label.output,
                     name=f"{self.name} {slab.composition.reduced_formula}")

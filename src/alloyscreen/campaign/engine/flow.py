@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gridfs
 from jobflow import Flow, Job, Maker, Response, job
@@ -56,7 +56,12 @@ from alloyscreen.validation.maker import ValidationMaker, call_here, routing
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
 from alloyscreen.validation.references import ReferenceChoice
 from alloyscreen.validation.registry import get_calculator
-from alloyscreen.validation.targets import HydrogenAdsorptionMaker, MixingEnergyMaker
+from alloyscreen.validation.targets import (
+    HYDROGEN_UNITS,
+    HydrogenAdsorptionMaker,
+    HydrogenProperty,
+    MixingEnergyMaker,
+)
 
 logger = logging.getLogger(__name__)
 DRIVER_CATEGORY = "cheap"
@@ -374,9 +379,10 @@ def _plain(makers: Any) -> Any:
 def label_maker(spec: CampaignSpec, stage: StageSpec, validation: ValidationMaker, target: str) -> LabelMaker:
     """The Maker of ``stage``'s label of ``target``, its settings resolved for the campaign's pool when it runs."""
     pool = spec.element_pool
-    if target == "delta_g_h":
+    if target in HYDROGEN_UNITS:
         return HydrogenAdsorptionMaker(name=stage.name, validation=validation, site_kinds=list(stage.slab.site_kinds),
-                                       max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool)
+                                       max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool,
+                                       prop=cast(HydrogenProperty, target))
     if target in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
         return StabilityMaker(name=stage.name, validation=validation, pool=pool,
                               antiferromagnetic=list(stage.antiferromagnetic), prop=target,
@@ -431,7 +437,7 @@ class StageMaker(Maker):
     def stage_spec(self, stage: StageSpec) -> StageSpec:
         """The spec's ``stage`` as this Maker has it now (a Maker changed after the spec was read)."""
         slab = self.slab.slab
-        sites = self.labels.get("delta_g_h")
+        sites = next((label for label in self.labels.values() if isinstance(label, HydrogenAdsorptionMaker)), None)
         recipe = StructureSpec(method=self.structure.method, supercell=self.structure.supercell,
                                max_error=self.structure.max_error, iterations=self.structure.iterations)
         return stage.model_copy(update=dict(
