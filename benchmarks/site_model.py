@@ -49,7 +49,7 @@ import numpy as np
 from scratch import scratch_database
 
 from alloyscreen.catalysis.activity import her_activity
-from alloyscreen.catalysis.site_model import PiecewiseLinearSiteModel, surface_energies
+from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, surface_energies
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import make_slab
 from alloyscreen.structures.surface import site_feature_names, site_features

@@ -48,21 +48,27 @@ def _her_spec(name: str) -> dict:
 def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site_distribution(database):
     data = _her_spec("her-activity")
     data["objectives"] = [{"property": "her_activity", "direction": "maximize"}]
-    data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 4, "accept_unfit": ["H"],
+    data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 7, "accept_unfit": ["H"],
                        "slab": {**SLAB, "max_sites": 4, "site_kinds": ["fcc"]}}]
-    spec = load_spec({**data, "confirm_top": 0})
+    spec = load_spec({**data, "initial_random": 5, "confirm_top": 0})
     assert (spec.target, spec.target_unit, spec.element_pool) == ("her_activity", "k0/site", ["Au", "Cu", "H", "Pd",
                                                                                              "Pt"])
     run_to_the_end(spec)
     labels = campaign_labels(database, spec.campaign_id)
-    assert len(labels) == 4
+    assert len(labels) == 7
+    # after the random round, the site model of the computed sites ranks the candidates by their surfaces' activity
+    site_model = database["models"].find_one({"provenance.campaign_id": spec.campaign_id, "kind": "site-xgboost"})
+    assert site_model["target"] == "her_activity" and site_model["feature_set"] == "alloyscreen-sites-v1"
+    assert site_model["hyperparameters"]["kinds"] == ["fcc"] and len(site_model["training_label_ids"]) >= 5
+    chosen = database["selections"].find({"campaign_id": spec.campaign_id, "round": {"$gte": 1}})
+    assert {s["model_id"] for s in chosen} <= {m["_id"] for m in database["models"].find({"kind": "site-xgboost"})}
     for row in labels:
         label = database["labels"].find_one({"_id": row["label_id"]})
         sites = label["details"]["sites"]
         assert (label["property"], label["unit"], len(sites)) == ("her_activity", "k0/site", 4)  # 2 x 2: 4 fcc
         assert label["value"] == pytest.approx(float(her_activity(np.array([site["delta_g_h"] for site in sites]))))
         assert all(site["kind"] == "fcc" and sum(site["site"]["site_counts"].values()) == 3 for site in sites)
-    ranked = top_candidates(database, spec.campaign_id, count=4)
+    ranked = top_candidates(database, spec.campaign_id, count=7)
     assert [row["emt"] for row in ranked] == sorted((row["value"] for row in labels), reverse=True)
 
 

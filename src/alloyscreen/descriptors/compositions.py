@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alloyscreen.descriptors.elementdata import atomic_numbers
+from alloyscreen.descriptors.elementdata import atomic_numbers, symbols
 from alloyscreen.errors import AlloyscreenError
 
 
@@ -28,6 +28,12 @@ class Compositions:
 
     def __len__(self) -> int:
         return self.z.shape[0]
+
+    def as_dicts(self) -> list[dict[str, float]]:
+        """Each composition as ``{symbol: atomic fraction}``."""
+        table = symbols()
+        return [{table[z]: float(c) for z, c in zip(row_z, row_c, strict=True) if c > 0}
+                for row_z, row_c in zip(self.z.tolist(), self.c.tolist(), strict=True)]
 
     @property
     def present(self) -> np.ndarray:

@@ -29,7 +29,7 @@ from alloyscreen.surrogates.learners import get_learner
 MIN_LABELS = 5
 """Fewest labelled points an ensemble is trained on."""
 
-_ARCHIVE_DATE = (2000, 1, 1, 0, 0, 0)
+ARCHIVE_DATE = (2000, 1, 1, 0, 0, 0)
 _FORMAT_VERSION = 1
 
 
@@ -243,9 +243,9 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         }
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(zipfile.ZipInfo("ensemble.json", _ARCHIVE_DATE), json.dumps(header, sort_keys=True))
+            archive.writestr(zipfile.ZipInfo("ensemble.json", ARCHIVE_DATE), json.dumps(header, sort_keys=True))
             for i, member in enumerate(self.members_):
-                info = zipfile.ZipInfo(f"member_{i:03d}.{spec.file_suffix}", _ARCHIVE_DATE)
+                info = zipfile.ZipInfo(f"member_{i:03d}.{spec.file_suffix}", ARCHIVE_DATE)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, spec.dump(member))
         return buffer.getvalue()

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.surrogates.ensemble import MIN_LABELS, TooFewLabelsError
+from alloyscreen.surrogates.ensemble import ARCHIVE_DATE, MIN_LABELS, TooFewLabelsError
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "megnet": {
@@ -44,7 +44,6 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 
 _CLASS_NAMES = {"megnet": "MEGNet", "m3gnet": "M3GNet", "tensornet": "TensorNet"}
 _META_FILE = "alloyscreen.json"
-_ARCHIVE_DATE = (2000, 1, 1, 0, 0, 0)
 
 
 def _as_array(values, n: int, what: str) -> np.ndarray:
@@ -229,7 +228,7 @@ class MatglRegressor(RegressorMixin, BaseEstimator):
             self.save(tmp)
             with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for file in sorted(Path(tmp).iterdir()):
-                    info = zipfile.ZipInfo(file.name, _ARCHIVE_DATE)
+                    info = zipfile.ZipInfo(file.name, ARCHIVE_DATE)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     archive.writestr(info, file.read_bytes())
         return buffer.getvalue()
@@ -299,9 +298,9 @@ class GnnEnsemble(RegressorMixin, BaseEstimator):
             raise AlloyscreenError("this GnnEnsemble is not fitted; nothing to save")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr(zipfile.ZipInfo("ensemble.json", _ARCHIVE_DATE), json.dumps(self.get_params()))
+            archive.writestr(zipfile.ZipInfo("ensemble.json", ARCHIVE_DATE), json.dumps(self.get_params()))
             for k, member in enumerate(self.members_):
-                archive.writestr(zipfile.ZipInfo(f"member-{k}.zip", _ARCHIVE_DATE), member.to_bytes())
+                archive.writestr(zipfile.ZipInfo(f"member-{k}.zip", ARCHIVE_DATE), member.to_bytes())
         return buffer.getvalue()
 
     @classmethod

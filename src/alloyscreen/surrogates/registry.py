@@ -16,15 +16,18 @@ from alloyscreen.surrogates.ensemble import EnsembleRegressor, model_id
 from alloyscreen.surrogates.finetune import FineTunedChgnet
 from alloyscreen.surrogates.gnn import GnnEnsemble, MatglRegressor
 from alloyscreen.surrogates.potential import CalibratedPotential, PotentialCommittee
+from alloyscreen.surrogates.sites import SiteActivityModel
 
 KIND_PREFIXES: dict[str, type[EnsembleRegressor] | type[MatglRegressor] | type[GnnEnsemble] |
-                   type[CalibratedPotential] | type[PotentialCommittee] | type[FineTunedChgnet]] = {
+                   type[CalibratedPotential] | type[PotentialCommittee] | type[FineTunedChgnet] |
+                   type[SiteActivityModel]] = {
     "ensemble": EnsembleRegressor,
     "matgl": MatglRegressor,
     "gnn": GnnEnsemble,
     "potential": CalibratedPotential,
     "committee": PotentialCommittee,
     "finetune": FineTunedChgnet,
+    "site": SiteActivityModel,
 }
 """Model kinds are ``<prefix>-<learner or architecture>``, e.g. ``ensemble-xgboost``."""
 
@@ -41,6 +44,8 @@ def model_kind(model) -> str:
         return f"potential-{model.potential}"
     if isinstance(model, FineTunedChgnet):
         return "finetune-chgnet"
+    if isinstance(model, SiteActivityModel):
+        return f"site-{model.learner}"
     if isinstance(model, PotentialCommittee):
         return f"committee-{'-'.join(model.potentials)}"
     raise AlloyscreenError(f"no registry kind for {type(model).__name__}; allowed: "

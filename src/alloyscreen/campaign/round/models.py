@@ -21,6 +21,8 @@ from alloyscreen.descriptors.featurizer import DescriptorTable
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CandidateScore, CVMetrics, ModelDocument, ModelSelection
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.schemas.structure import AdsorptionSite
+from alloyscreen.structures.surface import site_features
 from alloyscreen.surrogates.crossval import (
     DEFAULT_FOLDS,
     Candidate,
@@ -35,6 +37,7 @@ from alloyscreen.surrogates.crossval import (
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.importance import feature_importances
 from alloyscreen.surrogates.registry import load_model, model_document
+from alloyscreen.surrogates.sites import SiteActivityModel
 
 BUCKET = "model_files"
 CV_FOLDS = DEFAULT_FOLDS
@@ -147,5 +150,40 @@ def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], va
     blob = model.to_bytes()
     document = model_document(model, blob, target or spec.target, label_ids, feature_set=FEATURE_SET, cv=metrics,
                               delta_baseline=delta_baseline, selection=selection, importances=importances,
+                              provenance=current_job_provenance(campaign_id=spec.campaign_id))
+    return store_model(get_database(), document, blob).id
+
+
+SITE_FEATURE_SET = "alloyscreen-sites-v1"
+SCORING_SURFACE_SIZE = 30  # 900 surface atoms per candidate and round: see benchmarks/site_model.py
+
+
+def site_rows(database: Database, label_ids: list[str]) -> list[dict]:
+    """The computed sites of H adsorption labels ``label_ids`` whose H stayed on its site (rows with ΔG_H)."""
+    return [row for label in database["labels"].find({"_id": {"$in": label_ids}}, {"details.sites": 1})
+            for row in label["details"]["sites"] if row["delta_g_h"] is not None and row.get("moved") is False]
+
+
+def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int) -> str | None:
+    """Fit the site model of the campaign's her_activity labels (ΔG_H of each stayed site) and store it; its id.
+
+    None while the sites are too few for a calibrated ensemble: the round
+    then ranks with the composition surrogate. The model scores a candidate
+    by the activity of its simulated fcc(111) surface (:class:`SiteActivityModel`).
+    """
+    rows = site_rows(get_database(), label_ids)
+    if len(rows) < min_labels_for_cv(CV_FOLDS):
+        return None
+    elements = spec.candidate_elements
+    sites = [AdsorptionSite(kind=row["kind"], position=row["position"], atom_indices=[], **row["site"])
+             for row in rows]
+    X, y = site_features(sites, elements), np.array([row["delta_g_h"] for row in rows])
+    ensemble = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
+                                 learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
+    metrics = fit_calibrated(ensemble, X, y, n_splits=CV_FOLDS, seed=spec.seed)
+    kinds = sorted({row["kind"] for row in rows})
+    model = SiteActivityModel(ensemble, elements, kinds, SCORING_SURFACE_SIZE, spec.seed)
+    blob = model.to_bytes()
+    document = model_document(model, blob, "her_activity", label_ids, feature_set=SITE_FEATURE_SET, cv=metrics,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     return store_model(get_database(), document, blob).id

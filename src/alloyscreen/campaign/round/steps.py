@@ -15,7 +15,7 @@ from alloyscreen import progress
 from alloyscreen.campaign.labels.history import stored_batch
 from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.round.fidelity import DeltaPredictor, round_delta, second_stage_history, train_delta
-from alloyscreen.campaign.round.models import load_stored_model, train_surrogate
+from alloyscreen.campaign.round.models import load_stored_model, train_site_model, train_surrogate
 from alloyscreen.campaign.round.objectives import (
     best_outcomes,
     composition_objectives,
@@ -44,6 +44,7 @@ from alloyscreen.surrogates.ensemble import MIN_LABELS, EnsembleRegressor
 from alloyscreen.surrogates.multifidelity import expensive_moments
 from alloyscreen.surrogates.records import Scored, prediction_documents, selection_documents, selection_id
 from alloyscreen.surrogates.selection import Batch, select_batch, select_pareto_batch, select_stratified
+from alloyscreen.surrogates.sites import SiteActivityModel
 from alloyscreen.validation.phases import PhaseHull, pool_hull
 from alloyscreen.validation.targets import MixingEnergyMaker
 
@@ -70,7 +71,10 @@ def _model_scorer(spec: CampaignSpec, models: list[EnsembleRegressor], y_labelle
         rng = np.random.default_rng([spec.seed, round_index])  # the same draws for every chunk
         means, stds, learned = [], [], []
         for model, column, y in zip(models, columns, y_labelled, strict=True):
-            mean, std, members = model.predict_moments(X, members=strategy == "thompson")
+            if isinstance(model, SiteActivityModel):  # from each candidate's simulated surface
+                mean, std, members = model.predict_moments_of(comps.as_dicts(), members=strategy == "thompson")
+            else:
+                mean, std, members = model.predict_moments(X, members=strategy == "thompson")
             if delta is not None:
                 delta_mean, delta_std = delta(X)
                 mean, std = expensive_moments(mean, std, delta_mean, delta_std)
@@ -197,9 +201,11 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
     model_ids = []
     for name in spec.targets:
         rows = labelled_with(history, name)
-        model_ids.append(train_surrogate(spec, [o.candidate.composition for o, _ in rows], [v for _, v in rows],
-                                         [o.label_ids[name] for o, _ in rows if name in o.label_ids], round_index,
-                                         name))
+        label_ids = [o.label_ids[name] for o, _ in rows if name in o.label_ids]
+        site_model = (train_site_model(spec, label_ids, round_index)
+                      if name == "her_activity" and spec.candidates.prototype == "fcc" else None)
+        model_ids.append(site_model or train_surrogate(spec, [o.candidate.composition for o, _ in rows],
+                                                       [v for _, v in rows], label_ids, round_index, name))
     delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index))
                       if spec.multi_fidelity else None)
     return RoundPlan(round=round_index, model_id=model_ids[0], more_model_ids=model_ids[1:], size=size, keep=keep,
