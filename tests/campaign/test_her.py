@@ -14,6 +14,7 @@ from alloyscreen.campaign.engine.execution import run_here
 from alloyscreen.campaign.engine.flow import StageMaker, label_job
 from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.results.queries import campaign_labels, campaign_status, top_candidates
+from alloyscreen.campaign.results.report import write_report
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
 from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.db.stores import get_job_store
@@ -45,7 +46,7 @@ def _her_spec(name: str) -> dict:
     }
 
 
-def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site_distribution(database):
+def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site_distribution(database, tmp_path):
     data = _her_spec("her-activity")
     data["objectives"] = [{"property": "her_activity", "direction": "maximize"}]
     data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 7, "accept_unfit": ["H"],
@@ -70,6 +71,10 @@ def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site
         assert all(site["kind"] == "fcc" and sum(site["site"]["site_counts"].values()) == 3 for site in sites)
     ranked = top_candidates(database, spec.campaign_id, count=7)
     assert [row["emt"] for row in ranked] == sorted((row["value"] for row in labels), reverse=True)
+    report = write_report(database, spec.campaign_id, tmp_path / "report.html").read_text()
+    sites = report[report.index('<h2 id="sites">'):]
+    assert 'alt="sites"' in sites and "piecewise-linear baseline" in sites and "Pt (pure)" in sites
+    assert f"{ranked[0]['formula']}</td>" in sites  # the best candidate's row of computed and predicted activity
 
 
 def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_free(database):

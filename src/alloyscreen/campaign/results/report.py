@@ -22,6 +22,8 @@ import yaml
 from matplotlib.figure import Figure
 from pymongo.database import Database
 from scipy.special import gammaln
+from sklearn.model_selection import KFold
+from sklearn.model_selection import cross_val_predict as sk_cross_val_predict
 
 from alloyscreen.campaign.results.queries import (
     MIN_PAIRS,
@@ -32,9 +34,17 @@ from alloyscreen.campaign.results.queries import (
     rank_by_stage,
 )
 from alloyscreen.campaign.results.selection_tables import importance_table, selection_table
+from alloyscreen.campaign.round.models import CV_FOLDS, load_stored_model
 from alloyscreen.campaign.round.objectives import objective_of, objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.catalysis.activity import her_activity
+from alloyscreen.schemas.structure import AdsorptionSite
+from alloyscreen.structures.surface import site_features
 from alloyscreen.surrogates.acquisition import Objective
+from alloyscreen.surrogates.crossval import cross_val_predict, min_labels_for_cv
+from alloyscreen.surrogates.ensemble import EnsembleRegressor
+from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, SiteActivityModel, surface_energies
+from alloyscreen.validation.targets import HYDROGEN_UNITS
 
 TOP_ROWS = 15
 RANKER_KINDS = ("potential-", "committee-", "gnn-", "finetune-")  # models of a ranker, not the trees
@@ -55,6 +65,8 @@ class ReportData:
     ranker_predictions: pd.DataFrame
     models: pd.DataFrame
     candidates: pd.DataFrame
+    sites: pd.DataFrame
+    site_model: SiteActivityModel | None
 
     @property
     def objective(self) -> Objective:
@@ -98,8 +110,18 @@ def load_report_data(database: Database, key: str) -> ReportData:
     candidates = _frame(list(database["candidates"].find(
         {"_id": {"$in": ids}}, {"formula": 1, "prototype": 1, "composition": 1})),
         ["_id", "formula", "prototype", "composition"]).set_index("_id")
-    return ReportData(spec, campaign_status(database, campaign["_id"]),
-                      labels, selections, predictions[~ranker], predictions[ranker], models, candidates)
+    hydrogen = labels.label_id[labels.property.isin(list(HYDROGEN_UNITS))].tolist()
+    sites = _frame([{"candidate_id": label["candidate_id"], "stage": stage, **row}
+                    for label in database["labels"].find({"_id": {"$in": hydrogen}}, {"candidate_id": 1,
+                                                                                     "details.sites": 1})
+                    for stage in labels.stage[labels.label_id == label["_id"]].head(1)
+                    for row in label["details"]["sites"] if row.get("site") is not None],
+                   ["candidate_id", "stage", "kind", "delta_g_h", "moved", "site"])
+    trained = [m for m in rounds["models"] if m["kind"].startswith("site-")]
+    latest = max(trained, key=lambda m: len(m["training_label_ids"]), default=None)
+    site_model = load_stored_model(database, latest["_id"]) if latest is not None else None
+    return ReportData(spec, campaign_status(database, campaign["_id"]), labels, selections,
+                      predictions[~ranker], predictions[ranker], models, candidates, sites, site_model)
 
 
 def _image(figure: Figure, alt: str) -> str:
@@ -373,6 +395,67 @@ def _models(data: ReportData) -> str:
     return _section("models", title, what, *body)
 
 
+def _site_parity(data: ReportData, axes, stayed: pd.DataFrame, elements: list[str]) -> str:
+    """The site model's out-of-fold ΔG_H against the computed one, beside the piecewise-linear baseline's."""
+    sites = [AdsorptionSite(kind=kind, position=[0.0, 0.0, 0.0], atom_indices=[], **zones)
+             for kind, zones in zip(stayed.kind, stayed.site, strict=True)]
+    X, y = site_features(sites, elements), stayed.delta_g_h.to_numpy(dtype=float)
+    if len(y) < min_labels_for_cv(CV_FOLDS) or data.site_model is None:
+        return f"{len(y)} computed sites: too few to cross-validate a site model yet. "
+    trees, _ = cross_val_predict(EnsembleRegressor(**data.site_model.ensemble.get_params()), X, y, CV_FOLDS,
+                                 data.spec.seed)
+    folds = KFold(CV_FOLDS, shuffle=True, random_state=data.spec.seed)
+    linear = sk_cross_val_predict(PiecewiseLinearSiteModel(len(elements)), X, y, cv=folds)
+    axes.plot(y, trees, "o", alpha=0.7, label=f"site model, MAE {np.abs(trees - y).mean():.3f} eV")
+    axes.plot(y, linear, "x", alpha=0.7, label=f"piecewise linear, MAE {np.abs(linear - y).mean():.3f} eV")
+    _diagonal(axes, np.column_stack([y, trees]))
+    axes.set(xlabel="computed ΔG_H (eV)", ylabel=f"{CV_FOLDS}-fold held-out ΔG_H (eV)", title="site model parity")
+    axes.legend(fontsize=8)
+    return (f"Left: each of the {len(y)} computed sites whose H stayed, its ΔG_H against the site model's "
+            f"{CV_FOLDS}-fold held-out prediction (the learner and settings of the campaign's latest site model) and "
+            "the piecewise-linear baseline's (Batchelor et al., Joule 3, 834 (2019)). ")
+
+
+def _sites(data: ReportData) -> str:
+    """Catalysis as site distributions: the site model's parity, the top candidates' site energies and activity."""
+    title = "Sites: the site model and the site energies of the best candidates"
+    if data.sites.empty:
+        return _section("sites", title, "No H adsorption label with its sites' environments in this campaign.")
+    elements = data.spec.candidate_elements
+    figure = Figure(layout="constrained", figsize=(11, 4.5))
+    parity_axes, histogram_axes = figure.subplots(1, 2)
+    what = _site_parity(data, parity_axes, data.sites[data.sites.moved == False], elements)  # noqa: E712
+    first = data.first_stage()
+    best = first.index[np.argsort(-data.objective.utility(first.to_numpy(dtype=float)), kind="stable")][:3]
+    rows = []
+    for candidate_id in best:
+        formula = data.candidates.formula.get(candidate_id, candidate_id)
+        computed = data.sites.delta_g_h[data.sites.candidate_id == candidate_id].dropna().to_numpy(dtype=float)
+        histogram_axes.hist(computed, bins=12, alpha=0.5, label=f"{formula} computed ({len(computed)})")
+        row = {"candidate": formula, "computed sites": len(computed),
+               "activity of computed sites": float(her_activity(computed)) if len(computed) else None}
+        if data.site_model is not None:
+            composition = data.candidates.composition.get(candidate_id)
+            predicted = surface_energies(data.site_model.ensemble, composition, elements, data.site_model.kinds[0])
+            histogram_axes.hist(predicted.mean(axis=0), bins=40, alpha=0.3, density=False, histtype="step",
+                                label=f"{formula} predicted, 100 x 100")
+            row["predicted activity, 100 x 100"] = float(her_activity(predicted).mean())
+        rows.append(row)
+    histogram_axes.set(xlabel="ΔG_H (eV)", ylabel="sites", title="site energies of the best candidates")
+    histogram_axes.legend(fontsize=7)
+    if data.site_model is not None:
+        for metal in elements:
+            pure = surface_energies(data.site_model.ensemble, {metal: 1.0}, elements, data.site_model.kinds[0])
+            rows.append({"candidate": f"{metal} (pure)", "predicted activity, 100 x 100": float(
+                her_activity(pure).mean())})
+    what += ("Right: the computed site ΔG_H of the three best candidates of the first stage and, with a site "
+             "model, the predicted ΔG_H of every site of a simulated 100 x 100 surface at each composition (the "
+             "members' mean). The table: their activity (mean HER site rate, per site in units of k0; Nørskov et "
+             "al., J. Electrochem. Soc. 152, J23 (2005)) from the computed sites and as the site model predicts "
+             "it, against the pool's pure metals as the site model predicts them.")
+    return _section("sites", title, what, _image(figure, "sites"), _table(pd.DataFrame(rows)))
+
+
 def expected_best_of_random(utility: np.ndarray) -> np.ndarray:
     """Expected best utility of ``n`` draws without replacement from ``utility``, for n = 1 .. len(utility).
 
@@ -500,7 +583,7 @@ def _composition(data: ReportData) -> str:
 
 SECTIONS = (("summary", _summary), ("ranking", _ranking), ("parity", _parity), ("ranker", _ranker),
             ("learning", _learning), ("models", _models), ("discovery", _discovery), ("pareto", _pareto),
-            ("composition", _composition))
+            ("composition", _composition), ("sites", _sites))
 
 
 def render_report(data: ReportData) -> str:
