@@ -41,6 +41,7 @@ training sizes 8 and 12, one split, surfaces of 10^2 and 10^3 sites.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -49,12 +50,12 @@ import numpy as np
 from scratch import scratch_database
 
 from alloyscreen.catalysis.activity import her_activity
-from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, surface_energies
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import make_slab
 from alloyscreen.structures.surface import site_feature_names, site_features
 from alloyscreen.surrogates.crossval import fit_calibrated
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
+from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, surface_energies
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.targets import HydrogenAdsorptionMaker
 
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     sides = [10, 32, 100]
     if args.quick:
         args.calculator, args.slabs, args.size, args.train, args.splits, sides = "emt", 6, 2, [8, 12], 1, [10, 32]
-    with scratch_database("site_model"):
+    with scratch_database("site_model"), contextlib.redirect_stdout(sys.stderr):  # CHGNet's banners: stdout: JSON
         metals = pure_metals(args.calculator, args.size)
         rows, wall, calculations = label_slabs(args.calculator, args.slabs, args.size, args.seed)
     stayed = [row for row in rows if not row["moved"]]
