@@ -92,6 +92,16 @@ def test_an_emt_stage_that_would_label_h_adsorption_is_refused_unless_it_accepts
     assert load_spec({**_spec(["Au", "Pt"], {"calculator": "chgnet"}), **her}).stages[0].accept_unfit == []
 
 
+def test_a_site_kind_the_facet_cannot_have_is_refused_at_load():
+    her = {"objectives": [{"property": "her_activity", "direction": "maximize"}]}
+    stage = {"calculator": "chgnet", "slab": {"site_kinds": ["fcc", "hollow"]}}
+    with pytest.raises(AlloyscreenError, match=r"stage 'first': site kind 'hollow' is not on the fcc slab's \(111\) "
+                                               r"facet; allowed: top, bridge, fcc, hcp"):
+        load_spec({**_spec(["Pd", "Pt"], stage), **her})
+    bcc = _spec(["Fe", "Cr"], {"calculator": "chgnet"})
+    assert load_spec({**bcc, "candidates": {**bcc["candidates"], "prototype": "bcc"}, **her})  # default kinds load
+
+
 def test_a_stage_that_accepts_a_known_limit_loads():
     spec = load_spec(_spec(["Al", "Ni"], {"calculator": "emt", "accept_unfit": ["Al"]}))
     assert spec.stages[0].accept_unfit == ["Al"]

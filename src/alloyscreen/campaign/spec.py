@@ -23,8 +23,10 @@ from alloyscreen.descriptors.properties import (
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.settings import get_settings
+from alloyscreen.structures.adsorption import FACET_SITE_KINDS
 from alloyscreen.structures.makers import StructureMaker
 from alloyscreen.structures.prototypes import PROTOTYPES
+from alloyscreen.structures.slabs import FACETS
 from alloyscreen.surrogates.acquisition import ACQUISITIONS, get_acquisition
 from alloyscreen.surrogates.crossval import (
     DEFAULT_FOLDS,
@@ -523,6 +525,8 @@ class CampaignSpec(_Strict):
                                  f"elements: {', '.join(tabulated_elements(objective.property))}")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
+        if set(self.targets) & set(HYDROGEN_UNITS):
+            self._check_site_kinds()
         if self.phases.stage is not None and self.phases.stage not in names:
             raise ValueError(f"phases stage {self.phases.stage!r} is not a stage of this campaign; allowed: {names}")
         if self.phases.single_phase is not None and is_remote(self.phases_stage.calculator):
@@ -612,6 +616,22 @@ class CampaignSpec(_Strict):
         """Every element a calculation of the campaign may hold: the candidates' (and H for H adsorption labels)."""
         adsorbs = bool(set(self.targets) & set(HYDROGEN_UNITS))
         return sorted(set(self.candidate_elements) | ({"H"} if adsorbs else set()))
+
+    def _check_site_kinds(self) -> None:
+        """Refuse a site kind set for a stage that the candidates' prototype's facet cannot have (auto: any facet's).
+
+        The default kinds are drawn from as far as the facet has them.
+        """
+        prototype = self.candidates.prototype
+        if prototype not in FACET_SITE_KINDS:
+            return
+        allowed = FACET_SITE_KINDS[prototype]
+        for stage in self.stages:
+            chosen = stage.slab.site_kinds if "site_kinds" in stage.slab.model_fields_set else []
+            wrong = [kind for kind in chosen if kind not in allowed]
+            if wrong:
+                raise ValueError(f"stage {stage.name!r}: site kind {wrong[0]!r} is not on the {prototype} slab's "
+                                 f"({FACETS[prototype]}) facet; allowed: {', '.join(allowed)}")
 
     def _check_stage_physics(self) -> None:
         """Resolve each stage's settings for the element pool: a bad setting or element fails at load.

@@ -41,6 +41,8 @@ MIN_HEIGHT = 0.5
 OH_BOND = 0.97
 ADSORBATES = {"H": ["H"], "O": ["O"], "OH": ["O", "H"]}
 SITE_ORDER = ("top", "bridge", "fcc", "hcp", "hollow")
+FACET_SITE_KINDS = {"fcc": ("top", "bridge", "fcc", "hcp"), "hcp": ("top", "bridge", "fcc", "hcp"),
+                    "bcc": ("top", "bridge", "hollow")}  # prototype -> the site kinds of its close-packed facet
 
 
 def layer_index(structure: Structure) -> np.ndarray:
