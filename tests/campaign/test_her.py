@@ -160,10 +160,11 @@ def test_every_site_is_its_own_job_and_failures_come_back_with_the_reason(databa
     assert no_slab.status == "failed" and "rounding error" in no_slab.error and no_slab.structure_ids == {}
 
 
-def test_ptpd_her_flow_loads_and_targets_zero():
+def test_ptpd_her_flow_loads_and_maximises_the_activity_of_its_fcc_sites():
     spec = load_spec(FLOWS / "ptpd_hea_her.yaml")
     objective = spec.objectives[0]
-    assert (spec.target, objective.direction, objective.target) == ("delta_g_h", "target", 0.0)
+    assert (spec.target, objective.direction, spec.target_unit) == ("her_activity", "maximize", "k0/site")
+    assert all((s.slab.site_kinds, s.slab.max_sites) == (["fcc"], 9) for s in spec.stages)  # every fcc site of 3x3
     assert spec.candidates.required == ["Pt", "Pd"] and spec.candidates.n_components == 5
     assert [(s.calculator, s.category) for s in spec.stages] == [("chgnet", "cheap"), ("qe", "dft")]
     with pytest.raises(AlloyscreenError, match="target value is required"):
