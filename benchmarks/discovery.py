@@ -31,7 +31,10 @@ and the ground truth's provenance.
 directory (embedded database and ``.npz`` caches removed afterwards), one seed,
 batch 2, 5 initial labels, top-2. The EMT ground truth is built there from scratch
 for its first 12 compositions (``--limit``); with ``--fidelities``, the two-fidelity
-table of ``QUICK_FIDELITY_SPACE`` (Al, Cu, Ni, Pd binaries; 18 compositions; CHGNet runs).
+table of ``QUICK_FIDELITY_SPACE`` (Al, Cu, Ni, Pd binaries; 18 compositions as 4-atom
+1x1x1 cells, relaxed to 0.2 eV/Å; CHGNet runs, on one torch thread: where another
+process shares the cores, CHGNet's threads waiting on each other make its small cells
+about 30 times slower): about 16 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import time
 
 import numpy as np
 from emt_ground_truth import TARGET, load_or_build
-from fidelity_table import fidelity_table
+from fidelity_table import SUPERCELL, fidelity_table
 from scipy.stats import spearmanr
 from scratch import scratch_database
 from threadpoolctl import threadpool_limits
@@ -62,6 +65,8 @@ FIDELITIES = {"emt": ("emt", "vc-relax"), "chgnet_static": ("chgnet", "static"),
 QUICK_FIDELITY_SPACE = {"elements": ["Al", "Cu", "Ni", "Pd"], "n_components": 2,
                         "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"}
 QUICK = {"seeds": 1, "batch": 2, "n_init": 5, "top_k": 2, "limit": 12, "ladder_cheap_calls": 4}
+QUICK_FIDELITY_CELLS = (1, 1, 1)  # 4 atoms: every composition of a 1/4 grid exactly
+QUICK_FIDELITY_SETTINGS = {"fmax": 0.2}  # eV/Å, every calculator: the relaxations of a check, not of a figure
 
 
 def descriptors(elements: list[str], fractions: np.ndarray, features: str) -> np.ndarray:
@@ -97,13 +102,14 @@ def bootstrap_mean_interval(values: np.ndarray, seed: int = 0, n: int = 10_000) 
     return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
 
 
-def fidelity_problems(features: str, space: dict | None = None) -> tuple[dict[str, TwoFidelityProblem], dict]:
-    """The two-fidelity problems (with Al, without Al) of ``space`` (default: ``FIDELITY_SPACE``) and their source."""
-    space = space or FIDELITY_SPACE
+def fidelity_problems(features: str, quick: bool = False) -> tuple[dict[str, TwoFidelityProblem], dict]:
+    """The two-fidelity problems (with Al, without Al) of ``FIDELITY_SPACE`` (quick: the small one) and their source."""
+    space = QUICK_FIDELITY_SPACE if quick else FIDELITY_SPACE
     elements = space["elements"]
-    stem = "two_fidelity_discovery" if space == FIDELITY_SPACE else "two_fidelity_discovery_small"
+    stem = "two_fidelity_discovery_small" if quick else "two_fidelity_discovery"
+    cells, settings = (QUICK_FIDELITY_CELLS, QUICK_FIDELITY_SETTINGS) if quick else (SUPERCELL, None)
     with threadpool_limits(1):
-        table = fidelity_table(space, FIDELITIES, stem)
+        table = fidelity_table(space, FIDELITIES, stem, cells, settings)
     ok = np.all([np.isfinite(table[name]) for name in FIDELITIES], axis=0)
     hours = {name: float(np.nanmedian(table[f"{name}_core_hours"])) for name in FIDELITIES}
     without_al = table["fractions"][:, elements.index("Al")] == 0
@@ -113,9 +119,11 @@ def fidelity_problems(features: str, space: dict | None = None) -> tuple[dict[st
             descriptors(elements, table["fractions"][rows], features), table["emt"][rows], table["chgnet"][rows],
             hours["emt"], hours["chgnet"], table["chgnet_static"][rows], hours["chgnet_static"])
     spearman = {name: round(float(spearmanr(p.cheap, p.expensive).statistic), 3) for name, p in problems.items()}
+    relaxed = f"vc-relaxed to {settings['fmax']} eV/Å" if settings else "vc-relaxed"
     return problems, {
-        "space": space, "cells": "8-atom random solid solutions (2x1x1 fcc cells, seed 0), Vegard lattice",
-        "cheap": "EMT mixing energy (eV/atom), vc-relaxed", "expensive": "CHGNet mixing energy (eV/atom), vc-relaxed",
+        "space": space, "cells": f"{4 * int(np.prod(cells))}-atom random solid solutions ({'x'.join(map(str, cells))} "
+                                 f"fcc cells, seed 0), Vegard lattice",
+        "cheap": f"EMT mixing energy (eV/atom), {relaxed}", "expensive": f"CHGNet mixing energy (eV/atom), {relaxed}",
         "ranker": "CHGNet static mixing energy of the unrelaxed cell, a line fitted on the expensive labels",
         "core_hours_per_calculation_median": hours, "n_failed_dropped": int((~ok).sum()),
         "cheap_vs_expensive_spearman": spearman}
@@ -123,7 +131,11 @@ def fidelity_problems(features: str, space: dict | None = None) -> tuple[dict[st
 
 def run_fidelities(args) -> None:
     """Print the two-fidelity benchmark's JSON."""
-    problems, provenance = fidelity_problems(args.features, QUICK_FIDELITY_SPACE if args.quick else None)
+    if args.quick:
+        import torch
+
+        torch.set_num_threads(1)
+    problems, provenance = fidelity_problems(args.features, args.quick)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results = {}
     for space, problem in problems.items():

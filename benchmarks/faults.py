@@ -25,8 +25,17 @@ document ids are content hashes, so the same work gives the same ids):
 
 Prints one JSON object. Goal: 0 lost, 0 duplicated, every bad input one line
 and nothing written. ``--quick`` (a check of the script, not a figure): every
-scenario with one kill, on ``QUICK_SPEC`` (9 candidates, 8 EMT labels); still a
-few dozen ``alloyscreen`` processes, about 3 minutes on 2 cores.
+scenario once, side by side (each in its own data directory; bad input beside
+the reference run), on ``QUICK_SPEC`` (9 candidates, 7 EMT labels relaxed to
+0.1 eV/Å, 10 calculations), with ``QUICK_BAD_INPUTS`` (4 of the bad inputs) and
+a 2 s server timeout. A kill (of a run or a database) falls once the run has
+stored a seeded share (20-90 %; 50 % for a database) of the reference's
+calculations, not after that share of its wall time, which with the scenarios
+side by side could fall before the run did anything. The embedded server is
+started in this process (``server.start``, what ``alloyscreen db start`` runs,
+without another interpreter's imports) and killed, not stopped (its data is
+thrown away). Still 18 ``alloyscreen`` processes of 3 to 7 s of CPU each
+(about 3 s of it imports): about 75 s on 2 cores with one of them busy elsewhere.
 """
 
 from __future__ import annotations
@@ -41,12 +50,19 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from alloyscreen.db import server as embedded
+from alloyscreen.settings import Settings
 
 BIN = Path(sys.executable).parent / "alloyscreen"
 COLLECTIONS = ("campaigns", "candidates", "structures", "calculations", "labels", "models", "predictions",
@@ -65,28 +81,38 @@ SPEC: dict[str, Any] = {
 QUICK_SPEC: dict[str, Any] = {
     **SPEC, "candidates": {"elements": ["Cu", "Ni", "Pd"], "n_components": 2,
                            "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"},
-    "initial_random": 5, "stopping": {"max_rounds": 2, "patience": 2, "top_k": 2},
-    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 7,
+    "initial_random": 5, "acquisition": {"batch_size": 1, "strategy": "ucb"},
+    "stopping": {"max_rounds": 2, "patience": 2, "top_k": 2},
+    "stages": [{"name": "emt", "calculator": "emt", "max_validations": 6, "settings": {"fmax": 0.1},
                 "structure": {"method": "random", "supercell": [1, 1, 1]}},
-               {"name": "emt-sqs", "calculator": "emt", "max_validations": 1,
+               {"name": "emt-sqs", "calculator": "emt", "max_validations": 1, "settings": {"fmax": 0.1},
                 "structure": {"method": "sqs", "supercell": [2, 1, 1], "iterations": 200}}],
 }
+QUICK_BAD_INPUTS = ("unknown element Xx", "1.14e18 candidates", "non-UTF-8 spec", "top -n -1")
+QUICK_SERVER_TIMEOUT_MS = 2000  # the database scenarios' wait for a server that went away (default 5000)
 
 
 class Place:
-    """A fresh data directory (embedded database, or the user URI ``uri``) and the spec file of one scenario."""
+    """A fresh data directory (embedded database, or the user URI ``uri``) and the spec file of one scenario.
 
-    def __init__(self, root: Path, name: str, spec: dict[str, Any] | None = None, uri: str | None = None):
+    ``quick``: a shorter server timeout; the embedded server started in this process and killed, not stopped.
+    """
+
+    def __init__(self, root: Path, name: str, spec: dict[str, Any] | None = None, uri: str | None = None,
+                 quick: bool = False):
         self.dir = root / name
         self.dir.mkdir(parents=True)
         self.spec = self.dir / "spec.yaml"
         self.campaign = (spec or SPEC)["name"]
         self.spec.write_text(yaml.safe_dump(spec or SPEC))
         self.uri = uri
+        self.quick = quick
         self.env = {**os.environ, "ALLOYSCREEN_DATA_DIR": str(self.dir / "data"), "ALLOYSCREEN_DB_NAME": "faults"}
         self.env.pop("ALLOYSCREEN_MONGO_URI", None)
         if uri:
             self.env["ALLOYSCREEN_MONGO_URI"] = uri
+        if quick:
+            self.env["ALLOYSCREEN_SERVER_TIMEOUT_MS"] = str(QUICK_SERVER_TIMEOUT_MS)
 
     def command(self, *args: str) -> list[str]:
         """The ``alloyscreen`` command line."""
@@ -106,17 +132,44 @@ class Place:
         path = next((self.dir / "data").rglob("server.json"), None)
         return json.loads(path.read_text()) if path else None
 
+    def start_server(self) -> str:
+        """Start the embedded server (``alloyscreen db start``; quick: its ``server.start`` here); return its URI."""
+        if self.quick:
+            state = embedded.start(Settings(data_dir=self.dir / "data", db_name="faults"))
+            return f"mongodb://127.0.0.1:{state.port}/?directConnection=true"
+        self.run("db", "start", timeout=60)
+        server = self.server()
+        assert server is not None, "the embedded server did not start"
+        return f"mongodb://127.0.0.1:{server['port']}/?directConnection=true"
+
+    def wait_for_calculations(self, process: subprocess.Popen, count: int) -> None:
+        """Return once ``count`` calculations are stored here, or the run ``process`` has ended (quick's kill point)."""
+        client: MongoClient | None = None
+        try:
+            while process.poll() is None:
+                if client is None:
+                    try:
+                        server = self.server()
+                    except ValueError:  # server.json being written
+                        server = None
+                    uri = self.uri or (server and f"mongodb://127.0.0.1:{server['port']}/?directConnection=true")
+                    client = MongoClient(uri, serverSelectionTimeoutMS=QUICK_SERVER_TIMEOUT_MS) if uri else None
+                try:
+                    if client is not None and client["faults"]["calculations"].count_documents({}) >= count:
+                        return
+                except PyMongoError:
+                    pass
+                time.sleep(0.05)
+        finally:
+            if client is not None:
+                client.close()
+
     def stored(self) -> dict[str, Any]:
         """Ids of every collection, duplicated selections, held locks and the number of jobflow outputs.
 
         Starts the embedded server if needed.
         """
-        uri = self.uri
-        if uri is None:
-            self.run("db", "start", timeout=60)
-            state = self.server()
-            assert state is not None, "the embedded server did not start"
-            uri = f"mongodb://127.0.0.1:{state['port']}/?directConnection=true"
+        uri = self.uri or self.start_server()
         with MongoClient(uri) as client:
             db = client["faults"]
             keys = Counter((s["stage"], s["round"], s["candidate_id"]) for s in db["selections"].find())
@@ -131,8 +184,15 @@ class Place:
         return [row["candidate_id"] for row in json.loads(result.stdout or "[]")]
 
     def stop(self) -> None:
-        """Stop the embedded server."""
-        self.run("db", "stop", timeout=60)
+        """Stop the embedded server (quick: kill it; its data is thrown away, and a stop waits about 2 s)."""
+        if not self.quick:
+            self.run("db", "stop", timeout=60)
+            return
+        server = self.server()
+        if server is not None and embedded.pid_alive(server["pid"]):
+            os.kill(server["pid"], signal.SIGKILL)
+            while embedded.pid_alive(server["pid"]):
+                time.sleep(0.01)
 
 
 def compare(reference: dict[str, Any], got: dict[str, Any]) -> dict[str, int]:
@@ -143,26 +203,41 @@ def compare(reference: dict[str, Any], got: dict[str, Any]) -> dict[str, int]:
             "extra_job_outputs": got["job_outputs"] - reference["job_outputs"]}
 
 
-def reference_run(root: Path, spec: dict[str, Any]) -> dict[str, Any]:
+def reference_run(root: Path, spec: dict[str, Any], quick: bool = False) -> dict[str, Any]:
     """The uninterrupted run of ``spec``: its wall time, stored ids and top (and the spec, for the other runs)."""
-    place = Place(root, "reference", spec)
+    place = Place(root, "reference", spec, quick=quick)
     start = time.perf_counter()
     result = place.run("run", "--quiet", str(place.spec))
     wall = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     stored, top = place.stored(), place.top()
     place.stop()
-    return {"wall_s": wall, "stored": stored, "top": top, "spec": spec}
+    return {"wall_s": wall, "stored": stored, "top": top, "spec": spec, "quick": quick}
+
+
+def mid_run(place: Place, process: subprocess.Popen, reference: dict[str, Any], share: float) -> float:
+    """Wait until ``share`` of the run ``process`` is done; return the seconds waited.
+
+    The full run waits ``share`` of the reference's wall time; a quick one until that share of the reference's
+    calculations is stored (its scenarios run side by side: a share of the wall time could fall before the run
+    did anything).
+    """
+    if not reference["quick"]:
+        time.sleep(share * reference["wall_s"])
+        return share * reference["wall_s"]
+    start = time.perf_counter()
+    place.wait_for_calculations(process, max(1, int(share * len(reference["stored"]["ids"]["calculations"]))))
+    return time.perf_counter() - start
 
 
 def kill_runs(root: Path, reference: dict[str, Any], kills: int, seed: int) -> list[dict[str, Any]]:
     """``kill -9`` each run after a random delay, then run again; compare with the reference."""
-    delays = np.random.default_rng(seed).uniform(0.2, 0.9, kills) * reference["wall_s"]
+    shares = np.random.default_rng(seed).uniform(0.2, 0.9, kills)
     rows = []
-    for index, delay in enumerate(delays):
-        place = Place(root, f"kill-{index}", reference["spec"])
+    for index, share in enumerate(shares):
+        place = Place(root, f"kill-{index}", reference["spec"], quick=reference["quick"])
         process = place.start("run", "--quiet", str(place.spec))
-        time.sleep(delay)
+        delay = mid_run(place, process, reference, share)
         process.send_signal(signal.SIGKILL)
         process.communicate()
         in_flight = place.stored()["locks"]
@@ -175,10 +250,19 @@ def kill_runs(root: Path, reference: dict[str, Any], kills: int, seed: int) -> l
     return rows
 
 
+def kill_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The kill runs and their sums."""
+    return {"runs": rows, "lost": sum(r["lost"] for r in rows), "extra": sum(r["extra"] for r in rows),
+            "duplicated_selections": sum(r["duplicated_selections"] for r in rows),
+            "extra_job_outputs": sum(r["extra_job_outputs"] for r in rows),
+            "in_flight_at_kill": sum(r["in_flight_at_kill"] for r in rows),
+            "same_top": sum(r["same_top"] for r in rows)}
+
+
 def concurrent_runs(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
     """Two runs of one campaign started together."""
-    place = Place(root, "concurrent", reference["spec"])
-    place.run("db", "start", timeout=60)  # both runs find the server up
+    place = Place(root, "concurrent", reference["spec"], quick=reference["quick"])
+    place.start_server()  # both runs find the server up
     processes = [place.start("run", "--quiet", str(place.spec)) for _ in range(2)]
     outputs = [process.communicate() for process in processes]
     result = {"exits": [process.returncode for process in processes],
@@ -204,11 +288,11 @@ def user_database_killed(root: Path, reference: dict[str, Any]) -> dict[str, Any
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     place = Place(root, "user-database", reference["spec"],
-                  uri=f"mongodb://127.0.0.1:{port}/?directConnection=true&journal=true")
+                  uri=f"mongodb://127.0.0.1:{port}/?directConnection=true&journal=true", quick=reference["quick"])
     storage = place.dir / "user-db"
     server = _user_server(storage, port)
     process = place.start("run", "--quiet", str(place.spec))
-    time.sleep(0.5 * reference["wall_s"])
+    mid_run(place, process, reference, 0.5)
     server.kill()
     server.wait()
     killed = time.perf_counter()
@@ -221,16 +305,19 @@ def user_database_killed(root: Path, reference: dict[str, Any]) -> dict[str, Any
                 "message": (err.strip().splitlines() or [""])[-1], "resume_exit": resumed.returncode,
                 **compare(reference["stored"], place.stored()), "same_top": place.top() == reference["top"]}
     finally:
-        server.terminate()
+        if place.quick:  # its data is thrown away
+            server.kill()
+        else:
+            server.terminate()
         server.wait()
 
 
 def database_killed(root: Path, reference: dict[str, Any]) -> dict[str, Any]:
     """Kill the embedded server mid-run: how long until the run says so, what it says; then resume."""
-    place = Place(root, "database", reference["spec"])
-    place.run("db", "start", timeout=60)
+    place = Place(root, "database", reference["spec"], quick=reference["quick"])
+    place.start_server()
     process = place.start("run", "--quiet", str(place.spec))
-    time.sleep(0.5 * reference["wall_s"])
+    mid_run(place, process, reference, 0.5)
     state = place.server()
     assert state is not None
     os.kill(state["pid"], signal.SIGKILL)
@@ -273,9 +360,9 @@ BAD_SPECS: dict[str, dict[str, Any]] = {
 }
 
 
-def bad_inputs(root: Path) -> list[dict[str, Any]]:
-    """Every bad input: exit code, lines printed, documents written."""
-    place = Place(root, "bad")
+def bad_inputs(root: Path, quick: bool = False) -> list[dict[str, Any]]:
+    """Every bad input (quick: ``QUICK_BAD_INPUTS``): exit code, lines printed, documents written."""
+    place = Place(root, "bad", quick=quick)
     before = place.stored()["ids"]
     rows = []
     cases: list[tuple[str, list[str]]] = []
@@ -286,6 +373,8 @@ def bad_inputs(root: Path) -> list[dict[str, Any]]:
     latin = place.dir / "latin.yaml"
     latin.write_bytes(b"name: caf\xe9\n")
     cases += [("non-UTF-8 spec", ["run", str(latin)]), ("top -n -1", ["top", "faults", "-n", "-1"])]
+    if quick:
+        cases = [(name, args) for name, args in cases if name in QUICK_BAD_INPUTS]
     for name, args in cases:
         result = place.run(*args)
         lines = result.stderr.strip().splitlines()
@@ -303,34 +392,37 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated scenarios to skip: kill, concurrent, "
                                                    "database, user_database, bad_input")
-    parser.add_argument("--quick", action="store_true", help="QUICK_SPEC (9 candidates), one kill")
+    parser.add_argument("--quick", action="store_true",
+                        help="QUICK_SPEC (9 candidates), one kill, 4 bad inputs, the scenarios side by side")
     args = parser.parse_args()
     if args.quick:
         parser.set_defaults(kills=1)  # what is given explicitly still counts
         args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    with tempfile.TemporaryDirectory(prefix="alloyscreen-faults-") as folder:
+    with tempfile.TemporaryDirectory(prefix="alloyscreen-faults-") as folder, ThreadPoolExecutor(5) as pool:
         root = Path(folder)
-        reference = reference_run(root, QUICK_SPEC if args.quick else SPEC)
+        # --quick: the scenarios side by side, each in its own data dir; bad input (no reference needed) at once
+        early = pool.submit(bad_inputs, root, True) if args.quick and "bad_input" not in skip else None
+        reference = reference_run(root, QUICK_SPEC if args.quick else SPEC, args.quick)
         report: dict[str, Any] = {"reference": {"wall_s": round(reference["wall_s"], 1), "top": reference["top"],
                                                 "documents": {n: len(ids) for n, ids in
                                                               reference["stored"]["ids"].items()}}}
-        if "kill" not in skip:
-            rows = kill_runs(root, reference, args.kills, args.seed)
-            report["kill"] = {"runs": rows, "lost": sum(r["lost"] for r in rows),
-                              "extra": sum(r["extra"] for r in rows),
-                              "duplicated_selections": sum(r["duplicated_selections"] for r in rows),
-                              "extra_job_outputs": sum(r["extra_job_outputs"] for r in rows),
-                              "in_flight_at_kill": sum(r["in_flight_at_kill"] for r in rows),
-                              "same_top": sum(r["same_top"] for r in rows)}
-        if "concurrent" not in skip:
-            report["concurrent"] = concurrent_runs(root, reference)
-        if "database" not in skip:
-            report["database"] = database_killed(root, reference)
-        if "user_database" not in skip:
-            report["user_database"] = user_database_killed(root, reference)
-        if "bad_input" not in skip:
-            report["bad_input"] = bad_inputs(root)
+        scenarios: dict[str, Callable[[], Any]] = {
+            "kill": partial(kill_runs, root, reference, args.kills, args.seed),
+            "concurrent": partial(concurrent_runs, root, reference),
+            "database": partial(database_killed, root, reference),
+            "user_database": partial(user_database_killed, root, reference),
+            "bad_input": partial(bad_inputs, root, args.quick)}
+        if args.quick:
+            futures: dict[str, Future] = {name: pool.submit(scenario) for name, scenario in scenarios.items()
+                                          if name not in skip | {"bad_input"}}
+            if early is not None:
+                futures["bad_input"] = early
+            results = {name: future.result() for name, future in futures.items()}
+        else:
+            results = {name: scenario() for name, scenario in scenarios.items() if name not in skip}
+        for name, result in results.items():
+            report[name] = kill_summary(result) if name == "kill" else result
     print(json.dumps(report, indent=1))
 
 

@@ -81,6 +81,7 @@ def _emt_ground_truth(out: dict) -> None:
 def _faults(out: dict) -> None:
     assert out["kill"]["lost"] == out["kill"]["duplicated_selections"] == 0 and len(out["kill"]["runs"]) == 1
     assert out["concurrent"]["lost"] == 0 and out["database"]["resume_exit"] == 0
+    assert len(out["bad_input"]) == 4  # QUICK_BAD_INPUTS
     assert all(row["exit"] == 2 and row["documents_written"] == 0 for row in out["bad_input"]), out["bad_input"]
 
 
