@@ -25,7 +25,7 @@ def _round_jobs(responses: dict) -> dict[int, object]:
         if isinstance(item, Flow):
             pending.extend(item.jobs)
         elif re.fullmatch(r"round \d+", item.name):
-            found[item.function_args[3]] = item  # (maker, spec, campaign id, round, previous outcomes)
+            found[item.function_args[2]] = item  # (maker, campaign id, round, previous outcomes)
     return found
 
 
@@ -45,6 +45,6 @@ def test_the_stored_input_of_round_ten_is_no_larger_than_round_one(database):
     size = {index: len(json.dumps(jsanitize(job.function_args, strict=True, allow_bson=True)))
             for index, job in rounds.items()}
     assert size[10] <= size[1], size
-    assert len(rounds[10].function_args[4]) == 1  # only the previous round's outcome: one reference
+    assert len(rounds[10].function_args[3]) == 1  # only the previous round's outcome: one reference
     history = stage_history(spec.campaign_id, "emt")
     assert len(history) == 4 + 11 and [o.round for o in history] == sorted(o.round for o in history)

@@ -58,8 +58,8 @@ def test_the_competing_phases_are_relaxed_in_a_job_of_their_stage_before_round_0
     jobs = {job.name: job for job, _ in CampaignMaker.from_spec(spec).make().iterflow()}
     assert [name for name in jobs if name.startswith("phases")] == ["phases emt", "phases dft"]  # hull; filter
     assert [jobs[f"phases {name}"].config.manager_config["_category"] for name in ("emt", "dft")] == ["cheap", "dft"]
-    assert jobs["phases dft"].function_args[3].uuid == jobs["phases emt"].uuid
-    assert jobs["round 0"].function_args[2].uuid == jobs["phases dft"].uuid  # round 0 waits for both
+    assert jobs["phases dft"].function_args[2].uuid == jobs["phases emt"].uuid  # (maker, stage, campaign id)
+    assert jobs["round 0"].function_args[1].uuid == jobs["phases dft"].uuid  # round 0 waits for both
 
 
 @pytest.mark.parametrize(("change", "message"), [
