@@ -50,9 +50,8 @@ import numpy as np
 from scratch import scratch_database
 
 from alloyscreen.catalysis.activity import her_activity
-from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import make_slab
-from alloyscreen.structures.surface import site_feature_names, site_features
+from alloyscreen.structures.surface import site_feature_names, zone_features
 from alloyscreen.surrogates.crossval import fit_calibrated
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, surface_energies
@@ -157,8 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         metals = pure_metals(args.calculator, args.size)
         rows, wall, calculations = label_slabs(args.calculator, args.slabs, args.size, args.seed)
     stayed = [row for row in rows if not row["moved"]]
-    sites = [AdsorptionSite(kind="fcc", position=[0.0, 0.0, 0.0], atom_indices=[], **row["site"]) for row in stayed]
-    X, y = site_features(sites, POOL), np.array([row["delta_g_h"] for row in stayed])
+    X, y = zone_features([row["site"] for row in stayed], POOL), np.array([row["delta_g_h"] for row in stayed])
     size_rows, predictions_per_s = surface_size(X, y, sides)
     print(json.dumps({
         "benchmark": "site_model", "calculator": args.calculator, "adsorbate": "H", "site_kind": "fcc",

@@ -34,6 +34,7 @@ from alloyscreen.structures.composition import (
 from alloyscreen.structures.slabs import make_slab
 
 ZONES = ("site", "surface", "subsurface")
+ZONE_FIELDS = ("site_counts", "surface_neighbor_counts", "subsurface_neighbor_counts")  # AdsorptionSite's, by zone
 REFERENCE_SIZE = 6  # the reference slab's n x n: large enough that no zone meets its own periodic image
 GRID_LAYERS = 2  # the zones reach the top two layers
 DEFAULT_SIZE = 100  # 10^4 surface atoms: the literature's simulated surface
@@ -52,17 +53,26 @@ def site_feature_names(elements: Sequence[str]) -> list[str]:
     return [f"{zone}_{element}" for zone in ZONES for element in elements]
 
 
+def site_zones_counts(site: AdsorptionSite) -> dict[str, dict[str, int]]:
+    """A site's zone counts by field (:data:`ZONE_FIELDS`): what a label's site row stores as its ``site``."""
+    return site.model_dump(include=set(ZONE_FIELDS))
+
+
 def site_features(sites: Sequence[AdsorptionSite], elements: Sequence[str]) -> np.ndarray:
-    """The features of slab sites (:func:`find_sites`), one row each (:func:`site_feature_names` order).
+    """The features of slab sites (:func:`find_sites`), one row each (:func:`site_feature_names` order)."""
+    return zone_features([site_zones_counts(site) for site in sites], elements)
+
+
+def zone_features(zones: Sequence[Mapping[str, Mapping[str, int]]], elements: Sequence[str]) -> np.ndarray:
+    """The features of sites given by their zone counts (:func:`site_zones_counts`, a site row's ``site``).
 
     Raises when a site holds an element outside ``elements``.
     """
     index = {element: i for i, element in enumerate(elements)}
-    rows = np.zeros((len(sites), len(ZONES) * len(elements)))
-    for row, site in zip(rows, sites, strict=True):
-        for zone, counts in enumerate((site.site_counts, site.surface_neighbor_counts,
-                                       site.subsurface_neighbor_counts)):
-            for element, count in counts.items():
+    rows = np.zeros((len(zones), len(ZONES) * len(elements)))
+    for row, site in zip(rows, zones, strict=True):
+        for zone, field in enumerate(ZONE_FIELDS):
+            for element, count in site[field].items():
                 if element not in index:
                     raise StructureInputError(f"site element {element!r} is not among the features' elements "
                                               f"{list(elements)}; allowed: those elements")

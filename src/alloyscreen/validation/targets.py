@@ -35,6 +35,7 @@ from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import binding_position, choose_sites, settled_site
+from alloyscreen.structures.surface import site_zones_counts
 from alloyscreen.validation.base import SettingsError, concurrent_runs
 from alloyscreen.validation.maker import (
     Prepared,
@@ -307,8 +308,7 @@ def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean
     for site, calc in zip(sites, covered, strict=True):
         row: dict[str, Any] = {"kind": site.kind, "position": list(map(float, site.position)),
                                "calculation_id": calc.id, "delta_e_h": None, "delta_g_h": None,
-                               "site": site.model_dump(include={"site_counts", "surface_neighbor_counts",
-                                                                "subsurface_neighbor_counts"}),
+                               "site": site_zones_counts(site),
                                "settled_kind": None, "moved": None}
         if calc.status == "completed":
             delta_e = cast(float, calc.energy) - cast(float, clean.energy) - 0.5 * cast(float, h2.energy)

@@ -38,8 +38,7 @@ from alloyscreen.campaign.round.models import CV_FOLDS, load_stored_model
 from alloyscreen.campaign.round.objectives import objective_of, objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
 from alloyscreen.catalysis.activity import her_activity
-from alloyscreen.schemas.structure import AdsorptionSite
-from alloyscreen.structures.surface import site_features
+from alloyscreen.structures.surface import zone_features
 from alloyscreen.surrogates.acquisition import Objective
 from alloyscreen.surrogates.crossval import cross_val_predict, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
@@ -397,9 +396,7 @@ def _models(data: ReportData) -> str:
 
 def _site_parity(data: ReportData, axes, stayed: pd.DataFrame, elements: list[str]) -> str:
     """The site model's out-of-fold ΔG_H against the computed one, beside the piecewise-linear baseline's."""
-    sites = [AdsorptionSite(kind=kind, position=[0.0, 0.0, 0.0], atom_indices=[], **zones)
-             for kind, zones in zip(stayed.kind, stayed.site, strict=True)]
-    X, y = site_features(sites, elements), stayed.delta_g_h.to_numpy(dtype=float)
+    X, y = zone_features(stayed.site.tolist(), elements), stayed.delta_g_h.to_numpy(dtype=float)
     if len(y) < min_labels_for_cv(CV_FOLDS) or data.site_model is None:
         return f"{len(y)} computed sites: too few to cross-validate a site model yet. "
     trees, _ = cross_val_predict(EnsembleRegressor(**data.site_model.ensemble.get_params()), X, y, CV_FOLDS,

@@ -21,8 +21,7 @@ from alloyscreen.descriptors.featurizer import DescriptorTable
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CandidateScore, CVMetrics, ModelDocument, ModelSelection
 from alloyscreen.schemas.provenance import current_job_provenance
-from alloyscreen.schemas.structure import AdsorptionSite
-from alloyscreen.structures.surface import site_features
+from alloyscreen.structures.surface import zone_features
 from alloyscreen.surrogates.crossval import (
     DEFAULT_FOLDS,
     Candidate,
@@ -175,9 +174,7 @@ def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int)
     if len(rows) < min_labels_for_cv(CV_FOLDS):
         return None
     elements = spec.candidate_elements
-    sites = [AdsorptionSite(kind=row["kind"], position=row["position"], atom_indices=[], **row["site"])
-             for row in rows]
-    X, y = site_features(sites, elements), np.array([row["delta_g_h"] for row in rows])
+    X, y = zone_features([row["site"] for row in rows], elements), np.array([row["delta_g_h"] for row in rows])
     ensemble = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
                                  learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
     metrics = fit_calibrated(ensemble, X, y, n_splits=CV_FOLDS, seed=spec.seed)
