@@ -1,13 +1,15 @@
-"""Site models of *H on random alloy surfaces: how many sites they need, how large a surface, how fast.
+"""Site models of an adsorbate on random alloy surfaces: how many sites they need, how large a surface, how fast.
 
-Sites: H in the fcc hollow of random (111) slabs (``--size`` x ``--size``, 4
+Sites (``--adsorbate``, default H): the adsorbate on its registry site kind
+(H and O: the fcc hollow; OH and CO: on top; see
+:mod:`alloyscreen.catalysis.adsorbates`) of random (111) slabs (``--size`` x ``--size``, 4
 layers, the bottom 2 fixed, 10 Å vacuum), one slab per composition drawn at
 random (flat Dirichlet) from the pool (default Ag, Au, Cu, Pd, Pt: every
 element CHGNet treats), every fcc site of each slab. Each slab is labelled by
-the project's own ``HydrogenAdsorptionMaker`` flow (clean slab, H2, one
+the project's own ``AdsorptionMaker`` flow (clean slab, gas molecules, one
 relaxation per site; positions relaxed) on the embedded database in a
 throwaway data dir, so every calculation is a first run and is stored with its
-provenance. A site whose H settled on another site (``moved``) is left out.
+provenance. A site whose adsorbate settled on another site (``moved``) is left out.
 Features: the site's zones (:mod:`alloyscreen.structures.surface`).
 
 Oracle: ``--calculator chgnet`` (default). EMT is not fit for H adsorption
@@ -16,15 +18,15 @@ Oracle: ``--calculator chgnet`` (default). EMT is not fit for H adsorption
 
 Measured:
 
-- ``pure_metals``: ΔG_H in the fcc hollow of each pool metal's pure (111)
-  slab of the same shape, its HER activity and its rank (1 = most active),
-  the volcano of the oracle used;
-- ``learning_curve``: held-out MAE of ΔG_H (eV) of the calibrated tree ensemble
+- ``pure_metals``: the site energy (ΔG; ΔE for CO) on each pool metal's pure
+  (111) slab of the same shape; for H also its HER activity and its rank
+  (1 = most active), the volcano of the oracle used;
+- ``learning_curve``: held-out MAE of the site energy (eV) of the calibrated tree ensemble
   (XGBoost, 5 members) and of the piecewise-linear baseline of Batchelor et
   al. (Joule 3, 834 (2019)) against the number of training sites (``--train``;
   those larger than the data are skipped), mean over ``--splits`` random
   splits, always on the same held-out 20 % of the sites;
-- ``surface_size``: the spread (standard deviation over 10 seeds) of the HER
+- ``surface_size`` (H only): the spread (standard deviation over 10 seeds) of the HER
   activity (:func:`alloyscreen.catalysis.activity.her_activity`, per site in
   units of k0) the tree model predicts for the equimolar composition on
   simulated surfaces of 10^2, 10^3 and 10^4 sites;
@@ -32,7 +34,7 @@ Measured:
   divided by its calculations) and simulated-surface site predictions per
   second.
 
-    python benchmarks/site_model.py [--calculator chgnet] [--slabs 60] [--size 3] [--quick]
+    python benchmarks/site_model.py [--adsorbate H] [--calculator chgnet] [--slabs 60] [--size 3] [--quick]
 
 ``--quick`` (a check of the script, not a figure): EMT, 6 slabs of 2 x 2,
 training sizes 8 and 12, one split, surfaces of 10^2 and 10^3 sites.
@@ -50,26 +52,28 @@ import numpy as np
 from scratch import scratch_database
 
 from alloyscreen.catalysis.activity import her_activity
+from alloyscreen.catalysis.adsorbates import ADSORBATES, Adsorbate
 from alloyscreen.structures import make_slab
 from alloyscreen.structures.surface import site_feature_names, zone_features
 from alloyscreen.surrogates.crossval import fit_calibrated
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, surface_energies
+from alloyscreen.validation.adsorption import AdsorptionMaker
 from alloyscreen.validation.maker import ValidationMaker
-from alloyscreen.validation.targets import HydrogenAdsorptionMaker
 
 POOL = ["Ag", "Au", "Cu", "Pd", "Pt"]
 HELD_OUT = 0.2
 
 
-def label_slabs(calculator: str, n_slabs: int, size: int, seed: int) -> tuple[list[dict], float, int]:
+def label_slabs(adsorbate: Adsorbate, calculator: str, n_slabs: int, size: int,
+                seed: int) -> tuple[list[dict], float, int]:
     """Label ``n_slabs`` random slabs; return the site rows of their labels, the wall time and the calculations."""
     from alloyscreen.campaign.engine.execution import run_here
     from alloyscreen.db.client import get_database
 
     rng = np.random.default_rng(seed)
-    maker = HydrogenAdsorptionMaker(validation=ValidationMaker(calculator=calculator), site_kinds=["fcc"],
-                                    pool=POOL)
+    maker = AdsorptionMaker(validation=ValidationMaker(calculator=calculator), site_kinds=[adsorbate.site_kind],
+                            pool=POOL, prop=adsorbate.prop)
     started, calculations = time.perf_counter(), 0
     for index in range(n_slabs):
         counts = rng.multinomial(4 * size * size, rng.dirichlet(np.ones(len(POOL))))  # exact on the slab
@@ -78,25 +82,28 @@ def label_slabs(calculator: str, n_slabs: int, size: int, seed: int) -> tuple[li
         flow = maker.make(slab.structure, candidate_id=f"slab-{index}")
         run_here(flow)
         calculations += len(flow.jobs) - 1
-    labels = get_database()["labels"].find({"property": "delta_g_h", "candidate_id": {"$regex": "^slab-"}})
-    rows = [row for label in labels for row in label["details"]["sites"] if row["delta_e_h"] is not None]
+    labels = get_database()["labels"].find({"property": adsorbate.prop, "candidate_id": {"$regex": "^slab-"}})
+    rows = [row for label in labels for row in label["details"]["sites"] if row["energy"] is not None]
     return rows, time.perf_counter() - started, calculations
 
 
-def pure_metals(calculator: str, size: int) -> dict[str, dict[str, float]]:
-    """Each pool metal's (111) surface: ΔG_H of its fcc site (eV) and HER activity, ranked (1 = most active)."""
+def pure_metals(adsorbate: Adsorbate, calculator: str, size: int) -> dict[str, dict[str, float]]:
+    """Each pool metal's (111) surface: its site's energy (eV); for H its HER activity, ranked (1 = most active)."""
     from alloyscreen.campaign.engine.execution import run_here
 
-    maker = HydrogenAdsorptionMaker(validation=ValidationMaker(calculator=calculator), site_kinds=["fcc"],
-                                    max_sites=1)
+    maker = AdsorptionMaker(validation=ValidationMaker(calculator=calculator), site_kinds=[adsorbate.site_kind],
+                            max_sites=1, prop=adsorbate.prop)
     found = {}
     for metal in POOL:
         slab = make_slab({metal: 1.0}, "fcc", size=(size, size), layers=4, fixed_layers=2, vacuum=10.0)
         flow = maker.make(slab.structure, candidate_id=f"pure-{metal}")
         outcome = run_here(flow)[flow.jobs[-1].uuid][1].output
-        found[metal] = {"delta_g_h_ev": outcome.value, "her_activity": float(her_activity(np.array([outcome.value])))}
-    for rank, metal in enumerate(sorted(found, key=lambda m: -found[m]["her_activity"]), start=1):
-        found[metal]["rank"] = rank
+        found[metal] = {f"{adsorbate.prop}_ev": outcome.value}
+        if adsorbate.name == "H":
+            found[metal]["her_activity"] = float(her_activity(np.array([outcome.value])))
+    if adsorbate.name == "H":
+        for rank, metal in enumerate(sorted(found, key=lambda m: -found[m]["her_activity"]), start=1):
+            found[metal]["rank"] = rank
     return found
 
 
@@ -141,6 +148,7 @@ def surface_size(X: np.ndarray, y: np.ndarray, sides: list[int]) -> tuple[list[d
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--adsorbate", default="H", choices=list(ADSORBATES))
     parser.add_argument("--calculator", default="chgnet")
     parser.add_argument("--slabs", type=int, default=60)
     parser.add_argument("--size", type=int, default=3)
@@ -152,16 +160,18 @@ def main(argv: list[str] | None = None) -> None:
     sides = [10, 32, 100]
     if args.quick:
         args.calculator, args.slabs, args.size, args.train, args.splits, sides = "emt", 6, 2, [8, 12], 1, [10, 32]
+    adsorbate = ADSORBATES[args.adsorbate]
     with scratch_database("site_model"), contextlib.redirect_stdout(sys.stderr):  # CHGNet's banners: stdout: JSON
-        metals = pure_metals(args.calculator, args.size)
-        rows, wall, calculations = label_slabs(args.calculator, args.slabs, args.size, args.seed)
+        metals = pure_metals(adsorbate, args.calculator, args.size)
+        rows, wall, calculations = label_slabs(adsorbate, args.calculator, args.slabs, args.size, args.seed)
     stayed = [row for row in rows if not row["moved"]]
-    X, y = zone_features([row["site"] for row in stayed], POOL), np.array([row["delta_g_h"] for row in stayed])
-    size_rows, predictions_per_s = surface_size(X, y, sides)
+    X, y = zone_features([row["site"] for row in stayed], POOL), np.array([row["energy"] for row in stayed])
+    size_rows, predictions_per_s = surface_size(X, y, sides) if adsorbate.name == "H" else ([], None)
     print(json.dumps({
-        "benchmark": "site_model", "calculator": args.calculator, "adsorbate": "H", "site_kind": "fcc",
+        "benchmark": "site_model", "calculator": args.calculator, "adsorbate": adsorbate.name,
+        "site_kind": adsorbate.site_kind, "label": adsorbate.prop,
         "pool": POOL, "slabs": args.slabs, "slab_size": args.size, "sites": len(rows), "moved": len(rows) - len(stayed),
-        "features": site_feature_names(POOL), "delta_g_h_range_ev": [float(y.min()), float(y.max())],
+        "features": site_feature_names(POOL), "energy_range_ev": [float(y.min()), float(y.max())],
         "pure_metals": metals, "learning_curve": curve(X, y, args.train, args.splits), "surface_size": size_rows,
         "speed": {"site_calculations_per_s": calculations / wall, "calculations": calculations, "label_wall_s": wall,
                   "surface_predictions_per_s": predictions_per_s},

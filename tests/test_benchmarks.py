@@ -237,8 +237,8 @@ CASES = [
         "end_to_end", "small_space_end_to_end", "same_top_on_1_and_2_workers", "sharded_scaling_efficiency",
         "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # three `alloyscreen screen` processes: ~17 s
     case("site_model.py", [], {
-        "benchmark", "calculator", "adsorbate", "site_kind", "pool", "slabs", "slab_size", "sites", "moved",
-        "features", "delta_g_h_range_ev", "pure_metals", "learning_curve", "surface_size", "speed"}, _site_model),
+        "benchmark", "calculator", "adsorbate", "site_kind", "label", "pool", "slabs", "slab_size", "sites", "moved",
+        "features", "energy_range_ev", "pure_metals", "learning_curve", "surface_size", "speed"}, _site_model),
     case("tree_count.py", [], {"benchmark", "learner", "seeds", "compositions", "features", "label", "results"},
          _tree_count),
     case("validation.py", [], {"machine", "timings", "lattice_constants", "lattice_reference_source",

@@ -21,7 +21,7 @@ from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures import find_sites, make_slab
 from alloyscreen.structures.adsorption import choose_sites
-from alloyscreen.validation.targets import HydrogenAdsorptionMaker
+from alloyscreen.validation.adsorption import AdsorptionMaker
 
 pytestmark = pytest.mark.gnn
 
@@ -67,7 +67,7 @@ def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site
         label = database["labels"].find_one({"_id": row["label_id"]})
         sites = label["details"]["sites"]
         assert (label["property"], label["unit"], len(sites)) == ("her_activity", "k0/site", 4)  # 2 x 2: 4 fcc
-        assert label["value"] == pytest.approx(float(her_activity(np.array([site["delta_g_h"] for site in sites]))))
+        assert label["value"] == pytest.approx(float(her_activity(np.array([site["energy"] for site in sites]))))
         assert all(site["kind"] == "fcc" and sum(site["site"]["site_counts"].values()) == 3 for site in sites)
     ranked = top_candidates(database, spec.campaign_id, count=7)
     assert [row["emt"] for row in ranked] == sorted((row["value"] for row in labels), reverse=True)
@@ -92,8 +92,8 @@ def test_her_campaign_labels_delta_g_h_ranks_by_distance_to_zero_and_reruns_for_
         sites = label["details"]["sites"]
         assert label["property"] == "delta_g_h" and label["unit"] == "eV"
         assert len(sites) == (2 if row["stage"] == "emt" else 3)
-        assert all(math.isfinite(site["delta_g_h"]) for site in sites)
-        assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites)) == row["value"]
+        assert all(math.isfinite(site["energy"]) for site in sites)
+        assert label["value"] == pytest.approx(min(site["energy"] for site in sites)) == row["value"]
         assert database["structures"].find_one({"_id": row["structure_id"]})["kind"] == "slab"
         assert row["calculation_id"] == label["reference_calculation_ids"][0]  # the clean slab
         clean = database["calculations"].find_one({"_id": row["calculation_id"]})
@@ -124,8 +124,8 @@ def test_sites_are_drawn_round_robin_over_kinds_and_seeded():
 
 def _hydrogen_label(candidate: Candidate, stage: StageSpec, seed: int) -> tuple[LabelOutcome, dict]:
     """Run one label job of a dG_H stage; return its outcome and jobflow's responses."""
-    sites = HydrogenAdsorptionMaker(name=stage.name, validation=stage.validation_maker(),
-                                    site_kinds=list(stage.slab.site_kinds), max_sites=stage.slab.max_sites, seed=seed)
+    sites = AdsorptionMaker(name=stage.name, validation=stage.validation_maker(),
+                            site_kinds=list(stage.slab.site_kinds), max_sites=stage.slab.max_sites, seed=seed)
     maker = StageMaker(name=stage.name, validation=sites.validation, slab=stage.slab_maker(seed),
                        labels={"delta_g_h": sites})
     job = label_job(maker, candidate, "her-label-test", 0)
@@ -144,7 +144,7 @@ def test_every_site_is_its_own_job_and_failures_come_back_with_the_reason(databa
     first, responses = _hydrogen_label(candidate, stage, seed=2)
     replaced = next(r.replace for by_index in responses.values() for r in by_index.values() if r.replace)
     label_flow, stored = replaced.jobs[:2]  # the label Maker's flow, then the job storing its outcome
-    assert stored.name == "emt r0 Ni0.5Pt0.5 conclude" and label_flow.jobs[-1].name == "hydrogen_label_job"
+    assert stored.name == "emt r0 Ni0.5Pt0.5 conclude" and label_flow.jobs[-1].name == "adsorption_label_job"
     assert len(label_flow.jobs) == 2 + SLAB["max_sites"] + 1  # clean slab, H2, one job per site, the label
     assert all(job.name.startswith("emt emt ") for job in label_flow.jobs[:-1])
     again, _ = _hydrogen_label(candidate, stage, seed=2)
@@ -169,3 +169,25 @@ def test_ptpd_her_flow_loads_and_maximises_the_activity_of_its_fcc_sites():
     assert [(s.calculator, s.category) for s in spec.stages] == [("chgnet", "cheap"), ("qe", "dft")]
     with pytest.raises(AlloyscreenError, match="target value is required"):
         load_spec({**_her_spec("bad"), "objectives": [{"property": "delta_g_h", "direction": "target"}]})
+
+
+@pytest.mark.parametrize(("objective", "words"), [
+    ({"property": "delta_g_oh", "direction": "target", "target": 1.1}, ["stage 'emt'", "unfit for O", "[O]"]),
+    ({"property": "delta_e_co", "direction": "minimize"}, ["stage 'emt'", "unfit for C", "accept_unfit: [C]"]),
+    ({"property": "delta_g_cooh", "direction": "minimize"}, ["delta_g_cooh", "delta_g_oh", "delta_e_co"]),
+])
+def test_an_adsorbate_the_stage_cannot_treat_or_the_registry_lacks_is_refused_at_load(objective, words):
+    data = {**_her_spec("bad"), "objectives": [objective]}
+    data["stages"] = [{**stage, "accept_unfit": ["H"] if "_o" in objective["property"] else []}
+                      for stage in data["stages"]]
+    with pytest.raises(AlloyscreenError) as info:
+        load_spec(data)
+    assert "\n" not in str(info.value) and all(word in str(info.value) for word in words), str(info.value)
+
+
+def test_an_oh_campaign_holds_o_and_h_in_its_element_pool():
+    data = {**_her_spec("oh"), "objectives": [{"property": "delta_g_oh", "direction": "target", "target": 1.1}]}
+    data["stages"] = [{**stage, "accept_unfit": ["H", "O"]} for stage in data["stages"]]
+    spec = load_spec(data)
+    assert (spec.target, spec.target_unit) == ("delta_g_oh", "eV")
+    assert {"H", "O"} <= set(spec.element_pool) and "C" not in spec.element_pool

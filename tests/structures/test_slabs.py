@@ -72,7 +72,7 @@ def test_local_composition_matches_site_atoms():
         assert set(site.atom_indices) <= set(np.flatnonzero(layer_index(slab.structure) == 0))
 
 
-@pytest.mark.parametrize("adsorbate", ["H", "O", "OH"])
+@pytest.mark.parametrize("adsorbate", ["H", "O", "OH", "CO"])
 def test_adsorbate_height_and_record(adsorbate):
     slab = make_slab({"Pt": 1.0}, "fcc", size=(3, 3))
     sites = find_sites(slab.structure)
@@ -93,8 +93,9 @@ def test_adsorbate_height_and_record(adsorbate):
     assert 0.5 <= in_hollow.site.height < on_top.site.height
     assert in_hollow.structure.site_properties["selective_dynamics"][-1] == [True] * 3
     assert in_hollow.counts == slab.counts
-    if adsorbate == "OH":
-        assert in_hollow.structure[-1].coords[2] - in_hollow.structure[-2].coords[2] == pytest.approx(0.97)
+    if len(adsorbate) == 2:  # the second atom straight above the binding one at the registry's bond
+        bond = {"OH": 0.97, "CO": 1.15}[adsorbate]
+        assert in_hollow.structure[-1].coords - in_hollow.structure[-2].coords == pytest.approx([0, 0, bond])
 
 
 @pytest.mark.parametrize(
@@ -116,8 +117,8 @@ def test_slab_bad_input(call, words):
 
 def test_unknown_adsorbate():
     slab = make_slab({"Pt": 1.0}, "fcc")
-    with pytest.raises(AlloyscreenError, match="'CO'.*H, O, OH"):
-        place_adsorbate(slab, find_sites(slab.structure)[0], "CO")
+    with pytest.raises(AlloyscreenError, match="'COOH'.*H, OH, O, CO"):
+        place_adsorbate(slab, find_sites(slab.structure)[0], "COOH")
 
 
 def test_an_adsorbate_that_moved_is_found_on_the_site_it_settled_on():

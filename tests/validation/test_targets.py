@@ -1,4 +1,4 @@
-"""Derived targets with EMT: mixing energy against cached elemental references, hydrogen adsorption."""
+"""Derived targets with EMT: mixing energy against cached elemental references, adsorption on slabs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ from jobflow.managers.local import run_locally
 from maggma.stores import MemoryStore
 
 from alloyscreen.schemas.calculation import CalculationDocument
+from alloyscreen.validation.adsorption import AdsorptionMaker
 from alloyscreen.validation.maker import ValidationMaker, call_here
-from alloyscreen.validation.targets import (
-    ZERO_POINT_AND_ENTROPY_EV,
-    HydrogenAdsorptionMaker,
-    MixingEnergyMaker,
-    build_label,
-)
+from alloyscreen.validation.targets import MixingEnergyMaker, build_label
 
 
 def test_mixing_energy_label_reuses_the_elemental_references(database, cu3au):
@@ -64,25 +60,33 @@ def test_searched_references_make_another_label_even_when_the_same_crystals_win(
     assert len(ids) == 3
 
 
-def test_hydrogen_adsorption_keeps_the_site_distribution(database):
+@pytest.mark.parametrize(("prop", "species", "gases", "correction"), [
+    ("delta_g_h", ["H"], ["H2"], 0.24), ("delta_g_oh", ["O", "H"], ["H2", "H2O"], 0.35),
+    ("delta_e_co", ["C", "O"], ["CO"], 0.0)])
+def test_adsorption_keeps_the_site_distribution(database, prop, species, gases, correction):
     from ase.build import fcc111
     from pymatgen.core import Structure
 
     slab = Structure.from_ase_atoms(fcc111("Pt", size=(2, 2, 3), vacuum=6.0, a=3.92))
-    maker = HydrogenAdsorptionMaker(validation=ValidationMaker(calculator="emt"),
-                                    site_kinds=["fcc", "hcp", "top", "bridge"], max_sites=4)
+    maker = AdsorptionMaker(validation=ValidationMaker(calculator="emt"),
+                            site_kinds=["fcc", "hcp", "top", "bridge"], max_sites=4, prop=prop)
     flow = maker.make(slab, candidate_id="Pt111")
-    assert len(flow.jobs) == 2 + 4 + 1  # clean slab, H2, one job per site, the label
+    assert len(flow.jobs) == 1 + len(gases) + 4 + 1  # clean slab, gas molecules, one job per site, the label
+    assert [len(job.function_args[0]) for job in flow.jobs[1 + len(gases):-1]] == [len(slab) + len(species)] * 4
     responses = run_locally(flow, store=JobStore(MemoryStore()), ensure_success=True)
     outcome = responses[flow.jobs[-1].uuid][1].output
-    label = database["labels"].find_one({"candidate_id": "Pt111", "property": "delta_g_h"})
+    label = database["labels"].find_one({"candidate_id": "Pt111", "property": prop})
     assert (outcome.status, outcome.label_id, outcome.value) == ("completed", label["_id"], label["value"])
     sites = label["details"]["sites"]
     assert sorted(site["kind"] for site in sites) == ["bridge", "fcc", "hcp", "top"]
+    formulas = sorted(doc["formula"] for doc in database["calculations"].find(
+        {"_id": {"$in": label["reference_calculation_ids"][1:]}}))
+    assert formulas == sorted({"H2": "H2", "H2O": "H2O", "CO": "CO"}[gas] for gas in gases)
     for site in sites:
-        assert site["delta_g_h"] == pytest.approx(site["delta_e_h"] + ZERO_POINT_AND_ENTROPY_EV)
+        assert site["adsorbate"] == species[0] + "".join(species[1:])
+        assert site["energy"] == pytest.approx(site["delta_e"] + correction)
         assert site["site"]["site_counts"] == {"Pt": {"top": 1, "bridge": 2}.get(site["kind"], 3)}
         assert site["moved"] == (site["settled_kind"] != site["kind"])  # one site of each kind: kind tells
-    assert label["value"] == pytest.approx(min(site["delta_g_h"] for site in sites))
-    assert len(label["calculation_ids"]) == 4 and len(label["reference_calculation_ids"]) == 2
-    assert -1.5 < label["value"] < 1.5  # eV
+    assert label["value"] == pytest.approx(min(site["energy"] for site in sites))
+    assert len(label["calculation_ids"]) == 4 and len(label["reference_calculation_ids"]) == 1 + len(gases)
+    assert -3.0 < label["value"] < 3.0  # eV

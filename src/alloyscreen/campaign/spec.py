@@ -38,6 +38,7 @@ from alloyscreen.surrogates.crossval import (
 )
 from alloyscreen.surrogates.learners import LEARNERS, get_learner
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS
+from alloyscreen.validation.adsorption import ADSORPTION_UNITS, label_adsorbate
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY
 from alloyscreen.validation.physics import pool_settings
@@ -51,15 +52,13 @@ from alloyscreen.validation.registry import (
     known_limits,
     universal_potentials,
 )
-from alloyscreen.validation.targets import HYDROGEN_UNITS
 
 # objective property -> (label property, unit)
 PROPERTIES: dict[str, tuple[str, str]] = {
     "mixing_energy": ("mixing_energy_per_atom", "eV/atom"),
     "energy_above_hull": (HULL_PROPERTY, "eV/atom"),
     "mixing_free_energy": (FREE_ENERGY_PROPERTY, "eV/atom"),
-    "delta_g_h": ("delta_g_h", "eV"),
-    "her_activity": ("her_activity", "k0/site"),
+    **{prop: (prop, unit) for prop, unit in ADSORPTION_UNITS.items()},
 }
 
 
@@ -155,11 +154,12 @@ class ObjectiveSpec(_Strict):
     Labelled: ``mixing_energy`` (eV/atom, bulk), ``energy_above_hull`` (eV/atom:
     above the hull of the pool's competing phases, negative below it; see the
     spec's ``phases``), ``mixing_free_energy`` (eV/atom: ΔH_mix − T·ΔS_conf at
-    ``temperature``, ideal configurational entropy only), ``delta_g_h`` (eV,
-    H on the close-packed surface: its most stable computed site) or
-    ``her_activity`` (the HER activity of the computed sites' ΔG_H
-    distribution, per site in units of k0, to maximise; see
-    :mod:`alloyscreen.catalysis.activity`). From the composition (see
+    ``temperature``, ideal configurational entropy only), ``delta_g_h``,
+    ``delta_g_oh``, ``delta_g_o`` or ``delta_e_co`` (eV, the adsorbate on
+    the close-packed surface: its most stable computed site; see
+    :mod:`alloyscreen.catalysis.adsorbates`) or ``her_activity`` (the HER
+    activity of the computed sites' ΔG_H distribution, per site in units of
+    k0, to maximise; see :mod:`alloyscreen.catalysis.activity`). From the composition (see
     :mod:`alloyscreen.descriptors.properties`): ``cost`` (USD/kg), ``density``
     (g/cm^3), ``hhi_production``, ``hhi_reserve`` or any descriptor column. A
     campaign learns one surrogate per labelled objective (each property once);
@@ -167,7 +167,8 @@ class ObjectiveSpec(_Strict):
     """
 
     property: str = Field(
-        "mixing_energy", description="mixing_energy, delta_g_h, her_activity, cost, density, hhi_production, "
+        "mixing_energy", description="mixing_energy, delta_g_h, delta_g_oh, delta_g_o, delta_e_co, her_activity, "
+                                     "cost, density, hhi_production, "
                                      "hhi_reserve or a "
                                      "descriptor column (e.g. delta_h_mix)"
     )
@@ -525,7 +526,7 @@ class CampaignSpec(_Strict):
                                  f"elements: {', '.join(tabulated_elements(objective.property))}")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
-        if set(self.targets) & set(HYDROGEN_UNITS):
+        if set(self.targets) & set(ADSORPTION_UNITS):
             self._check_site_kinds()
         if self.phases.stage is not None and self.phases.stage not in names:
             raise ValueError(f"phases stage {self.phases.stage!r} is not a stage of this campaign; allowed: {names}")
@@ -613,9 +614,10 @@ class CampaignSpec(_Strict):
 
     @property
     def element_pool(self) -> list[str]:
-        """Every element a calculation of the campaign may hold: the candidates' (and H for H adsorption labels)."""
-        adsorbs = bool(set(self.targets) & set(HYDROGEN_UNITS))
-        return sorted(set(self.candidate_elements) | ({"H"} if adsorbs else set()))
+        """Every element a calculation of the campaign may hold: the candidates' and its adsorbates' (and gases')."""
+        adsorbed = {element for target in self.targets if target in ADSORPTION_UNITS
+                    for element in label_adsorbate(target).elements}
+        return sorted(set(self.candidate_elements) | adsorbed)
 
     def _check_site_kinds(self) -> None:
         """Refuse a site kind set for a stage that the candidates' prototype's facet cannot have (auto: any facet's).

@@ -14,10 +14,11 @@ Joule 3, 834 (2019)): element counts among the 1/2/3 atoms forming the site,
 and among the nearest neighbours of those atoms (site atoms excluded), split
 into the top layer and the second layer.
 
-Adsorbates H, O and OH bind through H or O at a height above the mean plane
+Adsorbates (the registry :data:`alloyscreen.catalysis.adsorbates.ADSORBATES`:
+H, OH, O, CO) bind through their first atom at a height above the mean plane
 of the site atoms such that the bond to the site atoms is the sum of covalent
 radii (ASE ``covalent_radii``, Cordero et al. 2008), but not below
-``MIN_HEIGHT``; OH points its H straight up at ``OH_BOND``.
+``MIN_HEIGHT``; their other atoms stand straight up at the entry's bonds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from ase.data import atomic_numbers, covalent_radii
 from pymatgen.core import Structure
 
+from alloyscreen.catalysis.adsorbates import ADSORBATES, Adsorbate
 from alloyscreen.schemas.structure import AdsorptionSite, SlabGenerator
 from alloyscreen.structures.composition import StructureInputError
 from alloyscreen.structures.result import GeneratedStructure
@@ -38,8 +40,6 @@ NEIGHBOR_FACTOR = 1.05
 HOLLOW_FACTOR = 1.2
 BELOW_TOLERANCE = 0.3
 MIN_HEIGHT = 0.5
-OH_BOND = 0.97
-ADSORBATES = {"H": ["H"], "O": ["O"], "OH": ["O", "H"]}
 SITE_ORDER = ("top", "bridge", "fcc", "hcp", "hollow")
 FACET_SITE_KINDS = {"fcc": ("top", "bridge", "fcc", "hcp"), "hcp": ("top", "bridge", "fcc", "hcp"),
                     "bcc": ("top", "bridge", "hollow")}  # prototype -> the site kinds of its close-packed facet
@@ -165,7 +165,7 @@ def find_sites(structure: Structure) -> list[AdsorptionSite]:
 
 def adsorbate_height(structure: Structure, site: AdsorptionSite, adsorbate: str) -> float:
     """Return the height (Å) of the binding atom above the mean plane of the site atoms."""
-    binding = covalent_radii[atomic_numbers[ADSORBATES[adsorbate][0]]]
+    binding = covalent_radii[atomic_numbers[_adsorbate(adsorbate).species[0]]]
     bond = binding + np.mean([covalent_radii[structure[i].specie.Z] for i in site.atom_indices])
     lateral = [
         np.linalg.norm(structure.lattice.get_cartesian_coords(
@@ -216,22 +216,37 @@ def choose_sites(sites: list[AdsorptionSite], kinds: list[str], max_sites: int |
     return interleaved[:max_sites]
 
 
+def _adsorbate(name: str) -> Adsorbate:
+    if name not in ADSORBATES:
+        raise StructureInputError(f"unknown adsorbate {name!r}; allowed: {', '.join(ADSORBATES)}")
+    return ADSORBATES[name]
+
+
+def adsorbed(structure: Structure, site: AdsorptionSite, adsorbate: str, room: float | None = None) -> Structure:
+    """A copy of the slab ``structure`` with ``adsorbate`` on ``site`` (binding atom first, the rest above it).
+
+    ``room``: the height (Å) above the top layer the adsorbate may reach (the
+    vacuum less 2 Å of clearance); None: unchecked.
+    """
+    entry = _adsorbate(adsorbate)
+    covered = structure.copy()
+    binding = binding_position(structure, site, adsorbate)
+    heights = np.concatenate([[0.0], np.cumsum(entry.bonds)])
+    if room is not None and binding[2] + heights[-1] > float(np.max(structure.cart_coords[:, 2])) + room:
+        raise StructureInputError(f"vacuum leaves no room for {adsorbate} (it reaches "
+                                  f"{binding[2] + heights[-1]:.2f} Å); allowed: a larger vacuum")
+    free = {key: value for key, value in {"selective_dynamics": [True] * 3, "layer": 0}.items()
+            if key in structure.site_properties}  # the adsorbate moves freely, in the top layer
+    for species, height in zip(entry.species, heights, strict=True):
+        covered.append(species, binding + [0.0, 0.0, height], coords_are_cartesian=True, properties=free or None)
+    return covered
+
+
 def place_adsorbate(slab: GeneratedStructure, site: AdsorptionSite, adsorbate: str) -> GeneratedStructure:
-    """Return ``slab`` with ``adsorbate`` (H, O or OH) on ``site``; the adsorbate is free to move."""
-    if adsorbate not in ADSORBATES:
-        raise StructureInputError(f"unknown adsorbate {adsorbate!r}; allowed: {', '.join(ADSORBATES)}")
+    """Return ``slab`` with ``adsorbate`` (a registry name) on ``site``; the adsorbate is free to move."""
     if slab.kind != "slab" or not isinstance(slab.generator, SlabGenerator):
         raise StructureInputError(f"structure kind {slab.kind!r}; allowed: an adsorbate-free 'slab'")
-    structure = slab.structure.copy()
-    binding = binding_position(structure, site, adsorbate)
-    top = float(np.max(structure.cart_coords[:, 2]))
-    if binding[2] + OH_BOND > top + slab.generator.vacuum - 2.0:
-        raise StructureInputError(
-            f"vacuum {slab.generator.vacuum} Å leaves no room for {adsorbate}; allowed: a larger vacuum"
-        )
-    for offset, species in zip((0.0, OH_BOND), ADSORBATES[adsorbate], strict=False):
-        structure.append(species, binding + [0.0, 0.0, offset], coords_are_cartesian=True,
-                         properties={"selective_dynamics": [True] * 3, "layer": 0})
-    height = float(binding[2] - np.mean(structure.cart_coords[site.atom_indices, 2]))
-    placed = site.model_copy(update={"adsorbate": adsorbate, "height": height})
+    structure = adsorbed(slab.structure, site, adsorbate, room=slab.generator.vacuum - 2.0)
+    placed = site.model_copy(update={"adsorbate": adsorbate,
+                                     "height": adsorbate_height(slab.structure, site, adsorbate)})
     return replace(slab, structure=structure, kind="slab-adsorbate", site=placed)

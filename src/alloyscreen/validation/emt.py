@@ -22,6 +22,14 @@ EMT_KNOWN_LIMITS = {
          "fcc hollow, positions relaxed: dE_H -0.52 Pt, -0.50 Pd, -0.49 Cu, -0.46 Au, -0.47 Ag eV), so Au and Ag "
          "bind H like Pt, where DFT leaves H on Au and Ag unbound (dG_H > 0) and Pt near dG_H = 0 (Norskov et al., "
          "J. Electrochem. Soc. 152, J23 (2005))",
+    "O": "its O and OH adsorption energies barely depend on the metal and have the wrong sign (measured here on pure "
+         "(111) 3x3x4 slabs, positions relaxed: dG_OH on top -0.75 Pt, -0.68 Pd, -0.66 Cu, -0.66 Au, -0.62 Ag eV; "
+         "dG_O in the fcc hollow -0.87 Pt to -0.74 Ag eV), where DFT puts OH on Pt(111) near +0.8 to +1.0 eV and "
+         "binds it far more weakly on Au (Norskov et al., J. Phys. Chem. B 108, 17886 (2004))",
+    "C": "its CO adsorption energies barely depend on the metal (measured here on pure (111) 3x3x4 slabs, CO on "
+         "top, positions relaxed: dE_CO -0.36 Pt, -0.31 Pd, -0.32 Cu, -0.27 Au, -0.28 Ag eV), where DFT binds CO "
+         "on Pt and Pd by more than 1 eV more strongly than on Ag and Au (Bagger et al., ChemPhysChem 18, 3266 "
+         "(2017))",
 }
 
 

@@ -1,4 +1,4 @@
-"""Derived targets: mixing energy against elemental references, hydrogen adsorption free energy.
+"""Derived targets: mixing energy against elemental references; the label documents every target shares.
 
 References are ordinary calculations with the same calculator and physics
 settings (checked when the label is built), so the calculation cache computes
@@ -8,35 +8,25 @@ each of them once and every label reuses them.
   of element ``i`` in its vc-relaxed ground-state crystal, or the lowest-energy
   of its vc-relaxed candidate crystals (``references``, see
   :mod:`alloyscreen.validation.references`; the choice enters the label's id);
-- hydrogen adsorption: ``dE_H = E(slab+H) - E(slab) - E(H2)/2`` and
-  ``dG_H = dE_H + 0.24 eV`` (Norskov et al., J. Electrochem. Soc. 152, J23 (2005)),
-  for each chosen adsorption site (:func:`alloyscreen.structures.find_sites`),
-  each its own calculation job; the label value is ``dG_H`` of the most
-  stable site, and the full site distribution is kept in ``details``.
+- adsorption labels: :mod:`alloyscreen.validation.adsorption`.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-import numpy as np
 from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
 
-from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.hashing import content_hash
 from alloyscreen.schemas.calculation import CalculationDocument
 from alloyscreen.schemas.label import LabelDocument
 from alloyscreen.schemas.provenance import current_job_provenance
 from alloyscreen.schemas.selection import PropertyOutcome
-from alloyscreen.schemas.structure import AdsorptionSite
-from alloyscreen.structures import find_sites
-from alloyscreen.structures.adsorption import binding_position, choose_sites, settled_site
-from alloyscreen.structures.surface import site_zones_counts
-from alloyscreen.validation.base import SettingsError, concurrent_runs
+from alloyscreen.validation.base import concurrent_runs
 from alloyscreen.validation.maker import (
     Prepared,
     ValidationMaker,
@@ -50,19 +40,6 @@ from alloyscreen.validation.maker import (
 from alloyscreen.validation.physics import check_same_physics, pool_settings
 from alloyscreen.validation.references import ElementReference, ReferenceChoice, choose_reference, reference_crystals
 from alloyscreen.validation.registry import get_calculator, is_remote
-
-ZERO_POINT_AND_ENTROPY_EV = 0.24
-HydrogenProperty = Literal["delta_g_h", "her_activity"]
-HYDROGEN_UNITS: dict[str, str] = {"delta_g_h": "eV", "her_activity": "k0/site"}
-H2_BOX_A = 10.0
-H2_BOND_A = 0.75
-
-
-def _molecule_settings(calculator: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """Return settings for a molecule in a box: Gamma point only where the calculator has k-points."""
-    if "kpts" in get_calculator(calculator).defaults:
-        return {**settings, "kpts": [1, 1, 1]}
-    return dict(settings)
 
 
 def reference_energy_per_atom(structure: Structure, references: dict[str, ElementReference]) -> float:
@@ -269,135 +246,3 @@ class MixingEnergyMaker(Maker):
                     for element, found in references.items()}
         return mixing_energy_outcome(*done[main], crystals, candidate_id, structure_id,
                                      reference_choice=self.references)
-
-
-def hydrogen_molecule() -> Structure:
-    """Return H2 in a cubic periodic box."""
-    from pymatgen.core import Lattice
-
-    centre = H2_BOX_A / 2
-    coords = [[centre, centre, centre - H2_BOND_A / 2], [centre, centre, centre + H2_BOND_A / 2]]
-    return Structure(Lattice.cubic(H2_BOX_A), ["H", "H"], coords, coords_are_cartesian=True)
-
-
-def delta_g_h_label(candidate_id: str | None, sites: list[AdsorptionSite], clean: CalculationDocument,
-                    h2: CalculationDocument, covered: list[CalculationDocument],
-                    prop: HydrogenProperty = "delta_g_h") -> LabelDocument:
-    """Store (once) and return a slab's H adsorption label from its finished calculations.
-
-    ``prop``: ``delta_g_h``, the most stable site's ΔG_H (eV), or
-    ``her_activity``, the HER activity of the computed sites' distribution
-    (:func:`~alloyscreen.catalysis.activity.her_activity`: the mean site rate,
-    per site in units of k0); both keep the sites' rows in ``details``.
-
-    Each site's row keeps its environment (``site``: its zones' element
-    counts, the site model's features) and where the relaxed H settled
-    (``settled_kind``, ``moved``: it left the site it started on, so the row
-    is not that site's energy; a site model learns only rows that stayed).
-
-    Raises
-    ------
-    SettingsError
-        The clean slab or H2 failed (a site that failed only drops out).
-    """
-    for reference in (clean, h2):
-        if reference.status != "completed":
-            raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
-    rows: list[dict[str, Any]] = []
-    slab_sites = find_sites(Structure.from_dict(cast(dict, clean.input_structure)))
-    for site, calc in zip(sites, covered, strict=True):
-        row: dict[str, Any] = {"kind": site.kind, "position": list(map(float, site.position)),
-                               "calculation_id": calc.id, "delta_e_h": None, "delta_g_h": None,
-                               "site": site_zones_counts(site),
-                               "settled_kind": None, "moved": None}
-        if calc.status == "completed":
-            delta_e = cast(float, calc.energy) - cast(float, clean.energy) - 0.5 * cast(float, h2.energy)
-            row.update({"delta_e_h": delta_e, "delta_g_h": delta_e + ZERO_POINT_AND_ENTROPY_EV})
-            if calc.final_structure is not None:
-                settled = settled_site(slab_sites, Structure.from_dict(calc.final_structure), -1)
-                row.update({"settled_kind": settled.kind,
-                            "moved": (settled.kind, settled.atom_indices) != (site.kind, site.atom_indices)})
-        rows.append(row)
-    values = np.array([row["delta_g_h"] for row in rows if row["delta_g_h"] is not None], dtype=float)
-    activity = float(her_activity(values)) if values.size else None
-    details = {"sites": rows, "mean_delta_g_h": float(values.mean()) if values.size else None,
-               "std_delta_g_h": float(values.std()) if values.size else None, "her_activity": activity,
-               "zero_point_and_entropy_ev": ZERO_POINT_AND_ENTROPY_EV}
-    value = activity if prop == "her_activity" else float(values.min()) if values.size else None
-    return store_label(build_label(candidate_id, prop, value, HYDROGEN_UNITS[prop], covered, [clean, h2], details))
-
-
-def delta_g_h_outcome(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
-                      covered: list[ValidationOutput], structure_id: str | None = None,
-                      prop: HydrogenProperty = "delta_g_h") -> PropertyOutcome:
-    """Store the H adsorption label ``prop`` of finished calculations (:func:`delta_g_h_label`); return its outcome.
-
-    Core-hours: the clean slab and the H calculations (H2 is shared by every
-    label, so it is not charged to any).
-    """
-    charged = [clean.calculation, *(c.calculation for c in covered)]
-    outcome = {"structure_id": structure_id, "calculation_id": clean.calculation.id,
-               "reused": all(c.reused for c in (clean, *covered)),
-               "core_hours": sum(float(c.core_hours or 0.0) for c in charged)}
-    try:
-        label = delta_g_h_label(clean.candidate_id, sites, clean.calculation, h2.calculation,
-                                [c.calculation for c in covered], prop)
-    except AlloyscreenError as error:
-        return PropertyOutcome(**outcome, status="failed", error=str(error))
-    if label.value is None:
-        errors = sorted({c.calculation.error or "?" for c in covered})
-        return PropertyOutcome(**outcome, status="failed", label_id=label.id,
-                                error=f"all {len(sites)} H calculations failed: {'; '.join(errors)}")
-    return PropertyOutcome(**outcome, status="completed", value=label.value, label_id=label.id)
-
-
-@job
-def hydrogen_label_job(sites: list[AdsorptionSite], clean: ValidationOutput, h2: ValidationOutput,
-                       covered: list[ValidationOutput], structure_id: str | None = None,
-                       prop: HydrogenProperty = "delta_g_h") -> PropertyOutcome:
-    """Label a slab with ``prop`` from its finished calculation jobs (:func:`delta_g_h_outcome`)."""
-    return delta_g_h_outcome(sites, clean, h2, covered, structure_id, prop)
-
-
-def _with_hydrogen(slab: Structure, site: AdsorptionSite) -> Structure:
-    covered = slab.copy()
-    covered.append("H", binding_position(slab, site, "H"), coords_are_cartesian=True)
-    return covered
-
-
-@dataclass
-class HydrogenAdsorptionMaker(Maker):
-    """Label a slab with dG_H or its HER activity (``prop``): one job per calculation, then the label job.
-
-    The clean slab, H2 and H on every chosen site are relaxed (positions) with
-    the validation Maker's calculator and settings, resolved once for ``pool``
-    (default: the slab's elements) and H, so they share one physics. Sites come
-    from :func:`alloyscreen.structures.find_sites` (every top, bridge and
-    hollow site of the top layer, with its local composition); up to
-    ``max_sites`` of them (None: all), drawn round-robin over ``site_kinds``.
-    """
-
-    name: str = "hydrogen adsorption"
-    validation: ValidationMaker = field(default_factory=ValidationMaker)
-    site_kinds: list[str] = field(default_factory=lambda: ["fcc", "hcp", "top", "bridge", "hollow"])
-    max_sites: int | None = None
-    seed: int = 0
-    pool: list[str] | None = None
-    prop: HydrogenProperty = "delta_g_h"
-
-    def make(self, slab: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
-             structure_id: str | None = None, campaign_id: str | None = None) -> Flow:
-        """Return the flow [clean slab, H2, slab+H per site, label] (any calculator)."""
-        elements = [*(self.pool or [el.symbol for el in slab.composition]), "H"]
-        settings = pool_settings(self.validation.calculator, elements, self.validation.settings)
-        validation = replace(self.validation, settings=settings, relax=True, relax_cell=False)
-        sites = choose_sites(find_sites(slab), self.site_kinds, self.max_sites, self.seed)
-        clean = validation.make(slab, candidate_id, parents, campaign_id)
-        h2 = replace(validation, settings=_molecule_settings(validation.calculator, settings)).make(
-            hydrogen_molecule())
-        covered = [validation.make(_with_hydrogen(slab, site), candidate_id, parents, campaign_id) for site in sites]
-        label = hydrogen_label_job(sites, clean.output, h2.output, [c.output for c in covered], structure_id,
-                                   self.prop)
-        label.update_config({"manager_config": clean.config.manager_config})
-        return Flow([clean, h2, *covered, label], output=label.output,
-                    name=f"{self.name} {slab.composition.reduced_formula}")

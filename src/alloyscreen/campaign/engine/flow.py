@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import gridfs
 from jobflow import Flow, Job, Maker, Response, job
@@ -52,16 +52,12 @@ from alloyscreen.db.client import get_database
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.structures.makers import StructureMaker
+from alloyscreen.validation.adsorption import ADSORPTION_UNITS, AdsorptionMaker
 from alloyscreen.validation.maker import ValidationMaker, call_here, routing
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY, StabilityMaker
 from alloyscreen.validation.references import ReferenceChoice
 from alloyscreen.validation.registry import get_calculator
-from alloyscreen.validation.targets import (
-    HYDROGEN_UNITS,
-    HydrogenAdsorptionMaker,
-    HydrogenProperty,
-    MixingEnergyMaker,
-)
+from alloyscreen.validation.targets import MixingEnergyMaker
 
 logger = logging.getLogger(__name__)
 DRIVER_CATEGORY = "cheap"
@@ -159,7 +155,7 @@ def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_i
     flows = []
     for target, label in maker.labels.items():
         try:
-            structure, structure_id = structure_of(isinstance(label, HydrogenAdsorptionMaker))
+            structure, structure_id = structure_of(isinstance(label, AdsorptionMaker))
             jobs = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
             if isinstance(jobs, Job) and not jobs.input_references:
                 outcomes[target] = call_here(jobs)
@@ -368,7 +364,7 @@ def train_campaign_gnn_job(maker: CampaignMaker, outcomes_ready: Any) -> str | N
     return None if document is None else document.id
 
 
-LabelMaker = MixingEnergyMaker | HydrogenAdsorptionMaker
+LabelMaker = MixingEnergyMaker | AdsorptionMaker
 
 
 def _plain(makers: Any) -> Any:
@@ -379,10 +375,9 @@ def _plain(makers: Any) -> Any:
 def label_maker(spec: CampaignSpec, stage: StageSpec, validation: ValidationMaker, target: str) -> LabelMaker:
     """The Maker of ``stage``'s label of ``target``, its settings resolved for the campaign's pool when it runs."""
     pool = spec.element_pool
-    if target in HYDROGEN_UNITS:
-        return HydrogenAdsorptionMaker(name=stage.name, validation=validation, site_kinds=list(stage.slab.site_kinds),
-                                       max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool,
-                                       prop=cast(HydrogenProperty, target))
+    if target in ADSORPTION_UNITS:
+        return AdsorptionMaker(name=stage.name, validation=validation, site_kinds=list(stage.slab.site_kinds),
+                               max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool, prop=target)
     if target in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
         return StabilityMaker(name=stage.name, validation=validation, pool=pool,
                               antiferromagnetic=list(stage.antiferromagnetic), prop=target,
@@ -437,7 +432,7 @@ class StageMaker(Maker):
     def stage_spec(self, stage: StageSpec) -> StageSpec:
         """The spec's ``stage`` as this Maker has it now (a Maker changed after the spec was read)."""
         slab = self.slab.slab
-        sites = next((label for label in self.labels.values() if isinstance(label, HydrogenAdsorptionMaker)), None)
+        sites = next((label for label in self.labels.values() if isinstance(label, AdsorptionMaker)), None)
         recipe = StructureSpec(method=self.structure.method, supercell=self.structure.supercell,
                                max_error=self.structure.max_error, iterations=self.structure.iterations)
         return stage.model_copy(update=dict(
@@ -445,7 +440,7 @@ class StageMaker(Maker):
             settings=dict(self.validation.settings), structure=recipe,
             slab=SlabSpec(**slab, max_error=self.slab.max_error,
                           **({"max_sites": sites.max_sites, "site_kinds": sites.site_kinds}
-                             if isinstance(sites, HydrogenAdsorptionMaker) else
+                             if isinstance(sites, AdsorptionMaker) else
                              {"max_sites": stage.slab.max_sites, "site_kinds": stage.slab.site_kinds})),
             max_validations=self.max_validations, max_core_hours=self.max_core_hours,
             category=self.validation.category or get_calculator(self.validation.calculator).category,

@@ -3,8 +3,9 @@
 - ``mixing_energy`` (and the stability labels derived from it): bulk structure
   (SQS or random) -> :class:`MixingEnergyMaker` (in this process, or as jobs for
   calculators that run only as a workflow);
-- ``delta_g_h``: slab of the close-packed facet (made here) ->
-  :class:`HydrogenAdsorptionMaker` (one job per site).
+- adsorption labels (``delta_g_h``, ``her_activity``, ``delta_g_oh``, ...):
+  slab of the close-packed facet (made here) -> :class:`AdsorptionMaker`
+  (one job per site).
 
 The label Makers' outcomes of one candidate at one stage merge into one
 :class:`LabelOutcome` (:func:`placed`).

@@ -43,7 +43,7 @@ from alloyscreen.surrogates.acquisition import Objective
 from alloyscreen.surrogates.crossval import cross_val_predict, min_labels_for_cv
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.sites import PiecewiseLinearSiteModel, SiteActivityModel, surface_energies
-from alloyscreen.validation.targets import HYDROGEN_UNITS
+from alloyscreen.validation.adsorption import ADSORPTION_UNITS
 
 TOP_ROWS = 15
 RANKER_KINDS = ("potential-", "committee-", "gnn-", "finetune-")  # models of a ranker, not the trees
@@ -109,13 +109,13 @@ def load_report_data(database: Database, key: str) -> ReportData:
     candidates = _frame(list(database["candidates"].find(
         {"_id": {"$in": ids}}, {"formula": 1, "prototype": 1, "composition": 1})),
         ["_id", "formula", "prototype", "composition"]).set_index("_id")
-    hydrogen = labels.label_id[labels.property.isin(list(HYDROGEN_UNITS))].tolist()
+    adsorption = labels.label_id[labels.property.isin(list(ADSORPTION_UNITS))].tolist()
     sites = _frame([{"candidate_id": label["candidate_id"], "stage": stage, **row}
-                    for label in database["labels"].find({"_id": {"$in": hydrogen}}, {"candidate_id": 1,
-                                                                                     "details.sites": 1})
+                    for label in database["labels"].find({"_id": {"$in": adsorption}}, {"candidate_id": 1,
+                                                                                       "details.sites": 1})
                     for stage in labels.stage[labels.label_id == label["_id"]].head(1)
                     for row in label["details"]["sites"] if row.get("site") is not None],
-                   ["candidate_id", "stage", "kind", "delta_g_h", "moved", "site"])
+                   ["candidate_id", "stage", "adsorbate", "kind", "energy", "moved", "site"])
     trained = [m for m in rounds["models"] if m["kind"].startswith("site-")]
     latest = max(trained, key=lambda m: len(m["training_label_ids"]), default=None)
     site_model = load_stored_model(database, latest["_id"]) if latest is not None else None
@@ -396,7 +396,7 @@ def _models(data: ReportData) -> str:
 
 def _site_parity(data: ReportData, axes, stayed: pd.DataFrame, elements: list[str]) -> str:
     """The site model's out-of-fold ΔG_H against the computed one, beside the piecewise-linear baseline's."""
-    X, y = zone_features(stayed.site.tolist(), elements), stayed.delta_g_h.to_numpy(dtype=float)
+    X, y = zone_features(stayed.site.tolist(), elements), stayed.energy.to_numpy(dtype=float)
     if len(y) < min_labels_for_cv(CV_FOLDS) or data.site_model is None:
         return f"{len(y)} computed sites: too few to cross-validate a site model yet. "
     trees, _ = cross_val_predict(EnsembleRegressor(**data.site_model.ensemble.get_params()), X, y, CV_FOLDS,
@@ -417,19 +417,24 @@ def _sites(data: ReportData) -> str:
     """Catalysis as site distributions: the site model's parity, the top candidates' site energies and activity."""
     title = "Sites: the site model and the site energies of the best candidates"
     if data.sites.empty:
-        return _section("sites", title, "No H adsorption label with its sites' environments in this campaign.")
+        return _section("sites", title, "No adsorption label with its sites' environments in this campaign.")
     elements = data.spec.candidate_elements
     figure = Figure(layout="constrained", figsize=(11, 4.5))
     parity_axes, histogram_axes = figure.subplots(1, 2)
-    what = _site_parity(data, parity_axes, data.sites[data.sites.moved == False], elements)  # noqa: E712
+    hydrogen = data.sites[data.sites.adsorbate == "H"]
+    what = _site_parity(data, parity_axes, hydrogen[hydrogen.moved == False], elements)  # noqa: E712
     first = data.first_stage()
     best = first.index[np.argsort(-data.objective.utility(first.to_numpy(dtype=float)), kind="stable")][:3]
     rows = []
     for candidate_id in best:
         formula = data.candidates.formula.get(candidate_id, candidate_id)
-        computed = data.sites.delta_g_h[data.sites.candidate_id == candidate_id].dropna().to_numpy(dtype=float)
-        histogram_axes.hist(computed, bins=12, alpha=0.5, label=f"{formula} computed ({len(computed)})")
-        row = {"candidate": formula, "computed sites": len(computed),
+        mine = data.sites[data.sites.candidate_id == candidate_id]
+        for adsorbate, energies in mine.groupby("adsorbate").energy:
+            computed = energies.dropna().to_numpy(dtype=float)
+            histogram_axes.hist(computed, bins=12, alpha=0.5,
+                                label=f"{formula} *{adsorbate} computed ({len(computed)})")
+        computed = mine.energy[mine.adsorbate == "H"].dropna().to_numpy(dtype=float)
+        row = {"candidate": formula, "computed sites": len(mine),
                "activity of computed sites": float(her_activity(computed)) if len(computed) else None}
         if data.site_model is not None:
             composition = data.candidates.composition.get(candidate_id)
@@ -438,18 +443,19 @@ def _sites(data: ReportData) -> str:
                                 label=f"{formula} predicted, 100 x 100")
             row["predicted activity, 100 x 100"] = float(her_activity(predicted).mean())
         rows.append(row)
-    histogram_axes.set(xlabel="ΔG_H (eV)", ylabel="sites", title="site energies of the best candidates")
+    histogram_axes.set(xlabel="site energy: ΔG (ΔE for *CO) (eV)", ylabel="sites",
+                       title="site energies of the best candidates")
     histogram_axes.legend(fontsize=7)
     if data.site_model is not None:
         for metal in elements:
             pure = surface_energies(data.site_model.ensemble, {metal: 1.0}, elements, data.site_model.kinds[0])
             rows.append({"candidate": f"{metal} (pure)", "predicted activity, 100 x 100": float(
                 her_activity(pure).mean())})
-    what += ("Right: the computed site ΔG_H of the three best candidates of the first stage and, with a site "
-             "model, the predicted ΔG_H of every site of a simulated 100 x 100 surface at each composition (the "
-             "members' mean). The table: their activity (mean HER site rate, per site in units of k0; Nørskov et "
-             "al., J. Electrochem. Soc. 152, J23 (2005)) from the computed sites and as the site model predicts "
-             "it, against the pool's pure metals as the site model predicts them.")
+    what += ("Right: the computed site energies of each adsorbate (ΔG; ΔE for *CO) of the three best candidates "
+             "of the first stage and, with a site model, the predicted ΔG_H of every site of a simulated 100 x 100 "
+             "surface at each composition (the members' mean). The table: their activity (mean HER site rate, per "
+             "site in units of k0; Nørskov et al., J. Electrochem. Soc. 152, J23 (2005)) from the computed H sites "
+             "and as the site model predicts it, against the pool's pure metals as the site model predicts them.")
     return _section("sites", title, what, _image(figure, "sites"), _table(pd.DataFrame(rows)))
 
 

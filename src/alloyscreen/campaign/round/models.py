@@ -158,9 +158,9 @@ SCORING_SURFACE_SIZE = 30  # 900 surface atoms per candidate and round: see benc
 
 
 def site_rows(database: Database, label_ids: list[str]) -> list[dict]:
-    """The computed sites of H adsorption labels ``label_ids`` whose H stayed on its site (rows with ΔG_H)."""
+    """The computed sites of adsorption labels ``label_ids`` whose adsorbate stayed on its site (with an energy)."""
     return [row for label in database["labels"].find({"_id": {"$in": label_ids}}, {"details.sites": 1})
-            for row in label["details"]["sites"] if row["delta_g_h"] is not None and row.get("moved") is False]
+            for row in label["details"]["sites"] if row["energy"] is not None and row.get("moved") is False]
 
 
 def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int) -> str | None:
@@ -174,7 +174,7 @@ def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int)
     if len(rows) < min_labels_for_cv(CV_FOLDS):
         return None
     elements = spec.candidate_elements
-    X, y = zone_features([row["site"] for row in rows], elements), np.array([row["delta_g_h"] for row in rows])
+    X, y = zone_features([row["site"] for row in rows], elements), np.array([row["energy"] for row in rows])
     ensemble = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
                                  learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
     metrics = fit_calibrated(ensemble, X, y, n_splits=CV_FOLDS, seed=spec.seed)
