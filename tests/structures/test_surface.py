@@ -13,6 +13,7 @@ from alloyscreen.structures.surface import (
     simulated_surface,
     site_feature_names,
     site_features,
+    site_members,
     surface_of_slab,
 )
 
@@ -28,6 +29,18 @@ def test_every_site_of_the_grid_has_the_features_find_sites_gives_on_the_same_sl
         on_slab = Counter(map(tuple, site_features([s for s in sites if s.kind == kind], ELEMENTS)))
         on_grid = Counter(map(tuple, surface.features(kind)))
         assert on_grid == on_slab and sum(on_grid.values()) == size * size * (3 if kind == "bridge" else 1)
+
+
+@pytest.mark.parametrize("kind", ["top", "bridge", "fcc", "hcp"])
+def test_site_members_are_the_atoms_whose_elements_the_site_zone_counts(kind):
+    surface = simulated_surface(dict.fromkeys(ELEMENTS, 0.2), size=5, seed=1, elements=ELEMENTS)
+    members = site_members(kind, surface.size)
+    top = surface.occupation[0].ravel()
+    counted = surface.features(kind)[:, :len(ELEMENTS)]
+    assert members.shape == (len(counted), {"top": 1, "bridge": 2}.get(kind, 3))
+    assert all(np.bincount(top[row], minlength=len(ELEMENTS)).tolist() == counts.tolist()
+               for row, counts in zip(members, counted, strict=True))
+    assert kind == "bridge" or np.bincount(members.ravel()).tolist() == [members.shape[1]] * surface.size ** 2
 
 
 def test_zone_sizes_are_those_of_fcc111():

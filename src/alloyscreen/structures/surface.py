@@ -173,6 +173,18 @@ class SimulatedSurface:
         return np.concatenate(blocks)
 
 
+def site_members(kind: str, size: int) -> np.ndarray:
+    """The surface atoms forming each ``kind`` site of an n x n surface, shape (sites, atoms per site).
+
+    Sites in the row order of :meth:`SimulatedSurface.features`; atoms by their
+    grid index ``i * size + j``, which is also the row of their on-top site.
+    """
+    chosen = [template for template in site_templates() if template.kind == kind]
+    i, j = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    return np.concatenate([np.stack([((i + di) % size * size + (j + dj) % size).ravel()
+                                     for _, di, dj in template.zones[0]], axis=1) for template in chosen])
+
+
 def simulated_surface(composition: Mapping[str, float], size: int = DEFAULT_SIZE, seed: int = 0,
                       elements: Sequence[str] | None = None) -> SimulatedSurface:
     """A random fcc(111) surface of ``size`` x ``size`` atoms per layer at ``composition`` (seeded).
