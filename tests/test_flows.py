@@ -12,7 +12,8 @@ FLOWS = sorted((Path(__file__).resolve().parents[1] / "flows").glob("*.yaml"))
 
 def test_the_shipped_campaigns():
     assert {path.stem for path in FLOWS} == {"demo", "hea_stability", "ptpd_hea_her", "cheap_noble_pareto",
-                                             "hea_single_phase", "noble_multi_fidelity", "ptpd_her_stability"}
+                                             "hea_single_phase", "noble_multi_fidelity", "ptpd_her_stability",
+                                             "cuznpdagau_co2rr"}
 
 
 @pytest.mark.parametrize("path", FLOWS, ids=[path.stem for path in FLOWS])
@@ -81,6 +82,28 @@ def test_ptpd_her_stability_labels_both_properties_with_chgnet_here(database):
         hull = database["labels"].find_one({"_id": outcome["label_ids"]["energy_above_hull_per_atom"]})
         # 3 pairs, each with A3B and AB3 (L1_2) and AB (L1_0)
         assert hull["calculator"] == "chgnet" and hull["details"]["phases_computed"] == 9
+
+
+@pytest.mark.gnn
+def test_cuznpdagau_co2rr_labels_the_selectivity_share_on_every_site_of_its_slab_with_chgnet_here(database):
+    """Its CHGNet stage on a Cu-Ag pool (2x2 slabs: *CO on 4 tops, *H in 4 fcc hollows), two candidates."""
+    import yaml
+
+    from alloyscreen.campaign.engine.execution import run_campaign
+
+    data = yaml.safe_load((FLOWS[0].parent / "cuznpdagau_co2rr.yaml").read_text())
+    data.update({"initial_random": 2, "confirm_top": 0,
+                 "candidates": {"elements": ["Cu", "Ag"], "required": ["Cu"], "n_components": 2,
+                                "sampling": {"kind": "grid", "step": 0.25}, "prototype": "fcc"}})
+    data["stages"][0].update({"max_validations": 2, "slab": {"size": [2, 2], "layers": 3, "fixed_layers": 1}})
+    campaign_id = run_campaign(data)
+    outcomes = [s["outcome"] for s in database["selections"].find({"campaign_id": campaign_id, "stage": "chgnet"})]
+    assert len(outcomes) == 2 and all(o["status"] == "completed" for o in outcomes), outcomes
+    for outcome in outcomes:
+        label = database["labels"].find_one({"_id": outcome["label_ids"]["co2rr_selectivity"]})
+        rows = label["details"]["sites"]
+        assert label["calculator"] == "chgnet" and 0.0 <= label["value"] <= 1.0
+        assert sorted((row["adsorbate"], row["kind"]) for row in rows) == [("CO", "top")] * 4 + [("H", "fcc")] * 4
 
 
 def test_the_demo_screens_ten_thousand_candidates_with_oracles_fit_for_its_pool():

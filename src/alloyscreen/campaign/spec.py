@@ -38,7 +38,7 @@ from alloyscreen.surrogates.crossval import (
 )
 from alloyscreen.surrogates.learners import LEARNERS, get_learner
 from alloyscreen.surrogates.potential import MIN_CALIBRATION_LABELS
-from alloyscreen.validation.adsorption import ADSORPTION_UNITS, label_adsorbate
+from alloyscreen.validation.adsorption import ADSORPTION_UNITS, label_elements
 from alloyscreen.validation.maker import ValidationMaker
 from alloyscreen.validation.phases import FREE_ENERGY_PROPERTY, HULL_PROPERTY
 from alloyscreen.validation.physics import pool_settings
@@ -614,9 +614,12 @@ class CampaignSpec(_Strict):
 
     @property
     def element_pool(self) -> list[str]:
-        """Every element a calculation of the campaign may hold: the candidates' and its adsorbates' (and gases')."""
+        """Every element a calculation of the campaign may hold: the candidates' and its adsorption labels'.
+
+        The latter: adsorbates, gas molecules and reference metals (:func:`label_elements`).
+        """
         adsorbed = {element for target in self.targets if target in ADSORPTION_UNITS
-                    for element in label_adsorbate(target).elements}
+                    for element in label_elements(target)}
         return sorted(set(self.candidate_elements) | adsorbed)
 
     def _check_site_kinds(self) -> None:

@@ -14,7 +14,8 @@ every on-top site, *O in every fcc hollow, both relative to Pt(111) computed
 by the same oracle; each on-top site's rate is exp(-|ΔG_OH - ΔG_OH(Pt) - 0.1
 eV| / kT) (the optimum binds *OH 0.1 eV more weakly than Pt(111)), and a site
 is blocked (rate 0) where one of its three fcc hollows binds *O more strongly
-per electron, (ΔG_O - ΔG_O(Pt)) / 2 below its ΔG_OH - ΔG_OH(Pt) (the scaling
+per electron, (ΔG_O - ΔG_O(Pt)) / 2 below its ΔG_OH - ΔG_OH(Pt) by more
+than ``TIE_EV`` (the scaling
 by 1/2 of Clausen et al., Adv. Sci. 8, 2003357 (2021); their greedy filling of
 the whole surface is not modelled: each site sees only its own hollows). The
 activity is the mean over the on-top sites, per site in units of the rate
@@ -44,6 +45,7 @@ ORR_OPTIMUM_EV = 0.1  # the *OH optimum above Pt(111) (Batchelor et al. 2019)
 CO_BINDS_EV = 0.0  # ΔE_CO below: *CO binds (Bagger et al. 2017)
 H_BINDS_EV = 0.0  # ΔE_H below: *H binds (Bagger et al. 2017)
 H_CORRECTION_EV = 0.24  # ΔG_H - ΔE_H (Nørskov et al. 2005)
+TIE_EV = 1e-3  # energies closer than this are equal (relaxations converge to about this)
 
 
 def her_site_rates(delta_g_h: np.ndarray, temperature: float = ROOM_TEMPERATURE_K) -> np.ndarray:
@@ -74,7 +76,7 @@ def orr_site_rates(delta_g_oh_top: np.ndarray, delta_g_o_fcc: np.ndarray, fcc_me
     o_per_electron = (np.asarray(delta_g_o_fcc, dtype=float) - pt_o) / 2
     strongest_o = o_per_electron[..., _hollows_of_tops(fcc_members)].min(axis=-1)
     rates = np.exp(-np.abs(oh - ORR_OPTIMUM_EV) / (BOLTZMANN_EV_PER_K * temperature))
-    return np.where(strongest_o < oh, 0.0, rates)
+    return np.where(strongest_o < oh - TIE_EV, 0.0, rates)
 
 
 def orr_activity(delta_g_oh_top: np.ndarray, delta_g_o_fcc: np.ndarray, fcc_members: np.ndarray,

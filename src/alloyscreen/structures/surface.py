@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from pymatgen.core import Structure
 
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures.adsorption import layer_index, site_zones
@@ -92,7 +93,35 @@ def _grid_cells(structure, positions: np.ndarray, layer: int, repeats: np.ndarra
 def _repeats(structure) -> np.ndarray:
     """The slab's surface repeats (n1, n2): distinct top-layer positions along each in-plane cell vector."""
     top = structure.frac_coords[layer_index(structure) == 0, :2]
-    return np.array([len(np.unique(np.round(top[:, axis] % 1.0, 4))) for axis in (0, 1)])
+    return np.array([len(np.unique(np.round(top[:, axis], 4) % 1.0)) for axis in (0, 1)])
+
+
+def slab_site_rows(structure, sites: Sequence[AdsorptionSite], kind: str) -> np.ndarray:
+    """Where ``sites`` (of ``kind``, from ``find_sites`` on a square fcc(111) slab) sit on the slab's grid.
+
+    Their rows in :meth:`SimulatedSurface.features` order of
+    :func:`surface_of_slab` (the same as :func:`site_members`'s), so values
+    computed on a slab feed the functions written for simulated surfaces.
+    """
+    n = int(_repeats(structure)[0])
+    top = np.flatnonzero(layer_index(structure) == 0)
+    cells = _grid_cells(structure, structure.cart_coords[top], 0, np.array([n, n])) % n
+    grid = dict(zip(top.tolist(), (cells[:, 0] * n + cells[:, 1]).tolist(), strict=True))
+    rows = {frozenset(members): row for row, members in enumerate(site_members(kind, n).tolist())}
+    return np.array([rows[frozenset(grid[i] for i in site.atom_indices)] for site in sites], dtype=int)
+
+
+def pure_slab_like(structure, metal: str) -> Structure:
+    """A pure ``metal`` fcc(111) slab of the same shape as ``structure`` (size, layers, fixed layers, vacuum)."""
+    layers = layer_index(structure)
+    movable = structure.site_properties.get("selective_dynamics") or [[True] * 3] * len(structure)
+    fixed = len({int(layer) for layer, flags in zip(layers, movable, strict=True) if flags is not None
+                 and not any(flags)})
+    z = structure.cart_coords[:, 2]
+    vacuum = float(structure.lattice.c - (z.max() - z.min()))
+    repeats = _repeats(structure)
+    return make_slab({metal: 1.0}, "fcc", size=(int(repeats[0]), int(repeats[1])), layers=int(layers.max()) + 1,
+                     fixed_layers=fixed, vacuum=round(vacuum, 6)).structure
 
 
 def surface_of_slab(structure, elements: Sequence[str]) -> SimulatedSurface:
