@@ -145,6 +145,13 @@ def _screen(out: dict) -> None:
     assert out["small_space_end_to_end"]["candidates"] == 56 and out["same_top_on_1_and_2_workers"]
 
 
+def _site_ranking(out: dict) -> None:
+    assert out["reference_sites_per_composition"] == [8] * 4 and out["training_sites"] == 24  # 4 fcc sites a slab
+    assert set(out["spearman_vs_reference"]) == {"one_slab_delta_g_h", "one_slab_activity", "site_model"}
+    assert all(-1.0 <= rho <= 1.0 for rho in out["spearman_vs_reference"].values())
+    assert 0 < out["reference_activity_range"][0] <= out["reference_activity_range"][1] <= 0.5
+
+
 def _site_model(out: dict) -> None:
     assert (out["calculator"], out["sites"], out["slabs"]) == ("emt", 24, 6)  # 4 fcc sites on each 2 x 2 slab
     assert [row["training_sites"] for row in out["learning_curve"]] == [8, 12]
@@ -239,6 +246,10 @@ CASES = [
     case("site_model.py", [], {
         "benchmark", "calculator", "adsorbate", "site_kind", "label", "pool", "slabs", "slab_size", "sites", "moved",
         "features", "energy_range_ev", "pure_metals", "learning_curve", "surface_size", "speed"}, _site_model),
+    case("site_ranking.py", [], {
+        "benchmark", "calculator", "adsorbate", "label", "pool", "compositions", "dense_slabs_per_composition",
+        "slab_size", "reference_sites_per_composition", "training_slabs", "training_sites", "spearman_vs_reference",
+        "reference_activity_range", "labelling_wall_s"}, _site_ranking, pytest.mark.slow),  # 170 EMT flows: ~25 s
     case("tree_count.py", [], {"benchmark", "learner", "seeds", "compositions", "features", "label", "results"},
          _tree_count),
     case("validation.py", [], {"machine", "timings", "lattice_constants", "lattice_reference_source",
