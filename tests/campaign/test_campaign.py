@@ -71,11 +71,12 @@ def test_campaign_runs_every_stage_and_rerun_repeats_nothing(database):
     ([{"property": "mixing_energy"}, {"property": "mixing_energy", "direction": "maximize"}],
      r"labelled objectives \['mixing_energy', 'mixing_energy'\] repeat a property; allowed: each of "
      "mixing_energy, energy_above_hull, mixing_free_energy, delta_g_h, delta_g_oh, delta_g_o, delta_e_co, "
-     "her_activity once"),
+     "her_activity, orr_activity, co2rr_selectivity once"),
     ([{"property": "cost"}], r"at least one labelled objective \(mixing_energy, .*\), got \['cost'\]"),
     ([{"property": "mixing_energy"}, {"property": "price"}],
      "objectives.1: unknown objective property 'price'; allowed: mixing_energy, energy_above_hull, "
-     "mixing_free_energy, delta_g_h, delta_g_oh, delta_g_o, delta_e_co, her_activity, cost"),
+     "mixing_free_energy, delta_g_h, delta_g_oh, delta_g_o, delta_e_co, her_activity, orr_activity, "
+     "co2rr_selectivity, cost"),
     ([{"property": "mixing_energy"}, {"property": "hhi_reserve"}],
      "objective 'hhi_reserve' has no value for Tc; allowed elements: "),
 ])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from monty.json import MontyDecoder
+from pymatgen.core import Structure
 from tests.campaign.checks import run_to_the_end
 
 from alloyscreen.campaign.engine.execution import run_here
@@ -15,12 +16,14 @@ from alloyscreen.campaign.engine.flow import StageMaker, label_job
 from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.results.queries import campaign_labels, campaign_status, top_candidates
 from alloyscreen.campaign.results.report import write_report
+from alloyscreen.campaign.round.models import load_stored_model
 from alloyscreen.campaign.spec import SlabSpec, StageSpec, load_spec
 from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.db.stores import get_job_store
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.structures import find_sites, make_slab
 from alloyscreen.structures.adsorption import choose_sites
+from alloyscreen.surrogates.sites import most_uncertain_sites
 from alloyscreen.validation.adsorption import AdsorptionMaker
 
 pytestmark = pytest.mark.gnn
@@ -50,7 +53,7 @@ def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site
     data = _her_spec("her-activity")
     data["objectives"] = [{"property": "her_activity", "direction": "maximize"}]
     data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 7, "accept_unfit": ["H"],
-                       "slab": {**SLAB, "max_sites": 4, "site_kinds": ["fcc"]}}]
+                       "slab": {**SLAB, "max_sites": 2, "site_kinds": ["fcc"], "site_choice": "uncertain"}}]
     spec = load_spec({**data, "initial_random": 5, "confirm_top": 0})
     assert (spec.target, spec.target_unit, spec.element_pool) == ("her_activity", "k0/site", ["Au", "Cu", "H", "Pd",
                                                                                              "Pt"])
@@ -66,9 +69,19 @@ def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site
     for row in labels:
         label = database["labels"].find_one({"_id": row["label_id"]})
         sites = label["details"]["sites"]
-        assert (label["property"], label["unit"], len(sites)) == ("her_activity", "k0/site", 4)  # 2 x 2: 4 fcc
+        assert (label["property"], label["unit"], len(sites)) == ("her_activity", "k0/site", 2)  # 2 of 4 fcc
         assert label["value"] == pytest.approx(float(her_activity(np.array([site["energy"] for site in sites]))))
         assert all(site["kind"] == "fcc" and sum(site["site"]["site_counts"].values()) == 3 for site in sites)
+    for selection in database["selections"].find({"campaign_id": spec.campaign_id, "round": {"$gte": 1}}):
+        # site-level active learning: the round's site model chose the 2 fcc sites its members disagree on most
+        model = load_stored_model(database, selection["model_id"])
+        slab = Structure.from_dict(database["structures"].find_one(
+            {"_id": selection["outcome"]["structure_ids"]["her_activity"]})["structure"])
+        on_slab = find_sites(slab)
+        expected = [on_slab[i].position for i in most_uncertain_sites(model.ensemble, on_slab, ["fcc"], 2,
+                                                                       model.elements)]
+        label = database["labels"].find_one({"_id": selection["outcome"]["label_ids"]["her_activity"]})
+        assert np.allclose([site["position"] for site in label["details"]["sites"]], expected)
     ranked = top_candidates(database, spec.campaign_id, count=7)
     assert [row["emt"] for row in ranked] == sorted((row["value"] for row in labels), reverse=True)
     report = write_report(database, spec.campaign_id, tmp_path / "report.html").read_text()

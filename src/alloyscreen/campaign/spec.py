@@ -157,9 +157,12 @@ class ObjectiveSpec(_Strict):
     ``temperature``, ideal configurational entropy only), ``delta_g_h``,
     ``delta_g_oh``, ``delta_g_o`` or ``delta_e_co`` (eV, the adsorbate on
     the close-packed surface: its most stable computed site; see
-    :mod:`alloyscreen.catalysis.adsorbates`) or ``her_activity`` (the HER
+    :mod:`alloyscreen.catalysis.adsorbates`), ``her_activity`` (the HER
     activity of the computed sites' ΔG_H distribution, per site in units of
-    k0, to maximise; see :mod:`alloyscreen.catalysis.activity`). From the composition (see
+    k0, to maximise), ``orr_activity`` (*OH and *O on every on-top and fcc
+    site against Pt(111), per site) or ``co2rr_selectivity`` (the share of
+    on-top sites binding *CO with no *H-binding hollow around); see
+    :mod:`alloyscreen.catalysis.activity`. From the composition (see
     :mod:`alloyscreen.descriptors.properties`): ``cost`` (USD/kg), ``density``
     (g/cm^3), ``hhi_production``, ``hhi_reserve`` or any descriptor column. A
     campaign learns one surrogate per labelled objective (each property once);
@@ -168,9 +171,8 @@ class ObjectiveSpec(_Strict):
 
     property: str = Field(
         "mixing_energy", description="mixing_energy, delta_g_h, delta_g_oh, delta_g_o, delta_e_co, her_activity, "
-                                     "cost, density, hhi_production, "
-                                     "hhi_reserve or a "
-                                     "descriptor column (e.g. delta_h_mix)"
+                                     "orr_activity, co2rr_selectivity, cost, density, hhi_production, hhi_reserve "
+                                     "or a descriptor column (e.g. delta_h_mix)"
     )
     direction: Literal["minimize", "maximize", "target"] = Field("minimize", description="what is better")
     target: float | None = Field(None, description="target value when direction is 'target' (hydrogen evolution: "
@@ -225,11 +227,14 @@ def _default_site_kinds() -> list[SiteKind]:
 
 
 class SlabSpec(_Strict):
-    """The surface of an H adsorption label, ``delta_g_h`` or ``her_activity`` (``structures.slabs``, ``.adsorption``).
+    """The surface of an adsorption label, e.g. ``her_activity`` (``structures.slabs``, ``.adsorption``).
 
     Sites are drawn at random (seeded) within each kind and taken round-robin
     over ``site_kinds`` in the order given, so a small ``max_sites`` still
-    covers the first kinds listed.
+    covers the first kinds listed; ``site_choice: uncertain`` lets the
+    campaign's site model choose them instead. The grid activities
+    (``orr_activity``, ``co2rr_selectivity``) compute every site of their
+    two kinds, whatever ``max_sites`` and ``site_kinds`` say.
     """
 
     size: tuple[int, int] = Field((3, 3), description="surface repeats along the two in-plane cell vectors")
@@ -242,6 +247,10 @@ class SlabSpec(_Strict):
         default_factory=_default_site_kinds,
         description="site kinds drawn from (hollow: the 3-fold sites of bcc(110))", min_length=1,
     )
+    site_choice: Literal["random", "uncertain"] = Field(
+        "random", description="how the max_sites sites are chosen: random (seeded, round-robin over site_kinds) or "
+                              "uncertain (site-level active learning: once the campaign has a site model, the sites "
+                              "of site_kinds whose energy its calibrated members disagree on most)")
 
     @model_validator(mode="after")
     def _check(self) -> SlabSpec:

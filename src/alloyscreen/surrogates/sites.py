@@ -21,7 +21,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.errors import AlloyscreenError
-from alloyscreen.structures.surface import ZONES, simulated_surface
+from alloyscreen.schemas.structure import AdsorptionSite
+from alloyscreen.structures.surface import ZONES, simulated_surface, site_features
 from alloyscreen.surrogates.ensemble import ARCHIVE_DATE, EnsembleRegressor
 
 
@@ -86,6 +87,19 @@ def surface_energies(model: EnsembleRegressor | PiecewiseLinearSiteModel, compos
     if isinstance(model, EnsembleRegressor):
         return model.predict_members(features)
     return model.predict(features)[None, :]
+
+
+def most_uncertain_sites(ensemble: EnsembleRegressor, sites: list[AdsorptionSite], kinds: list[str], count: int,
+                         elements: list[str]) -> list[int]:
+    """Indices of the ``count`` sites of ``kinds`` whose energy the calibrated members disagree on most.
+
+    The site-level active learning of a campaign: the spread (standard
+    deviation over the members) of each candidate site's prediction, largest
+    first (ties in ``sites`` order); ``elements``: the model's feature elements.
+    """
+    candidates = [index for index, site in enumerate(sites) if site.kind in kinds]
+    spread = ensemble.predict_members(site_features([sites[i] for i in candidates], elements)).std(axis=0)
+    return sorted(candidates[k] for k in np.argsort(-spread, kind="stable")[:count])
 
 
 SURFACES_PER_CALL = 64  # 64 surfaces of 900 sites: 57600 rows per model call

@@ -23,7 +23,7 @@ top and *O in an fcc hollow, at the same settings (computed once, cached).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from jobflow import Flow, Job, Maker, job
@@ -249,7 +249,9 @@ class AdsorptionMaker(Maker):
     physics. Sites come from :func:`alloyscreen.structures.find_sites` (every
     top, bridge and hollow site of the top layer, with its local
     composition); up to ``max_sites`` of them (None: all), drawn round-robin
-    over ``site_kinds``. A grid activity (``orr_activity``,
+    over ``site_kinds``, or the sites ``chosen`` (indices into
+    ``find_sites(slab)``: e.g. those a site model is least sure of, see
+    ``site_choice``). A grid activity (``orr_activity``,
     ``co2rr_selectivity``) computes every site of its two kinds instead, and
     its reference metal's slab of the same shape.
     """
@@ -261,6 +263,8 @@ class AdsorptionMaker(Maker):
     seed: int = 0
     pool: list[str] | None = None
     prop: str = "delta_g_h"
+    site_choice: Literal["random", "uncertain"] = "random"
+    chosen: list[int] | None = None
 
     def make(self, slab: Structure, candidate_id: str | None = None, parents: list[str] | None = None,
              structure_id: str | None = None, campaign_id: str | None = None) -> Flow:
@@ -272,8 +276,9 @@ class AdsorptionMaker(Maker):
         validation = replace(self.validation, settings=settings, relax=True, relax_cell=False)
         on_slab = find_sites(slab)
         kinds = dict(grid.sites) if grid else {adsorbates[0].name: None}
-        sites = {name: choose_sites(on_slab, [kind] if kind else self.site_kinds, None if grid else self.max_sites,
-                                    self.seed) for name, kind in kinds.items()}
+        sites = {name: [on_slab[i] for i in self.chosen] if self.chosen is not None and not grid else
+                 choose_sites(on_slab, [kind] if kind else self.site_kinds, None if grid else self.max_sites, self.seed)
+                 for name, kind in kinds.items()}
         clean = validation.make(slab, candidate_id, parents, campaign_id)
         in_box = replace(validation, settings=molecule_settings(validation.calculator, settings))
         gases = {name: in_box.make(GAS_MOLECULES[name].structure())

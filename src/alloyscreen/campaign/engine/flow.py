@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gridfs
@@ -36,6 +36,7 @@ from alloyscreen.campaign.labels.labelling import (
 )
 from alloyscreen.campaign.round.fidelity import second_stage_batch
 from alloyscreen.campaign.round.gnn import train_campaign_gnn
+from alloyscreen.campaign.round.models import uncertain_sites
 from alloyscreen.campaign.round.scoring import ScoredSlice
 from alloyscreen.campaign.round.steps import (
     RoundPlan,
@@ -156,6 +157,9 @@ def label_job(maker: StageMaker, candidate: Candidate, campaign_id: str, round_i
     for target, label in maker.labels.items():
         try:
             structure, structure_id = structure_of(isinstance(label, AdsorptionMaker))
+            if isinstance(label, AdsorptionMaker) and label.site_choice == "uncertain":
+                label = replace(label, chosen=uncertain_sites(get_database(), campaign_id, target, structure,
+                                                              label.site_kinds, label.max_sites or 1))
             jobs = label.make(structure, candidate.id, [structure_id, candidate.id], structure_id, campaign_id)
             if isinstance(jobs, Job) and not jobs.input_references:
                 outcomes[target] = call_here(jobs)
@@ -377,7 +381,8 @@ def label_maker(spec: CampaignSpec, stage: StageSpec, validation: ValidationMake
     pool = spec.element_pool
     if target in ADSORPTION_UNITS:
         return AdsorptionMaker(name=stage.name, validation=validation, site_kinds=list(stage.slab.site_kinds),
-                               max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool, prop=target)
+                               max_sites=stage.slab.max_sites, seed=spec.seed, pool=pool, prop=target,
+                               site_choice=stage.slab.site_choice)
     if target in (HULL_PROPERTY, FREE_ENERGY_PROPERTY):
         return StabilityMaker(name=stage.name, validation=validation, pool=pool,
                               antiferromagnetic=list(stage.antiferromagnetic), prop=target,
@@ -439,9 +444,11 @@ class StageMaker(Maker):
             name=self.name, calculator=self.validation.calculator, mode=self.validation.mode,
             settings=dict(self.validation.settings), structure=recipe,
             slab=SlabSpec(**slab, max_error=self.slab.max_error,
-                          **({"max_sites": sites.max_sites, "site_kinds": sites.site_kinds}
+                          **({"max_sites": sites.max_sites, "site_kinds": sites.site_kinds,
+                              "site_choice": sites.site_choice}
                              if isinstance(sites, AdsorptionMaker) else
-                             {"max_sites": stage.slab.max_sites, "site_kinds": stage.slab.site_kinds})),
+                             {"max_sites": stage.slab.max_sites, "site_kinds": stage.slab.site_kinds,
+                              "site_choice": stage.slab.site_choice})),
             max_validations=self.max_validations, max_core_hours=self.max_core_hours,
             category=self.validation.category or get_calculator(self.validation.calculator).category,
             retries=self.validation.retries, antiferromagnetic=list(self.antiferromagnetic),

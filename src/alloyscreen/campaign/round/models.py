@@ -11,6 +11,7 @@ from __future__ import annotations
 import gridfs
 import numpy as np
 from bson import ObjectId
+from pymatgen.core import Structure
 from pymongo.database import Database
 
 from alloyscreen.campaign.spec import CampaignSpec
@@ -21,6 +22,7 @@ from alloyscreen.descriptors.featurizer import DescriptorTable
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.model import CandidateScore, CVMetrics, ModelDocument, ModelSelection
 from alloyscreen.schemas.provenance import current_job_provenance
+from alloyscreen.structures import find_sites
 from alloyscreen.structures.surface import zone_features
 from alloyscreen.surrogates.crossval import (
     DEFAULT_FOLDS,
@@ -36,7 +38,7 @@ from alloyscreen.surrogates.crossval import (
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.importance import feature_importances
 from alloyscreen.surrogates.registry import load_model, model_document
-from alloyscreen.surrogates.sites import SiteActivityModel
+from alloyscreen.surrogates.sites import SiteActivityModel, most_uncertain_sites
 
 BUCKET = "model_files"
 CV_FOLDS = DEFAULT_FOLDS
@@ -184,3 +186,20 @@ def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int)
     document = model_document(model, blob, "her_activity", label_ids, feature_set=SITE_FEATURE_SET, cv=metrics,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     return store_model(get_database(), document, blob).id
+
+
+def uncertain_sites(database: Database, campaign_id: str, prop: str, slab: Structure, kinds: list[str],
+                    count: int) -> list[int] | None:
+    """The sites of ``slab`` (indices into ``find_sites``) the latest site model of ``prop`` is least sure of.
+
+    The ``count`` sites of ``kinds`` with the largest spread of its calibrated
+    members (:func:`~alloyscreen.surrogates.sites.most_uncertain_sites`);
+    None while the campaign has no site model of ``prop``.
+    """
+    found = database["models"].find_one({"provenance.campaign_id": campaign_id, "target": prop,
+                                         "kind": {"$regex": "^site-"}}, {"_id": 1},
+                                        sort=[("provenance.created_at", -1)])
+    if found is None:
+        return None
+    model = load_stored_model(database, found["_id"])
+    return most_uncertain_sites(model.ensemble, find_sites(slab), kinds, count, model.elements)
