@@ -63,7 +63,7 @@ def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site
     # after the random round, the site model of the computed sites ranks the candidates by their surfaces' activity
     site_model = database["models"].find_one({"provenance.campaign_id": spec.campaign_id, "kind": "site-xgboost"})
     assert site_model["target"] == "her_activity" and site_model["feature_set"] == "alloyscreen-sites-v1"
-    assert site_model["hyperparameters"]["kinds"] == ["fcc"] and len(site_model["training_label_ids"]) >= 5
+    assert site_model["hyperparameters"]["kinds"] == {"H": ["fcc"]} and len(site_model["training_label_ids"]) >= 5
     chosen = database["selections"].find({"campaign_id": spec.campaign_id, "round": {"$gte": 1}})
     assert {s["model_id"] for s in chosen} <= {m["_id"] for m in database["models"].find({"kind": "site-xgboost"})}
     for row in labels:
@@ -78,7 +78,7 @@ def test_a_campaign_maximises_the_her_activity_of_each_candidate_s_computed_site
         slab = Structure.from_dict(database["structures"].find_one(
             {"_id": selection["outcome"]["structure_ids"]["her_activity"]})["structure"])
         on_slab = find_sites(slab)
-        expected = [on_slab[i].position for i in most_uncertain_sites(model.ensemble, on_slab, ["fcc"], 2,
+        expected = [on_slab[i].position for i in most_uncertain_sites(model.ensembles["H"], on_slab, ["fcc"], 2,
                                                                        model.elements)]
         label = database["labels"].find_one({"_id": selection["outcome"]["label_ids"]["her_activity"]})
         assert np.allclose([site["position"] for site in label["details"]["sites"]], expected)
@@ -204,3 +204,26 @@ def test_an_oh_campaign_holds_o_and_h_in_its_element_pool():
     spec = load_spec(data)
     assert (spec.target, spec.target_unit) == ("delta_g_oh", "eV")
     assert {"H", "O"} <= set(spec.element_pool) and "C" not in spec.element_pool
+
+
+@pytest.mark.parametrize(("prop", "kinds", "unfit"), [
+    ("orr_activity", {"OH": ["top"], "O": ["fcc"]}, ["H", "O"]),
+    ("co2rr_selectivity", {"CO": ["top"], "H": ["fcc"]}, ["C", "H", "O"]),
+])
+def test_a_campaign_ranks_by_the_two_adsorbate_activity_its_site_models_predict(database, prop, kinds, unfit):
+    data = _her_spec(f"grid-{prop}")
+    data["objectives"] = [{"property": prop, "direction": "maximize"}]
+    data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 7, "accept_unfit": unfit,
+                       "slab": SLAB}]
+    spec = load_spec({**data, "initial_random": 5, "confirm_top": 0})
+    run_to_the_end(spec)
+    labels = campaign_labels(database, spec.campaign_id)
+    assert len(labels) == 7 and all(row["property"] == prop for row in labels)
+    site_model = database["models"].find_one({"provenance.campaign_id": spec.campaign_id, "kind": "site-xgboost"})
+    assert site_model["target"] == prop and site_model["hyperparameters"]["kinds"] == kinds
+    model = load_stored_model(database, site_model["_id"])
+    label = database["labels"].find_one({"_id": labels[0]["label_id"]})
+    assert model.references == label["details"]["references"]["energies_ev"]  # ORR: Pt(111)'s, CO2RR: none
+    later = list(database["selections"].find({"campaign_id": spec.campaign_id, "round": {"$gte": 1}}))
+    assert later and {s["model_id"] for s in later} <= {m["_id"] for m in database["models"].find(
+        {"kind": "site-xgboost", "target": prop})}  # rounds after the first rank with the site models

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from alloyscreen.catalysis.activity import her_activity
+from alloyscreen.catalysis.activity import grid_activity, her_activity
 from alloyscreen.structures.surface import simulated_surface
 from alloyscreen.surrogates.ensemble import EnsembleRegressor
 from alloyscreen.surrogates.registry import load_model, model_document
@@ -45,7 +45,7 @@ def test_the_activity_of_a_composition_comes_from_its_surface_s_site_distributio
     train = simulated_surface({"Pd": 0.5, "Pt": 0.5}, size=16, seed=5).features("fcc")
     y = 0.1 * train[:, 1] - 0.15 * train[:, 0]  # ΔG_H: Pt sites bind H weakly (+0.3 eV), Pd strongly (-0.45 eV)
     ensemble = EnsembleRegressor(n_members=3, learner_params={"n_estimators": 60}).fit(train, y)
-    model = SiteActivityModel(ensemble, elements, ["fcc"], surface_size=12, seed=1)
+    model = SiteActivityModel({"H": ensemble}, elements, {"H": ["fcc"]}, surface_size=12, seed=1)
     mean, std, members = model.predict_moments_of([{"Pt": 1.0}, {"Pd": 1.0}, {"Pd": 0.4, "Pt": 0.6}], members=True)
     assert members is not None and members.shape == (3, 3) and np.allclose(members.mean(axis=0), mean)
     assert mean[2] > mean[0] > mean[1]  # mixed sites near 0 eV beat both metals; Pt (+0.3) beats Pd (-0.45)
@@ -54,3 +54,20 @@ def test_the_activity_of_a_composition_comes_from_its_surface_s_site_distributio
     again = load_model(model_document(model, model.to_bytes(), "her_activity", []).kind, model.to_bytes())
     assert isinstance(again, SiteActivityModel) and np.array_equal(again.activities([{"Pt": 1.0}]),
                                                                     model.activities([{"Pt": 1.0}]))
+
+
+def test_a_grid_activity_pairs_the_members_of_its_two_site_models_on_one_surface():
+    elements = ["Cu", "Pd"]
+    surface = simulated_surface({"Cu": 0.5, "Pd": 0.5}, size=16, seed=5)
+    top, fcc = surface.features("top"), surface.features("fcc")
+    co = EnsembleRegressor(n_members=3, learner_params={"n_estimators": 40}).fit(top, 0.4 * top[:, 0] - 0.8)
+    h = EnsembleRegressor(n_members=3, learner_params={"n_estimators": 40}).fit(fcc, 0.2 * fcc[:, 0] - 0.1)
+    model = SiteActivityModel({"CO": co, "H": h}, elements, {"CO": ["top"], "H": ["fcc"]}, surface_size=10,
+                              seed=2, activity="co2rr_selectivity")
+    each = model.activities([{"Cu": 0.5, "Pd": 0.5}, {"Pd": 1.0}])
+    grid = simulated_surface({"Cu": 0.5, "Pd": 0.5}, size=10, seed=2, elements=elements)
+    expected = grid_activity("co2rr_selectivity", [co.predict_members(grid.features("top")),
+                                                   h.predict_members(grid.features("fcc"))], 10, [])
+    assert each.shape == (3, 2) and np.array_equal(each[:, 0], expected)
+    again = SiteActivityModel.from_bytes(model.to_bytes())
+    assert again.activity == "co2rr_selectivity" and np.array_equal(again.activities([{"Pd": 1.0}]), each[:, 1:])

@@ -37,7 +37,11 @@ through.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from alloyscreen.structures.surface import site_members
 
 BOLTZMANN_EV_PER_K = 8.617333262e-5  # CODATA 2018
 ROOM_TEMPERATURE_K = 298.15
@@ -91,3 +95,31 @@ def co2rr_selectivity(delta_e_co_top: np.ndarray, delta_g_h_fcc: np.ndarray, fcc
     delta_e_h = np.asarray(delta_g_h_fcc, dtype=float) - H_CORRECTION_EV
     strongest_h = delta_e_h[..., _hollows_of_tops(fcc_members)].min(axis=-1)
     return ((co < CO_BINDS_EV) & (strongest_h > H_BINDS_EV)).mean(axis=-1)
+
+
+@dataclass(frozen=True)
+class GridActivity:
+    """An activity of two adsorbates on every site of two kinds: the sites, the unit, the reference metal."""
+
+    sites: tuple[tuple[str, str], ...]  # (adsorbate, site kind), in the activity function's argument order
+    unit: str
+    reference: str | None = None  # a pure metal whose (111) site energies the activity is taken against
+
+
+GRID_ACTIVITIES = {
+    "orr_activity": GridActivity((("OH", "top"), ("O", "fcc")), "k0/site", "Pt"),
+    "co2rr_selectivity": GridActivity((("CO", "top"), ("H", "fcc")), "fraction of on-top sites"),
+}
+
+
+def grid_activity(prop: str, energies: list[np.ndarray], size: int, references: list[float]) -> np.ndarray:
+    """``prop``'s activity of surfaces from the energies of every site of its kinds (grid row order), eV.
+
+    ``energies``: one array per (adsorbate, kind) of ``GRID_ACTIVITIES[prop]``,
+    leading axes passing through; ``references``: the reference metal's
+    energies in the same order (ORR: Pt(111)'s ΔG_OH on top and ΔG_O in fcc).
+    """
+    members = site_members("fcc", size)
+    if prop == "orr_activity":
+        return orr_activity(energies[0], energies[1], members, *references)
+    return co2rr_selectivity(energies[0], energies[1], members)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from alloyscreen.catalysis.activity import her_activity
+from alloyscreen.catalysis.activity import GRID_ACTIVITIES, grid_activity, her_activity
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures.surface import ZONES, simulated_surface, site_features
@@ -106,49 +106,64 @@ SURFACES_PER_CALL = 64  # 64 surfaces of 900 sites: 57600 rows per model call
 
 
 class SiteActivityModel:
-    """The HER activity of compositions, predicted from the sites of their simulated surfaces.
+    """An activity of compositions (``activity``), predicted from the sites of their simulated surfaces.
 
-    A site model (``ensemble``: ΔG_H of a site from its site features, eV,
-    calibrated) predicts every site of ``kinds`` on a ``surface_size`` x
-    ``surface_size`` simulated surface of each composition (seeded); each
-    calibrated member's site energies give one activity
-    (:func:`~alloyscreen.catalysis.activity.her_activity`), and the members'
-    activities give the mean and spread. The spread is that of the site model
-    carried through the average over sites, not the surface's sampling noise
+    Per adsorbate, a site model (``ensembles``: its site energy from the site
+    features, eV, calibrated) predicts every site of its ``kinds`` on a
+    ``surface_size`` x ``surface_size`` simulated surface of each composition
+    (seeded). ``her_activity`` averages the H sites' rates
+    (:func:`~alloyscreen.catalysis.activity.her_activity`); a grid activity
+    (:data:`~alloyscreen.catalysis.activity.GRID_ACTIVITIES`: ORR, CO2RR)
+    takes its two adsorbates' grids and the reference metal's energies
+    ``references``. Member k of each site model gives one activity, and the
+    members' activities give the mean and spread: the spread of the site
+    models carried through the surface, not the surface's sampling noise
     (see ``benchmarks/site_model.py`` for how that shrinks with the size).
     ``elements``: the feature elements, in column order.
     """
 
-    def __init__(self, ensemble: EnsembleRegressor, elements: list[str], kinds: list[str], surface_size: int = 30,
-                 seed: int = 0):
-        self.ensemble = ensemble
+    def __init__(self, ensembles: dict[str, EnsembleRegressor], elements: list[str], kinds: dict[str, list[str]],
+                 surface_size: int = 30, seed: int = 0, activity: str = "her_activity",
+                 references: list[float] | None = None):
+        self.ensembles = ensembles
         self.elements = elements
         self.kinds = kinds
         self.surface_size = surface_size
         self.seed = seed
+        self.activity = activity
+        self.references = list(references or [])
 
     def get_params(self) -> dict:
-        """The settings besides the ensemble (the model document's hyperparameters)."""
+        """The settings besides the site models (the model document's hyperparameters), and theirs."""
         return {"elements": self.elements, "kinds": self.kinds, "surface_size": self.surface_size, "seed": self.seed,
-                "site_model": self.ensemble.get_params()}
+                "activity": self.activity, "references": self.references,
+                "site_models": {name: ensemble.get_params() for name, ensemble in self.ensembles.items()}}
 
     @property
     def learner(self) -> str:
-        """The site model's learner (the registry kind is ``site-<learner>``)."""
-        return self.ensemble.learner
+        """The site models' learner (the registry kind is ``site-<learner>``)."""
+        return next(iter(self.ensembles.values())).learner
+
+    def _energies(self, surfaces: list, name: str) -> np.ndarray:
+        """Each member's energies of adsorbate ``name`` on its kinds' sites, shape (members, surfaces, sites)."""
+        blocks = [np.concatenate([surface.features(kind) for kind in self.kinds[name]]) for surface in surfaces]
+        energies = self.ensembles[name].predict_members(np.concatenate(blocks))
+        return energies.reshape(energies.shape[0], len(surfaces), blocks[0].shape[0])
 
     def activities(self, compositions: list[Mapping[str, float]]) -> np.ndarray:
-        """Each member's predicted activity of each composition, shape (members, compositions), per site in k0.
+        """Each member's predicted activity of each composition, shape (members, compositions).
 
-        The surfaces of ``SURFACES_PER_CALL`` compositions go to the members in one batched call.
+        The surfaces of ``SURFACES_PER_CALL`` compositions go to each site model in one batched call.
         """
         found = []
         for start in range(0, len(compositions), SURFACES_PER_CALL):
-            chunk = compositions[start:start + SURFACES_PER_CALL]
-            blocks = [np.concatenate([simulated_surface(composition, self.surface_size, self.seed, self.elements)
-                                      .features(kind) for kind in self.kinds]) for composition in chunk]
-            energies = self.ensemble.predict_members(np.concatenate(blocks))
-            found.append(her_activity(energies.reshape(energies.shape[0], len(chunk), blocks[0].shape[0])))
+            surfaces = [simulated_surface(composition, self.surface_size, self.seed, self.elements)
+                        for composition in compositions[start:start + SURFACES_PER_CALL]]
+            if self.activity in GRID_ACTIVITIES:
+                grids = [self._energies(surfaces, name) for name, _ in GRID_ACTIVITIES[self.activity].sites]
+                found.append(grid_activity(self.activity, grids, self.surface_size, self.references))
+            else:
+                found.append(her_activity(self._energies(surfaces, "H")))
         return np.concatenate(found, axis=1)
 
     def predict_moments_of(self, compositions: list[Mapping[str, float]],
@@ -158,12 +173,13 @@ class SiteActivityModel:
         return each.mean(axis=0), each.std(axis=0), each if members else None
 
     def to_bytes(self) -> bytes:
-        """The settings as JSON and the site model's own bytes, in one zip."""
+        """The settings as JSON and each site model's own bytes, in one zip."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            settings = {key: value for key, value in self.get_params().items() if key != "site_model"}
+            settings = {key: value for key, value in self.get_params().items() if key != "site_models"}
             archive.writestr(zipfile.ZipInfo("sites.json", ARCHIVE_DATE), json.dumps(settings, sort_keys=True))
-            archive.writestr(zipfile.ZipInfo("site_model.zip", ARCHIVE_DATE), self.ensemble.to_bytes())
+            for name, ensemble in sorted(self.ensembles.items()):
+                archive.writestr(zipfile.ZipInfo(f"site_model_{name}.zip", ARCHIVE_DATE), ensemble.to_bytes())
         return buffer.getvalue()
 
     @classmethod
@@ -172,7 +188,8 @@ class SiteActivityModel:
         try:
             archive = zipfile.ZipFile(io.BytesIO(blob))
             settings = json.loads(archive.read("sites.json"))
-            ensemble = EnsembleRegressor.from_bytes(archive.read("site_model.zip"))
+            ensembles = {name: EnsembleRegressor.from_bytes(archive.read(f"site_model_{name}.zip"))
+                         for name in settings["kinds"]}
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise AlloyscreenError(f"bytes are not a serialised SiteActivityModel ({exc})") from None
-        return cls(ensemble, **settings)
+        return cls(ensembles, **settings)

@@ -29,7 +29,7 @@ import numpy as np
 from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
 
-from alloyscreen.catalysis.activity import co2rr_selectivity, her_activity, orr_activity
+from alloyscreen.catalysis.activity import GRID_ACTIVITIES, grid_activity, her_activity
 from alloyscreen.catalysis.adsorbates import ADSORPTION_PROPERTIES, GAS_MOLECULES, Adsorbate, get_adsorbate
 from alloyscreen.errors import AlloyscreenError
 from alloyscreen.schemas.calculation import CalculationDocument
@@ -38,7 +38,7 @@ from alloyscreen.schemas.selection import PropertyOutcome
 from alloyscreen.schemas.structure import AdsorptionSite
 from alloyscreen.structures import find_sites
 from alloyscreen.structures.adsorption import adsorbed, choose_sites, settled_site
-from alloyscreen.structures.surface import pure_slab_like, site_members, site_zones_counts, slab_site_rows
+from alloyscreen.structures.surface import pure_slab_like, site_zones_counts, slab_site_rows
 from alloyscreen.validation.base import SettingsError
 from alloyscreen.validation.maker import ValidationMaker, ValidationOutput
 from alloyscreen.validation.physics import pool_settings
@@ -48,19 +48,6 @@ from alloyscreen.validation.targets import build_label, store_label
 ACTIVITIES = {"her_activity": ("H", "k0/site")}  # label property -> (adsorbate, unit)
 
 
-@dataclass(frozen=True)
-class GridActivity:
-    """An activity of two adsorbates on every site of two kinds: the sites, the unit, the reference metal."""
-
-    sites: tuple[tuple[str, str], ...]  # (adsorbate, site kind), in the activity function's argument order
-    unit: str
-    reference: str | None = None  # a pure metal whose (111) site energies the activity is taken against
-
-
-GRID_ACTIVITIES = {
-    "orr_activity": GridActivity((("OH", "top"), ("O", "fcc")), "k0/site", "Pt"),
-    "co2rr_selectivity": GridActivity((("CO", "top"), ("H", "fcc")), "fraction of on-top sites"),
-}
 ADSORPTION_UNITS: dict[str, str] = {**dict.fromkeys(ADSORPTION_PROPERTIES, "eV"),
                                     **{prop: unit for prop, (_, unit) in ACTIVITIES.items()},
                                     **{prop: grid.unit for prop, grid in GRID_ACTIVITIES.items()}}
@@ -75,19 +62,6 @@ def label_adsorbates(prop: str) -> list[Adsorbate]:
     if prop not in ADSORPTION_PROPERTIES:
         raise AlloyscreenError(f"unknown adsorption label {prop!r}; allowed: {', '.join(ADSORPTION_UNITS)}")
     return [ADSORPTION_PROPERTIES[prop]]
-
-
-def grid_activity(prop: str, energies: list[np.ndarray], size: int, references: list[float]) -> np.ndarray:
-    """``prop``'s activity of surfaces from the energies of every site of its kinds (grid row order), eV.
-
-    ``energies``: one array per (adsorbate, kind) of ``GRID_ACTIVITIES[prop]``,
-    leading axes passing through; ``references``: the reference metal's
-    energies in the same order (ORR: Pt(111)'s ΔG_OH on top and ΔG_O in fcc).
-    """
-    members = site_members("fcc", size)
-    if prop == "orr_activity":
-        return orr_activity(energies[0], energies[1], members, *references)
-    return co2rr_selectivity(energies[0], energies[1], members)
 
 
 def molecule_settings(calculator: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from alloyscreen.campaign.results.selection_tables import importance_table, sele
 from alloyscreen.campaign.round.models import CV_FOLDS, load_stored_model
 from alloyscreen.campaign.round.objectives import objective_of, objective_values, rank
 from alloyscreen.campaign.spec import CampaignSpec
-from alloyscreen.catalysis.activity import her_activity
 from alloyscreen.structures.surface import zone_features
 from alloyscreen.surrogates.acquisition import Objective
 from alloyscreen.surrogates.crossval import cross_val_predict, min_labels_for_cv
@@ -394,35 +393,45 @@ def _models(data: ReportData) -> str:
     return _section("models", title, what, *body)
 
 
-def _site_parity(data: ReportData, axes, stayed: pd.DataFrame, elements: list[str]) -> str:
-    """The site model's out-of-fold ΔG_H against the computed one, beside the piecewise-linear baseline's."""
-    X, y = zone_features(stayed.site.tolist(), elements), stayed.energy.to_numpy(dtype=float)
-    if len(y) < min_labels_for_cv(CV_FOLDS) or data.site_model is None:
-        return f"{len(y)} computed sites: too few to cross-validate a site model yet. "
-    trees, _ = cross_val_predict(EnsembleRegressor(**data.site_model.ensemble.get_params()), X, y, CV_FOLDS,
-                                 data.spec.seed)
-    folds = KFold(CV_FOLDS, shuffle=True, random_state=data.spec.seed)
-    linear = sk_cross_val_predict(PiecewiseLinearSiteModel(len(elements)), X, y, cv=folds)
-    axes.plot(y, trees, "o", alpha=0.7, label=f"site model, MAE {np.abs(trees - y).mean():.3f} eV")
-    axes.plot(y, linear, "x", alpha=0.7, label=f"piecewise linear, MAE {np.abs(linear - y).mean():.3f} eV")
-    _diagonal(axes, np.column_stack([y, trees]))
-    axes.set(xlabel="computed ΔG_H (eV)", ylabel=f"{CV_FOLDS}-fold held-out ΔG_H (eV)", title="site model parity")
-    axes.legend(fontsize=8)
-    return (f"Left: each of the {len(y)} computed sites whose H stayed, its ΔG_H against the site model's "
-            f"{CV_FOLDS}-fold held-out prediction (the learner and settings of the campaign's latest site model) and "
-            "the piecewise-linear baseline's (Batchelor et al., Joule 3, 834 (2019)). ")
+def _site_parity(data: ReportData, axes, elements: list[str]) -> str:
+    """Each site model's out-of-fold site energy against the computed one, beside the piecewise-linear baseline's."""
+    if data.site_model is None:
+        return "No site model yet (too few computed sites, or no activity objective on fcc). "
+    parts = []
+    for name, ensemble in data.site_model.ensembles.items():
+        rows = data.sites[(data.sites.adsorbate == name) & (data.sites.moved == False)  # noqa: E712
+                          & data.sites.kind.isin(data.site_model.kinds[name])]
+        X, y = zone_features(rows.site.tolist(), elements), rows.energy.to_numpy(dtype=float)
+        if len(y) < min_labels_for_cv(CV_FOLDS):
+            parts.append(f"*{name}: {len(y)} stayed sites, too few to cross-validate")
+            continue
+        trees, _ = cross_val_predict(EnsembleRegressor(**ensemble.get_params()), X, y, CV_FOLDS, data.spec.seed)
+        folds = KFold(CV_FOLDS, shuffle=True, random_state=data.spec.seed)
+        linear = sk_cross_val_predict(PiecewiseLinearSiteModel(len(elements)), X, y, cv=folds)
+        axes.plot(y, trees, "o", alpha=0.7, label=f"*{name} site model, MAE {np.abs(trees - y).mean():.3f} eV")
+        axes.plot(y, linear, "x", alpha=0.7, label=f"*{name} piecewise linear, MAE {np.abs(linear - y).mean():.3f} eV")
+        _diagonal(axes, np.column_stack([y, trees]))
+        parts.append(f"*{name}: {len(y)} stayed sites")
+    axes.set(xlabel="computed site energy (eV)", ylabel=f"{CV_FOLDS}-fold held-out (eV)", title="site model parity")
+    axes.legend(fontsize=7)
+    return (f"Left ({'; '.join(parts)}): each computed site whose adsorbate stayed, its energy (ΔG; ΔE for *CO) "
+            f"against its adsorbate's site model's {CV_FOLDS}-fold held-out prediction (the learner and settings "
+            "of the campaign's latest site model) and the piecewise-linear baseline's (Batchelor et al., Joule 3, "
+            "834 (2019)). ")
 
 
 def _sites(data: ReportData) -> str:
-    """Catalysis as site distributions: the site model's parity, the top candidates' site energies and activity."""
+    """Catalysis as site distributions: the site models' parity, the top candidates' site energies and activity."""
     title = "Sites: the site model and the site energies of the best candidates"
     if data.sites.empty:
         return _section("sites", title, "No adsorption label with its sites' environments in this campaign.")
     elements = data.spec.candidate_elements
     figure = Figure(layout="constrained", figsize=(11, 4.5))
     parity_axes, histogram_axes = figure.subplots(1, 2)
-    hydrogen = data.sites[data.sites.adsorbate == "H"]
-    what = _site_parity(data, parity_axes, hydrogen[hydrogen.moved == False], elements)  # noqa: E712
+    what = _site_parity(data, parity_axes, elements)
+    model = data.site_model
+    large = None if model is None else SiteActivityModel(model.ensembles, model.elements, model.kinds, 100,
+                                                         model.seed, model.activity, model.references)
     first = data.first_stage()
     best = first.index[np.argsort(-data.objective.utility(first.to_numpy(dtype=float)), kind="stable")][:3]
     rows = []
@@ -433,29 +442,32 @@ def _sites(data: ReportData) -> str:
             computed = energies.dropna().to_numpy(dtype=float)
             histogram_axes.hist(computed, bins=12, alpha=0.5,
                                 label=f"{formula} *{adsorbate} computed ({len(computed)})")
-        computed = mine.energy[mine.adsorbate == "H"].dropna().to_numpy(dtype=float)
-        row = {"candidate": formula, "computed sites": len(mine),
-               "activity of computed sites": float(her_activity(computed)) if len(computed) else None}
-        if data.site_model is not None:
+        row = {"candidate": formula, "computed sites": len(mine)}
+        if large is not None:
+            labelled = data.labels[(data.labels.candidate_id == candidate_id)
+                                   & (data.labels.property == large.activity)].value
+            row[f"{large.activity} of computed sites"] = float(labelled.iloc[0]) if len(labelled) else None
             composition = data.candidates.composition.get(candidate_id)
-            predicted = surface_energies(data.site_model.ensemble, composition, elements, data.site_model.kinds[0])
-            histogram_axes.hist(predicted.mean(axis=0), bins=40, alpha=0.3, density=False, histtype="step",
-                                label=f"{formula} predicted, 100 x 100")
-            row["predicted activity, 100 x 100"] = float(her_activity(predicted).mean())
+            name = next(iter(large.ensembles))
+            predicted = surface_energies(large.ensembles[name], composition, elements, large.kinds[name][0])
+            histogram_axes.hist(predicted.mean(axis=0), bins=40, alpha=0.3, histtype="step",
+                                label=f"{formula} *{name} predicted, 100 x 100")
+            row[f"predicted {large.activity}, 100 x 100"] = float(large.predict_moments_of([composition])[0][0])
         rows.append(row)
     histogram_axes.set(xlabel="site energy: ΔG (ΔE for *CO) (eV)", ylabel="sites",
                        title="site energies of the best candidates")
     histogram_axes.legend(fontsize=7)
-    if data.site_model is not None:
-        for metal in elements:
-            pure = surface_energies(data.site_model.ensemble, {metal: 1.0}, elements, data.site_model.kinds[0])
-            rows.append({"candidate": f"{metal} (pure)", "predicted activity, 100 x 100": float(
-                her_activity(pure).mean())})
+    if large is not None:
+        pure = large.predict_moments_of([{metal: 1.0} for metal in elements])[0]
+        rows.extend({"candidate": f"{metal} (pure)", f"predicted {large.activity}, 100 x 100": float(value)}
+                    for metal, value in zip(elements, pure, strict=True))
     what += ("Right: the computed site energies of each adsorbate (ΔG; ΔE for *CO) of the three best candidates "
-             "of the first stage and, with a site model, the predicted ΔG_H of every site of a simulated 100 x 100 "
-             "surface at each composition (the members' mean). The table: their activity (mean HER site rate, per "
-             "site in units of k0; Nørskov et al., J. Electrochem. Soc. 152, J23 (2005)) from the computed H sites "
-             "and as the site model predicts it, against the pool's pure metals as the site model predicts them.")
+             "of the first stage and, with a site model, the predicted energies of its first adsorbate on every "
+             "site of a simulated 100 x 100 surface at each composition (the members' mean). The table: their "
+             "activity (see alloyscreen.catalysis.activity: HER, the mean site rate per site in units of k0, "
+             "Nørskov et al., J. Electrochem. Soc. 152, J23 (2005); ORR against Pt(111); the CO2RR share) from "
+             "the computed sites (the label) and as the site models predict it, against the pool's pure metals as "
+             "the site models predict them.")
     return _section("sites", title, what, _image(figure, "sites"), _table(pd.DataFrame(rows)))
 
 

@@ -15,6 +15,7 @@ from pymatgen.core import Structure
 from pymongo.database import Database
 
 from alloyscreen.campaign.spec import CampaignSpec
+from alloyscreen.catalysis.activity import GRID_ACTIVITIES
 from alloyscreen.db.client import get_database
 from alloyscreen.db.documents import insert_document
 from alloyscreen.descriptors import FEATURE_SET, Compositions, featurize
@@ -156,6 +157,7 @@ def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], va
 
 
 SITE_FEATURE_SET = "alloyscreen-sites-v1"
+SITE_ACTIVITIES = ("her_activity", *GRID_ACTIVITIES)  # the activities a site model can score
 SCORING_SURFACE_SIZE = 30  # 900 surface atoms per candidate and round: see benchmarks/site_model.py
 
 
@@ -165,27 +167,46 @@ def site_rows(database: Database, label_ids: list[str]) -> list[dict]:
             for row in label["details"]["sites"] if row["energy"] is not None and row.get("moved") is False]
 
 
-def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int) -> str | None:
-    """Fit the site model of the campaign's her_activity labels (ΔG_H of each stayed site) and store it; its id.
+def _site_kinds(prop: str, rows: list[dict]) -> dict[str, list[str]]:
+    """Per adsorbate, the site kinds the site models of activity ``prop`` predict."""
+    if prop in GRID_ACTIVITIES:
+        return {name: [kind] for name, kind in GRID_ACTIVITIES[prop].sites}
+    return {"H": sorted({row["kind"] for row in rows if row["adsorbate"] == "H"})}
 
-    None while the sites are too few for a calibrated ensemble: the round
-    then ranks with the composition surrogate. The model scores a candidate
-    by the activity of its simulated fcc(111) surface (:class:`SiteActivityModel`).
+
+def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int,
+                     prop: str = "her_activity") -> str | None:
+    """Fit the site models of the campaign's activity labels ``prop`` (:data:`SITE_ACTIVITIES`), store them; their id.
+
+    One calibrated ensemble per adsorbate of the activity, on the energies of
+    its stayed sites of the activity's kinds; None while any has too few
+    sites: the round then ranks with the composition surrogate. The model
+    scores a candidate by the activity of its simulated fcc(111) surface
+    (:class:`SiteActivityModel`), a grid activity against the reference
+    metal's energies its labels stored.
     """
-    rows = site_rows(get_database(), label_ids)
-    if len(rows) < min_labels_for_cv(CV_FOLDS):
+    database = get_database()
+    rows = site_rows(database, label_ids)
+    kinds = _site_kinds(prop, rows)
+    chosen = {name: [row for row in rows if row["adsorbate"] == name and row["kind"] in kinds[name]] for name in kinds}
+    if min(map(len, chosen.values())) < min_labels_for_cv(CV_FOLDS):
         return None
     elements = spec.candidate_elements
-    X, y = zone_features([row["site"] for row in rows], elements), np.array([row["energy"] for row in rows])
-    ensemble = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
-                                 learner_params=spec.surrogate.params or None, random_state=spec.seed + round_index)
-    metrics = fit_calibrated(ensemble, X, y, n_splits=CV_FOLDS, seed=spec.seed)
-    kinds = sorted({row["kind"] for row in rows})
-    model = SiteActivityModel(ensemble, elements, kinds, SCORING_SURFACE_SIZE, spec.seed)
+    ensembles, metrics = {}, None
+    for name, mine in chosen.items():
+        ensembles[name] = EnsembleRegressor(spec.surrogate.learner, spec.surrogate.n_members,
+                                            learner_params=spec.surrogate.params or None,
+                                            random_state=spec.seed + round_index)
+        fitted = fit_calibrated(ensembles[name], zone_features([row["site"] for row in mine], elements),
+                                np.array([row["energy"] for row in mine]), n_splits=CV_FOLDS, seed=spec.seed)
+        metrics = metrics or fitted  # the model document's CV: the first adsorbate's site model
+    label = database["labels"].find_one({"_id": {"$in": label_ids}}, {"details.references": 1})
+    references = ((label or {}).get("details", {}).get("references") or {}).get("energies_ev", [])
+    model = SiteActivityModel(ensembles, elements, kinds, SCORING_SURFACE_SIZE, spec.seed, prop, references)
     blob = model.to_bytes()
-    document = model_document(model, blob, "her_activity", label_ids, feature_set=SITE_FEATURE_SET, cv=metrics,
+    document = model_document(model, blob, prop, label_ids, feature_set=SITE_FEATURE_SET, cv=metrics,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
-    return store_model(get_database(), document, blob).id
+    return store_model(database, document, blob).id
 
 
 def uncertain_sites(database: Database, campaign_id: str, prop: str, slab: Structure, kinds: list[str],
@@ -202,4 +223,5 @@ def uncertain_sites(database: Database, campaign_id: str, prop: str, slab: Struc
     if found is None:
         return None
     model = load_stored_model(database, found["_id"])
-    return most_uncertain_sites(model.ensemble, find_sites(slab), kinds, count, model.elements)
+    single = next(iter(model.ensembles.values()))  # a choice of sites exists for one-adsorbate labels only (HER)
+    return most_uncertain_sites(single, find_sites(slab), kinds, count, model.elements)

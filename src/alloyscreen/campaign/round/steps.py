@@ -15,7 +15,7 @@ from alloyscreen import progress
 from alloyscreen.campaign.labels.history import stored_batch
 from alloyscreen.campaign.labels.labelling import Candidate, LabelOutcome
 from alloyscreen.campaign.round.fidelity import DeltaPredictor, round_delta, second_stage_history, train_delta
-from alloyscreen.campaign.round.models import load_stored_model, train_site_model, train_surrogate
+from alloyscreen.campaign.round.models import SITE_ACTIVITIES, load_stored_model, train_site_model, train_surrogate
 from alloyscreen.campaign.round.objectives import (
     best_outcomes,
     composition_objectives,
@@ -202,8 +202,8 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
     for name in spec.targets:
         rows = labelled_with(history, name)
         label_ids = [o.label_ids[name] for o, _ in rows if name in o.label_ids]
-        site_model = (train_site_model(spec, label_ids, round_index)
-                      if name == "her_activity" and spec.candidates.prototype == "fcc" else None)
+        site_model = (train_site_model(spec, label_ids, round_index, name)
+                      if name in SITE_ACTIVITIES and spec.candidates.prototype == "fcc" else None)
         model_ids.append(site_model or train_surrogate(spec, [o.candidate.composition for o, _ in rows],
                                                        [v for _, v in rows], label_ids, round_index, name))
     delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index))
