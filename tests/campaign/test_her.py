@@ -227,3 +227,18 @@ def test_a_campaign_ranks_by_the_two_adsorbate_activity_its_site_models_predict(
     later = list(database["selections"].find({"campaign_id": spec.campaign_id, "round": {"$gte": 1}}))
     assert later and {s["model_id"] for s in later} <= {m["_id"] for m in database["models"].find(
         {"kind": "site-xgboost", "target": prop})}  # rounds after the first rank with the site models
+
+
+@pytest.mark.parametrize(("prototype", "size", "words"), [
+    ("bcc", [2, 2], ["'co2rr_selectivity'", "fcc(111)", "got 'bcc'"]),
+    ("fcc", [2, 3], ["stage 'emt'", "square slab", "got [2, 3]"]),
+])
+def test_a_grid_activity_needs_square_fcc111_slabs_at_load(prototype, size, words):
+    data = _her_spec("grid-bad")
+    data["objectives"] = [{"property": "co2rr_selectivity", "direction": "maximize"}]
+    data["candidates"] = {**data["candidates"], "prototype": prototype}
+    data["stages"] = [{"name": "emt", "calculator": "emt", "max_validations": 2, "accept_unfit": ["C", "H", "O"],
+                       "slab": {"size": size}}]
+    with pytest.raises(AlloyscreenError) as info:
+        load_spec(data)
+    assert "\n" not in str(info.value) and all(word in str(info.value) for word in words), str(info.value)

@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 
 from alloyscreen.candidates.space import CandidateSpace
 from alloyscreen.candidates.spec import CandidateSpaceSpec
+from alloyscreen.catalysis.activity import GRID_ACTIVITIES
 from alloyscreen.descriptors.properties import (
     COMPUTED,
     is_composition_property,
@@ -634,9 +635,18 @@ class CampaignSpec(_Strict):
     def _check_site_kinds(self) -> None:
         """Refuse a site kind set for a stage that the candidates' prototype's facet cannot have (auto: any facet's).
 
-        The default kinds are drawn from as far as the facet has them.
+        The default kinds are drawn from as far as the facet has them. A grid
+        activity (ORR, CO2RR) needs square fcc(111) slabs.
         """
         prototype = self.candidates.prototype
+        grid = [target for target in self.targets if target in GRID_ACTIVITIES]
+        if grid and prototype != "fcc":
+            raise ValueError(f"objective {grid[0]!r} needs the on-top and fcc hollow sites of a square fcc(111) "
+                             f"slab; allowed: candidates.prototype fcc, got {prototype!r}")
+        for stage in self.stages if grid else []:
+            if stage.slab.size[0] != stage.slab.size[1]:
+                raise ValueError(f"stage {stage.name!r}: objective {grid[0]!r} needs a square slab; allowed: "
+                                 f"size [n, n], got {list(stage.slab.size)}")
         if prototype not in FACET_SITE_KINDS:
             return
         allowed = FACET_SITE_KINDS[prototype]
