@@ -43,7 +43,8 @@ def _demo(out: dict) -> None:
 
 
 def _descriptors(out: dict) -> None:
-    assert out["ours"]["n"] == 20_000 and out["matminer"]["n"] == 20
+    assert out["ours"]["n"] == out["numpy"]["n"] == 20_000 and out["matminer"]["n"] == 20
+    assert (out["ours"]["engine"], out["numpy"]["engine"]) == ("fused", "numpy")
     assert out["matminer"]["max_relative_deviation"]["magpie"] < 1e-9
     assert out["stream"]["streamed"] == out["stream"]["size"] == 7056
 
@@ -189,8 +190,8 @@ CASES = [
         "best_predicted_rank", "screened_top", "expensive_calls", "random_calls_expected"}, _demo,
         pytest.mark.gnn, pytest.mark.dft),
     case("descriptors.py", [], {
-        "feature_set", "threads", "ours", "matminer", "ratio_vs_matminer_magpie", "ratio_vs_matminer_magpie_plus_wen",
-        "goals", "stream"}, _descriptors),
+        "feature_set", "threads", "ours", "numpy", "matminer", "ratio_vs_numpy", "ratio_vs_matminer_magpie",
+        "ratio_vs_matminer_magpie_plus_wen", "goals", "stream"}, _descriptors),
     case("dft_cost_estimate.py", [], {"data_dir", "ran", "calculators", "prior_check", "wall_s"},
          _dft_cost_estimate, pytest.mark.dft),
     case("discovery.py", [], {
