@@ -144,6 +144,8 @@ def _scoring(out: dict) -> None:
 def _screen(out: dict) -> None:
     assert [run["candidates"] for run in out["end_to_end"]] == [7056, 7056]
     assert out["small_space_end_to_end"]["candidates"] == 56 and out["same_top_on_1_and_2_workers"]
+    assert [run["candidates"] for run in out["cascade"]["end_to_end"]] == [7056, 7056]
+    assert out["cascade"]["same_top_as_whole_ensemble"]
 
 
 def _site_model(out: dict) -> None:
@@ -235,8 +237,8 @@ CASES = [
          _scoring),
     case("screen.py", [], {
         "benchmark", "space", "small_space", "chunk", "host_cpus", "machine", "model", "stages_one_thread",
-        "end_to_end", "small_space_end_to_end", "same_top_on_1_and_2_workers", "sharded_scaling_efficiency",
-        "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # three `alloyscreen screen` processes: ~17 s
+        "end_to_end", "small_space_end_to_end", "same_top_on_1_and_2_workers", "cascade", "sharded_scaling_efficiency",
+        "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # five `alloyscreen screen` processes: ~25 s
     case("site_model.py", [], {
         "benchmark", "calculator", "adsorbate", "site_kind", "pool", "slabs", "slab_size", "sites", "moved",
         "features", "delta_g_h_range_ev", "pure_metals", "learning_curve", "surface_size", "speed"}, _site_model),
