@@ -76,3 +76,19 @@ def test_mode_takes_the_smaller_value_on_a_near_tie(engine):
     comps = Compositions.from_dense(["Ni", "Fe", "Cu"], np.array([[0.1 + 0.2, 0.3, 0.2], [0.35, 0.3, 0.35]]))
     table = featurize(comps, columns=["MagpieData mode Number"], engine=engine)
     np.testing.assert_array_equal(table.column("MagpieData mode Number"), [26, 28])
+
+
+def test_from_dense_packs_present_elements_in_column_order():
+    """The compiled packing against the sort it replaced (stable argsort of the absent entries)."""
+    rng = np.random.default_rng(2)
+    pool = list(symbols()[20:42])
+    dense = np.where(rng.random((2000, len(pool))) < 0.25, rng.random((2000, len(pool))), 0.0)
+    dense[np.arange(2000), rng.integers(0, len(pool), 2000)] = 0.5  # every row holds an element
+    comps = Compositions.from_dense(pool, dense)
+    present = dense > 0
+    order = np.argsort(~present, axis=1, kind="stable")[:, :present.sum(axis=1).max()]
+    c = np.take_along_axis(dense, order, axis=1)
+    c = c / c.sum(axis=1, keepdims=True)
+    z = np.array([symbols().index(e) for e in pool])[order]
+    np.testing.assert_array_equal(comps.c, c)
+    np.testing.assert_array_equal(comps.z, np.where(c > 0, z, z[:, :1]))
