@@ -30,6 +30,13 @@ ELEMENTS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
 STRATEGIES = {"random", "greedy", "ucb", "ei", "thompson"}
 
 
+def _calibration_rule(out: dict) -> None:
+    assert out["rounds"] == [7, 9, 11, 13] and out["rule_refits_at"] == [7, 9, 13]  # 11 < 9 x 1.25; 13: the final
+    assert set(out["results"]) == {"7", "11"} and out["results"]["11"]["rule_scale_fitted_at_labels"] == [9]
+    assert all(0 <= row[key] <= 1 for row in out["results"].values()
+               for key in ("coverage_95_every_round", "coverage_95_rule"))
+
+
 def _campaign_overhead(out: dict) -> None:
     assert out["campaign"] == "campaign-overhead-quick" and out["n_failed_db"] == 0
     assert out["n_calculations"] == out["n_calculations_db"] == 11  # 8 labels + 3 elemental references
@@ -183,6 +190,9 @@ GROUND_TRUTH_KEYS = {"space", "structure", "calculation", "target", "code_versio
                      "n_unconverged", "calculations_reused_from_cache", "processes", "build_wall_s",
                      "reference_calculation_ids", "path", "cache_file", "loaded_from_npz_cache", "load_wall_s"}
 CASES = [
+    case("calibration_rule.py", [], {
+        "benchmark", "growth", "seeds", "compositions", "features", "start", "batch", "trees", "label", "rounds",
+        "rule_refits_at", "results"}, _calibration_rule),
     case("campaign_overhead.py", [], {
         "benchmark", "campaign", "profiled", "db_start_s", "total_s", "calculations_s", "n_calculations",
         "calculations_db_s", "n_calculations_db", "n_failed_db", "calculation_s", "n_jobs", "outside_s",

@@ -104,6 +104,15 @@ def last_calibration(database: Database, campaign_id: str, target: str,
     return (float(found["hyperparameters"]["std_scale"]), int(found["calibrated_at_labels"])) if found else None
 
 
+def calibration_due(n_labels: int, calibrated_at: int | None, final: bool = False) -> bool:
+    """Whether a surrogate of ``n_labels`` refits its spread's scale (else it reuses the one in force).
+
+    Due for the first calibration (``calibrated_at`` None), for the final model, and once the labels
+    have grown by ``RECALIBRATE_GROWTH`` since ``calibrated_at``, the labels the scale in force was fitted on.
+    """
+    return final or calibrated_at is None or n_labels >= calibrated_at * (1 + RECALIBRATE_GROWTH)
+
+
 def _selection(choice: ModelChoice, n_splits: int) -> ModelSelection:
     chosen = choice.chosen
     return ModelSelection(
@@ -163,9 +172,9 @@ def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], va
     metrics: CVMetrics | None = None
     calibrated_at: int | None = None
     if surrogate.calibrate and len(y) >= min_labels_for_cv(CV_FOLDS):
-        last = (None if fits is not None or final
-                else last_calibration(get_database(), spec.campaign_id, target, delta_baseline))
-        if last is not None and len(y) < last[1] * (1 + RECALIBRATE_GROWTH):
+        last = None if fits is not None else last_calibration(get_database(), spec.campaign_id, target,
+                                                               delta_baseline)
+        if last is not None and not calibration_due(len(y), last[1], final):
             model.set_params(std_scale=last[0]).fit(X, y)
             calibrated_at = last[1]
         else:
