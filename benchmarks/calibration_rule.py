@@ -10,9 +10,9 @@ of the 2107 Al-Cu-Ag-Au-Ni-Pd-Pt fcc compositions of the two-fidelity discovery
 benchmark: its EMT column, built here alone (``fidelity_table`` with the EMT
 fidelity only: the same cells and calculations, cached; the first run computes
 them). Features: the full descriptor set. Per seed, labels arrive in a random
-order, ``--start`` and then ``--batch`` a round, one round past the largest
-``--labels`` (so that the models evaluated are not the final one, which the rule
-always refits). Each round's model (the campaign's default XGBoost ensemble, 5
+order, ``--start`` and then ``--batch`` a round (a round also at each ``--labels``
+count), one round past the largest ``--labels`` (so that the models evaluated are
+not the final one, which the rule always refits). Each round's model (the campaign's default XGBoost ensemble, 5
 members, seeded by round) is cross-validated; at each ``--labels`` count it is
 fitted on all labels and its 95% intervals are checked on every unlabelled
 composition, with the scale fitted that round (every round) and with the scale
@@ -46,8 +46,9 @@ from alloyscreen.surrogates.ensemble import EnsembleRegressor
 
 
 def rounds(args) -> list[int]:
-    """Labels of each model round: ``start``, then ``batch`` more a round, one round past the largest ``labels``."""
-    return list(range(args.start, max(args.labels) + args.batch + 1, args.batch))
+    """Labels of each model round: ``start``, then ``batch`` more a round (and a round at each of ``labels``), one
+    round past the largest ``labels``."""
+    return sorted(set(range(args.start, max(args.labels) + args.batch + 1, args.batch)) | set(args.labels))
 
 
 def refits(schedule: list[int]) -> list[int]:
