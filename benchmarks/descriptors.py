@@ -1,6 +1,8 @@
-"""Descriptor throughput against matminer, and a streamed 1e7-candidate enumerate + featurize.
+"""Descriptor throughput against matminer and plain numpy, and a streamed 1e7-candidate enumerate + featurize.
 
-Run: ``python benchmarks/descriptors.py`` (prints one JSON object). One thread: the
+Run: ``python benchmarks/descriptors.py`` (prints one JSON object). ``ours`` is the default
+engine (the compiled one-pass kernel, ``alloyscreen.descriptors.fused``), ``numpy`` the
+vectorised numpy reference on the same compositions in the same process. One thread: the
 BLAS/OpenMP thread variables are set before numpy is imported. Rates are given per
 wall-clock second and per CPU second of this process (the per-core figure, robust
 to other load on a shared machine). The streamed part
@@ -67,15 +69,16 @@ def max_relative_deviation(ours: np.ndarray, reference: np.ndarray) -> float:
     return float(max(relative.max(initial=0.0), deviation[~large].max(initial=0.0)))
 
 
-def ours_rate(n: int) -> dict:
+def ours_rate(n: int, engine: str = "fused") -> dict:
     dense = random_dense(n)
+    featurize(Compositions.from_dense(POOL, dense[:10]), engine=engine)  # compile (or load) the kernel first
     start, cpu_start = time.perf_counter(), time.process_time()
     comps = [Compositions.from_dense(POOL, dense[i:i + CHUNK]) for i in range(0, n, CHUNK)]
     prepared, cpu_prepared = time.perf_counter(), time.process_time()
     for block in comps:
-        featurize(block)
+        featurize(block, engine=engine)
     done, cpu_done = time.perf_counter(), time.process_time()
-    return {"n": n, "columns": len(COLUMNS), "featurize_per_s": n / (done - prepared),
+    return {"n": n, "engine": engine, "columns": len(COLUMNS), "featurize_per_s": n / (done - prepared),
             "featurize_per_cpu_s": n / (cpu_done - cpu_prepared),
             "dense_to_descriptors_per_s": n / (done - start),
             "dense_to_descriptors_per_cpu_s": n / (cpu_done - cpu_start)}
@@ -150,13 +153,15 @@ def main() -> None:
 def run(args) -> None:
     """Print the benchmark's JSON."""
     ours = ours_rate(args.n)
+    plain = ours_rate(args.n, engine="numpy")
     theirs = matminer_rate(args.matminer_n)
     report = {
-        "feature_set": FEATURE_SET, "threads": 1, "ours": ours, "matminer": theirs,
+        "feature_set": FEATURE_SET, "threads": 1, "ours": ours, "numpy": plain, "matminer": theirs,
+        "ratio_vs_numpy": ours["featurize_per_cpu_s"] / plain["featurize_per_cpu_s"],
         "ratio_vs_matminer_magpie": ours["featurize_per_s"] / theirs["magpie_per_s"],
         "ratio_vs_matminer_magpie_plus_wen": ours["featurize_per_s"]
         * (1 / theirs["magpie_per_s"] + 1 / theirs["wen_alloys_per_s"]),
-        "goals": {"per_core_2e5": ours["featurize_per_cpu_s"] >= 2e5,
+        "goals": {"per_core_2e6": ours["featurize_per_cpu_s"] >= 2e6,
                   "vs_magpie_100x": ours["featurize_per_s"] / theirs["magpie_per_s"] >= 100},
     }
     if not args.no_stream:

@@ -30,6 +30,13 @@ ELEMENTS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
 STRATEGIES = {"random", "greedy", "ucb", "ei", "thompson"}
 
 
+def _calibration_rule(out: dict) -> None:
+    assert out["rounds"] == [7, 9, 11, 13] and out["rule_refits_at"] == [7, 9, 13]  # 11 < 9 x 1.25; 13: the final
+    assert set(out["results"]) == {"7", "11"} and out["results"]["11"]["rule_scale_fitted_at_labels"] == [9]
+    assert all(0 <= row[key] <= 1 for row in out["results"].values()
+               for key in ("coverage_95_every_round", "coverage_95_rule"))
+
+
 def _campaign_overhead(out: dict) -> None:
     assert out["campaign"] == "campaign-overhead-quick" and out["n_failed_db"] == 0
     assert out["n_calculations"] == out["n_calculations_db"] == 11  # 8 labels + 3 elemental references
@@ -43,7 +50,8 @@ def _demo(out: dict) -> None:
 
 
 def _descriptors(out: dict) -> None:
-    assert out["ours"]["n"] == 20_000 and out["matminer"]["n"] == 20
+    assert out["ours"]["n"] == out["numpy"]["n"] == 20_000 and out["matminer"]["n"] == 20
+    assert (out["ours"]["engine"], out["numpy"]["engine"]) == ("fused", "numpy")
     assert out["matminer"]["max_relative_deviation"]["magpie"] < 1e-9
     assert out["stream"]["streamed"] == out["stream"]["size"] == 7056
 
@@ -143,6 +151,8 @@ def _scoring(out: dict) -> None:
 def _screen(out: dict) -> None:
     assert [run["candidates"] for run in out["end_to_end"]] == [7056, 7056]
     assert out["small_space_end_to_end"]["candidates"] == 56 and out["same_top_on_1_and_2_workers"]
+    assert [run["candidates"] for run in out["cascade"]["end_to_end"]] == [7056, 7056]
+    assert out["cascade"]["same_top_as_whole_ensemble"]
 
 
 def _site_ranking(out: dict) -> None:
@@ -187,6 +197,9 @@ GROUND_TRUTH_KEYS = {"space", "structure", "calculation", "target", "code_versio
                      "n_unconverged", "calculations_reused_from_cache", "processes", "build_wall_s",
                      "reference_calculation_ids", "path", "cache_file", "loaded_from_npz_cache", "load_wall_s"}
 CASES = [
+    case("calibration_rule.py", [], {
+        "benchmark", "growth", "seeds", "compositions", "features", "start", "batch", "trees", "label", "rounds",
+        "rule_refits_at", "results"}, _calibration_rule),
     case("campaign_overhead.py", [], {
         "benchmark", "campaign", "profiled", "db_start_s", "total_s", "calculations_s", "n_calculations",
         "calculations_db_s", "n_calculations_db", "n_failed_db", "calculation_s", "n_jobs", "outside_s",
@@ -196,8 +209,8 @@ CASES = [
         "best_predicted_rank", "screened_top", "expensive_calls", "random_calls_expected"}, _demo,
         pytest.mark.gnn, pytest.mark.dft),
     case("descriptors.py", [], {
-        "feature_set", "threads", "ours", "matminer", "ratio_vs_matminer_magpie", "ratio_vs_matminer_magpie_plus_wen",
-        "goals", "stream"}, _descriptors),
+        "feature_set", "threads", "ours", "numpy", "matminer", "ratio_vs_numpy", "ratio_vs_matminer_magpie",
+        "ratio_vs_matminer_magpie_plus_wen", "goals", "stream"}, _descriptors),
     case("dft_cost_estimate.py", [], {"data_dir", "ran", "calculators", "prior_check", "wall_s"},
          _dft_cost_estimate, pytest.mark.dft),
     case("discovery.py", [], {
@@ -241,8 +254,8 @@ CASES = [
          _scoring),
     case("screen.py", [], {
         "benchmark", "space", "small_space", "chunk", "host_cpus", "machine", "model", "stages_one_thread",
-        "end_to_end", "small_space_end_to_end", "same_top_on_1_and_2_workers", "sharded_scaling_efficiency",
-        "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # three `alloyscreen screen` processes: ~17 s
+        "end_to_end", "small_space_end_to_end", "same_top_on_1_and_2_workers", "cascade", "sharded_scaling_efficiency",
+        "extrapolated_1e9", "goals"}, _screen, pytest.mark.slow),  # five `alloyscreen screen` processes: ~25 s
     case("site_model.py", [], {
         "benchmark", "calculator", "adsorbate", "site_kind", "label", "pool", "slabs", "slab_size", "sites", "moved",
         "features", "energy_range_ev", "pure_metals", "learning_curve", "surface_size", "speed"}, _site_model),

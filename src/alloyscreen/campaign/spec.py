@@ -141,6 +141,10 @@ class AcquisitionSpec(_Strict):
     keep_top: int = Field(200, ge=1, description="prediction documents stored per round (the top slice)")
     shards: int = Field(1, ge=1, description="scoring jobs per round: > 1 fans scoring out over FireWorks workers")
     chunk_size: int = Field(65536, ge=1, description="candidates featurized and scored at a time (memory bound)")
+    cascade: float = Field(1.0, gt=0, le=1, description=(
+        "screens: share of each chunk, best by the ensemble's first member, that the whole ensemble scores; below 1 "
+        "it also scores every candidate that could still enter the top slice under the ensemble's spread "
+        "(alloyscreen.campaign.round.cascade); 1: the whole ensemble scores every candidate"))
 
     @field_validator("strategy")
     @classmethod

@@ -48,13 +48,13 @@ class Compositions:
             raise AlloyscreenError(
                 f"fractions of shape {fractions.shape}; allowed: (n, {len(elements)}) for elements {list(elements)}"
             )
+        from alloyscreen.descriptors.fused import pack  # compiled: a pass over the rows, no sort
+
         pool = atomic_numbers(list(elements))
-        present = fractions > 0
-        if (fractions < 0).any() or not present.any(axis=1).all():
+        present = np.count_nonzero(fractions > 0, axis=1)
+        if len(fractions) and (present.min() == 0 or fractions.min() < 0):
             raise AlloyscreenError("a composition with a negative amount or no element; allowed: amounts >= 0, sum > 0")
-        width = max(int(present.sum(axis=1).max()), 1) if len(fractions) else 1
-        order = np.argsort(~present, axis=1, kind="stable")[:, :width]
-        c = np.take_along_axis(fractions, order, axis=1)
+        order, c = pack(fractions, max(int(present.max()), 1) if len(fractions) else 1)
         c = c / c.sum(axis=1, keepdims=True)
         z = pool[order]
         z = np.where(c > 0, z, z[:, :1])

@@ -56,8 +56,8 @@ IDEAL_RATIOS = np.array([
     0.154701, 0.224745, 0.361654, 0.414214, 0.518145, 0.616517, 0.709914, 0.798907, 0.884003, 0.902113,
     0.976006, 1.04733, 1.11632, 1.18318, 1.2481, 1.31123, 1.37271, 1.43267, 1.49119, 1.5484, 1.60436, 1.65915,
 ])
-_ELEMENT_COLUMNS = ("vec", "radius", "t_melt", "chi", "phi", "weight", "e_coh", "shear", "s", "p", "d", "f")
-_INDEX = {name: i for i, name in enumerate(_ELEMENT_COLUMNS)}
+ELEMENT_COLUMNS = ("vec", "radius", "t_melt", "chi", "phi", "weight", "e_coh", "shear", "s", "p", "d", "f")
+_INDEX = {name: i for i, name in enumerate(ELEMENT_COLUMNS)}
 
 
 def _interant(shell: str, capacity: int) -> np.ndarray:
@@ -66,8 +66,8 @@ def _interant(shell: str, capacity: int) -> np.ndarray:
 
 
 @cache
-def _table() -> np.ndarray:
-    """Return the (119, 12) per-element table in the order of ``_ELEMENT_COLUMNS``."""
+def element_data() -> np.ndarray:
+    """Return the (119, 12) per-element table in the order of ``ELEMENT_COLUMNS``."""
     data = miedema()
     return np.stack([
         data.valence_electrons, magpie("MiracleRadius"), magpie("MeltingT"), magpie("Electronegativity"),
@@ -98,8 +98,8 @@ class _Block:
 
     @cached_property
     def per_element(self) -> np.ndarray:
-        """(n, m, 12) element data of every slot, in ``_ELEMENT_COLUMNS`` order."""
-        return _table()[self.z]
+        """(n, m, 12) element data of every slot, in ``ELEMENT_COLUMNS`` order."""
+        return element_data()[self.z]
 
     @cached_property
     def means(self) -> np.ndarray:

@@ -27,7 +27,7 @@ COLUMNS = tuple(f"MagpieData {stat} {prop}" for prop in PROPERTIES for stat in S
 
 
 @cache
-def _table(properties: tuple[str, ...]) -> np.ndarray:
+def property_table(properties: tuple[str, ...]) -> np.ndarray:
     """Return the (119, len(properties)) table of imputed magpie values."""
     return np.ascontiguousarray(np.stack([magpie(p) for p in properties], axis=1))
 
@@ -53,7 +53,7 @@ def magpie_statistics(
         in ``statistics``) the column is ``len(statistics) * i + j``.
     """
     n = len(comps)
-    block = _Block(comps.c, np.take(_table(tuple(properties)), comps.z.T, axis=0))
+    block = _Block(comps.c, np.take(property_table(tuple(properties)), comps.z.T, axis=0))
     out = np.empty((n, len(properties), len(statistics)))
     for j, name in enumerate(statistics):
         out[:, :, j] = getattr(block, name)

@@ -122,6 +122,10 @@ class ModelDocument(Document):
         None, description="baseline subtracted from the target (Δ-learning), e.g. 'chgnet'"
     )
     cv: CVMetrics | None = Field(None, description="cross-validation metrics and uncertainty calibration")
+    calibrated_at_labels: int | None = Field(
+        None, description="labels the spread's scale (hyperparameters std_scale) was fitted on: this model's own "
+                          "count when it was calibrated now, an earlier model's when that scale was reused (the "
+                          "scale's age); None: the spread is not calibrated")
     selection: ModelSelection | None = Field(
         None, description="how cross-validation chose the learner and hyperparameters (None: one candidate, or "
                           "too few labels for a selection)")

@@ -173,17 +173,30 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
             )
         return X
 
-    def _raw_members(self, X: Any) -> np.ndarray:
-        """Uncalibrated per-member predictions, shape ``(n_members_total, n)`` (a forest: one row per tree)."""
+    def _raw_members(self, X: Any, first_only: bool = False) -> np.ndarray:
+        """Uncalibrated per-member predictions, shape ``(n_members_total, n)`` (a forest: one row per tree).
+
+        ``first_only``: only the rows of the first trained member.
+        """
         spec = get_learner(self.learner)
         data = spec.prepare(self._check_X(X), self.n_jobs)  # converted once, shared by the members
+        members = self.members_[:1] if first_only else self.members_
         if spec.tree_members is not None:
             tree_members = spec.tree_members
-            return np.concatenate([tree_members(m, data) for m in self.members_]).astype(float)
+            return np.concatenate([tree_members(m, data) for m in members]).astype(float)
         if self.virtual_ensembles and spec.virtual_members is not None:
             virtual = spec.virtual_members
-            return np.concatenate([virtual(m, data, self.virtual_ensembles, self.n_jobs) for m in self.members_])
-        return np.stack([spec.predict(m, data, self.n_jobs) for m in self.members_]).astype(float)
+            return np.concatenate([virtual(m, data, self.virtual_ensembles, self.n_jobs) for m in members])
+        return np.stack([spec.predict(m, data, self.n_jobs) for m in members]).astype(float)
+
+    def predict_first_member(self, X: Any) -> tuple[np.ndarray, int]:
+        """The first trained member's prediction and how many of the ensemble's rows it holds.
+
+        A forest's member or a CatBoost virtual ensemble holds several rows: its prediction is their mean.
+        The cheap stage of a scoring cascade (:mod:`alloyscreen.campaign.round.cascade`).
+        """
+        rows = self._raw_members(X, first_only=True)
+        return rows.mean(axis=0), rows.shape[0]
 
     @property
     def feature_importances_(self) -> np.ndarray:

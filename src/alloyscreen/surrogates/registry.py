@@ -75,6 +75,7 @@ def model_document(
     provenance: Provenance | None = None,
     selection: ModelSelection | None = None,
     importances: FeatureImportances | None = None,
+    calibrated_at_labels: int | None = None,
 ) -> ModelDocument:
     """Describe a serialised model for the ``models`` collection; ``_id`` is :func:`model_id` of ``blob``."""
     return ModelDocument(
@@ -87,6 +88,7 @@ def model_document(
         training_label_ids=list(training_label_ids),
         delta_baseline=delta_baseline,
         cv=cv,
+        calibrated_at_labels=calibrated_at_labels,
         selection=selection,
         importances=importances,
         size_bytes=len(blob),

@@ -55,8 +55,10 @@ def _values(prop: str, outcomes: list[LabelOutcome]) -> list[float]:
 
 
 def train_delta(spec: CampaignSpec, round_index: int, cheap: list[LabelOutcome],
-                expensive: list[LabelOutcome]) -> str | None:
+                expensive: list[LabelOutcome], final: bool = False) -> str | None:
     """Train and store the Δ model on the candidates labelled at both stages; None (logged) with too few.
+
+    ``final``: the round's batch spends the first stage's validations (its spread is calibrated afresh).
 
     ``cheap``, ``expensive``: the first and second stage's outcomes of the rounds before.
     """
@@ -68,7 +70,7 @@ def train_delta(spec: CampaignSpec, round_index: int, cheap: list[LabelOutcome],
     label_ids = [label_id for *pair, _ in pairs for outcome in pair if (label_id := outcome.label_ids.get(spec.target))]
     return train_surrogate(spec, [cheap.candidate.composition for cheap, _, _ in pairs],
                            [residual for _, _, residual in pairs], label_ids, round_index,
-                           delta_baseline=spec.stages[0].name)
+                           delta_baseline=spec.stages[0].name, final=final)
 
 
 def delta_predictor(model_id: str | None, prop: str, cheap: list[LabelOutcome],

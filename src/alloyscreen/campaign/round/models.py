@@ -43,6 +43,8 @@ from alloyscreen.surrogates.sites import SiteActivityModel, most_uncertain_sites
 
 BUCKET = "model_files"
 CV_FOLDS = DEFAULT_FOLDS
+RECALIBRATE_GROWTH = 0.25
+"""Refit the spread's scale once the labels have grown by this fraction since the last calibration."""
 
 
 def store_model(database: Database, document: ModelDocument, blob: bytes) -> ModelDocument:
@@ -94,6 +96,26 @@ def last_selection(database: Database, campaign_id: str, target: str,
     return ModelSelection.model_validate(found["selection"]) if found else None
 
 
+def last_calibration(database: Database, campaign_id: str, target: str,
+                     delta_baseline: str | None) -> tuple[float, int] | None:
+    """The spread scale of the campaign's latest calibrated surrogate of ``target`` and its labels; None: none yet."""
+    found = database["models"].find_one(
+        {"provenance.campaign_id": campaign_id, "target": target, "delta_baseline": delta_baseline,
+         "feature_set": FEATURE_SET, "calibrated_at_labels": {"$ne": None}},
+        {"hyperparameters.std_scale": 1, "calibrated_at_labels": 1},
+        sort=[("calibrated_at_labels", -1)])
+    return (float(found["hyperparameters"]["std_scale"]), int(found["calibrated_at_labels"])) if found else None
+
+
+def calibration_due(n_labels: int, calibrated_at: int | None, final: bool = False) -> bool:
+    """Whether a surrogate of ``n_labels`` refits its spread's scale (else it reuses the one in force).
+
+    Due for the first calibration (``calibrated_at`` None), for the final model, and once the labels
+    have grown by ``RECALIBRATE_GROWTH`` since ``calibrated_at``, the labels the scale in force was fitted on.
+    """
+    return final or calibrated_at is None or n_labels >= calibrated_at * (1 + RECALIBRATE_GROWTH)
+
+
 def _selection(choice: ModelChoice, n_splits: int) -> ModelSelection:
     chosen = choice.chosen
     return ModelSelection(
@@ -121,7 +143,7 @@ def choose_candidate(spec: CampaignSpec, X: np.ndarray, y: np.ndarray, build, ta
 
 def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], values: list[float],
                     label_ids: list[str], round_index: int, target: str | None = None,
-                    delta_baseline: str | None = None) -> str:
+                    delta_baseline: str | None = None, final: bool = False) -> str:
     """Fit the spec's tree ensemble on ``values`` (calibrated when labels allow) and store it; return its id.
 
     ``target``: the label property learned (default: the campaign's first);
@@ -129,29 +151,47 @@ def train_surrogate(spec: CampaignSpec, compositions: list[dict[str, float]], va
     With several candidate learners or a grid, cross-validation chooses the model
     (:func:`choose_candidate`). Every model stores its top descriptors by split gain
     and, when it was cross-validated, by held-out permutation.
+
+    Calibration (``surrogate.calibrate``): the spread's scale is fitted by k-fold
+    cross-validation for the first calibrated model of this target (a stage's first),
+    for the ``final`` model (the one that scores the stage's last batch), whenever
+    cross-validation runs anyway to choose the model, and once the labels have grown
+    by ``RECALIBRATE_GROWTH`` since the last calibration; in between the model reuses
+    the last scale (no cross-validation: its document has no ``cv``) and records the
+    labels it was fitted on (``calibrated_at_labels``).
     """
     table = descriptor_table(compositions, spec.descriptors)
     X, y = table.values, np.asarray(values, dtype=float)
     surrogate = spec.surrogate
+    target = target or spec.target
 
     def build(candidate: Candidate) -> EnsembleRegressor:
         return EnsembleRegressor(candidate.learner, surrogate.n_members,
                                  learner_params={**surrogate.params, **candidate.params} or None,
                                  random_state=spec.seed + round_index)
 
-    chosen, selection, fits = choose_candidate(spec, X, y, build, target or spec.target, delta_baseline)
+    chosen, selection, fits = choose_candidate(spec, X, y, build, target, delta_baseline)
     model = build(chosen)
     metrics: CVMetrics | None = None
+    calibrated_at: int | None = None
     if surrogate.calibrate and len(y) >= min_labels_for_cv(CV_FOLDS):
-        fits = fits or cross_val_fits(model, X, y, n_splits=CV_FOLDS, seed=spec.seed)
-        metrics = fit_calibrated(model, X, y, n_splits=CV_FOLDS, seed=spec.seed, fits=fits)
+        last = None if fits is not None else last_calibration(get_database(), spec.campaign_id, target,
+                                                               delta_baseline)
+        if last is not None and not calibration_due(len(y), last[1], final):
+            model.set_params(std_scale=last[0]).fit(X, y)
+            calibrated_at = last[1]
+        else:
+            fits = fits or cross_val_fits(model, X, y, n_splits=CV_FOLDS, seed=spec.seed)
+            metrics = fit_calibrated(model, X, y, n_splits=CV_FOLDS, seed=spec.seed, fits=fits)
+            calibrated_at = len(y) if metrics.calibration is not None else None
     else:
         model.fit(X, y)
         metrics = cv_metrics(y, fits, CV_FOLDS) if fits is not None else None
     importances = feature_importances(model, table.columns, surrogate.importance_top, fits, X, y, seed=spec.seed)
     blob = model.to_bytes()
-    document = model_document(model, blob, target or spec.target, label_ids, feature_set=FEATURE_SET, cv=metrics,
+    document = model_document(model, blob, target, label_ids, feature_set=FEATURE_SET, cv=metrics,
                               delta_baseline=delta_baseline, selection=selection, importances=importances,
+                              calibrated_at_labels=calibrated_at,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     return store_model(get_database(), document, blob).id
 
@@ -204,7 +244,9 @@ def train_site_model(spec: CampaignSpec, label_ids: list[str], round_index: int,
     references = ((label or {}).get("details", {}).get("references") or {}).get("energies_ev", [])
     model = SiteActivityModel(ensembles, elements, kinds, SCORING_SURFACE_SIZE, spec.seed, prop, references)
     blob = model.to_bytes()
+    calibrated = metrics is not None and metrics.calibration is not None
     document = model_document(model, blob, prop, label_ids, feature_set=SITE_FEATURE_SET, cv=metrics,
+                              calibrated_at_labels=len(chosen[next(iter(chosen))]) if calibrated else None,
                               provenance=current_job_provenance(campaign_id=spec.campaign_id))
     return store_model(database, document, blob).id
 

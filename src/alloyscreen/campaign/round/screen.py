@@ -7,7 +7,10 @@ best ``top`` by the predicted utility of the model's objective (its direction
 in the campaign) and a
 fixed-size summary of the predicted mean over the whole space, so memory does
 not grow with the space. With ``workers > 1`` the space is split into that many
-contiguous shards scored in as many processes and merged exactly.
+contiguous shards scored in as many processes and merged exactly. With the spec's
+``acquisition.cascade`` below 1 the ensemble's first member scores every candidate
+and the whole ensemble only those that could still enter the top slice
+(:mod:`~alloyscreen.campaign.round.cascade`, which states the bound).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from alloyscreen import progress
 from alloyscreen.campaign.results.queries import load_campaign_spec
+from alloyscreen.campaign.round.cascade import CascadeScorer
 from alloyscreen.campaign.round.models import load_stored_model, stored_model_document
 from alloyscreen.campaign.round.objectives import objectives_of
 from alloyscreen.campaign.round.scoring import ScoredSlice, Scorer, score_space
@@ -98,7 +102,8 @@ def screen(source: str | Path | CampaignSpec, model_id: str | None = None, top: 
     total = space.size if space.size_is_exact else None
     started = time.perf_counter()
     if workers == 1:
-        scored = score_space(space, spec.descriptors, _scorer(model, objective), top, chunk_size,
+        scored = score_space(space, spec.descriptors, _scorer(model, objective, top, spec.acquisition.cascade),
+                             top, chunk_size,
                              progress=lambda n: progress.report(BAR, n, total=total, unit="candidate"),
                              full_ranking=0)
     else:
@@ -147,8 +152,14 @@ def _tree_ensemble(database: Database, model_id: str, spec: CampaignSpec) -> tup
     return model.set_params(n_jobs=1), objective
 
 
-def _scorer(model: EnsembleRegressor, objective: Objective) -> Scorer:
-    """Predicted mean and std; the score is the mean's utility (higher is better)."""
+def _scorer(model: EnsembleRegressor, objective: Objective, keep: int, cascade: float) -> Scorer:
+    """Predicted mean and std; the score is the mean's utility (higher is better).
+
+    ``cascade`` below 1: a :class:`~alloyscreen.campaign.round.cascade.CascadeScorer` keeping the top ``keep``.
+    """
+    if cascade < 1:
+        return CascadeScorer(model, objective, keep, cascade)
+
     def scorer(comps: Compositions, X: np.ndarray, positions: np.ndarray):
         mean, std, _ = model.predict_moments(X)
         return mean, std, objective.utility(mean)
@@ -161,7 +172,7 @@ def _score_in_processes(spec: CampaignSpec, model: EnsembleRegressor, objective:
     """Score ``workers`` shards in as many fresh processes (one thread each) and merge their slices."""
     context = multiprocessing.get_context("spawn")  # no fork of this process's threads (database, boosters)
     counter = context.Value("q", 0)
-    initargs = (spec.candidates, spec.descriptors, model.to_bytes(), objective, counter)
+    initargs = (spec.candidates, spec.descriptors, model.to_bytes(), objective, counter, top, spec.acquisition.cascade)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
         futures = [pool.submit(_score_shard, (index, workers), top, chunk_size) for index in range(workers)]
         shown, pending = 0, set(futures)
@@ -178,11 +189,12 @@ _worker: dict[str, Any] = {}  # the space, columns, scorer and progress counter 
 
 
 def _start_worker(candidates: CandidateSpaceSpec, columns: list[str] | None, blob: bytes, objective: Objective,
-                  counter) -> None:
+                  counter, top: int, cascade: float) -> None:
     """Build a worker's space and model once (one thread: the processes are the parallelism)."""
     _worker["threads"] = threadpool_limits(1)  # held for the life of the process
+    model = EnsembleRegressor.from_bytes(blob).set_params(n_jobs=1)
     _worker.update(space=CandidateSpace(candidates), columns=columns, counter=counter,
-                   scorer=_scorer(EnsembleRegressor.from_bytes(blob).set_params(n_jobs=1), objective))
+                   scorer=_scorer(model, objective, top, cascade))
 
 
 def _score_shard(shard: tuple[int, int], top: int, chunk_size: int) -> ScoredSlice:

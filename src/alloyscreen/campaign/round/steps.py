@@ -189,9 +189,11 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
     """Train (and store) the round's surrogates when there are enough labels; say how to score.
 
     Each labelled objective's surrogate learns every candidate with a value of
-    it (one whose other label failed included).
+    it (one whose other label failed included). A round whose batch spends the
+    first stage's validations trains the final models (calibrated afresh).
     """
     labelled = labelled_outcomes(history)
+    final = len(history) + size >= spec.stages[0].max_validations
     keep = max(spec.acquisition.keep_top, int(np.ceil(spec.acquisition.pool_factor * size))) + len(history)
     if len(labelled) < max(spec.initial_random, MIN_LABELS):
         if spec.initial_design == "direct" and not history:
@@ -205,8 +207,9 @@ def plan_round(spec: CampaignSpec, round_index: int, history: list[LabelOutcome]
         site_model = (train_site_model(spec, label_ids, round_index, name)
                       if name in SITE_ACTIVITIES and spec.candidates.prototype == "fcc" else None)
         model_ids.append(site_model or train_surrogate(spec, [o.candidate.composition for o, _ in rows],
-                                                       [v for _, v in rows], label_ids, round_index, name))
-    delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index))
+                                                       [v for _, v in rows], label_ids, round_index, name,
+                                                       final=final))
+    delta_model_id = (train_delta(spec, round_index, history, second_stage_history(spec, round_index), final)
                       if spec.multi_fidelity else None)
     return RoundPlan(round=round_index, model_id=model_ids[0], more_model_ids=model_ids[1:], size=size, keep=keep,
                      delta_model_id=delta_model_id, acquisition=spec.acquisition.strategy,
