@@ -171,3 +171,18 @@ def test_an_interrupted_relaxation_goes_on_from_its_last_geometry(tmp_path):
     fields = calc.run(cell, physics, run, tmp_path)
     assert fields["status"] == "completed" and fields["corrections"][0]["reason"] == INTERRUPTED
     assert Structure.from_dict(fields["final_structure"]).volume == pytest.approx(squeezed.volume)
+
+
+@needs_gpaw
+def test_a_gpaw_label_states_its_cost_before_it_runs(database):
+    from alloyscreen.validation.cost import is_dft
+    from alloyscreen.validation.plan import cheaper_options, plan_label
+
+    maker = MixingEnergyMaker(validation=ValidationMaker(calculator="gpaw", settings={"ecut": 400.0}))
+    cupd = b2("Cu", "Pd", 3.01)
+    plan = plan_label(cupd, maker, database)
+    assert is_dft("gpaw") and len(plan.calculations) == 3 and plan.core_hours > 0
+    assert [calc.ecutwfc for calc in plan.calculations] == pytest.approx(3 * [400.0 / 13.605693122994])  # Ry
+    assert plan.calculations[0].kpts == [9, 9, 9] and plan.calculations[0].role == "structure"
+    coarser = [option for option in cheaper_options(cupd, maker, plan) if "k-point spacing" in option.change]
+    assert coarser and coarser[0].core_hours < plan.core_hours
