@@ -186,3 +186,25 @@ def test_a_gpaw_label_states_its_cost_before_it_runs(database):
     assert plan.calculations[0].kpts == [9, 9, 9] and plan.calculations[0].role == "structure"
     coarser = [option for option in cheaper_options(cupd, maker, plan) if "k-point spacing" in option.change]
     assert coarser and coarser[0].core_hours < plan.core_hours
+
+
+@needs_gpaw
+def test_spin_polarised_nickel_is_magnetic(database):
+    doc, _ = validate(fcc_primitive("Ni", 3.52), "gpaw", FAST, "static", database=database)
+    assert doc.status == "completed" and doc.settings["spin"] and doc.settings["magmoms"] == {"Ni": 1.0}
+    assert 0.5 < doc.total_magnetization < 0.75  # Bohr magneton: about 0.6 in experiment and PBE
+
+
+@needs_gpaw
+def test_a_relaxation_stopped_at_its_step_limit_goes_on_from_its_last_geometry(database):
+    shaken = b2("Cu", "Pd", 3.0)
+    shaken.translate_sites([1], [0.03, 0.0, 0.0])
+    settings = {**FAST, "steps": 1, "kpts": [3, 3, 3]}
+    first, _ = validate(shaken, "gpaw", settings, "relax", database=database)
+    assert first.status == "failed" and first.error.startswith("not converged: gpaw relax of Cu1Pd1 stopped at its "
+                                                               "step limit (1 BFGS steps) with fmax")
+    assert first.final_structure is not None and first.energy is None
+    again, _ = validate(shaken, "gpaw", settings, "relax", database=database, retries=3)
+    assert again.id == first.id and again.status == "completed" and again.attempts >= 2
+    assert again.corrections[0].changes == {"steps": 2, "restart_from": "last geometry"}
+    assert max(max(map(abs, force)) for force in again.forces) < settings.get("fmax", 0.03)
