@@ -221,7 +221,8 @@ class GPAWCalculator(Calculator):
             (directory / stale).unlink(missing_ok=True)
         (directory / INPUT).write_text(json.dumps(self.driver_input(start, physics)))
         (directory / SCRIPT).write_text(DRIVER)
-        env = {**os.environ, "OMP_NUM_THREADS": str(run["n_threads"])}
+        threads = str(run["n_threads"])  # GPAW's BLAS threads too: Debian's GPAW has no OpenMP
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         formula = structure.formula.replace(" ", "")
         begun = time.perf_counter()
         code = _execute([*command, SCRIPT], directory, env, run["timeout_s"], f"gpaw {formula} {physics['mode']}")
