@@ -192,8 +192,8 @@ class GPAWCalculator(Calculator):
         flags = structure.site_properties.get("selective_dynamics") or [None] * len(structure)
         fixed = [[index, [not bool(free) for free in flag]] for index, flag in enumerate(flags)
                  if flag is not None and not all(flag)]
-        setups = {el: physics["pseudopotentials"][el] for el in physics["pseudopotentials"]}
-        kinds = {el: _kind(el, physics["functional"], name) for el, name in setups.items()}
+        kinds = {el: setup_kind(el, physics["functional"], name) or "paw"  # "paw": Pd.PBE.gz; "11": Ag.11.PBE.gz
+                 for el, name in physics["pseudopotentials"].items()}
         keys = ("pseudo_dir", "functional", "ecut", "kpts", "smearing", "smearing_width", "spin", "convergence",
                 "fmax", "steps", "optimizer", "mode")
         return {"numbers": [site.specie.Z for site in structure], "cell": structure.lattice.matrix.tolist(),
@@ -253,11 +253,6 @@ def check_setups(physics: dict[str, Any]) -> None:
             raise SetupError(f"GPAW setup {found[element].path} of {element} is not the one this calculation was "
                              f"made with (sha256 {found[element].sha256[:12]}, not "
                              f"{physics['pseudo_sha256'][element][:12]}): use the same gpaw-data")
-
-
-def _kind(element: str, functional: str, name: str) -> str:
-    """GPAW's setup name of the resolved file ``name`` (``paw`` for ``Pd.PBE.gz``)."""
-    return setup_kind(element, functional, name) or "paw"
 
 
 def _moved(structure: Structure, cell: list, positions: list) -> Structure:
