@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything alloyscreen needs on a fresh Debian machine: Quantum ESPRESSO, a local SLURM (for the
+# Install everything alloyscreen needs on a fresh Debian machine: Quantum ESPRESSO, GPAW, a local SLURM (for the
 # cluster tests, scripts/slurm.sh) and a Python venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ apt_install() {  # apt_install PACKAGE...: install with apt (one `apt-get update
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 command -v pw.x >/dev/null 2>&1 || apt_install quantum-espresso
+# GPAW (calculator "gpaw", run as `gpaw python` beside the venv: GPL-3, never imported) and its PAW setups.
+command -v gpaw >/dev/null 2>&1 && [ -d /usr/share/gpaw-setups ] || apt_install gpaw gpaw-data
 # A one-node SLURM for tests and trials (scripts/slurm.sh start): controller, node daemon, client, munge.
 missing=""
 for package in slurmctld slurmd slurm-client munge; do

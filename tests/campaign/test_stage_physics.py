@@ -63,7 +63,8 @@ def test_a_stage_with_references_search_relaxes_fcc_bcc_hcp_of_every_element(dat
     (["Cu", "Fe"], {"calculator": "emt"}, r"stage 'first': emt cannot treat element\(s\) \['Fe'\]; allowed: Al"),
     (["Al", "Ni"], {"calculator": "emt"}, r"stage 'first': emt is unfit for Al: its Al-transition-metal mixing "
                                           r"energies are wrong in sign .*; allowed: a calculator that fits Al "
-                                          r"\(chgnet, qe, vasp, sevennet\), or accept_unfit: \[Al\] on the stage"),
+                                          r"\(chgnet, qe, vasp, sevennet, gpaw\), or accept_unfit: \[Al\] on the "
+                                          r"stage"),
     (["Al", "Ni"], {"calculator": "emt", "accept_unfit": ["Cu"]},
      r"stage 'first': accept_unfit element 'Cu' is not in the element pool; allowed: Al, Ni"),
     (["Cu", "Pd"], {"calculator": "qe"}, r"stage 'first': no PBE pseudopotential for Pd in .*; available: "),
@@ -71,6 +72,7 @@ def test_a_stage_with_references_search_relaxes_fcc_bcc_hcp_of_every_element(dat
      r"stage 'first': unknown qe setting\(s\) \['kspcing'\]; allowed: "),
     (["Cu", "Cr"], {"calculator": "qe", "settings": {"functional": "PZ"}},
      r"stage 'first': no PZ pseudopotential for Cr"),
+    (["Cu", "La"], {"calculator": "gpaw"}, r"stage 'first': no GPAW PBE setup for La in .*; available: Ag, "),
 ])
 def test_a_stage_that_cannot_treat_its_pool_fails_when_the_spec_loads(database, elements, stage, message):
     before = {name: database[name].count_documents({}) for name in ("campaigns", "calculations")}
@@ -84,7 +86,8 @@ def test_an_emt_stage_that_would_label_h_adsorption_is_refused_unless_it_accepts
     her = {"objectives": [{"property": "delta_g_h", "direction": "target", "target": 0.0}]}
     with pytest.raises(AlloyscreenError, match=r"stage 'first': emt is unfit for H: its H adsorption energies barely "
                                                r"depend on the metal .*; allowed: a calculator that fits H "
-                                               r"\(chgnet, qe, vasp, sevennet\), or accept_unfit: \[H\]") as error:
+                                               r"\(chgnet, qe, vasp, sevennet, gpaw\), or accept_unfit: "
+                                               r"\[H\]") as error:
         load_spec({**_spec(["Au", "Pt"], {"calculator": "emt"}), **her})
     assert "\n" not in str(error.value)
     accepted = load_spec({**_spec(["Au", "Pt"], {"calculator": "emt", "accept_unfit": ["H"]}), **her})

@@ -36,6 +36,7 @@ def test_bad_input_is_one_line_with_exit_code_2(database):
     for args, expected in [
         (("validate", "Xx2Ni"), "unknown element symbol 'Xx'"),
         (("validate", "CuPd", "-c", "qe", "--method", "random"), "no PBE pseudopotential for Pd"),
+        (("validate", "CuLa", "-c", "gpaw", "--method", "random"), "no GPAW PBE setup for La"),
         (("validate", "CuNi", "--settings", "{oops"), "--settings '{oops' is not JSON"),
         (("status", "no-such-campaign"), "no campaign 'no-such-campaign'"),
         (("screen", "no-such-campaign"), "no campaign 'no-such-campaign'"),
@@ -45,6 +46,10 @@ def test_bad_input_is_one_line_with_exit_code_2(database):
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    # a program missing on this host fails the calculation where it runs (a job may be built elsewhere): one line
+    missing = _alloyscreen("validate", "Cu", "-c", "gpaw", "--settings", '{"command": "/no/gpaw python"}')
+    assert missing.returncode == 1 and "status: failed" in missing.stdout
+    assert "error: /no/gpaw not found on PATH: install GPAW (apt-get install gpaw gpaw-data)" in missing.stdout
 
 
 def test_db_status_reports_the_uri_in_use(database):

@@ -41,7 +41,8 @@ coefficient the data do not determine (all cached calculations at one
 cutoff, say) stays at its prior. The training set is the completed
 calculations of one calculator in the cache that took a core-minute or more
 (:func:`training_set`). VASP (which runs on a cluster) has the same
-features, read from the input set atomate2 writes; its prior is the pw.x one.
+features, read from the input set atomate2 writes; its prior is the pw.x one, and so is GPAW's
+(plane waves too; its cutoff ``ecut`` in eV enters as Ry).
 """
 
 from __future__ import annotations
@@ -161,11 +162,16 @@ def _vasp_features(structure: Structure, physics: dict[str, Any]) -> CostFeature
                         float(incar.get("ENCUT", 520.0)) / RY_EV, None, spin, str(physics["mode"]))
 
 
-FEATURE_READERS = {"qe": _qe_features, "vasp": _vasp_features}
+def _gpaw_features(structure: Structure, physics: dict[str, Any]) -> CostFeatures:
+    """Features of a GPAW calculation (:meth:`GPAWCalculator.resolve`): pw.x's, its cutoff ``ecut`` in eV -> Ry."""
+    return _qe_features(structure, {**physics, "ecutwfc": float(physics["ecut"]) / RY_EV, "ecutrho": None})
+
+
+FEATURE_READERS = {"qe": _qe_features, "vasp": _vasp_features, "gpaw": _gpaw_features}
 
 
 def is_dft(calculator: str) -> bool:
-    """Whether ``calculator`` is a DFT code whose cost this module estimates (qe, vasp)."""
+    """Whether ``calculator`` is a DFT code whose cost this module estimates (qe, vasp, gpaw)."""
     return calculator in FEATURE_READERS
 
 

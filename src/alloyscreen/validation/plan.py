@@ -224,12 +224,12 @@ def cheaper_options(structure: Structure, label: MixingEnergyMaker, plan: DftPla
 def _coarser_kpoints(label: MixingEnergyMaker) -> tuple[str, str, MixingEnergyMaker] | None:
     """(option, change, Maker) with coarser k-points, or None where the settings fix the mesh."""
     settings = dict(label.validation.settings)
-    if label.validation.calculator == "qe":
+    if label.validation.calculator in ("qe", "gpaw"):
         if settings.get("kpts"):
             return None
-        from alloyscreen.validation.qe import QECalculator
+        from alloyscreen.validation.registry import get_calculator
 
-        spacing = float(settings.get("kspacing") or QECalculator.defaults["kspacing"])
+        spacing = float(settings.get("kspacing") or get_calculator(label.validation.calculator).defaults["kspacing"])
         changed = {**settings, "kspacing": round(spacing * COARSER_K, 3)}
         change = f"k-point spacing {changed['kspacing']} instead of {spacing:.3g} 1/Å, references too"
     elif label.validation.calculator == "vasp" and not settings.get("kpoints"):

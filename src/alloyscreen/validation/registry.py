@@ -5,17 +5,19 @@ from __future__ import annotations
 from alloyscreen.validation.base import Calculator, SettingsError
 from alloyscreen.validation.chgnet import CHGNetCalculator
 from alloyscreen.validation.emt import EMTCalculator
+from alloyscreen.validation.gpaw import GPAWCalculator
 from alloyscreen.validation.qe import QECalculator
 from alloyscreen.validation.sevennet import SevenNetCalculator
 from alloyscreen.validation.vasp import VaspCalculator
 
 CALCULATORS = {
-    calc.name: calc for calc in (EMTCalculator, CHGNetCalculator, QECalculator, VaspCalculator, SevenNetCalculator)
+    calc.name: calc
+    for calc in (EMTCalculator, CHGNetCalculator, QECalculator, VaspCalculator, SevenNetCalculator, GPAWCalculator)
 }
 
 
 def get_calculator(name: str) -> Calculator:
-    """Return a calculator instance for ``name`` (emt, chgnet, qe, vasp, sevennet)."""
+    """Return a calculator instance for ``name`` (emt, chgnet, qe, vasp, sevennet, gpaw)."""
     try:
         return CALCULATORS[name]()
     except KeyError:
