@@ -93,10 +93,11 @@ def _completed(calculations: list[CalculationDocument]) -> None:
             raise SettingsError(f"reference calculation {reference.id} ({reference.formula}) failed: {reference.error}")
 
 
-def _grid_value(prop: str, slab: Structure, rows: list[dict[str, Any]], sites: dict[str, list[AdsorptionSite]],
+def _grid_value(prop: str, slab: Structure, slab_sites: list[AdsorptionSite], rows: list[dict[str, Any]],
+                sites: dict[str, list[AdsorptionSite]],
                 references: list[float]) -> float:
     """``prop``'s activity on the slab's own grid from its computed rows (a failed site: NaN)."""
-    n = int(round(np.sqrt(sum(site.kind == "top" for site in find_sites(slab)))))
+    n = int(round(np.sqrt(sum(site.kind == "top" for site in slab_sites))))
     arrays = []
     for adsorbate, kind in GRID_ACTIVITIES[prop].sites:
         values = np.full(n * n, np.nan)
@@ -153,7 +154,7 @@ def adsorption_label(candidate_id: str | None, prop: str, sites: dict[str, list[
     if prop in GRID_ACTIVITIES:
         references = _reference_energies(prop, reference, gases)
         details["references"] = {"metal": GRID_ACTIVITIES[prop].reference, "energies_ev": references}
-        value = _grid_value(prop, slab, rows, sites, references) if values.size else None
+        value = _grid_value(prop, slab, slab_sites, rows, sites, references) if values.size else None
     else:
         details.update({"mean_energy": float(values.mean()) if values.size else None,
                         "std_energy": float(values.std()) if values.size else None})
